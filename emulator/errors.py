@@ -1,0 +1,82 @@
+"""Vendor errors as data, the exception that carries one, and the shared error catalogue."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class VendorError:
+    """One vendor error response, copied from the vendor docs.
+
+    String values of ``body`` may hold ``{placeholders}``; :meth:`fill` renders them.
+    ``example`` fills the placeholders when the error is injected by name.
+    """
+
+    status: int
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    fidelity: str = "documented"  # or "inferred"
+    example: Mapping[str, Any] = field(default_factory=dict)
+
+    def fill(self, **params: Any) -> VendorError:
+        body = {
+            key: value.format_map(params) if isinstance(value, str) else value
+            for key, value in self.body.items()
+        }
+        return VendorError(self.status, body, self.headers, self.fidelity)
+
+    def filled_example(self) -> VendorError:
+        return self.fill(**self.example)
+
+
+class EmulatedError(Exception):
+    """Raise it anywhere in the request path: the vendor error is sent as is."""
+
+    def __init__(self, error: VendorError, **params: Any) -> None:
+        self.error = error.fill(**params) if params else error
+        super().__init__(self.error.body)
+
+
+class RequestInvalid(Exception):
+    """The request did not match the spec; the vendor decides how to say so.
+
+    ``errors`` are jsonschema ValidationErrors (body) and ``detail`` a plain reason
+    (unparseable JSON, a bad parameter, a missing body).
+    """
+
+    def __init__(self, detail: str, errors: list[Any] | None = None, body: Any = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.body = body
+
+
+class Catalogue(Mapping[str, VendorError]):
+    """Every error the emulator can send by name: ``<vendor>.<NAME>``."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, VendorError] = {}
+
+    def register(self, vendor: str, errors: Mapping[str, VendorError]) -> None:
+        for name, error in errors.items():
+            self._entries[f"{vendor}.{name}"] = error
+
+    def __getitem__(self, name: str) -> VendorError:
+        return self._entries[name]
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def listing(self) -> list[dict[str, Any]]:
+        """The public view: each entry with its placeholders filled by its example."""
+        out = []
+        for name, error in self._entries.items():
+            filled = error.filled_example()
+            out.append({"name": name, "status": filled.status, "body": dict(filled.body),
+                        "fidelity": error.fidelity})
+        return out

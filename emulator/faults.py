@@ -1,0 +1,426 @@
+"""Fault rules as data: their schema, parsing, the seeded first-match Engine and scenario files."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Container, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+APIS = ("loyalty", "commerce")
+FAULTS = ("connection_reset", "empty_response", "malformed_body", "timeout")
+ACTIONS = ("error", "respond", "fault")
+NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
+ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+_STR_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
+_DELAY: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+    "properties": {
+        "uniform": {"type": "array", "minItems": 2, "maxItems": 2,
+                    "items": {"type": "number", "minimum": 0}},
+        "lognormal": {
+            "type": "object", "additionalProperties": False,
+            "required": ["median", "sigma", "maxMs"],
+            "properties": {"median": {"type": "number", "exclusiveMinimum": 0},
+                           "sigma": {"type": "number", "minimum": 0},
+                           "maxMs": {"type": "number", "exclusiveMinimum": 0}}},
+    },
+}
+RULE_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "FaultRule",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": ID_PATTERN},
+        "description": {"type": "string"},
+        "match": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"api": {"enum": list(APIS)}, "operation": {"type": "string"},
+                           "pathParams": _STR_MAP, "headers": _STR_MAP, "body": {"type": "object"}}},
+        "error": {"type": "string", "minLength": 1},
+        "respond": {
+            "type": "object", "additionalProperties": False, "required": ["status"],
+            "properties": {"status": {"type": "integer", "minimum": 100, "maximum": 599},
+                           "headers": _STR_MAP, "body": {}}},
+        "fault": {"enum": list(FAULTS)},
+        "delayMs": {"type": "number", "minimum": 0},
+        "delay": _DELAY,
+        "times": {"type": "integer", "minimum": 1},
+        "after": {"type": "integer", "minimum": 0},
+        "probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "ttlSeconds": {"type": "number", "exclusiveMinimum": 0},
+    },
+    # Cross-field rules; parse() checks them itself first to give a readable message.
+    "allOf": [
+        {"not": {"anyOf": [{"required": ["error", "respond"]}, {"required": ["error", "fault"]},
+                           {"required": ["respond", "fault"]}]}},
+        {"not": {"required": ["delayMs", "delay"]}},
+        {"anyOf": [{"required": [key]} for key in (*ACTIONS, "delayMs", "delay")]},
+    ],
+}
+SCENARIO_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "Scenario",
+    "type": "object", "additionalProperties": False,
+    "required": ["name", "description", "rules"],
+    "properties": {"name": {"type": "string", "pattern": NAME_PATTERN},
+                   "description": {"type": "string"},
+                   "rules": {"type": "array", "items": {"type": "object"}}},
+}
+_RULE_VALIDATOR = Draft7Validator(RULE_SCHEMA)
+_SCENARIO_VALIDATOR = Draft7Validator(SCENARIO_SCHEMA)
+
+
+class RuleError(ValueError):
+    """A fault rule or scenario file is invalid; the message names the place and the problem."""
+
+
+def _location(where: str, path: Iterable[str | int]) -> str:
+    loc = where
+    for part in path:
+        if isinstance(part, int):
+            loc += f"[{part}]"
+        else:
+            loc += part if not loc or loc.endswith(": ") else f".{part}"
+    return loc
+
+
+def _fail(where: str, path: Iterable[str | int], message: str) -> RuleError:
+    loc = _location(where, path).removesuffix(": ")
+    return RuleError(f"{loc}: {message}" if loc else message)
+
+
+def _schema_error(error: ValidationError, where: str) -> RuleError:
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return _fail(where, [*path, extra[0]], f"unknown field; expected one of: {', '.join(allowed)}")
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return _fail(where, [*path, missing[0]], "required field is missing")
+    if error.validator in ("minProperties", "maxProperties"):
+        return _fail(where, path, f"give exactly one of: {', '.join(sorted(error.schema['properties']))}")
+    return _fail(where, path, error.message)
+
+
+def _validate(validator: Draft7Validator, data: Any, where: str) -> None:
+    # Errors from the cross-field allOf are left to the caller, which words them better.
+    errors = [e for e in validator.iter_errors(data) if list(e.schema_path)[:1] != ["allOf"]]
+    if errors:
+        raise _schema_error(best_match(errors), where)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which vendor calls a rule applies to; an empty Match applies to every call."""
+
+    api: str | None = None
+    operation: str | None = None
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] | None = None
+
+    def matches(self, call: Call) -> bool:
+        return ((self.api is None or call.api == self.api)
+                and (self.operation is None or call.operation == self.operation)
+                and all(k in call.path_params and str(call.path_params[k]) == v for k, v in self.path_params.items())
+                and all(call.headers.get(k.lower()) == v for k, v in self.headers.items())
+                and (self.body is None or _subset(self.body, call.body)))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"api": self.api, "operation": self.operation, "pathParams": dict(self.path_params) or None,
+               "headers": dict(self.headers) or None, "body": copy.deepcopy(self.body)}
+        return {key: value for key, value in out.items() if value is not None}
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equality in JSON terms: true is not 1, but 1 is 1.0."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_json_equal(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_json_equal, a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def _subset(pattern: Any, value: Any) -> bool:
+    """Recursive subset match: dict keys are a subset; lists and scalars must be equal."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and _subset(p, value[k]) for k, p in pattern.items())
+    return _json_equal(pattern, value)
+
+
+@dataclass
+class FaultRule:
+    """One rule: what it matches, what it does, and its live counters."""
+
+    match: Match = field(default_factory=Match)
+    error: str | None = None
+    respond: dict[str, Any] | None = None
+    fault: str | None = None
+    delay_ms: float | None = None
+    delay: dict[str, Any] | None = None
+    times: int | None = None
+    after: int = 0
+    probability: float = 1.0
+    ttl_seconds: float | None = None
+    id: str | None = None
+    description: str | None = None
+    scenario: str | None = None
+    matched: int = 0
+    fired: int = 0
+    expires_at: float | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, data: Any, *, known_errors: Container[str], where: str = "") -> FaultRule:
+        """Validate one rule in its JSON form; raise RuleError naming the bad field."""
+        _validate(_RULE_VALIDATOR, data, where)
+        actions = [key for key in ACTIONS if key in data]
+        if len(actions) > 1:
+            raise _fail(where, [], f"give exactly one of error, respond, fault (got {', '.join(actions)})")
+        if "delayMs" in data and "delay" in data:
+            raise _fail(where, [], "give delayMs or delay, not both")
+        if not actions and "delayMs" not in data and "delay" not in data:
+            raise _fail(where, [], "a rule needs an action (error, respond or fault) or a delay (delayMs or delay)")
+        uniform = data.get("delay", {}).get("uniform")
+        if uniform and uniform[0] > uniform[1]:
+            raise _fail(where, ["delay", "uniform"], f"lower bound {uniform[0]} is greater than upper bound {uniform[1]}")
+        if "error" in data and data["error"] not in known_errors:
+            hint = ""
+            if isinstance(known_errors, Iterable):
+                close = difflib.get_close_matches(data["error"], list(known_errors), n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise _fail(where, ["error"], f"unknown error {data['error']!r} (see GET /_emulator/errors){hint}")
+        leftover = best_match(_RULE_VALIDATOR.iter_errors(data))  # schema and checks above agree
+        if leftover is not None:
+            raise _schema_error(leftover, where)
+        m = data.get("match", {})
+        return cls(
+            match=Match(api=m.get("api"), operation=m.get("operation"), path_params=dict(m.get("pathParams", {})),
+                        headers=dict(m.get("headers", {})), body=copy.deepcopy(m.get("body"))),
+            error=data.get("error"), respond=copy.deepcopy(data.get("respond")), fault=data.get("fault"),
+            delay_ms=data.get("delayMs"), delay=copy.deepcopy(data.get("delay")),
+            times=data.get("times"), after=data.get("after", 0), probability=data.get("probability", 1.0),
+            ttl_seconds=data.get("ttlSeconds"), id=data.get("id"), description=data.get("description"))
+
+    def to_dict(self, *, counters: bool = True) -> dict[str, Any]:
+        """The rule's public JSON (with id); with counters, also matched, fired and scenario."""
+        out = {"id": self.id, "description": self.description, "match": self.match.to_dict(),
+               "error": self.error, "respond": copy.deepcopy(self.respond), "fault": self.fault,
+               "delayMs": self.delay_ms, "delay": copy.deepcopy(self.delay), "times": self.times,
+               "after": self.after, "probability": self.probability, "ttlSeconds": self.ttl_seconds}
+        if counters:
+            out |= {"matched": self.matched, "fired": self.fired, "scenario": self.scenario}
+        return {key: value for key, value in out.items() if value is not None}
+
+
+@dataclass
+class Call:
+    """A vendor call as the engine sees it (header names lower-cased)."""
+
+    api: str
+    operation: str | None
+    path_params: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+    def __post_init__(self) -> None:
+        self.headers = {k.lower(): v for k, v in self.headers.items()}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a call: wait delay_ms, then at most one of error, respond, fault (none = pass on)."""
+
+    rule_id: str
+    delay_ms: float = 0.0
+    error: str | None = None
+    respond: dict[str, Any] | None = None
+    fault: str | None = None
+
+    @property
+    def passes_through(self) -> bool:
+        return self.error is None and self.respond is None and self.fault is None
+
+
+class Engine:
+    """An ordered rule list, first match wins, probabilities and delays from one seeded RNG."""
+
+    def __init__(self, *, seed: int | None = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rules: list[FaultRule] = []
+        self._scenarios: list[str] = []
+        self._rng = random.Random(seed)
+        self._clock = clock
+        self._next_id = 1
+        self._lock = threading.Lock()
+
+    def add(self, rule: FaultRule, *, front: bool = False) -> str:
+        """Add a rule at the end (or the front); return its id, `f-<n>` when it had none."""
+        with self._lock:
+            taken = {r.id for r in self._rules}
+            if rule.id is None:
+                while f"f-{self._next_id}" in taken:
+                    self._next_id += 1
+                rule.id = f"f-{self._next_id}"
+                self._next_id += 1
+            elif rule.id in taken:
+                raise RuleError(f"id: {rule.id!r} is already in use")
+            rule.expires_at = None if rule.ttl_seconds is None else self._clock() + rule.ttl_seconds
+            self._rules.insert(0, rule) if front else self._rules.append(rule)
+            return rule.id
+
+    def remove(self, rule_id: str) -> bool:
+        with self._lock:
+            before = len(self._rules)
+            self._rules = [r for r in self._rules if r.id != rule_id]
+            return len(self._rules) < before
+
+    def clear(self) -> None:
+        """Drop every rule, scenario rules included, deactivate all scenarios and restart ids."""
+        with self._lock:
+            self._rules, self._scenarios, self._next_id = [], [], 1
+
+    def rules(self) -> list[FaultRule]:
+        """The live rules in match order (expired ones are dropped)."""
+        with self._lock:
+            self._expire(self._clock())
+            return list(self._rules)
+
+    def reseed(self, seed: int | None) -> None:
+        with self._lock:
+            self._rng = random.Random(seed)
+
+    def activate(self, name: str, rules: list[FaultRule]) -> None:
+        """Put a scenario's rules in front (replacing them if it was active), ids `s-<name>-<n>`."""
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise RuleError(f"scenario name {name!r} does not match {NAME_PATTERN}")
+        with self._lock:
+            now = self._clock()
+            fresh = [replace(r, id=f"s-{name}-{n}", scenario=name, matched=0, fired=0,
+                             expires_at=None if r.ttl_seconds is None else now + r.ttl_seconds)
+                     for n, r in enumerate(rules, start=1)]
+            self._rules = fresh + [r for r in self._rules if r.scenario != name]
+            self._scenarios = [s for s in self._scenarios if s != name] + [name]
+
+    def deactivate(self, name: str) -> bool:
+        with self._lock:
+            was_active = name in self._scenarios
+            self._rules = [r for r in self._rules if r.scenario != name]
+            self._scenarios = [s for s in self._scenarios if s != name]
+            return was_active
+
+    def active_scenarios(self) -> list[str]:
+        """Active scenario names, oldest activation first."""
+        with self._lock:
+            return list(self._scenarios)
+
+    def decide(self, call: Call) -> Decision | None:
+        """The first live matching rule decides; None lets the call through untouched."""
+        if not self._rules:  # hot path: no rules, no lock
+            return None
+        with self._lock:
+            self._expire(self._clock())
+            for rule in self._rules:
+                if rule.match.matches(call):
+                    return self._apply(rule)
+            return None
+
+    def _apply(self, rule: FaultRule) -> Decision | None:
+        rule.matched += 1
+        if rule.matched <= rule.after:
+            return None
+        # Draw only for real probabilities, so adding a p=1 rule leaves seeded sequences alone.
+        if rule.probability < 1 and self._rng.random() >= rule.probability:
+            return None
+        rule.fired += 1
+        if rule.times is not None and rule.fired >= rule.times:
+            self._rules = [r for r in self._rules if r is not rule]
+        return Decision(rule_id=rule.id or "", delay_ms=self._delay(rule), error=rule.error,
+                        respond=copy.deepcopy(rule.respond), fault=rule.fault)
+
+    def _delay(self, rule: FaultRule) -> float:
+        if rule.delay_ms is not None:
+            return float(rule.delay_ms)
+        if rule.delay is None:
+            return 0.0
+        if "uniform" in rule.delay:
+            low, high = rule.delay["uniform"]
+            return self._rng.uniform(low, high)
+        spec = rule.delay["lognormal"]
+        return float(min(spec["median"] * math.exp(spec["sigma"] * self._rng.gauss(0.0, 1.0)), spec["maxMs"]))
+
+    def _expire(self, now: float) -> None:
+        if any(r.expires_at is not None and now >= r.expires_at for r in self._rules):
+            self._rules = [r for r in self._rules if r.expires_at is None or now < r.expires_at]
+
+
+@dataclass
+class Scenario:
+    """A named, described list of rules from fixtures/scenarios/<name>.yaml (parsed on activation)."""
+
+    name: str
+    description: str
+    rules: list[dict[str, Any]]
+
+    def parse_rules(self, *, known_errors: Container[str], where: str = "") -> list[FaultRule]:
+        prefix = where or f"scenario {self.name}: "
+        return [FaultRule.parse(r, known_errors=known_errors, where=_location(prefix, ["rules", i]))
+                for i, r in enumerate(self.rules)]
+
+
+def load_scenario_file(path: Path, *, known_errors: Container[str]) -> Scenario:
+    """Read and fully validate one scenario file; errors name the file and the field."""
+    where = f"{path}: "
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{path}: not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise RuleError(f"{path}: not UTF-8 text: {exc}") from exc
+    _validate(_SCENARIO_VALIDATOR, data, where)
+    if data["name"] != path.stem:
+        raise _fail(where, ["name"], f"{data['name']!r} must equal the file name {path.stem!r}")
+    scenario = Scenario(name=data["name"], description=data["description"], rules=data["rules"])
+    scenario.parse_rules(known_errors=known_errors, where=where)
+    return scenario
+
+
+def load_scenarios(directory: Path, *, known_errors: Container[str]) -> dict[str, Scenario]:
+    """Every *.yaml / *.yml scenario in a folder by name ({} when the folder does not exist)."""
+    if not directory.is_dir():
+        return {}
+    scenarios: dict[str, Scenario] = {}
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+        scenario = load_scenario_file(path, known_errors=known_errors)
+        if scenario.name in scenarios:
+            raise RuleError(f"{path}: name: scenario {scenario.name!r} is defined twice in {directory}")
+        scenarios[scenario.name] = scenario
+    return scenarios
+
+
+def scenario_path(directory: Path, name: str) -> Path:
+    """The file of a scenario; KeyError for names outside NAME_PATTERN or without a file."""
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
+        raise KeyError(name)
+    for suffix in (".yaml", ".yml"):
+        candidate = directory / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise KeyError(name)

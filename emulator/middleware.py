@@ -1,0 +1,184 @@
+"""The emulator's request path around Connexion: namespace, body, errors in the vendor's shape.
+
+Order of a vendor call::
+
+    EmulatorApp          namespace, body (size-capped), any exception -> vendor error body
+      Connexion RoutingMiddleware        path -> operationId, path params
+      OperationMiddleware                operation on the request context
+      Connexion RequestValidationMiddleware   parameters and body against the spec
+        Dispatcher       operationId -> vendor handler -> JSON response
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from connexion.exceptions import ProblemException
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from emulator.errors import EmulatedError, RequestInvalid, VendorError
+from emulator.reply import Reply, send_reply
+from emulator.runtime import (DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
+                              RequestContext, Runtime)
+from emulator.validation import parse_json
+
+log = logging.getLogger("emulator")
+Handler = Callable[[RequestContext], Awaitable["Reply"]]
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class ErrorShape(Protocol):
+    """How an API says 'bad request', 'no such route', 'too large' and 'internal error'."""
+
+    def invalid_request(self, exc: RequestInvalid) -> VendorError | None: ...
+    def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError: ...
+    too_large: VendorError
+    internal_error: VendorError
+
+
+class EmulatorApp:
+    """The outermost ASGI app: every response a client sees leaves through here."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime, shapes: Mapping[str, ErrorShape],
+                 prefixes: Mapping[str, str], fallback: ErrorShape,
+                 max_body: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.shapes = shapes
+        self.prefixes = tuple(prefixes.items())  # (path prefix, api name)
+        self.fallback = fallback
+        self.max_body = max_body
+
+    def api_for(self, path: str) -> str | None:
+        for prefix, api in self.prefixes:
+            if path.startswith(prefix):
+                return api
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = self.api_for(scope["path"])
+        shape = self.shapes.get(api, self.fallback) if api else self.fallback
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        started = False
+
+        async def send_(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        ns_name = headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
+        if not NAMESPACE_PATTERN.match(ns_name):
+            await send_reply(send_, Reply.of(shape.invalid_request(RequestInvalid(
+                f"Invalid {NAMESPACE_HEADER} header: {ns_name!r}")) or shape.internal_error))
+            return
+        ctx = RequestContext(self.runtime.namespace(ns_name), api, scope["method"],
+                             scope["path"], headers, scope.get("query_string", b""), shape=shape)
+        scope["emulator"] = ctx
+        try:
+            raw = await self._read_body(receive)
+            if raw is None:
+                await send_reply(send_, Reply.of(shape.too_large))
+                return
+            ctx.raw_body = raw
+            if raw and "json" in headers.get("content-type", "application/json"):
+                try:
+                    ctx.body, ctx.body_parsed = parse_json(raw), True
+                except RequestInvalid:
+                    pass  # the body validator reports it in the vendor's words
+            await self.app(scope, _replay(raw, receive), send_)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a vendor error body
+            if started:
+                log.exception("error after the response started")
+                return
+            await send_reply(send_, Reply.of(self.error_for(shape, scope, exc)))
+
+    def error_for(self, shape: ErrorShape, scope: Scope, exc: Exception) -> VendorError:
+        if isinstance(exc, EmulatedError):
+            return exc.error
+        if isinstance(exc, RequestInvalid):
+            return shape.invalid_request(exc) or shape.internal_error
+        if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
+            return shape.unrouted(scope["method"], scope["path"], exc.status_code == 405)
+        if isinstance(exc, ProblemException) and 400 <= exc.status < 500:
+            return shape.invalid_request(RequestInvalid(str(exc.detail))) or shape.internal_error
+        log.exception("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
+        return shape.internal_error
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.runtime.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _replay(raw: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def receive_() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        return await receive()
+
+    return receive_
+
+
+class OperationMiddleware:
+    """After routing: name the operation and its path parameters on the request context."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            ctx: RequestContext = scope["emulator"]
+            routing = scope.get("extensions", {}).get("connexion_routing", {})
+            ctx.operation = routing.get("operation_id")
+            ctx.path_params = dict(scope.get("path_params", {}))
+        await self.app(scope, receive, send)
+
+
+class Dispatcher:
+    """The innermost app: operationId -> handler; unrouted paths become the vendor's 404."""
+
+    def __init__(self, handlers: Mapping[tuple[str, str], Handler]) -> None:
+        self.handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        ctx: RequestContext = scope["emulator"]
+        handler = self.handlers.get((ctx.api, ctx.operation)) if ctx.operation else None
+        if handler is None:
+            raise HTTPException(404)
+        await send_reply(send, await handler(ctx))

@@ -1,0 +1,36 @@
+"""A handler's answer and how it goes on the wire (orjson, exact bytes, no problem+json)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.types import Send
+
+from emulator.errors import VendorError
+
+
+class Reply:
+    """A handler's answer: status, JSON body (None = no body), extra headers."""
+
+    __slots__ = ("status", "body", "headers")
+
+    def __init__(self, status: int, body: Any = None, headers: Mapping[str, str] | None = None):
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+    @classmethod
+    def of(cls, error: VendorError) -> Reply:
+        return cls(error.status, dict(error.body), error.headers)
+
+
+async def send_reply(send: Send, reply: Reply) -> None:
+    payload = b"" if reply.body is None else orjson.dumps(reply.body)
+    headers = [(b"content-length", str(len(payload)).encode())]
+    if reply.body is not None:
+        headers.append((b"content-type", b"application/json"))
+    headers.extend((k.lower().encode("latin-1"), str(v).encode("latin-1"))
+                   for k, v in reply.headers.items())
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

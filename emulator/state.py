@@ -1,0 +1,225 @@
+"""Per-namespace state over TinyDB, with keyed look-ups, secondary indexes and safe persistence.
+
+This module is the only importer of tinydb. TinyDB 4 rewrites a whole table on every
+write and scans it on every query; here a table is keyed by the document's own key
+(``document_id_class = str``), writes touch one document in place, and secondary indexes
+are plain dicts kept beside the table, so a request costs the same at 100 documents
+or 100,000.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Table
+
+Doc = dict[str, Any]
+IndexKey = Callable[[Doc], Any]
+
+
+class _InPlaceStorage(Storage):
+    """Holds the tables in memory; ``write`` is a no-op because tables are edited in place."""
+
+    def __init__(self) -> None:
+        self.memory: dict[str, dict[str, Doc]] = {}
+
+    def read(self) -> dict[str, dict[str, Doc]]:
+        return self.memory
+
+    def write(self, data: dict[str, dict[str, Doc]]) -> None:
+        self.memory = data
+
+
+class KeyedTable(Table):
+    """A TinyDB table whose document ids are the documents' own string keys."""
+
+    document_id_class = str
+
+    def _update_table(self, updater: Callable[[dict[str, Doc]], None]) -> None:
+        tables = self._storage.read()
+        raw = tables.setdefault(self.name, {})
+        updater(raw)  # ids are already strings: no whole-table copy, no rewrite
+        self.clear_cache()
+
+    def raw(self) -> dict[str, Doc]:
+        return self._storage.read().setdefault(self.name, {})
+
+
+class KeyedDB(TinyDB):
+    table_class = KeyedTable
+
+
+class Collection:
+    """Documents by key, with unique secondary indexes (value -> key)."""
+
+    def __init__(self, table: KeyedTable, indexes: dict[str, IndexKey], lock: threading.RLock,
+                 on_write: Callable[[], None]) -> None:
+        self._table = table
+        self._indexes = indexes
+        self._index: dict[str, dict[Any, str]] = {name: {} for name in indexes}
+        self._lock = lock
+        self._on_write = on_write
+        self.reindex()
+
+    def reindex(self) -> None:
+        for name, key_of in self._indexes.items():
+            self._index[name] = {}
+            for key, doc in self._table.raw().items():
+                value = key_of(doc)
+                if value is not None:
+                    self._index[name][value] = key
+
+    def get(self, key: str) -> Doc | None:
+        return self._table.raw().get(key)
+
+    def find(self, index: str, value: Any) -> Doc | None:
+        key = self._index[index].get(value)
+        return None if key is None else self._table.raw().get(key)
+
+    def put(self, key: str, doc: Doc) -> None:
+        with self._lock:
+            raw = self._table.raw()
+            old = raw.get(key)
+            for name, key_of in self._indexes.items():
+                index = self._index[name]
+                if old is not None:
+                    old_value = key_of(old)
+                    if old_value is not None and index.get(old_value) == key:
+                        del index[old_value]
+                value = key_of(doc)
+                if value is not None:
+                    index[value] = key
+            self._table._update_table(lambda table: table.__setitem__(key, doc))
+            self._on_write()
+
+    def delete(self, key: str) -> bool:
+        with self._lock:
+            doc = self._table.raw().get(key)
+            if doc is None:
+                return False
+            for name, key_of in self._indexes.items():
+                value = key_of(doc)
+                if value is not None and self._index[name].get(value) == key:
+                    del self._index[name][value]
+            self._table._update_table(lambda table: table.pop(key))
+            self._on_write()
+            return True
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._table.raw()
+
+    def __len__(self) -> int:
+        return len(self._table.raw())
+
+    def __iter__(self) -> Iterator[Doc]:
+        return iter(list(self._table.raw().values()))
+
+
+class Store:
+    """One namespace's state: named collections in one in-memory TinyDB.
+
+    ``lock`` serialises check-then-write sequences (e.g. email uniqueness) across
+    threads; handlers hold it for the whole of such a sequence.
+    """
+
+    def __init__(self, schema: dict[str, dict[str, IndexKey]],
+                 on_write: Callable[[], None] = lambda: None) -> None:
+        self.lock = threading.RLock()
+        self._db = KeyedDB(storage=_InPlaceStorage)
+        self._schema = schema
+        self._on_write = on_write
+        self._collections = {
+            name: Collection(self._db.table(name, cache_size=0), indexes, self.lock, on_write)
+            for name, indexes in schema.items()
+        }
+
+    def __getitem__(self, name: str) -> Collection:
+        return self._collections[name]
+
+    def snapshot(self) -> dict[str, dict[str, Doc]]:
+        """A deep copy of every collection: {collection: {key: doc}}."""
+        with self.lock:
+            memory = self._db.storage.read()
+            return {name: copy.deepcopy(memory.get(name, {})) for name in self._schema}
+
+    def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False) -> None:
+        """Replace all state; unknown collections are refused, missing ones emptied."""
+        unknown = set(data) - set(self._schema)
+        if unknown:
+            raise KeyError(f"unknown collections: {', '.join(sorted(unknown))}")
+        with self.lock:
+            fresh = data if copied else copy.deepcopy(data)
+            memory = self._db.storage.read()
+            for name in self._schema:
+                memory[name] = fresh.get(name, {})
+            for collection in self._collections.values():
+                collection.reindex()
+            self._on_write()
+
+
+class DataFile:
+    """Write-behind persistence of every namespace's state to one JSON file.
+
+    Writes go to a temporary file in the same folder, are fsynced, then renamed over
+    the target, so a crash leaves either the old file or the new one, never half of one.
+    """
+
+    def __init__(self, path: Path, snapshot: Callable[[], dict[str, Any]],
+                 delay: float = 0.05) -> None:
+        self.path = path
+        self._snapshot = snapshot
+        self._delay = delay
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._write_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        with self.path.open("rb") as handle:
+            return json.load(handle)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="emulator-data-file", daemon=True)
+        self._thread.start()
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self._dirty.wait(timeout=0.5):
+                self._stop.wait(self._delay)  # coalesce a burst of writes into one
+                self.flush()
+
+    def flush(self) -> None:
+        with self._write_lock:
+            self._dirty.clear()
+            data = self._snapshot()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.flush()

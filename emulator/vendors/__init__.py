@@ -1,0 +1,4 @@
+"""The emulated vendor APIs. A new vendor is a package here and one entry in VENDORS."""
+from emulator.vendors import loyalty
+
+VENDORS = (loyalty.VENDOR,)

@@ -1,0 +1,43 @@
+"""What a vendor plug-in declares: its spec, handlers, errors, state and fixtures."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from emulator.errors import RequestInvalid, VendorError
+from emulator.state import IndexKey
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """A vendor API: adding one is a package under ``emulator/vendors`` and a line in VENDORS.
+
+    - ``prefix``: the URL path prefix that is this vendor's alone (e.g. ``/client/``).
+    - ``errors``: the catalogue entries, by name (``<vendor>.<name>`` in the catalogue).
+    - ``collections``: state collections with their unique secondary indexes.
+    - ``load_fixtures(doc)``: a validated fixture document -> (state, config).
+    - ``invalid_request(exc)``: the vendor's error for a request that fails the spec, or
+      None to let the handler report it in the vendor's own check order.
+    - ``unrouted(method, path, allowed)``: the error for a path or method the spec lacks.
+    """
+
+    name: str
+    spec: str
+    prefix: str
+    handlers: ModuleType
+    errors: Mapping[str, VendorError]
+    collections: Mapping[str, Mapping[str, IndexKey]]
+    load_fixtures: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]
+    fixture_schema: Mapping[str, Any]
+    invalid_request: Callable[[RequestInvalid], VendorError | None]
+    unrouted: Callable[[str, str, bool], VendorError]
+    too_large: VendorError
+    internal_error: VendorError
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def handler(self, operation_id: str) -> Callable[..., Any]:
+        """operationId (the vendor's camelCase name) -> the snake_case handler function."""
+        name = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
+        return getattr(self.handlers, name)

@@ -1,0 +1,109 @@
+"""ES Loyalty Customer Experience API (seed 000): the vendor plug-in."""
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from emulator.errors import VendorError
+from emulator.vendors.base import Vendor
+from emulator.vendors.loyalty import errors, handlers
+from emulator.vendors.loyalty.checks import invalid_request
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    # ConfigType='EXTENDED_DATA': Platform.DataSizeLimitInKb, Platform.TopLevelKeysLimit
+    "extendedData": {"dataSizeLimitKb": 5, "topLevelKeysLimit": 20},
+    "validSources": ["MARKETING", "PARTNERSHIP", "PPN", "SALESFORCE", "BANKING_INFO",
+                     "SUPPLY_MANAGER"],
+    "mandatoryFields": ["firstName", "lastName", "dateOfBirth", "gender", "email", "postalCode"],
+}
+
+_STR = {"type": "string"}
+FIXTURE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "config": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "extendedData": {"type": "object", "additionalProperties": False, "properties": {
+                    "dataSizeLimitKb": {"type": "integer", "minimum": 1},
+                    "topLevelKeysLimit": {"type": "integer", "minimum": 1}}},
+                "validSources": {"type": "array", "items": _STR},
+                "mandatoryFields": {"type": "array", "items": _STR},
+            },
+        },
+        "accounts": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["accountId", "loyaltyId", "profile"],
+            "properties": {
+                "accountId": _STR, "loyaltyId": _STR, "externalId": _STR,
+                "partnerLinkId": _STR, "externalAgentId": _STR,
+                "profile": {"type": "object"},
+                "extendedData": {"type": "object", "additionalProperties": {"type": "object"}},
+            },
+        }},
+        "sessions": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["correlationId", "accountId", "channel"],
+            "properties": {"correlationId": _STR, "accountId": _STR, "channel": _STR},
+        }},
+    },
+}
+
+
+def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    config = copy.deepcopy(DEFAULT_CONFIG)
+    for key, value in doc.get("config", {}).items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    accounts, keys = {}, {}
+    for item in doc.get("accounts", []):
+        account = {k: v for k, v in item.items() if k != "extendedData"}
+        account["emd"] = item.get("extendedData", {})
+        accounts[item["accountId"]] = account
+        for source, emd in account["emd"].items():
+            for key in emd:
+                keys.setdefault(key, {"key": key, "source": source})
+    sessions = {s["correlationId"]: dict(s) for s in doc.get("sessions", [])}
+    state = {"loyalty.accounts": accounts, "loyalty.sessions": sessions, "loyalty.emdKeys": keys,
+             "loyalty.counters": {"accounts": {"next": 1000}}}
+    return state, config
+
+
+_BLANK_SESSION_PATH = re.compile(r"^/client/users/\s*/profile(/emd)?/?$")
+
+
+def unrouted(method: str, path: str, method_not_allowed: bool) -> VendorError:
+    if _BLANK_SESSION_PATH.match(path):  # an empty correlation id leaves an empty path segment
+        return errors.MISSING_CORRELATION_ID
+    if method_not_allowed:
+        return errors.METHOD_NOT_ALLOWED.fill(method=method, path=path)
+    return errors.RESOURCE_NOT_FOUND.fill(method=method, path=path)
+
+
+VENDOR = Vendor(
+    name="loyalty",
+    spec="loyalty.yaml",
+    prefix="/client/",
+    handlers=handlers,
+    errors=errors.CATALOGUE,
+    collections={
+        "loyalty.accounts": {
+            "email": lambda a: (a["profile"].get("email") or "").lower() or None,
+            "loyaltyId": lambda a: a.get("loyaltyId"),
+            "externalId": lambda a: a.get("externalId"),
+            "partnerLinkId": lambda a: a.get("partnerLinkId"),
+            "externalAgentId": lambda a: a.get("externalAgentId"),
+            "phoneNumber": lambda a: handlers.digits(a["profile"].get("phoneNumber")),
+        },
+        "loyalty.sessions": {},
+        "loyalty.emdKeys": {},
+        "loyalty.counters": {},
+    },
+    load_fixtures=load_fixtures,
+    fixture_schema=FIXTURE_SCHEMA,
+    invalid_request=invalid_request,
+    unrouted=unrouted,
+    too_large=errors.PAYLOAD_TOO_LARGE,
+    internal_error=errors.INTERNAL_ERROR,
+)

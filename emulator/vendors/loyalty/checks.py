@@ -1,0 +1,123 @@
+"""updateProfile's documented checks, in the order REQUIREMENTS 5.2 fixes (first failure wins)."""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from emulator.errors import EmulatedError, RequestInvalid, VendorError
+from emulator.state import Store
+from emulator.vendors.loyalty import errors
+
+# The seed's body table, top to bottom: field-format errors are reported in this order.
+BODY_TABLE_ORDER = [
+    "dateOfBirth", "gender", "firstName", "lastName", "email", "businessName", "postalZipCode",
+    "postalCode", "street", "street2", "provinceState", "phoneNumber", "languagePreference",
+    "city", "extendedDataSource", "channel", "extendedData", "enrollmentChannel", "retailId",
+]
+# Value constraints whose failure the handler reports (in order) rather than the validator.
+DEFERRED_KEYWORDS = {"enum", "pattern", "format", "maxLength", "minLength"}
+# A mandatory field name -> the body keys that can carry it (postalCode is postalZipCode's alias).
+FIELD_ALIASES = {"postalCode": ("postalZipCode", "postalCode")}
+DEFAULT_SOURCE = "DEFAULT"  # EMD sent without extendedDataSource (single-source programs)
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(p) for p in error.absolute_path) or "body"
+    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    return f"{where}: {message}"
+
+
+def invalid_request(exc: RequestInvalid) -> VendorError | None:
+    """Body-shape failures are reported at once; missing and badly formatted fields are left
+    to the handler, which reports them in the vendor's check order (None = defer)."""
+    if not exc.errors:
+        return errors.INVALID_REQUEST_BODY.fill(detail=exc.detail[:200])
+    for error in exc.errors:
+        path = list(error.absolute_path)
+        if error.validator == "required" and not path:
+            continue
+        if len(path) == 1 and (error.instance is None or error.validator in DEFERRED_KEYWORDS):
+            continue
+        return errors.INVALID_REQUEST_BODY.fill(detail=_describe(error))
+    return None
+
+
+def missing_fields(body: dict[str, Any], mandatory: list[str]) -> list[str]:
+    """Mandatory fields that are absent or null (firstName/lastName may be empty strings)."""
+    return [name for name in mandatory
+            if all(body.get(key) is None for key in FIELD_ALIASES.get(name, (name,)))]
+
+
+def check_mandatory(body: dict[str, Any], config: dict[str, Any]) -> None:
+    missing = missing_fields(body, config["mandatoryFields"])
+    if missing:
+        raise EmulatedError(errors.MISSING_MANDATORY_FIELDS, fields=" ".join(missing))
+
+
+def check_formats(deferred: list[Any]) -> None:
+    """The first badly formatted field, in body-table order, with its documented message."""
+    failures = {}
+    for error in deferred:
+        path = list(error.absolute_path)
+        if len(path) == 1 and error.instance is not None and error.validator in DEFERRED_KEYWORDS:
+            failures.setdefault(path[0], error.instance)
+    for field in BODY_TABLE_ORDER:
+        if field in failures:
+            value = failures[field]
+            if field in ("postalZipCode", "postalCode"):
+                raise EmulatedError(errors.INVALID_POSTAL_CODE, postalZipCode=value)
+            if field == "provinceState":
+                raise EmulatedError(errors.INVALID_PROVINCE_STATE, provinceState=value)
+            if field == "businessName":
+                raise EmulatedError(errors.INVALID_BUSINESS_NAME)
+            raise EmulatedError(errors.INVALID_FIELD, field=field, value=value)
+
+
+def emd_source(body: dict[str, Any], config: dict[str, Any]) -> str:
+    source = body.get("extendedDataSource")
+    if source is None:
+        return DEFAULT_SOURCE
+    if source == "INTERNAL":
+        raise EmulatedError(errors.EMD_SOURCE_INTERNAL)
+    if source not in config["validSources"]:
+        raise EmulatedError(errors.EMD_SOURCE_INVALID, value=source)
+    return source
+
+
+def check_emd(store: Store, emd: dict[str, Any], source: str, config: dict[str, Any]) -> list[str]:
+    """Limits, then multi-source uniqueness; returns the root keys new to the program."""
+    limits = config["extendedData"]
+    size = len(orjson.dumps(emd))  # compact UTF-8 JSON
+    if size > limits["dataSizeLimitKb"] * 1024:
+        raise EmulatedError(errors.EMD_SIZE_LIMIT, dataSize=size)
+    registry = store["loyalty.emdKeys"]
+    new_keys = [key for key in emd if key not in registry]
+    total = len(registry) + len(new_keys)
+    if total > limits["topLevelKeysLimit"]:
+        raise EmulatedError(errors.EMD_KEY_LIMIT, numberOfKeys=total)
+    taken = [key for key in emd if key in registry and registry.get(key)["source"] != source]
+    if taken:
+        raise EmulatedError(errors.EMD_ATTRIBUTES_IN_OTHER_SOURCE, attributes=", ".join(taken))
+    return new_keys
+
+
+def check_email(store: Store, email: str | None, account_id: str | None) -> None:
+    if email is None:
+        return
+    owner = store["loyalty.accounts"].find("email", email.lower())
+    if owner is not None and owner["accountId"] != account_id:
+        raise EmulatedError(errors.EMAIL_ALREADY_EXISTS)
+
+
+def check_profile(store: Store, body: dict[str, Any], deferred: list[Any],
+                  config: dict[str, Any], account_id: str | None) -> tuple[str, list[str]]:
+    """Every check after the session one; returns (EMD source, new root keys)."""
+    check_mandatory(body, config)
+    check_formats(deferred)
+    source = emd_source(body, config)
+    new_keys: list[str] = []
+    if body.get("extendedData") is not None:
+        new_keys = check_emd(store, body["extendedData"], source, config)
+    check_email(store, body.get("email"), account_id)
+    return source, new_keys
