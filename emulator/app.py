@@ -1,8 +1,12 @@
 """create_app(): one ASGI app serving every vendor API (and the control API) from its spec."""
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from connexion import ConnexionMiddleware
 from connexion.middleware.request_validation import RequestValidationMiddleware
@@ -18,6 +22,7 @@ from emulator.vendors import VENDORS
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_DIR = ROOT / "openapi"
 FIXTURES_DIR = ROOT / "fixtures"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
 class PlainErrors:
@@ -33,6 +38,22 @@ class PlainErrors:
         if method_not_allowed:
             return VendorError(405, {"error": "method_not_allowed", "detail": f"{method} {path}"})
         return VendorError(404, {"error": "not_found", "detail": f"{method} {path}"})
+
+
+def route_table(spec_files: list[Path]) -> Callable[[str], list[str]]:
+    """path -> the methods its spec declares (for the Allow header of a 405)."""
+    routes: list[tuple[re.Pattern[str], list[str]]] = []
+    for spec_file in spec_files:
+        spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
+        base = spec.get("servers", [{"url": ""}])[0]["url"].rstrip("/")
+        for template, item in spec["paths"].items():
+            pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(base + template))
+            methods = [m.upper() for m in item if m in HTTP_METHODS]
+            routes.append((re.compile(f"^{pattern}/?$"), methods))
+
+    def allowed(path: str) -> list[str]:
+        return next((methods for regex, methods in routes if regex.match(path)), [])
+    return allowed
 
 
 def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None) -> EmulatorApp:
@@ -56,6 +77,7 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None)
                           resolver=resolver_for(vendor.name, vendor.handler))
         shapes[vendor.name] = vendor
         prefixes[vendor.prefix] = vendor.name
-    app = EmulatorApp(connexion, runtime, shapes, prefixes, PlainErrors())
+    specs = [OPENAPI_DIR / vendor.spec for vendor in VENDORS]
+    app = EmulatorApp(connexion, runtime, shapes, prefixes, PlainErrors(), route_table(specs))
     connexion.app, connexion.middleware_stack = connexion._build_middleware_stack()
     return app

@@ -43,12 +43,14 @@ class EmulatorApp:
 
     def __init__(self, app: ASGIApp, runtime: Runtime, shapes: Mapping[str, ErrorShape],
                  prefixes: Mapping[str, str], fallback: ErrorShape,
+                 allowed: Callable[[str], list[str]] = lambda path: [],
                  max_body: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.runtime = runtime
         self.shapes = shapes
         self.prefixes = tuple(prefixes.items())  # (path prefix, api name)
         self.fallback = fallback
+        self.allowed = allowed
         self.max_body = max_body
 
     def api_for(self, path: str) -> str | None:
@@ -107,7 +109,12 @@ class EmulatorApp:
         if isinstance(exc, RequestInvalid):
             return shape.invalid_request(exc) or shape.internal_error
         if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
-            return shape.unrouted(scope["method"], scope["path"], exc.status_code == 405)
+            error = shape.unrouted(scope["method"], scope["path"], exc.status_code == 405)
+            if error.status == 405:  # RFC 9110: a 405 lists the methods the resource has
+                allow = ", ".join(self.allowed(scope["path"]))
+                error = VendorError(405, error.body, {**error.headers, "Allow": allow},
+                                    error.fidelity)
+            return error
         if isinstance(exc, ProblemException) and 400 <= exc.status < 500:
             return shape.invalid_request(RequestInvalid(str(exc.detail))) or shape.internal_error
         log.exception("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
