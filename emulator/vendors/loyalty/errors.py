@@ -42,7 +42,7 @@ INVALID_FIELD = _err(400, "INVALID_REQUEST", "Invalid {field}: {value}", "inferr
                      field="dateOfBirth", value="1985-13-45")
 INVALID_REQUEST_BODY = _err(400, "INVALID_REQUEST", "Invalid request: {detail}", "inferred",
                             detail="Malformed JSON")
-UNKNOWN_SESSION = _err(400, "INVALID_REQUEST", "Invalid session correlation ID: {correlationId}",
+UNKNOWN_SESSION = _err(404, "NOT_FOUND", "Invalid session correlation ID: {correlationId}",
                        "inferred", correlationId="c-unknown")
 MISSING_CHANNEL = _err(400, "INVALID_REQUEST", "Must provide a channel", "inferred")
 ACCOUNT_NOT_FOUND = _err(404, "NOT_FOUND", "No account found for {identifierType}: {identifier}",

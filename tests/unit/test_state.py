@@ -1,0 +1,84 @@
+"""The TinyDB-backed store: keyed documents, unique indexes, snapshots, atomic data file."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from emulator.state import DataFile, KeyedTable, Store
+
+SCHEMA = {"people": {"email": lambda d: d.get("email", "").lower() or None}, "other": {}}
+
+
+def test_put_get_and_index_follow_updates():
+    store = Store(SCHEMA)
+    people = store["people"]
+    people.put("p1", {"email": "A@x.co"})
+    assert people.get("p1") == {"email": "A@x.co"}
+    assert people.find("email", "a@x.co") == {"email": "A@x.co"}
+    people.put("p1", {"email": "b@x.co"})
+    assert people.find("email", "a@x.co") is None
+    assert people.find("email", "b@x.co") == {"email": "b@x.co"}
+    assert people.delete("p1") and people.find("email", "b@x.co") is None
+    assert not people.delete("p1")
+
+
+def test_collections_are_tinydb_tables_keyed_by_document_key():
+    store = Store(SCHEMA)
+    store["people"].put("p1", {"email": "a@x.co"})
+    table = store["people"]._table
+    assert isinstance(table, KeyedTable)
+    assert table.get(doc_id="p1") == {"email": "a@x.co"}
+    assert [doc.doc_id for doc in table.all()] == ["p1"]
+
+
+def test_snapshot_is_a_deep_copy_and_restore_reindexes():
+    store = Store(SCHEMA)
+    store["people"].put("p1", {"email": "a@x.co", "tags": ["x"]})
+    snap = store.snapshot()
+    store["people"].get("p1")["tags"].append("mutated")
+    assert snap == {"people": {"p1": {"email": "a@x.co", "tags": ["x"]}}, "other": {}}
+    store.restore({"people": {"p2": {"email": "c@x.co"}}})
+    assert store["people"].get("p1") is None
+    assert store["people"].find("email", "c@x.co") == {"email": "c@x.co"}
+    assert len(store["other"]) == 0
+
+
+def test_restore_refuses_unknown_collections():
+    with pytest.raises(KeyError, match="nope"):
+        Store(SCHEMA).restore({"nope": {}})
+
+
+def test_write_cost_does_not_copy_the_table():
+    """A write edits the one document in place: the table dict object stays the same."""
+    store = Store(SCHEMA)
+    people = store["people"]
+    for i in range(1000):
+        people.put(f"p{i}", {"email": f"{i}@x.co"})
+    raw = people._table.raw()
+    people.put("p5", {"email": "new@x.co"})
+    assert people._table.raw() is raw and len(raw) == 1000
+
+
+def test_data_file_writes_then_renames(tmp_path: Path):
+    target = tmp_path / "state.json"
+    data = {"version": 1, "namespaces": {"default": {"people": {"p1": {"email": "a@x.co"}}}}}
+    data_file = DataFile(target, lambda: data)
+    data_file.flush()
+    assert json.loads(target.read_text()) == data
+    assert os.listdir(tmp_path) == ["state.json"]  # no temporary file left behind
+
+
+def test_data_file_failure_leaves_the_old_file_whole(tmp_path: Path):
+    target = tmp_path / "state.json"
+    target.write_text('{"version": 1, "namespaces": {}}')
+
+    def broken() -> dict:
+        return {"version": 1, "bad": object()}  # not JSON-serialisable: fails mid-write
+
+    with pytest.raises(TypeError):
+        DataFile(target, broken).flush()
+    assert json.loads(target.read_text()) == {"version": 1, "namespaces": {}}
+    assert os.listdir(tmp_path) == ["state.json"]
