@@ -200,3 +200,8 @@ def test_failed_update_changes_nothing(http):
     before = http.get(PROFILE).json()
     put(http, {**VALID, "firstName": "Changed", "email": "grace@example.com"})
     assert http.get(PROFILE).json() == before
+
+
+def test_null_optional_field_is_refused_inferred(http):
+    assert put(http, {**VALID, "retailId": None}) == body_of(
+        errors.INVALID_FIELD, field="retailId", value="null")

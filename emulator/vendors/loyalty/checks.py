@@ -35,8 +35,8 @@ def invalid_request(exc: RequestInvalid) -> VendorError | None:
         return errors.INVALID_REQUEST_BODY.fill(detail=exc.detail[:200])
     for error in exc.errors:
         path = list(error.absolute_path)
-        if error.validator == "required" and not path:
-            continue
+        if not path and error.validator in ("required", "anyOf"):
+            continue  # mandatory fields (anyOf: postalZipCode or its alias postalCode)
         if len(path) == 1 and (error.instance is None or error.validator in DEFERRED_KEYWORDS):
             continue
         return errors.INVALID_REQUEST_BODY.fill(detail=_describe(error))
@@ -56,11 +56,19 @@ def check_mandatory(body: dict[str, Any], config: dict[str, Any]) -> None:
 
 
 def check_formats(deferred: list[Any]) -> None:
-    """The first badly formatted field, in body-table order, with its documented message."""
+    """The first badly formatted field, in body-table order, with its documented message.
+
+    A null mandatory field was reported as missing before this runs; any other null
+    (an optional field, or the unused one of postalZipCode/postalCode) is a bad value
+    (inferred: the spec makes no field nullable)."""
     failures = {}
     for error in deferred:
         path = list(error.absolute_path)
-        if len(path) == 1 and error.instance is not None and error.validator in DEFERRED_KEYWORDS:
+        if len(path) != 1:
+            continue
+        if error.instance is None:
+            failures.setdefault(path[0], "null")
+        elif error.validator in DEFERRED_KEYWORDS:
             failures.setdefault(path[0], error.instance)
     for field in BODY_TABLE_ORDER:
         if field in failures:
