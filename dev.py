@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Set-up and entry points that need nothing but Python 3.11+.
+
+    python3 dev.py serve [serve options]   # install into .venv (first time), run the emulator
+    python3 dev.py test [pytest options]   # install into .venv (first time), run every test
+
+The virtualenv is refreshed whenever pyproject.toml changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".installed"
+
+
+def ensure_venv() -> None:
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("creating .venv ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    print("installing profile-emulator and its test dependencies into .venv ...", flush=True)
+    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet",
+                    "--disable-pip-version-check", "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("serve", "test"):
+        print(__doc__)
+        return 2
+    ensure_venv()
+    if argv[0] == "serve":
+        command = [str(BIN / "profile-emulator"), "serve", *argv[1:]]
+    else:
+        command = [str(BIN / "python"), "-m", "pytest", *argv[1:]]
+    return subprocess.call(command, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
