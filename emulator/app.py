@@ -9,35 +9,20 @@ from typing import Any
 import yaml
 
 from connexion import ConnexionMiddleware
-from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolver
 
-from emulator.errors import RequestInvalid, VendorError
-from emulator.middleware import Dispatcher, EmulatorApp, ErrorShape, OperationMiddleware
-from emulator.runtime import Runtime
-from emulator.validation import VALIDATOR_MAP
+from emulator import control
+from emulator.middleware import (Dispatcher, EmulatorApp, ErrorShape, Guard, OperationMiddleware,
+                                 PlainErrors)
+from emulator.runtime import HOLD_SECONDS, JOURNAL_SIZE, Runtime
+from emulator.validation import VALIDATOR_MAP, ValidationMiddleware
 from emulator.vendors import VENDORS
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_DIR = ROOT / "openapi"
 FIXTURES_DIR = ROOT / "fixtures"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-
-
-class PlainErrors:
-    """Paths that belong to no API: a small JSON error, never problem+json."""
-
-    too_large = VendorError(413, {"error": "payload_too_large", "detail": "Request body too large"})
-    internal_error = VendorError(500, {"error": "internal_error", "detail": "Internal error"})
-
-    def invalid_request(self, exc: RequestInvalid) -> VendorError:
-        return VendorError(400, {"error": "invalid_request", "detail": exc.detail})
-
-    def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError:
-        if method_not_allowed:
-            return VendorError(405, {"error": "method_not_allowed", "detail": f"{method} {path}"})
-        return VendorError(404, {"error": "not_found", "detail": f"{method} {path}"})
 
 
 def route_table(spec_files: list[Path]) -> Callable[[str], list[str]]:
@@ -56,8 +41,16 @@ def route_table(spec_files: list[Path]) -> Callable[[str], list[str]]:
     return allowed
 
 
-def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None) -> EmulatorApp:
-    runtime = Runtime(VENDORS, fixtures_dir, data_file)
+def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None, *,
+               control_token: str | None = None, journal_size: int = JOURNAL_SIZE,
+               hold_seconds: float = HOLD_SECONDS) -> EmulatorApp:
+    """The emulator: every vendor API, and the control API under /_emulator/.
+
+    ``control_token``: when set, control calls (health excepted) need it. ``journal_size``:
+    vendor calls kept per namespace. ``hold_seconds``: the `timeout` fault's cap.
+    """
+    runtime = Runtime(VENDORS, fixtures_dir, data_file, journal_size=journal_size,
+                      hold_seconds=hold_seconds)
     handlers: dict[tuple[str, str], Any] = {}
     shapes: dict[str, ErrorShape] = {}
     prefixes: dict[str, str] = {}
@@ -70,14 +63,22 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None)
 
     connexion = ConnexionMiddleware(
         Dispatcher(handlers), import_name=__name__, specification_dir=OPENAPI_DIR,
-        middlewares=[RoutingMiddleware, OperationMiddleware, RequestValidationMiddleware],
+        middlewares=[RoutingMiddleware, OperationMiddleware, ValidationMiddleware],
         validator_map=VALIDATOR_MAP)
     for vendor in VENDORS:
         connexion.add_api(vendor.spec, name=vendor.name,
                           resolver=resolver_for(vendor.name, vendor.handler))
         shapes[vendor.name] = vendor
         prefixes[vendor.prefix] = vendor.name
-    specs = [OPENAPI_DIR / vendor.spec for vendor in VENDORS]
-    app = EmulatorApp(connexion, runtime, shapes, prefixes, PlainErrors(), route_table(specs))
+    # The control API is one more API beside the vendors: its own prefix, error shape and
+    # handler table; EmulatorApp keeps it out of the journal and the fault rules.
+    controls = control.ControlAPI(runtime)
+    connexion.add_api(control.SPEC, name="control", resolver=resolver_for("control", controls.handler))
+    shapes["control"] = control.ControlErrors()
+    prefixes[control.PREFIX] = "control"
+    guards: dict[str, Guard] = {"control": control.token_guard(control_token)} if control_token else {}
+    specs = [OPENAPI_DIR / vendor.spec for vendor in VENDORS] + [OPENAPI_DIR / control.SPEC]
+    app = EmulatorApp(connexion, runtime, shapes, prefixes, PlainErrors(), route_table(specs),
+                      guards=guards)
     connexion.app, connexion.middleware_stack = connexion._build_middleware_stack()
     return app
