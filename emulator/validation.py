@@ -15,8 +15,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
+import jsonschema_rs
 import orjson
 from connexion.datastructures import MediaTypeDict
+from connexion.middleware.request_validation import (RequestValidationAPI,
+                                                     RequestValidationMiddleware,
+                                                     RequestValidationOperation)
+from connexion.utils import is_nullable
 from connexion.validators import AbstractRequestBodyValidator, FormDataValidator
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.validators import extend
@@ -51,6 +56,17 @@ def _is_date_time(value: object) -> bool:
     return True
 
 
+_RS_FORMATS = {"date": lambda v: _safe(_is_date, v), "email": _is_email,
+               "date-time": lambda v: _safe(_is_date_time, v)}
+
+
+def _safe(check: Any, value: Any) -> bool:
+    try:
+        return bool(check(value))
+    except ValueError:
+        return False
+
+
 def _nullable_type(validator: Any, types: Any, instance: Any, schema: dict) -> Any:
     if instance is None and schema.get("nullable"):
         return
@@ -65,16 +81,51 @@ def _nullable_enum(validator: Any, enums: Any, instance: Any, schema: dict) -> A
 
 # OpenAPI 3.0 schemas: Draft 4 keywords plus `nullable`.
 OpenAPIValidator = extend(Draft4Validator, {"type": _nullable_type, "enum": _nullable_enum})
-_COMPILED: dict[int, tuple[dict, Any]] = {}
 
 
-def compiled(schema: dict) -> Any:
+def _draft4(schema: Any) -> Any:
+    """The same schema in plain Draft 4 (`nullable` spelled as a null type), for jsonschema-rs."""
+    if isinstance(schema, list):
+        return [_draft4(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _draft4(value) for key, value in schema.items()}
+    if out.pop("nullable", False) is True:
+        if isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        if isinstance(out.get("enum"), list) and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+    return out
+
+
+class Compiled:
+    """A schema compiled twice: jsonschema-rs answers "valid?" fast; on failure the Python
+    validator explains why (paths and keywords the vendors map to their own messages)."""
+
+    def __init__(self, schema: dict) -> None:
+        self.schema = schema
+        self.slow = OpenAPIValidator(schema, format_checker=FORMATS)
+        try:
+            self.fast = jsonschema_rs.Draft4Validator(
+                _draft4(schema), validate_formats=True, formats=_RS_FORMATS)
+        except Exception:  # noqa: BLE001 - a schema jsonschema-rs cannot take: Python only
+            self.fast = None
+
+    def errors(self, instance: Any) -> list[Any]:
+        if self.fast is not None and self.fast.is_valid(instance):
+            return []
+        return sorted(self.slow.iter_errors(instance), key=lambda e: [str(p) for p in e.path])
+
+
+_COMPILED: dict[int, Compiled] = {}
+
+
+def compiled(schema: dict) -> Compiled:
     """The validator for ``schema``, built once per schema object."""
     entry = _COMPILED.get(id(schema))
-    if entry is None or entry[0] is not schema:
-        entry = (schema, OpenAPIValidator(schema, format_checker=FORMATS))
-        _COMPILED[id(schema)] = entry
-    return entry[1]
+    if entry is None or entry.schema is not schema:
+        entry = _COMPILED[id(schema)] = Compiled(schema)
+    return entry
 
 
 def parse_json(raw: bytes) -> Any:
@@ -112,7 +163,7 @@ class BodyValidator(AbstractRequestBodyValidator):
     def _validate(self, body: Any) -> None:
         if body is None and not self._nullable:
             raise RequestInvalid("Request body must not be empty")
-        errors = sorted(compiled(self._schema).iter_errors(body), key=lambda e: list(e.path))
+        errors = compiled(self._schema).errors(body)
         if not errors:
             return
         exc = RequestInvalid(errors[0].message, errors, body)
@@ -136,7 +187,7 @@ class FormValidator(FormDataValidator):
             raise RequestInvalid("Form body is not valid UTF-8") from None
 
     def _validate(self, body: Any) -> None:
-        errors = list(compiled(self._schema).iter_errors(body))
+        errors = compiled(self._schema).errors(body)
         if errors:
             raise RequestInvalid(errors[0].message, errors, body)
 
@@ -180,7 +231,7 @@ class ParameterValidator:
                 except (ValueError, KeyError):
                     raise RequestInvalid(f"{where} parameter '{name}': {value!r} is not of type "
                                          f"'{schema['type']}'") from None
-            errors = list(compiled(schema).iter_errors(value))
+            errors = compiled(schema).errors(value)
             if errors:
                 raise RequestInvalid(f"{where} parameter '{name}': {errors[0].message}")
 
@@ -204,3 +255,59 @@ VALIDATOR_MAP = {
         "application/x-www-form-urlencoded": FormValidator,
     }),
 }
+
+
+class ValidationOperation(RequestValidationOperation):
+    """Connexion's request validation for one operation, with the per-request set-up done once.
+
+    Connexion 3.3 rebuilds the URI parser, the parameter validator, the media-type table
+    and the body definition on every request; here they are built at start-up and the
+    same validation runs against them.
+    """
+
+    def __init__(self, next_app: Any, *, operation: Any, strict_validation: bool = False,
+                 validator_map: dict | None = None) -> None:
+        super().__init__(next_app, operation=operation, strict_validation=strict_validation,
+                         validator_map=validator_map)
+        self._parameters = ParameterValidator(operation.parameters)
+        self._accepts = MediaTypeDict([(c.lower(), None) for c in operation.consumes])
+        self._bodies: dict[str, tuple[Any, dict, bool, bool]] = {}
+
+    def _body(self, mime_type: str) -> tuple[Any, dict, bool, bool] | None:
+        entry = self._bodies.get(mime_type)
+        if entry is None:
+            schema = self._operation.body_schema(mime_type)
+            validator = self._validator_map["body"].get(mime_type) if schema else None
+            if validator is None:
+                return None
+            entry = self._bodies[mime_type] = (
+                validator, schema, self._operation.request_body.get("required", False),
+                is_nullable(self._operation.body_definition(mime_type)))
+        return entry
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        self._parameters.validate(scope)
+        mime_type, encoding = self.extract_content_type(scope["headers"])
+        if self._operation.consumes and mime_type.lower() not in self._accepts:
+            raise RequestInvalid(f"Invalid Content-type ({mime_type}), "
+                                 f"expected {self._operation.consumes}")
+        body = self._body(mime_type)
+        if body is not None:
+            validator_cls, schema, required, nullable = body
+            validator = validator_cls(schema=schema, required=required, nullable=nullable,
+                                      encoding=encoding, strict_validation=self.strict_validation)
+            receive, scope = await validator.wrap_receive(receive, scope=scope)
+        await self.next_app(scope, receive, send)
+
+
+class ValidationAPI(RequestValidationAPI):
+    def make_operation(self, operation: Any) -> ValidationOperation:
+        return ValidationOperation(self.next_app, operation=operation,
+                                   strict_validation=self.strict_validation,
+                                   validator_map=self.validator_map)
+
+
+class ValidationMiddleware(RequestValidationMiddleware):
+    """Connexion's RequestValidationMiddleware, built on :class:`ValidationOperation`."""
+
+    api_cls = ValidationAPI
