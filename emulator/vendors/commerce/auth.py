@@ -1,0 +1,100 @@
+"""OCC authentication: application-key and user logins, expiring access tokens, the bearer check.
+
+Tokens live in the namespace's state (``commerce.tokens``), so a token from one namespace
+means nothing in another and a reset forgets them all. The token is JWT-shaped (some
+clients decode it to read ``exp``) but the emulator only ever looks it up by value.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+
+import orjson
+
+from emulator.errors import EmulatedError
+from emulator.runtime import RequestContext
+from emulator.vendors.commerce import errors
+from emulator.vendors.commerce.profiles import next_number
+
+SIGNING_KEY = b"profile-emulator"  # not a secret: tokens are looked up, never verified
+Subject = dict[str, str]  # {"type": "application" | "profile", "id": ...}
+
+
+def now() -> float:
+    """The clock tokens are issued and checked against (tests replace it to expire tokens)."""
+    return time.time()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _encode(claims: dict[str, Any]) -> str:
+    head = _b64(orjson.dumps({"alg": "HS256", "typ": "JWT"}))
+    payload = _b64(orjson.dumps(claims))
+    signature = hmac.new(SIGNING_KEY, f"{head}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{head}.{payload}.{_b64(signature)}"
+
+
+def bearer(ctx: RequestContext) -> str | None:
+    """The credential of ``Authorization: Bearer <credential>``, if any."""
+    scheme, _, credential = ctx.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        return None
+    return credential.strip()
+
+
+def issue(ctx: RequestContext, subject: Subject) -> dict[str, Any]:
+    """A new access token for ``subject``: the body of a login or refresh response."""
+    lifetime = float(ctx.config("commerce")["tokenLifetimeSeconds"])
+    tokens = ctx.store["commerce.tokens"]
+    with ctx.store.lock:
+        issued = now()
+        for record in tokens:  # forget expired tokens so state stays small
+            if record["expiresAt"] <= issued:
+                tokens.delete(record["token"])
+        number = next_number(ctx.store, "tokens")
+        token = _encode({"iss": "profile-emulator", "sub": f"{subject['type']}:{subject['id']}",
+                         "iat": int(issued), "exp": int(issued + lifetime), "jti": str(number)})
+        tokens.put(token, {"token": token, "subject": subject, "issuedAt": issued,
+                           "expiresAt": issued + lifetime})
+    return {"access_token": token, "token_type": "bearer", "expires_in": int(lifetime)}
+
+
+def current(ctx: RequestContext) -> Subject | None:
+    """The subject of the request's valid, unexpired access token, if it has one."""
+    token = bearer(ctx)
+    record = ctx.store["commerce.tokens"].get(token) if token else None
+    if record is None or now() >= record["expiresAt"]:
+        return None
+    return record["subject"]
+
+
+def require(ctx: RequestContext) -> Subject | None:
+    """Every call but login: a valid token, unless auth is switched off (then None is fine)."""
+    subject = current(ctx)
+    if subject is None and ctx.config("commerce")["authEnabled"]:
+        raise EmulatedError(errors.UNAUTHORIZED)
+    return subject
+
+
+def login_subject(ctx: RequestContext, form: dict[str, str]) -> Subject:
+    """Who a login form and its Authorization header identify; 401 when nobody (auth on)."""
+    auth_on = ctx.config("commerce")["authEnabled"]
+    if form.get("grant_type") == "password":
+        # Inferred: a seeded user (e.g. an account admin) logs in with its email and password.
+        profile = ctx.store["commerce.profiles"].find("email", form.get("username", "").lower())
+        if (profile is not None and profile.get("password") is not None
+                and hmac.compare_digest(profile["password"].encode(), form.get("password", "").encode())
+                and profile["active"] == "true"):
+            return {"type": "profile", "id": profile["id"]}
+    else:
+        key = bearer(ctx)
+        if key is not None and key in ctx.store["commerce.applications"]:
+            return {"type": "application", "id": key}
+    if auth_on:
+        raise EmulatedError(errors.UNAUTHORIZED)
+    return {"type": "application", "id": "anonymous"}

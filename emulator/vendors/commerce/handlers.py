@@ -1,0 +1,90 @@
+"""Oracle Commerce Cloud Admin API handlers: login, refresh, createProfile, getProfile, updateProfile.
+
+Each is ``async def op(ctx) -> Reply``. Check-then-write sequences run under the namespace
+lock with no ``await`` in between, so two concurrent calls can never both pass the email
+uniqueness check.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from emulator.errors import EmulatedError
+from emulator.reply import Reply
+from emulator.runtime import RequestContext
+from emulator.vendors.commerce import auth, errors
+from emulator.vendors.commerce.checks import check_input
+from emulator.vendors.commerce.profiles import blank, merge, next_number, render
+from emulator.vendors.commerce.rules import check_rules
+
+
+def _form(ctx: RequestContext) -> dict[str, str]:
+    return dict(parse_qsl(ctx.raw_body.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _profile_id(ctx: RequestContext) -> str:
+    profile_id = ctx.path_params.get("profile_id", "")
+    if not profile_id.strip():
+        raise EmulatedError(errors.PROFILE_ID_BLANK)
+    return profile_id
+
+
+async def login(ctx: RequestContext) -> Reply:
+    """POST /ccadmin/v1/login - grant_type=client_credentials with the application key as the
+    bearer; or (inferred) grant_type=password with a seeded user's email and password."""
+    subject = auth.login_subject(ctx, _form(ctx))
+    return Reply(200, auth.issue(ctx, subject))
+
+
+async def refresh(ctx: RequestContext) -> Reply:
+    """POST /ccadmin/v1/refresh - a new token for the subject of a valid one."""
+    subject = auth.require(ctx) or {"type": "application", "id": "anonymous"}
+    return Reply(200, auth.issue(ctx, subject))
+
+
+async def create_profile(ctx: RequestContext) -> Reply:
+    """POST /ccadmin/v1/profiles (inferred: for test setup; same fields as updateProfile)."""
+    auth.require(ctx)
+    body = ctx.body
+    profiles = ctx.store["commerce.profiles"]
+    with ctx.store.lock:
+        check_input(ctx.store, body, ctx.deferred, True, None)
+        check_rules(ctx.store, None, body, None)
+        profile_id = f"se-{next_number(ctx.store, 'profiles')}"
+        while profile_id in profiles:
+            profile_id = f"se-{next_number(ctx.store, 'profiles')}"
+        doc = merge(ctx.store, blank(profile_id), body)
+        profiles.put(profile_id, doc)
+    return Reply(201, {"id": profile_id})
+
+
+async def get_profile(ctx: RequestContext) -> Reply:
+    """GET /ccadmin/v1/profiles/{id} (inferred read-back in the updateProfile_response shape)."""
+    auth.require(ctx)
+    profile_id = _profile_id(ctx)
+    doc = ctx.store["commerce.profiles"].get(profile_id)
+    if doc is None:
+        raise EmulatedError(errors.PROFILE_NOT_FOUND, id=profile_id)
+    return Reply(200, render(ctx.store, doc))
+
+
+async def update_profile(ctx: RequestContext) -> Reply:
+    """PUT /ccadmin/v1/profiles/{id} - updateProfile (seed 002).
+
+    Sent fields replace the stored ones; the response is the whole updated profile.
+    """
+    subject = auth.require(ctx)
+    profile_id = _profile_id(ctx)
+    body: Any = ctx.body
+    profiles = ctx.store["commerce.profiles"]
+    with ctx.store.lock:
+        stored = profiles.get(profile_id)
+        check_input(ctx.store, body, ctx.deferred, False,
+                    stored["parentOrganization"] if stored else None)
+        if stored is None:
+            raise EmulatedError(errors.PROFILE_NOT_FOUND, id=profile_id)
+        check_rules(ctx.store, stored, body, subject)
+        doc = merge(ctx.store, stored, body)
+        profiles.put(profile_id, doc)
+    return Reply(200, render(ctx.store, doc))
+
