@@ -23,6 +23,9 @@ FAULTS = ("connection_reset", "empty_response", "malformed_body", "timeout")
 ACTIONS = ("error", "respond", "fault")
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")  # no CR, LF or NUL; latin-1 only
+FRAMING_HEADERS = ("content-length", "transfer-encoding")  # the emulator frames the body
 
 _STR_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
 _DELAY: dict[str, Any] = {
@@ -117,6 +120,11 @@ def _schema_error(error: ValidationError, where: str) -> RuleError:
     return _fail(where, path, error.message)
 
 
+def describe(error: ValidationError, where: str = "") -> str:
+    """A jsonschema error as `field.path: what is wrong`, in the words rules use."""
+    return str(_schema_error(error, where))
+
+
 def _validate(validator: Draft7Validator, data: Any, where: str) -> None:
     # Errors from the cross-field allOf are left to the caller, which words them better.
     errors = [e for e in validator.iter_errors(data) if list(e.schema_path)[:1] != ["allOf"]]
@@ -202,6 +210,12 @@ class FaultRule:
         uniform = data.get("delay", {}).get("uniform")
         if uniform and uniform[0] > uniform[1]:
             raise _fail(where, ["delay", "uniform"], f"lower bound {uniform[0]} is greater than upper bound {uniform[1]}")
+        for name, value in data.get("respond", {}).get("headers", {}).items():
+            if not HEADER_NAME.fullmatch(name) or name.lower() in FRAMING_HEADERS:
+                reason = "is set by the emulator" if HEADER_NAME.fullmatch(name) else "is not a valid header name"
+                raise _fail(where, ["respond", "headers"], f"{name!r} {reason}")
+            if not HEADER_VALUE.fullmatch(value):
+                raise _fail(where, ["respond", "headers", name], f"{value!r} is not a valid header value")
         if "error" in data and data["error"] not in known_errors:
             hint = ""
             if isinstance(known_errors, Iterable):
@@ -285,6 +299,11 @@ class Engine:
             rule.expires_at = None if rule.ttl_seconds is None else self._clock() + rule.ttl_seconds
             self._rules.insert(0, rule) if front else self._rules.append(rule)
             return rule.id
+
+    @property
+    def active(self) -> bool:
+        """Whether any rule is loaded: the request path asks this before building a Call."""
+        return bool(self._rules)
 
     def remove(self, rule_id: str) -> bool:
         with self._lock:
