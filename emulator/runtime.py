@@ -1,17 +1,23 @@
-"""Namespaces (isolated state and config, seeded from fixtures) and the per-request context."""
+"""Namespaces (isolated state, config, fault rules and journal, seeded from fixtures) and the
+per-request context."""
 from __future__ import annotations
 
 import copy
+import datetime
 import re
 import threading
+from collections import deque
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import orjson
 import yaml
 
 from emulator.errors import Catalogue
+from emulator.faults import APIS, Engine, RuleError, Scenario, load_scenarios
 from emulator.state import DataFile, Store
 
 if TYPE_CHECKING:
@@ -20,19 +26,82 @@ if TYPE_CHECKING:
 DEFAULT_NAMESPACE = "default"
 NAMESPACE_HEADER = "x-emulator-namespace"
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+JOURNAL_SIZE = 1000  # vendor calls kept per namespace, oldest dropped first
+HOLD_SECONDS = 300.0  # the `timeout` fault holds a connection at most this long
 
 
 class FixtureError(ValueError):
     """A fixture file does not match its schema; the message names the file and the field."""
 
 
+@dataclass(slots=True)
+class JournalEntry:
+    """One vendor call as the journal keeps it; the body is decoded only when listed."""
+
+    at: float
+    api: str
+    operation: str | None
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    raw_body: bytes
+    status: int | None  # None: a transport fault, no HTTP status reached the client
+    rule: str | None  # the id of the fault rule that acted on the call
+    fault: str | None  # the transport fault injected, if any
+
+    def to_dict(self) -> dict[str, Any]:
+        at = datetime.datetime.fromtimestamp(self.at, datetime.timezone.utc)
+        return {"api": self.api, "operation": self.operation, "method": self.method,
+                "path": self.path, "query": self.query, "headers": self.headers,
+                "body": self.body(), "status": self.status, "rule": self.rule,
+                "fault": self.fault,
+                "at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+
+    def body(self) -> Any:
+        """JSON as JSON; anything else (a form, broken JSON) as text; None when empty."""
+        if not self.raw_body:
+            return None
+        if "json" in self.headers.get("content-type", "application/json"):
+            try:
+                return orjson.loads(self.raw_body)
+            except orjson.JSONDecodeError:
+                pass
+        return self.raw_body.decode("utf-8", errors="replace")
+
+
+class Journal:
+    """The vendor calls of one namespace, oldest first, bounded (the oldest fall off)."""
+
+    def __init__(self, size: int = JOURNAL_SIZE) -> None:
+        self._entries: deque[JournalEntry] = deque(maxlen=size)
+
+    def record(self, entry: JournalEntry) -> None:
+        self._entries.append(entry)
+
+    def entries(self, api: str | None = None, operation: str | None = None,
+                status: int | None = None, limit: int | None = None) -> list[JournalEntry]:
+        found = [e for e in list(self._entries)
+                 if (api is None or e.api == api) and (operation is None or e.operation == operation)
+                 and (status is None or e.status == status)]
+        return found[-limit:] if limit else found
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @dataclass
 class Namespace:
-    """Everything one test (or one team) sees: state, configuration, counters."""
+    """Everything one test (or one team) sees: state, configuration, fault rules, journal."""
 
     name: str
     store: Store
     config: dict[str, Any]
+    faults: Engine = field(default_factory=Engine)
+    journal: Journal = field(default_factory=Journal)
 
 
 @dataclass
@@ -52,6 +121,11 @@ class RequestContext:
     path_params: dict[str, str] = field(default_factory=dict)
     deferred: list[Any] = field(default_factory=list)  # spec failures a handler reports itself
     shape: Any = None  # the API's ErrorShape (a Vendor for vendor calls)
+    runtime: Runtime | None = None
+    vendor_call: bool = False  # journaled and subject to fault rules (control calls are not)
+    server_send: Any = None  # the server's own ASGI send (transport faults reach the socket by it)
+    rule: str | None = None  # the fault rule that acted on this call
+    fault: str | None = None  # the transport fault injected into this call
 
     @property
     def store(self) -> Store:
@@ -80,13 +154,35 @@ def load_fixture_file(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+class _ScenarioErrors(Container[str]):
+    """Error names a scenario file may use: the catalogue's, and any of a vendor this server
+    lacks (checked again when the scenario is activated), so shipped scenarios of every
+    vendor load wherever only some vendors are installed."""
+
+    def __init__(self, catalogue: Catalogue, vendors: Container[str]) -> None:
+        self._catalogue = catalogue
+        self._vendors = vendors
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        vendor = name.partition(".")[0]
+        return name in self._catalogue or (vendor in APIS and vendor not in self._vendors)
+
+    def __iter__(self):  # close matches in "did you mean" hints
+        return iter(self._catalogue)
+
+
 class Runtime:
-    """The namespaces of one server, their fixture seed, and the optional data file."""
+    """The namespaces of one server, their fixture seed, scenarios and the optional data file."""
 
     def __init__(self, vendors: tuple[Vendor, ...], fixtures_dir: Path,
-                 data_file: Path | None = None) -> None:
+                 data_file: Path | None = None, *, journal_size: int = JOURNAL_SIZE,
+                 hold_seconds: float = HOLD_SECONDS) -> None:
         self.vendors = {vendor.name: vendor for vendor in vendors}
         self.fixtures_dir = fixtures_dir
+        self.journal_size = journal_size
+        self.hold_seconds = hold_seconds
         self.catalogue = Catalogue()
         self._schema: dict[str, Any] = {}
         self._seed_state: dict[str, Any] = {}
@@ -99,6 +195,11 @@ class Runtime:
             state, config = vendor.load_fixtures(doc)
             self._seed_state.update(state)
             self._seed_config[vendor.name] = config
+        try:
+            self.scenarios: dict[str, Scenario] = load_scenarios(
+                fixtures_dir / "scenarios", known_errors=_ScenarioErrors(self.catalogue, self.vendors))
+        except RuleError as exc:
+            raise FixtureError(str(exc)) from None
         self._namespaces: dict[str, Namespace] = {}
         self._lock = threading.Lock()
         self.data_file = DataFile(data_file, self.persisted) if data_file else None
@@ -120,16 +221,42 @@ class Runtime:
                 if namespace is None:
                     store = Store(self._schema, on_write=self._mark_dirty)
                     store.restore(self._seed_state)
-                    namespace = Namespace(name, store, copy.deepcopy(self._seed_config))
+                    config = copy.deepcopy(self._seed_config)
+                    namespace = Namespace(name, store, config, Engine(seed=config["seed"]),
+                                          Journal(self.journal_size))
                     self._namespaces[name] = namespace
         return namespace
 
-    def reset(self, name: str) -> Namespace:
-        """The namespace back to its fixture seed: state and configuration."""
-        namespace = self.namespace(name)
-        namespace.store.restore(self._seed_state)
-        namespace.config = copy.deepcopy(self._seed_config)
-        return namespace
+    def reset(self, name: str) -> None:
+        """The namespace back to its fixture seed: state, configuration, seed, rules, active
+        scenarios and journal. It is dropped and made afresh on its next call, so the
+        per-test namespaces of a long session do not pile up on the server."""
+        with self._lock:
+            self._namespaces.pop(name, None)
+        self._mark_dirty()
+
+    @property
+    def collections(self) -> list[str]:
+        return list(self._schema)
+
+    def check_state(self, data: dict[str, Any]) -> None:
+        """Refuse a snapshot that is not {collection: {key: document}} for known collections
+        and whose documents do not fit the collections' indexes (ValueError naming it)."""
+        for name, docs in data.items():
+            if name not in self._schema:
+                raise ValueError(f"{name}: unknown collection; expected one of: "
+                                 f"{', '.join(self._schema)}")
+            if not isinstance(docs, dict):
+                raise ValueError(f"{name}: must be an object of documents by key")
+            for key, doc in docs.items():
+                if not isinstance(doc, dict):
+                    raise ValueError(f"{name}.{key}: a document must be an object")
+                for index, key_of in self._schema[name].items():
+                    try:
+                        key_of(doc)
+                    except Exception as exc:  # noqa: BLE001 - any index failure is a bad document
+                        raise ValueError(f"{name}.{key}: does not fit the collection's {index} "
+                                         f"index ({type(exc).__name__}: {exc})") from None
 
     def persisted(self) -> dict[str, Any]:
         return {"version": 1, "namespaces": {name: ns.store.snapshot()
