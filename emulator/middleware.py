@@ -2,15 +2,20 @@
 
 Order of a vendor call::
 
-    EmulatorApp          namespace, body (size-capped), any exception -> vendor error body
+    EmulatorApp          guard, namespace, body (size-capped), any exception -> vendor
+                         error body; the journal entry once the status is known
       Connexion RoutingMiddleware        path -> operationId, path params
-      OperationMiddleware                operation on the request context
+      OperationMiddleware                operation on the request context; fault rules
       Connexion RequestValidationMiddleware   parameters and body against the spec
         Dispatcher       operationId -> vendor handler -> JSON response
+
+Control calls (``/_emulator/``) take the same path but are neither journaled nor
+subject to fault rules.
 """
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -19,14 +24,18 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.errors import EmulatedError, RequestInvalid, VendorError
+from emulator.faults import Call
 from emulator.reply import Reply, send_reply
 from emulator.runtime import (DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
-                              RequestContext, Runtime)
+                              JournalEntry, RequestContext, Runtime)
+from emulator.transport import carry_out
 from emulator.validation import parse_json
 
 log = logging.getLogger("emulator")
 Handler = Callable[[RequestContext], Awaitable["Reply"]]
+Guard = Callable[[str, Mapping[str, str]], "VendorError | None"]  # (path, headers) -> refusal
 MAX_BODY_BYTES = 1024 * 1024
+TRANSPORT_FAULTS = frozenset({"connection_reset", "empty_response", "timeout"})  # no status
 
 
 class ErrorShape(Protocol):
@@ -38,13 +47,28 @@ class ErrorShape(Protocol):
     internal_error: VendorError
 
 
+class PlainErrors:
+    """Paths that belong to no API: a small JSON error, never problem+json."""
+
+    too_large = VendorError(413, {"error": "payload_too_large", "detail": "Request body too large"})
+    internal_error = VendorError(500, {"error": "internal_error", "detail": "Internal error"})
+
+    def invalid_request(self, exc: RequestInvalid) -> VendorError | None:
+        return VendorError(400, {"error": "invalid_request", "detail": exc.detail})
+
+    def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError:
+        if method_not_allowed:
+            return VendorError(405, {"error": "method_not_allowed", "detail": f"{method} {path}"})
+        return VendorError(404, {"error": "not_found", "detail": f"{method} {path}"})
+
+
 class EmulatorApp:
     """The outermost ASGI app: every response a client sees leaves through here."""
 
     def __init__(self, app: ASGIApp, runtime: Runtime, shapes: Mapping[str, ErrorShape],
                  prefixes: Mapping[str, str], fallback: ErrorShape,
                  allowed: Callable[[str], list[str]] = lambda path: [],
-                 max_body: int = MAX_BODY_BYTES) -> None:
+                 max_body: int = MAX_BODY_BYTES, guards: Mapping[str, Guard] | None = None) -> None:
         self.app = app
         self.runtime = runtime
         self.shapes = shapes
@@ -52,6 +76,7 @@ class EmulatorApp:
         self.fallback = fallback
         self.allowed = allowed
         self.max_body = max_body
+        self.guards = dict(guards or {})  # api -> who may call it (the control token)
 
     def api_for(self, path: str) -> str | None:
         for prefix, api in self.prefixes:
@@ -66,24 +91,33 @@ class EmulatorApp:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        at = time.time()
         api = self.api_for(scope["path"])
         shape = self.shapes.get(api, self.fallback) if api else self.fallback
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         started = False
+        status: int | None = None
 
         async def send_(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
-                started = True
+                started, status = True, message["status"]
             await send(message)
 
+        guard = self.guards.get(api) if api else None
+        refusal = guard(scope["path"], headers) if guard else None
+        if refusal is not None:
+            await send_reply(send_, Reply.of(refusal))
+            return
         ns_name = headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
         if not NAMESPACE_PATTERN.match(ns_name):
             await send_reply(send_, Reply.of(shape.invalid_request(RequestInvalid(
                 f"Invalid {NAMESPACE_HEADER} header: {ns_name!r}")) or shape.internal_error))
             return
         ctx = RequestContext(self.runtime.namespace(ns_name), api, scope["method"],
-                             scope["path"], headers, scope.get("query_string", b""), shape=shape)
+                             scope["path"], headers, scope.get("query_string", b""), shape=shape,
+                             runtime=self.runtime, vendor_call=api in self.runtime.vendors,
+                             server_send=send)
         scope["emulator"] = ctx
         try:
             raw = await self._read_body(receive)
@@ -102,6 +136,12 @@ class EmulatorApp:
                 log.exception("error after the response started")
                 return
             await send_reply(send_, Reply.of(self.error_for(shape, scope, exc)))
+        finally:
+            if ctx.vendor_call:
+                ctx.namespace.journal.record(JournalEntry(
+                    at, api, ctx.operation, ctx.method, ctx.path,
+                    ctx.query_string.decode("latin-1"), headers, ctx.raw_body,
+                    None if ctx.fault in TRANSPORT_FAULTS else status, ctx.rule, ctx.fault))
 
     def error_for(self, shape: ErrorShape, scope: Scope, exc: Exception) -> VendorError:
         if isinstance(exc, EmulatedError):
@@ -161,7 +201,9 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
 
 
 class OperationMiddleware:
-    """After routing: name the operation and its path parameters on the request context."""
+    """After routing, before validation: name the operation and its path parameters on the
+    request context, then let the namespace's fault rules decide (the one place faults are
+    injected: handlers never see them)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -172,6 +214,12 @@ class OperationMiddleware:
             routing = scope.get("extensions", {}).get("connexion_routing", {})
             ctx.operation = routing.get("operation_id")
             ctx.path_params = dict(scope.get("path_params", {}))
+            engine = ctx.namespace.faults
+            if ctx.vendor_call and engine.active:  # no rules: one attribute test, no Call
+                decision = engine.decide(Call(ctx.api, ctx.operation, ctx.path_params,
+                                              ctx.headers, ctx.body if ctx.body_parsed else None))
+                if decision is not None and await carry_out(decision, ctx, receive, send):
+                    return
         await self.app(scope, receive, send)
 
 

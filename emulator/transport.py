@@ -1,0 +1,116 @@
+"""How a fault rule's decision reaches the wire: delays, replies and broken connections.
+
+``connection_reset`` and ``empty_response`` act on the TCP connection itself. ASGI gives
+an app no handle on it, so :func:`transport_of` takes uvicorn's transport from its ASGI
+``send`` (a bound method of uvicorn's per-request cycle, in both its h11 and httptools
+protocols). Under another server those two faults answer with the vendor's internal error
+and a log line.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+from typing import Any
+
+import orjson
+from starlette.types import Receive, Send
+
+from emulator.errors import EmulatedError
+from emulator.faults import Decision
+from emulator.runtime import RequestContext
+
+log = logging.getLogger("emulator")
+MALFORMED_JSON = b'{"status": "ok", "data": [1, 2, '  # a 200 whose JSON stops half-way
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
+_DISCONNECT_WAIT = 1.0
+
+
+def transport_of(server_send: Any) -> asyncio.Transport | None:
+    """uvicorn's transport behind its ASGI send, or None under another server."""
+    transport = getattr(getattr(server_send, "__self__", None), "transport", None)
+    return transport if hasattr(transport, "abort") and hasattr(transport, "get_extra_info") else None
+
+
+async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, send: Send) -> bool:
+    """Wait the decision's delay, then act; False lets the call go on to its handler."""
+    if decision.delay_ms:
+        await asyncio.sleep(decision.delay_ms / 1000)  # other requests are served meanwhile
+    if decision.passes_through:
+        return False
+    ctx.rule = decision.rule_id
+    if decision.error is not None:
+        assert ctx.runtime is not None
+        raise EmulatedError(ctx.runtime.catalogue[decision.error].filled_example())
+    if decision.respond is not None:
+        await respond(send, decision.respond)
+        return True
+    ctx.fault = decision.fault
+    if decision.fault == "malformed_body":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(MALFORMED_JSON)).encode())]})
+        await send({"type": "http.response.body", "body": MALFORMED_JSON})
+        return True
+    if decision.fault == "timeout":
+        await hold(ctx, receive)
+        return True
+    transport = transport_of(ctx.server_send)
+    if transport is None:
+        raise RuntimeError(f"the {decision.fault} fault needs uvicorn's transport")
+    if decision.fault == "connection_reset":
+        reset(transport)
+    else:  # empty_response: FIN before a single byte of response
+        transport.close()
+    await _until_disconnected(receive, _DISCONNECT_WAIT)
+    return True
+
+
+async def respond(send: Send, spec: dict[str, Any]) -> None:
+    """Exactly what a `respond` rule says: its status, its headers, its body as JSON."""
+    headers = {k.lower(): v for k, v in spec.get("headers", {}).items()}
+    payload = orjson.dumps(spec["body"]) if "body" in spec else b""
+    if "body" in spec:
+        headers.setdefault("content-type", "application/json")
+    headers["content-length"] = str(len(payload))
+    await send({"type": "http.response.start", "status": spec["status"],
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """Drop the connection with a TCP RST: the client reads ECONNRESET."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        except OSError:  # already closed by the peer: nothing left to reset
+            pass
+    transport.abort()
+
+
+async def hold(ctx: RequestContext, receive: Receive) -> None:
+    """Answer nothing until the client gives up (or the server's cap, then close)."""
+    assert ctx.runtime is not None
+    if await _until_disconnected(receive, ctx.runtime.hold_seconds):
+        return
+    transport = transport_of(ctx.server_send)
+    if transport is not None:
+        transport.close()
+        await _until_disconnected(receive, _DISCONNECT_WAIT)
+
+
+async def _until_disconnected(receive: Receive, seconds: float) -> bool:
+    """Drain the request until the server reports the client gone; False after `seconds`.
+
+    Returning only once the server knows the connection is gone also keeps uvicorn from
+    answering a 500 for an app that 'returned without starting a response'.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+    except TimeoutError:
+        return False
+    return True
