@@ -1,0 +1,225 @@
+"""The control API (/_emulator/, openapi/control.yaml): reset, faults, scenarios, journal,
+state and config of the caller's namespace.
+
+Handlers have the vendor handlers' signature, ``async def op(ctx) -> Reply``, and are
+methods of :class:`ControlAPI` so they reach the :class:`~emulator.runtime.Runtime`.
+Connexion validates every request first; body failures are reported here (see
+:class:`ControlErrors`) so the 400 names the field, in the fault engine's words.
+"""
+from __future__ import annotations
+
+import copy
+import hmac
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from jsonschema.exceptions import best_match
+
+from emulator.errors import EmulatedError, RequestInvalid, VendorError
+from emulator.faults import FaultRule, RuleError, describe
+from emulator.middleware import PlainErrors
+from emulator.reply import Reply
+from emulator.runtime import RequestContext, Runtime
+
+PREFIX = "/_emulator/"
+SPEC = "control.yaml"
+OPEN_PATHS = frozenset({"/_emulator/health", "/_emulator/health/"})
+UNAUTHORIZED = VendorError(
+    401, {"error": "unauthorized",
+          "detail": "This server needs its control token: 'Authorization: Bearer <token>' "
+                    "or 'X-Emulator-Token: <token>'"},
+    {"WWW-Authenticate": 'Bearer realm="profile-emulator"'})
+
+
+def bad_request(detail: str) -> EmulatedError:
+    return EmulatedError(VendorError(400, {"error": "invalid_request", "detail": detail}))
+
+
+def not_found(detail: str) -> EmulatedError:
+    return EmulatedError(VendorError(404, {"error": "not_found", "detail": detail}))
+
+
+class ControlErrors(PlainErrors):
+    """The control API's error shape, ``{"error", "detail"}``.
+
+    A body that fails the spec is left to its handler (None): the handler words the
+    failure with the field's path, or better, as the fault engine does for rules.
+    """
+
+    def invalid_request(self, exc: RequestInvalid) -> VendorError | None:
+        return None if exc.errors else super().invalid_request(exc)
+
+
+def token_guard(token: str) -> Callable[[str, Mapping[str, str]], VendorError | None]:
+    """Refuse control calls without the token (health stays open for readiness probes)."""
+    expected = token.encode("utf-8")
+
+    def guard(path: str, headers: Mapping[str, str]) -> VendorError | None:
+        if path in OPEN_PATHS:
+            return None
+        given = headers.get("x-emulator-token")
+        if given is None:
+            scheme, _, credentials = headers.get("authorization", "").partition(" ")
+            given = credentials.strip() if scheme.lower() == "bearer" else None
+        if given is not None and hmac.compare_digest(given.encode("latin-1"), expected):
+            return None
+        return UNAUTHORIZED
+    return guard
+
+
+def merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep merge: objects key by key, anything else replaced (copied)."""
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = merge(base[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _reported(ctx: RequestContext) -> None:
+    """The body failed the spec: say where (Connexion's errors, deferred by ControlErrors)."""
+    if ctx.deferred:
+        raise bad_request(describe(best_match(ctx.deferred)))
+
+
+class ControlAPI:
+    """The /_emulator/ handlers, bound to one runtime; operationId -> snake_case method."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def handler(self, operation_id: str) -> Callable[..., Any]:
+        name = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
+        return getattr(self, name)
+
+    # --- server -----------------------------------------------------------------------
+
+    async def health(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/health"""
+        return Reply(200, {"status": "ok"})
+
+    async def reset(self, ctx: RequestContext) -> Reply:
+        """POST /_emulator/reset: state, config, seed, rules, scenarios and journal."""
+        self.runtime.reset(ctx.namespace.name)
+        return Reply(204)
+
+    async def list_errors(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/errors"""
+        listing = self.runtime.catalogue.listing()
+        for entry in listing:
+            headers = self.runtime.catalogue[entry["name"]].headers
+            if headers:
+                entry["headers"] = dict(headers)
+        return Reply(200, listing)
+
+    # --- faults -----------------------------------------------------------------------
+
+    async def add_fault(self, ctx: RequestContext) -> Reply:
+        """POST /_emulator/faults"""
+        try:
+            rule = FaultRule.parse(ctx.body, known_errors=self.runtime.catalogue)
+            _reported(ctx)
+            rule_id = ctx.namespace.faults.add(rule)
+        except RuleError as exc:
+            raise bad_request(str(exc)) from None
+        return Reply(201, {"id": rule_id})
+
+    async def list_faults(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/faults"""
+        return Reply(200, [rule.to_dict() for rule in ctx.namespace.faults.rules()])
+
+    async def clear_faults(self, ctx: RequestContext) -> Reply:
+        """DELETE /_emulator/faults (scenario rules too: every scenario is deactivated)."""
+        ctx.namespace.faults.clear()
+        return Reply(204)
+
+    async def remove_fault(self, ctx: RequestContext) -> Reply:
+        """DELETE /_emulator/faults/{fault_id}"""
+        fault_id = ctx.path_params["fault_id"]
+        if not ctx.namespace.faults.remove(fault_id):
+            raise not_found(f"No fault rule {fault_id!r} in namespace {ctx.namespace.name!r}")
+        return Reply(204)
+
+    # --- scenarios --------------------------------------------------------------------
+
+    def _scenario(self, ctx: RequestContext) -> tuple[str, dict[str, Any]]:
+        # Scenarios were read from fixtures/scenarios/ at start: a name is looked up in
+        # that table, never turned into a path, so it cannot reach outside the folder.
+        name = ctx.path_params["name"]
+        scenario = self.runtime.scenarios.get(name)
+        if scenario is None:
+            known = ", ".join(sorted(self.runtime.scenarios)) or "none"
+            raise not_found(f"No scenario {name!r} (known: {known})")
+        return name, {"name": name, "description": scenario.description}
+
+    async def list_scenarios(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/scenarios"""
+        active = set(ctx.namespace.faults.active_scenarios())
+        return Reply(200, [{"name": name, "description": scenario.description,
+                            "active": name in active}
+                           for name, scenario in sorted(self.runtime.scenarios.items())])
+
+    async def activate_scenario(self, ctx: RequestContext) -> Reply:
+        """PUT /_emulator/scenarios/{name}: its rules go in front, with fresh counters."""
+        name, listing = self._scenario(ctx)
+        try:
+            rules = self.runtime.scenarios[name].parse_rules(known_errors=self.runtime.catalogue)
+        except RuleError as exc:  # e.g. it names an error of a vendor this server lacks
+            raise bad_request(str(exc)) from None
+        ctx.namespace.faults.activate(name, rules)
+        return Reply(200, {**listing, "active": True})
+
+    async def deactivate_scenario(self, ctx: RequestContext) -> Reply:
+        """DELETE /_emulator/scenarios/{name}"""
+        name, listing = self._scenario(ctx)
+        ctx.namespace.faults.deactivate(name)
+        return Reply(200, {**listing, "active": False})
+
+    # --- journal ----------------------------------------------------------------------
+
+    async def list_requests(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/requests?api=&operation=&status=&limit= (validated by Connexion)."""
+        query = dict(parse_qsl(ctx.query_string.decode("latin-1")))
+        status, limit = query.get("status"), query.get("limit")
+        entries = ctx.namespace.journal.entries(
+            api=query.get("api"), operation=query.get("operation"),
+            status=None if status is None else int(status),
+            limit=None if limit is None else int(limit))
+        return Reply(200, {"count": len(entries), "requests": [e.to_dict() for e in entries]})
+
+    async def clear_requests(self, ctx: RequestContext) -> Reply:
+        """DELETE /_emulator/requests"""
+        ctx.namespace.journal.clear()
+        return Reply(204)
+
+    # --- state and config -------------------------------------------------------------
+
+    async def get_state(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/state: {collection: {key: document}}"""
+        return Reply(200, ctx.namespace.store.snapshot())
+
+    async def put_state(self, ctx: RequestContext) -> Reply:
+        """PUT /_emulator/state: restore a snapshot (collections left out are emptied)."""
+        _reported(ctx)
+        try:
+            self.runtime.check_state(ctx.body)
+        except ValueError as exc:
+            raise bad_request(str(exc)) from None
+        ctx.namespace.store.restore(ctx.body)
+        return Reply(204)
+
+    async def get_config(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/config"""
+        return Reply(200, ctx.namespace.config)
+
+    async def patch_config(self, ctx: RequestContext) -> Reply:
+        """PATCH /_emulator/config: a deep merge, validated by the spec's Config schema."""
+        _reported(ctx)
+        namespace = ctx.namespace
+        namespace.config = merge(namespace.config, ctx.body)  # one swap: handlers see old or new
+        if "seed" in ctx.body:
+            namespace.faults.reseed(ctx.body["seed"])
+        return Reply(200, namespace.config)
