@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import os
 import sys
 from pathlib import Path
 
 from emulator.app import FIXTURES_DIR
+from emulator.runtime import JOURNAL_SIZE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="fixtures folder (seed data, config, scenarios/)")
     serve.add_argument("--data-file", type=Path, default=None,
                        help="persist state to this JSON file (written behind, atomically)")
+    serve.add_argument("--control-token", default=os.environ.get("EMULATOR_CONTROL_TOKEN"),
+                       help="require this token on /_emulator/* calls (health excepted), as "
+                            "'Authorization: Bearer TOKEN' or 'X-Emulator-Token: TOKEN' "
+                            "(default: $EMULATOR_CONTROL_TOKEN; none)")
+    serve.add_argument("--journal-size", type=int, default=JOURNAL_SIZE,
+                       help=f"vendor calls kept in each namespace's journal (default {JOURNAL_SIZE})")
     serve.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
 
@@ -30,14 +39,27 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
-        app = create_app(args.fixtures, args.data_file)
+        app = create_app(args.fixtures, args.data_file, control_token=args.control_token,
+                         journal_size=args.journal_size)
     except FixtureError as exc:
         print(f"profile-emulator: {exc}", file=sys.stderr)
         return 2
+    if not args.control_token and not _is_loopback(args.host):
+        print(f"profile-emulator: warning: {args.host} is reachable from other machines and "
+              "/_emulator/ has no --control-token", file=sys.stderr)
     print(f"profile-emulator listening on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=False, lifespan="on")
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 if __name__ == "__main__":
