@@ -1,18 +1,14 @@
 """create_app(): one ASGI app serving every vendor API (and the control API) from its spec."""
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from connexion import ConnexionMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolver
 
-from emulator import control
+from emulator import control, specs
 from emulator.middleware import (Dispatcher, EmulatorApp, ErrorShape, Guard, OperationMiddleware,
                                  PlainErrors)
 from emulator.runtime import HOLD_SECONDS, JOURNAL_SIZE, Runtime
@@ -20,25 +16,8 @@ from emulator.validation import VALIDATOR_MAP, ValidationMiddleware
 from emulator.vendors import VENDORS
 
 ROOT = Path(__file__).resolve().parent.parent
-OPENAPI_DIR = ROOT / "openapi"
+OPENAPI_DIR = specs.OPENAPI_DIR
 FIXTURES_DIR = ROOT / "fixtures"
-HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-
-
-def route_table(spec_files: list[Path]) -> Callable[[str], list[str]]:
-    """path -> the methods its spec declares (for the Allow header of a 405)."""
-    routes: list[tuple[re.Pattern[str], list[str]]] = []
-    for spec_file in spec_files:
-        spec = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
-        base = spec.get("servers", [{"url": ""}])[0]["url"].rstrip("/")
-        for template, item in spec["paths"].items():
-            pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(base + template))
-            methods = [m.upper() for m in item if m in HTTP_METHODS]
-            routes.append((re.compile(f"^{pattern}/?$"), methods))
-
-    def allowed(path: str) -> list[str]:
-        return next((methods for regex, methods in routes if regex.match(path)), [])
-    return allowed
 
 
 def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None, *,
@@ -66,19 +45,19 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
         middlewares=[RoutingMiddleware, OperationMiddleware, ValidationMiddleware],
         validator_map=VALIDATOR_MAP)
     for vendor in VENDORS:
-        connexion.add_api(vendor.spec, name=vendor.name,
+        connexion.add_api(specs.load(vendor.spec), name=vendor.name,
                           resolver=resolver_for(vendor.name, vendor.handler))
         shapes[vendor.name] = vendor
         prefixes[vendor.prefix] = vendor.name
     # The control API is one more API beside the vendors: its own prefix, error shape and
     # handler table; EmulatorApp keeps it out of the journal and the fault rules.
     controls = control.ControlAPI(runtime)
-    connexion.add_api(control.SPEC, name="control", resolver=resolver_for("control", controls.handler))
+    connexion.add_api(specs.load(control.SPEC), name="control", resolver=resolver_for("control", controls.handler))
     shapes["control"] = control.ControlErrors()
     prefixes[control.PREFIX] = "control"
     guards: dict[str, Guard] = {"control": control.token_guard(control_token)} if control_token else {}
-    specs = [OPENAPI_DIR / vendor.spec for vendor in VENDORS] + [OPENAPI_DIR / control.SPEC]
-    app = EmulatorApp(connexion, runtime, shapes, prefixes, PlainErrors(), route_table(specs),
+    allowed = specs.route_table([vendor.spec for vendor in VENDORS] + [control.SPEC])
+    app = EmulatorApp(connexion, runtime, shapes, prefixes, PlainErrors(), allowed,
                       guards=guards)
     connexion.app, connexion.middleware_stack = connexion._build_middleware_stack()
     return app

@@ -1,0 +1,41 @@
+"""The hand-written OpenAPI specs, parsed once (libyaml when present) and shared by all users."""
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OPENAPI_DIR = Path(__file__).resolve().parent.parent / "openapi"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=None)
+def _load(path: Path) -> dict[str, Any]:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+
+
+def load(name: str) -> dict[str, Any]:
+    """A fresh copy of openapi/<name> (Connexion resolves and mutates what it is given)."""
+    import copy
+    return copy.deepcopy(_load(OPENAPI_DIR / name))
+
+
+def route_table(names: Iterable[str]) -> Callable[[str], list[str]]:
+    """path -> the methods its spec declares (for the Allow header of a 405)."""
+    routes: list[tuple[re.Pattern[str], list[str]]] = []
+    for name in names:
+        spec = _load(OPENAPI_DIR / name)
+        base = spec.get("servers", [{"url": ""}])[0]["url"].rstrip("/")
+        for template, item in spec["paths"].items():
+            pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(base + template))
+            methods = [m.upper() for m in item if m in HTTP_METHODS]
+            routes.append((re.compile(f"^{pattern}/?$"), methods))
+
+    def allowed(path: str) -> list[str]:
+        return next((methods for regex, methods in routes if regex.match(path)), [])
+    return allowed
