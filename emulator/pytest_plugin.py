@@ -1,0 +1,77 @@
+"""pytest plugin (entry point ``pytest11``): one emulator per test session, a namespace per test.
+
+    def test_retries_on_email_taken(emulator):
+        emulator.inject(error="loyalty.EMAIL_ALREADY_EXISTS", times=1)
+        client = MyLoyaltyClient(emulator.url, headers=emulator.headers)
+        client.update_profile("c-1", {...})
+        assert len(emulator.requests(operation="updateProfile")) == 2
+
+Fixtures: ``emulator`` (a :class:`~emulator.client.Emulator` on a fresh namespace),
+``make_emulator`` (more namespaces in one test), ``emulator_url`` (the session's server).
+By default a real server starts on a free loopback port, once per session (once per
+worker under pytest-xdist); ``--emulator-url`` / ``EMULATOR_URL`` uses a running one
+instead. Namespaces are random, so tests and workers never see each other's state.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.client import Emulator
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("profile-emulator")
+    group.addoption("--emulator-url", default=os.environ.get("EMULATOR_URL"),
+                    help="use the emulator running at this URL instead of starting one "
+                         "(default: $EMULATOR_URL)")
+    group.addoption("--emulator-token", default=os.environ.get("EMULATOR_CONTROL_TOKEN"),
+                    help="its control token, if it has one (default: $EMULATOR_CONTROL_TOKEN)")
+    group.addoption("--emulator-fixtures", default=os.environ.get("EMULATOR_FIXTURES"),
+                    help="fixtures folder of the server the plugin starts "
+                         "(default: $EMULATOR_FIXTURES, else the emulator's own)")
+
+
+@pytest.fixture(scope="session")
+def emulator_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The base URL of the session's emulator (started here unless --emulator-url)."""
+    url = request.config.getoption("emulator_url")
+    if url:
+        yield url.rstrip("/")
+        return
+    from emulator.server import EmulatorServer  # the server side only when one is started
+
+    fixtures = request.config.getoption("emulator_fixtures")
+    options = {"fixtures": Path(fixtures)} if fixtures else {}
+    with EmulatorServer(**options) as server:
+        yield server.url
+
+
+@pytest.fixture
+def make_emulator(emulator_url: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Emulator]]:
+    """``make_emulator(namespace=None)``: an Emulator on a new (or the named) namespace;
+    each is reset at the end of the test."""
+    token = request.config.getoption("emulator_token")
+    made: list[Emulator] = []
+
+    def make(namespace: str | None = None) -> Emulator:
+        emulator = Emulator(emulator_url, namespace or f"t-{uuid.uuid4().hex[:16]}", token=token)
+        made.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in made:
+        try:
+            emulator.reset()  # frees the namespace on a long-lived shared server
+        finally:
+            emulator.close()
+
+
+@pytest.fixture
+def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
+    """The control API of this test's own namespace, on the session's emulator."""
+    return make_emulator()

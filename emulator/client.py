@@ -1,0 +1,163 @@
+"""A small client of the control API (openapi/control.yaml), bound to one namespace.
+
+    emulator = Emulator("http://127.0.0.1:8080", namespace="team-a")
+    emulator.inject(error="loyalty.EMAIL_ALREADY_EXISTS", operation="updateProfile", times=1)
+    ...  # the code under test calls emulator.url with emulator.headers
+    assert emulator.requests(operation="updateProfile")[0]["body"]["email"] == "a@b.co"
+
+It imports nothing of the emulator's server side, so it works against a remote one too.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+NAMESPACE_HEADER = "X-Emulator-Namespace"
+
+
+class EmulatorError(Exception):
+    """The control API refused a call; ``status`` and ``detail`` say why."""
+
+    def __init__(self, method: str, path: str, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+        self.detail = body.get("detail", "") if isinstance(body, dict) else str(body)
+        super().__init__(f"{method} {path}: {status} {self.detail}")
+
+
+class Emulator:
+    """The control API of one namespace of a running emulator."""
+
+    def __init__(self, url: str, namespace: str = "default", *, token: str | None = None,
+                 timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.namespace = namespace
+        control_headers = dict(self.headers)
+        if token:
+            control_headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=f"{self.url}/_emulator", headers=control_headers,
+                                  timeout=timeout)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers for the code under test's own vendor calls: they put it in this namespace."""
+        return {NAMESPACE_HEADER: self.namespace}
+
+    # --- faults ---------------------------------------------------------------------------
+
+    def inject(self, error: str | None = None, *, fault: str | None = None,
+               respond: dict[str, Any] | None = None, delay_ms: float | None = None,
+               delay: dict[str, Any] | None = None, api: str | None = None,
+               operation: str | None = None, path_params: dict[str, str] | None = None,
+               headers: dict[str, str] | None = None, body: dict[str, Any] | None = None,
+               times: int | None = None, after: int | None = None,
+               probability: float | None = None, ttl: float | None = None,
+               rule_id: str | None = None, description: str | None = None) -> str:
+        """Add a fault rule; return its id.
+
+        The action: ``error`` (a catalogue name, see :meth:`errors`), ``fault``
+        (``connection_reset``, ``empty_response``, ``malformed_body``, ``timeout``) or
+        ``respond`` (``{"status": 503, "headers": {...}, "body": {...}}``), and/or a delay
+        (``delay_ms``, or ``delay={"uniform": [lo, hi]}`` / ``{"lognormal": {...}}``).
+        Which calls: ``api``, ``operation``, ``path_params``, ``headers`` and ``body`` (a
+        subset of the call's JSON body); none = every vendor call. How often: ``times``,
+        ``after``, ``probability``, ``ttl`` (seconds). ``rule_id``: your own id.
+        """
+        match = {"api": api, "operation": operation, "pathParams": path_params,
+                 "headers": headers, "body": body}
+        rule = {"id": rule_id, "description": description, "error": error, "fault": fault,
+                "respond": respond, "delayMs": delay_ms, "delay": delay, "times": times,
+                "after": after, "probability": probability, "ttlSeconds": ttl,
+                "match": {key: value for key, value in match.items() if value is not None}}
+        return self.add_rule({key: value for key, value in rule.items() if value is not None})
+
+    def add_rule(self, rule: dict[str, Any]) -> str:
+        """Add a rule given in its JSON form (the shape of scenario files); return its id."""
+        return self._call("POST", "/faults", json=rule)["id"]
+
+    def rules(self) -> list[dict[str, Any]]:
+        """The live rules in match order, with their counters (``matched``, ``fired``)."""
+        return self._call("GET", "/faults")
+
+    def remove(self, rule_id: str) -> None:
+        self._call("DELETE", f"/faults/{rule_id}")
+
+    def clear_rules(self) -> None:
+        """Remove every rule, and so deactivate every scenario."""
+        self._call("DELETE", "/faults")
+
+    def errors(self) -> list[dict[str, Any]]:
+        """The error catalogue: name, status, body, fidelity of every injectable error."""
+        return self._call("GET", "/errors")
+
+    # --- scenarios ------------------------------------------------------------------------
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/scenarios")
+
+    def activate(self, name: str) -> None:
+        """Switch a scenario of the fixtures on; its rules go in front of the others."""
+        self._call("PUT", f"/scenarios/{name}")
+
+    def deactivate(self, name: str) -> None:
+        self._call("DELETE", f"/scenarios/{name}")
+
+    # --- journal --------------------------------------------------------------------------
+
+    def requests(self, *, api: str | None = None, operation: str | None = None,
+                 status: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The vendor calls made in this namespace, oldest first (each with api, operation,
+        method, path, query, headers, body, status, rule, fault and at)."""
+        params = {"api": api, "operation": operation, "status": status, "limit": limit}
+        found = self._call("GET", "/requests",
+                           params={k: v for k, v in params.items() if v is not None})
+        return found["requests"]
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/requests")
+
+    # --- state, config, namespace ---------------------------------------------------------
+
+    def state(self) -> dict[str, dict[str, Any]]:
+        """A snapshot of the namespace's state: {collection: {key: document}}."""
+        return self._call("GET", "/state")
+
+    def restore(self, state: dict[str, dict[str, Any]]) -> None:
+        self._call("PUT", "/state", json=state)
+
+    def config(self, **changes: Any) -> dict[str, Any]:
+        """The configuration; with keyword arguments, deep-merged first, e.g.
+        ``config(loyalty={"extendedData": {"dataSizeLimitKb": 1}}, seed=7)``."""
+        if changes:
+            return self._call("PATCH", "/config", json=changes)
+        return self._call("GET", "/config")
+
+    def reset(self) -> None:
+        """The namespace back to its fixtures: state, config, seed, rules, scenarios, journal."""
+        self._call("POST", "/reset")
+
+    def health(self) -> bool:
+        return self._call("GET", "/health") == {"status": "ok"}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Emulator({self.url!r}, namespace={self.namespace!r})"
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = response.text
+            raise EmulatorError(method, f"/_emulator{path}", response.status_code, body)
+        return response.json() if response.content else None
