@@ -39,7 +39,7 @@ FIXTURE_SCHEMA: dict[str, Any] = {
             "type": "object", "additionalProperties": False,
             "properties": {
                 "authEnabled": {"type": "boolean"},
-                "tokenLifetimeSeconds": {"type": "number", "exclusiveMinimum": 0},
+                "tokenLifetimeSeconds": {"type": "integer", "minimum": 1},
             },
         },
         "applications": {"type": "array", "items": {

@@ -41,7 +41,7 @@ PROFILE_ID_BLANK = _err(400, "22000", "Profile id is null or empty.")
 PROFILE_READ_FAILED = _err(500, "22001", "An internal error occurred while getting the profile.")
 PROFILE_NOT_FOUND = _err(404, "22002", "No profile found with the given id: {id}", id="nope")
 INVALID_INPUT = _err(400, "22007", "Invalid input provided.", dev_message="{detail}",
-                     detail="Malformed JSON: unexpected character: line 1 column 2 (char 1)")
+                     detail="Malformed JSON: unexpected end of data: line 1 column 2 (char 1)")
 INVALID_ROLES = _err(400, "89001", "Invalid roles provided: {roles}", roles="superuser")
 ADMIN_ROLE_SELF_REMOVAL = _err(400, "89003", "You cannot remove the admin role from yourself.")
 
