@@ -19,9 +19,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from emulator.client import Emulator
+from emulator.client import Emulator, EmulatorError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +42,7 @@ def emulator_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The base URL of the session's emulator (started here unless --emulator-url)."""
     url = request.config.getoption("emulator_url")
     if url:
+        _check_access(url.rstrip("/"), request.config.getoption("emulator_token"))
         yield url.rstrip("/")
         return
     from emulator.server import EmulatorServer  # the server side only when one is started
@@ -49,6 +51,18 @@ def emulator_url(request: pytest.FixtureRequest) -> Iterator[str]:
     options = {"fixtures": Path(fixtures)} if fixtures else {}
     with EmulatorServer(**options) as server:
         yield server.url
+
+
+def _check_access(url: str, token: str | None) -> None:
+    """Fail once, clearly, when a running server cannot be reached or wants a token."""
+    with Emulator(url, token=token) as emulator:
+        try:
+            emulator.rules()
+        except EmulatorError as exc:
+            hint = " (pass --emulator-token or set EMULATOR_CONTROL_TOKEN)" if exc.status == 401 else ""
+            raise RuntimeError(f"the emulator at {url} refused its control API: {exc}{hint}") from None
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"no emulator at {url}: {exc}") from None
 
 
 @pytest.fixture
