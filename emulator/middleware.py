@@ -215,7 +215,9 @@ class OperationMiddleware:
             ctx.operation = routing.get("operation_id")
             ctx.path_params = dict(scope.get("path_params", {}))
             engine = ctx.namespace.faults
-            if ctx.vendor_call and engine.active:  # no rules: one attribute test, no Call
+            # Rules act on vendor operations; a path or method the spec lacks keeps its
+            # contract answer (404/405). No rules: one attribute test, no Call built.
+            if ctx.vendor_call and engine.active and ctx.operation is not None:
                 decision = engine.decide(Call(ctx.api, ctx.operation, ctx.path_params,
                                               ctx.headers, ctx.body if ctx.body_parsed else None))
                 if decision is not None and await carry_out(decision, ctx, receive, send):

@@ -241,11 +241,19 @@ def test_match_by_body_subset(emu: Emulator, http: httpx.Client) -> None:
     assert r.json()["errorCode"] == "EMAIL_ALREADY_EXISTS"
 
 
-def test_an_empty_match_matches_every_vendor_call_even_unrouted_ones(emu: Emulator,
-                                                                    http: httpx.Client) -> None:
+def test_an_empty_match_matches_every_vendor_operation(emu: Emulator, http: httpx.Client) -> None:
     emu.inject(respond={"status": 299})
-    for path in (LOYALTY_PROFILE, "/client/nowhere", "/ccadmin/v1/profiles/x"):
+    for path in (LOYALTY_PROFILE, f"{LOYALTY_PROFILE}/emd", "/ccadmin/v1/profiles/x"):
         assert http.get(path).status_code == 299
+
+
+def test_paths_and_methods_outside_the_spec_keep_their_404_and_405(emu: Emulator,
+                                                                   http: httpx.Client) -> None:
+    emu.inject(respond={"status": 299})
+    assert http.get("/client/nowhere").status_code == 404
+    assert http.delete(LOYALTY_PROFILE).status_code == 405
+    assert http.get("/ccadmin/v1/nowhere").status_code == 404
+    assert [r["matched"] for r in emu.rules()] == [0]
 
 
 def test_first_matching_rule_wins(emu: Emulator, http: httpx.Client) -> None:
