@@ -26,19 +26,22 @@ ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")  # no CR, LF or NUL; latin-1 only
 FRAMING_HEADERS = ("content-length", "transfer-encoding")  # the emulator frames the body
+MAX_DELAY_MS = 3_600_000  # an hour: a longer wait is a mistake (and overflows timers)
+MAX_COUNT = 1_000_000_000  # times / after: JSON integers stay exact and 64-bit
+MAX_SIGMA = 10  # exp(sigma * z) stays a finite float for any z the RNG can draw
 
 _STR_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
 _DELAY: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
     "properties": {
         "uniform": {"type": "array", "minItems": 2, "maxItems": 2,
-                    "items": {"type": "number", "minimum": 0}},
+                    "items": {"type": "number", "minimum": 0, "maximum": MAX_DELAY_MS}},
         "lognormal": {
             "type": "object", "additionalProperties": False,
             "required": ["median", "sigma", "maxMs"],
-            "properties": {"median": {"type": "number", "exclusiveMinimum": 0},
-                           "sigma": {"type": "number", "minimum": 0},
-                           "maxMs": {"type": "number", "exclusiveMinimum": 0}}},
+            "properties": {"median": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DELAY_MS},
+                           "sigma": {"type": "number", "minimum": 0, "maximum": MAX_SIGMA},
+                           "maxMs": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DELAY_MS}}},
     },
 }
 RULE_SCHEMA: dict[str, Any] = {
@@ -59,10 +62,10 @@ RULE_SCHEMA: dict[str, Any] = {
             "properties": {"status": {"type": "integer", "minimum": 100, "maximum": 599},
                            "headers": _STR_MAP, "body": {}}},
         "fault": {"enum": list(FAULTS)},
-        "delayMs": {"type": "number", "minimum": 0},
+        "delayMs": {"type": "number", "minimum": 0, "maximum": MAX_DELAY_MS},
         "delay": _DELAY,
-        "times": {"type": "integer", "minimum": 1},
-        "after": {"type": "integer", "minimum": 0},
+        "times": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT},
+        "after": {"type": "integer", "minimum": 0, "maximum": MAX_COUNT},
         "probability": {"type": "number", "minimum": 0, "maximum": 1},
         "ttlSeconds": {"type": "number", "exclusiveMinimum": 0},
     },
