@@ -35,7 +35,6 @@ log = logging.getLogger("emulator")
 Handler = Callable[[RequestContext], Awaitable["Reply"]]
 Guard = Callable[[str, Mapping[str, str]], "VendorError | None"]  # (path, headers) -> refusal
 MAX_BODY_BYTES = 1024 * 1024
-TRANSPORT_FAULTS = frozenset({"connection_reset", "empty_response", "timeout"})  # no status
 
 
 class ErrorShape(Protocol):
@@ -141,7 +140,7 @@ class EmulatorApp:
                 ctx.namespace.journal.record(JournalEntry(
                     at, api, ctx.operation, ctx.method, ctx.path,
                     ctx.query_string.decode("latin-1"), headers, ctx.raw_body,
-                    None if ctx.fault in TRANSPORT_FAULTS else status, ctx.rule, ctx.fault))
+                    status, ctx.rule, ctx.fault))  # status None: no response ever started
 
     def error_for(self, shape: ErrorShape, scope: Scope, exc: Exception) -> VendorError:
         if isinstance(exc, EmulatedError):

@@ -292,6 +292,19 @@ def test_config_is_each_vendors_fixture_config_and_the_seed(http: httpx.Client,
     assert set(config) == {"seed", *server.app.runtime.vendors}
 
 
+def test_every_vendors_config_is_described_by_the_control_spec(http: httpx.Client) -> None:
+    """A vendor that adds a config key must add it to Config in openapi/control.yaml too:
+    PATCH is validated by that schema, and GET must conform to it."""
+    from openapi_schema_validator import OAS30Validator
+
+    from emulator.specs import load
+
+    schema = load("control.yaml")["components"]["schemas"]["Config"]
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in OAS30Validator(schema).iter_errors(http.get(f"{CONTROL}/config").json())]
+    assert errors == []
+
+
 def test_patch_config_deep_merges_and_takes_effect(http: httpx.Client) -> None:
     r = http.patch(f"{CONTROL}/config", json={"loyalty": {"extendedData": {"dataSizeLimitKb": 1},
                                                           "mandatoryFields": ["email"]},
