@@ -436,13 +436,3 @@ def load_scenarios(directory: Path, *, known_errors: Container[str]) -> dict[str
         scenarios[scenario.name] = scenario
     return scenarios
 
-
-def scenario_path(directory: Path, name: str) -> Path:
-    """The file of a scenario; KeyError for names outside NAME_PATTERN or without a file."""
-    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
-        raise KeyError(name)
-    for suffix in (".yaml", ".yml"):
-        candidate = directory / f"{name}{suffix}"
-        if candidate.is_file():
-            return candidate
-    raise KeyError(name)

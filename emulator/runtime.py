@@ -89,9 +89,6 @@ class Journal:
     def clear(self) -> None:
         self._entries.clear()
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
 
 @dataclass
 class Namespace:

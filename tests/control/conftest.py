@@ -36,15 +36,6 @@ def commerce_token(http: httpx.Client) -> str:
     return response.json()["access_token"]
 
 
-@pytest.fixture
-def commerce(http: httpx.Client) -> Callable[..., httpx.Response]:
-    """commerce(method, path, **kwargs): a commerce call with a fresh bearer token."""
-    def call(method: str, path: str = COMMERCE_PROFILE, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {commerce_token(http)}", **kwargs.pop("headers", {})}
-        return http.request(method, path, headers=headers, **kwargs)
-    return call
-
-
 def raw_request(port: int, request: bytes, timeout: float = 2.0) -> bytes:
     """Send raw bytes on a new connection; return everything read until the server closes.
     Raises ConnectionResetError on a reset and TimeoutError when nothing comes."""

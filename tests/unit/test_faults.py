@@ -21,7 +21,6 @@ from emulator.faults import (
     Scenario,
     load_scenario_file,
     load_scenarios,
-    scenario_path,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -560,19 +559,6 @@ def test_load_scenarios_refuses_duplicates_and_reports_the_bad_file(tmp_path: Pa
     write(tmp_path, "broken.yaml", "name: broken\ndescription: x\nrules: [{}]\n")
     with pytest.raises(RuleError, match=r"broken.yaml: rules\[0\]: a rule needs an action"):
         load_scenarios(tmp_path, known_errors=KNOWN)
-
-
-def test_scenario_path_finds_files_and_refuses_traversal(tmp_path: Path) -> None:
-    scenarios = tmp_path / "scenarios"
-    scenarios.mkdir()
-    write(scenarios, "flaky.yaml", FLAKY)
-    write(scenarios, "slow.yml", "")
-    write(tmp_path, "secret.yaml", FLAKY)
-    assert scenario_path(scenarios, "flaky") == scenarios / "flaky.yaml"
-    assert scenario_path(scenarios, "slow") == scenarios / "slow.yml"
-    for name in ("../secret", "..", "/etc/passwd", "flaky.yaml", "fla/ky", "flaky\n", "", "missing", "%2e%2e"):
-        with pytest.raises(KeyError):
-            scenario_path(scenarios, name)
 
 
 # --- module hygiene -----------------------------------------------------------------------------
