@@ -20,6 +20,7 @@ from emulator.errors import EmulatedError, RequestInvalid, VendorError
 from emulator.faults import FaultRule, RuleError, describe
 from emulator.middleware import PlainErrors
 from emulator.reply import Reply
+from emulator.specs import handler_name
 from emulator.runtime import RequestContext, Runtime
 
 PREFIX = "/_emulator/"
@@ -92,8 +93,7 @@ class ControlAPI:
         self.runtime = runtime
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
-        name = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
-        return getattr(self, name)
+        return getattr(self, handler_name(operation_id))
 
     # --- server -----------------------------------------------------------------------
 

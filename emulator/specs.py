@@ -25,6 +25,11 @@ def load(name: str) -> dict[str, Any]:
     return copy.deepcopy(_load(OPENAPI_DIR / name))
 
 
+def handler_name(operation_id: str) -> str:
+    """A spec's operationId (the vendor's camelCase name) -> its snake_case handler name."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
+
+
 def route_table(names: Iterable[str]) -> Callable[[str], list[str]]:
     """path -> the methods its spec declares (for the Allow header of a 405)."""
     routes: list[tuple[re.Pattern[str], list[str]]] = []

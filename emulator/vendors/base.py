@@ -7,6 +7,7 @@ from types import ModuleType
 from typing import Any
 
 from emulator.errors import RequestInvalid, VendorError
+from emulator.specs import handler_name
 from emulator.state import IndexKey
 
 
@@ -39,5 +40,4 @@ class Vendor:
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
         """operationId (the vendor's camelCase name) -> the snake_case handler function."""
-        name = "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
-        return getattr(self.handlers, name)
+        return getattr(self.handlers, handler_name(operation_id))
