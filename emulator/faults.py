@@ -19,6 +19,7 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 APIS = ("loyalty", "commerce")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 FAULTS = ("connection_reset", "empty_response", "malformed_body", "timeout")
 ACTIONS = ("error", "respond", "fault")
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -411,7 +412,7 @@ def load_scenario_file(path: Path, *, known_errors: Container[str]) -> Scenario:
     """Read and fully validate one scenario file; errors name the file and the field."""
     where = f"{path}: "
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise RuleError(f"{path}: not valid YAML: {exc}") from exc
     except UnicodeDecodeError as exc:

@@ -16,6 +16,7 @@ import jsonschema
 import orjson
 import yaml
 
+from emulator import specs
 from emulator.errors import Catalogue
 from emulator.faults import APIS, Engine, RuleError, Scenario, load_scenarios
 from emulator.state import DataFile, Store
@@ -142,7 +143,7 @@ def _field_path(error: jsonschema.ValidationError) -> str:
 def load_fixture_file(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     """Read a YAML fixture safely and validate it, naming the file and field on error."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = specs.read_yaml(path) or {}
     except yaml.YAMLError as exc:
         raise FixtureError(f"{path}: not valid YAML: {exc}") from None
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(doc))

@@ -14,9 +14,19 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "tra
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file, parsed safely (with libyaml when present: ~20x faster than pure Python)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+
+
 @functools.lru_cache(maxsize=None)
 def _load(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    return read_yaml(path)
+
+
+def shared(name: str) -> dict[str, Any]:
+    """openapi/<name> as parsed once, shared by every reader: never mutate it."""
+    return _load(OPENAPI_DIR / name)
 
 
 def load(name: str) -> dict[str, Any]:

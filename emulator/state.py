@@ -90,11 +90,13 @@ class Collection:
             old = raw.get(key)
             for name, key_of in self._indexes.items():
                 index = self._index[name]
+                value = key_of(doc)
                 if old is not None:
                     old_value = key_of(old)
+                    if old_value == value and (value is None or index.get(value) == key):
+                        continue  # unchanged, and the index already points here
                     if old_value is not None and index.get(old_value) == key:
                         del index[old_value]
-                value = key_of(doc)
                 if value is not None:
                     index[value] = key
             self._table._update_table(lambda table: table.__setitem__(key, doc))

@@ -10,20 +10,18 @@ Which fields are strings and which are required comes from the spec's own marks
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
+from emulator import specs
 from emulator.errors import EmulatedError, RequestInvalid, VendorError
 from emulator.state import Store
 from emulator.vendors.commerce import errors, regions
 from emulator.vendors.commerce.profiles import (present, role_function, role_org, sent_country,
                                                  sent_state)
 
-SPEC_FILE = Path(__file__).resolve().parents[3] / "openapi" / "commerce.yaml"
-_SCHEMAS = yaml.safe_load(SPEC_FILE.read_text(encoding="utf-8"))["components"]["schemas"]
+_SCHEMAS = specs.shared("commerce.yaml")["components"]["schemas"]
 _PROFILE = _SCHEMAS["ProfileUpdateRequest"]
 _DEFAULT_ADDRESS = _PROFILE["properties"]["shippingAddress"]
 _ADDRESS = _SCHEMAS["ShippingAddressInput"]

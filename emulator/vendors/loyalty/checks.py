@@ -45,8 +45,15 @@ def invalid_request(exc: RequestInvalid) -> VendorError | None:
 
 def missing_fields(body: dict[str, Any], mandatory: list[str]) -> list[str]:
     """Mandatory fields that are absent or null (firstName/lastName may be empty strings)."""
-    return [name for name in mandatory
-            if all(body.get(key) is None for key in FIELD_ALIASES.get(name, (name,)))]
+    missing = []
+    for name in mandatory:
+        aliases = FIELD_ALIASES.get(name)
+        if aliases is None:
+            if body.get(name) is None:
+                missing.append(name)
+        elif all(body.get(key) is None for key in aliases):
+            missing.append(name)
+    return missing
 
 
 def check_mandatory(body: dict[str, Any], config: dict[str, Any]) -> None:
