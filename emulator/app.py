@@ -58,6 +58,6 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
     guards: dict[str, Guard] = {"control": control.token_guard(control_token)} if control_token else {}
     allowed = specs.route_table([vendor.spec for vendor in VENDORS] + [control.SPEC])
     app = EmulatorApp(connexion, runtime, shapes, prefixes, PlainErrors(), allowed,
-                      guards=guards)
+                      guards=guards, body_limits={"control": control.MAX_BODY_BYTES})
     connexion.app, connexion.middleware_stack = connexion._build_middleware_stack()
     return app

@@ -26,6 +26,8 @@ from emulator.runtime import RequestContext, Runtime
 PREFIX = "/_emulator/"
 SPEC = "control.yaml"
 OPEN_PATHS = frozenset({"/_emulator/health", "/_emulator/health/"})
+# A state snapshot of 100k profiles is ~40 MB: control calls may carry far more than a vendor call.
+MAX_BODY_BYTES = 256 * 1024 * 1024
 UNAUTHORIZED = VendorError(
     401, {"error": "unauthorized",
           "detail": "This server needs its control token: 'Authorization: Bearer <token>' "

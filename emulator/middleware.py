@@ -67,7 +67,8 @@ class EmulatorApp:
     def __init__(self, app: ASGIApp, runtime: Runtime, shapes: Mapping[str, ErrorShape],
                  prefixes: Mapping[str, str], fallback: ErrorShape,
                  allowed: Callable[[str], list[str]] = lambda path: [],
-                 max_body: int = MAX_BODY_BYTES, guards: Mapping[str, Guard] | None = None) -> None:
+                 max_body: int = MAX_BODY_BYTES, guards: Mapping[str, Guard] | None = None,
+                 body_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.runtime = runtime
         self.shapes = shapes
@@ -76,6 +77,7 @@ class EmulatorApp:
         self.allowed = allowed
         self.max_body = max_body
         self.guards = dict(guards or {})  # api -> who may call it (the control token)
+        self.body_limits = dict(body_limits or {})  # api -> its own cap instead of max_body
 
     def api_for(self, path: str) -> str | None:
         for prefix, api in self.prefixes:
@@ -119,7 +121,7 @@ class EmulatorApp:
                              server_send=send)
         scope["emulator"] = ctx
         try:
-            raw = await self._read_body(receive)
+            raw = await self._read_body(receive, self.body_limits.get(api, self.max_body))
             if raw is None:
                 await send_reply(send_, Reply.of(shape.too_large))
                 return
@@ -164,7 +166,7 @@ class EmulatorApp:
         log.exception("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
         return shape.internal_error
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
+    async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -174,7 +176,7 @@ class EmulatorApp:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
+            if size > limit:
                 return None
             chunks.append(chunk)
             more = message.get("more_body", False)

@@ -262,6 +262,38 @@ def test_restore_can_set_up_a_test_state(http: httpx.Client) -> None:
     assert http.get(LOYALTY_PROFILE).status_code != 200
 
 
+def test_a_snapshot_far_over_the_vendor_body_cap_restores(http: httpx.Client) -> None:
+    """10k members is ~3 MB of JSON: a vendor call that size is a 413, a snapshot is not."""
+    state = http.get(f"{CONTROL}/state").json()
+    template = state["loyalty.accounts"]["1000000001"]
+    for n in range(10_000):
+        account_id = str(2_000_000_000 + n)
+        state["loyalty.accounts"][account_id] = {
+            **template, "accountId": account_id, "loyaltyId": str(8_000_000_000 + n),
+            "profile": {**template["profile"], "email": f"member-{n}@example.com",
+                        "phoneNumber": None}}
+    r = http.put(f"{CONTROL}/state", json=state)
+    assert r.status_code == 204, r.text
+    assert len(r.request.content) > 2 * 1024 * 1024
+    assert http.get(f"{CONTROL}/state").json() == state
+    session = {"correlationId": "big-1", "channel": "WEB"}
+    assert http.post("/client/users/member-9999@example.com/sessions", json=session,
+                     headers={"X-Identifier-Type": "EMAIL"}).status_code == 201
+
+
+def test_control_bodies_over_their_cap_are_413_in_the_control_shape(server: EmulatorServer,
+                                                                     http: httpx.Client) -> None:
+    limits = server.app.body_limits
+    assert limits["control"] == 256 * 1024 * 1024
+    limits["control"] = 1000  # the same check as at 256 MiB, without sending 256 MiB
+    try:
+        r = http.put(f"{CONTROL}/state", json={"loyalty.sessions": {"x" * 2000: {}}})
+    finally:
+        limits["control"] = 256 * 1024 * 1024
+    assert (r.status_code, r.json()) == (413, {"error": "payload_too_large",
+                                               "detail": "Request body too large"})
+
+
 @pytest.mark.parametrize(("state", "detail"), [
     ({"nope": {}}, "nope: unknown collection; expected one of: loyalty.accounts"),
     ({"loyalty.accounts": {"x": {"accountId": "x"}}},
