@@ -225,13 +225,15 @@ class Runtime:
                     self._namespaces[name] = namespace
         return namespace
 
-    def reset(self, name: str) -> None:
+    def reset(self, name: str) -> Namespace | None:
         """The namespace back to its fixture seed: state, configuration, seed, rules, active
         scenarios and journal. It is dropped and made afresh on its next call, so the
-        per-test namespaces of a long session do not pile up on the server."""
+        per-test namespaces of a long session do not pile up on the server. Returns the
+        dropped namespace (None if it did not exist), for the caller to free at its pace."""
         with self._lock:
-            self._namespaces.pop(name, None)
+            dropped = self._namespaces.pop(name, None)
         self._mark_dirty()
+        return dropped
 
     @property
     def collections(self) -> list[str]:

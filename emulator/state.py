@@ -152,6 +152,25 @@ class Store:
             memory = self._db.storage.read()
             return {name: copy.deepcopy(memory.get(name, {})) for name in self._schema}
 
+    def dismantle(self, slice_size: int) -> Iterator[int]:
+        """Empty a store nobody uses any more, ``slice_size`` documents at a time; yields
+        the count freed after each slice, so the caller can let other work run in between
+        (freeing 10k documents at once holds the process's one thread for ~5 ms)."""
+        held: list[Doc] = []
+        for collection in self._collections.values():
+            for index in collection._index.values():
+                count = len(index)
+                index.clear()  # strings only: ~0.1 ms per 10k entries
+                yield count
+        for docs in self._db.storage.read().values():
+            held.extend(docs.values())  # the list keeps them alive: clearing frees nothing
+            docs.clear()
+        yield 0
+        while held:
+            count = min(slice_size, len(held))
+            del held[-count:]  # frees `count` documents, in C
+            yield count
+
     def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False) -> None:
         """Replace all state; unknown collections are refused, missing ones emptied."""
         unknown = set(data) - set(self._schema)

@@ -1,6 +1,8 @@
 """Every call of the control API (openapi/control.yaml) over HTTP, on a real server."""
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -390,6 +392,23 @@ def test_reset_restores_state_config_seed_rules_scenarios_and_journal(http: http
     assert http.get(f"{CONTROL}/faults").json() == []
     assert not any(s["active"] for s in http.get(f"{CONTROL}/scenarios").json())
     assert http.get(f"{CONTROL}/requests").json()["count"] == 0
+
+
+def test_reset_answers_at_once_and_frees_the_old_state_afterwards(
+        server: EmulatorServer, http: httpx.Client, namespace: str) -> None:
+    for n in range(300):
+        r = http.post("/client/users", json={
+            "firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-01-01",
+            "gender": "F", "postalZipCode": "H0H 0H0", "email": f"reset-{n}@example.com"})
+        assert r.status_code == 201
+    old = server.app.runtime.namespace(namespace)  # held here, as a slow caller might
+    assert len(old.store["loyalty.accounts"]) > 300
+    assert http.post(f"{CONTROL}/reset").status_code == 204
+    assert len(http.get(f"{CONTROL}/state").json()["loyalty.accounts"]) < 300  # fresh seed
+    deadline = time.monotonic() + 10
+    while len(old.store["loyalty.accounts"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(old.store["loyalty.accounts"]) == 0  # emptied in the background
 
 
 def test_reset_and_every_control_call_act_on_the_callers_namespace_only(
