@@ -622,28 +622,48 @@ def check_cell(workload: str, cell: dict) -> str:
     return "ok" if bad == 0 else f"{bad:.1%} 4xx/5xx"
 
 
+CELL_FIGURES = ("rps", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "mean_ms")
+
+
+def merge_rounds(rounds: list[dict]) -> dict:
+    """One cell from its rounds: each figure is the median of the rounds' figures, request
+    and error counts are summed, and every round is kept under `rounds`."""
+    cell = {key: round(median([r[key] for r in rounds]), 3) for key in CELL_FIGURES}
+    cell["max_ms"] = max(r["max_ms"] for r in rounds)
+    for key in ("requests", "status_4xx_5xx", "socket_errors"):
+        cell[key] = sum(r[key] for r in rounds)
+    cell["seconds"] = round(sum(r["seconds"] for r in rounds), 3)
+    cell["connections"] = rounds[0]["connections"]
+    cell["rounds"] = [{key: r[key] for key in ("rps", "p50_ms", "p99_ms")} for r in rounds]
+    return cell
+
+
 def run_workloads(args, servers, budget: Budget) -> dict:
+    """Every workload on every server, the servers interleaved: for each connection count,
+    `--rounds` rounds, each round one wrk cell per server (the order rotating). A shared VM
+    drifts by tens of percent within minutes; interleaving puts the same drift into the
+    emulator's figures and the references' figures, so their ratio holds."""
     results: dict[str, dict] = {}
-    server_for = {"emulator": "emulator", "raw": "raw", "prism": "prism"}
     for workload in args.workloads:
         notes: list[str] = []
         wres: dict[str, Any] = {"notes": notes, "servers": {}}
         results[workload] = wres
         reqs = requests_for(workload, servers, notes)
         cleanup = None
-        for name in SERVERS:
-            req = reqs.get(name)
-            sres: dict[str, Any] = {"cells": {}}
-            wres["servers"][name] = sres
-            if isinstance(req, str) or req is None:
-                sres["status"] = f"skipped: {req}"
-                continue
-            srv_name = "prism_commerce" if (name == "prism" and workload == "commerce_update") else server_for[name]
-            srv = servers[srv_name]
-            sres["request"] = {"method": req.method, "path": req.path, "body": (req.body or b"").decode()}
-            if req.notes:
-                sres["request"]["notes"] = req.notes
-            try:
+        running: list[tuple[str, Server, Req]] = []
+        try:
+            for name in SERVERS:
+                req = reqs.get(name)
+                sres: dict[str, Any] = {"cells": {}}
+                wres["servers"][name] = sres
+                if isinstance(req, str) or req is None:
+                    sres["status"] = f"skipped: {req}"
+                    continue
+                srv_name = "prism_commerce" if (name == "prism" and workload == "commerce_update") else name
+                srv = servers[srv_name]
+                sres["request"] = {"method": req.method, "path": req.path, "body": (req.body or b"").decode()}
+                if req.notes:
+                    sres["request"]["notes"] = req.notes
                 if workload == "mixed_faults" and name == "emulator":
                     reason, cleanup = install_fault(srv)
                     if reason:
@@ -656,27 +676,38 @@ def run_workloads(args, servers, budget: Budget) -> dict:
                     if sres["preflight"]["status"] != req.expect:
                         notes.append(f"{name}: answered {sres['preflight']['status']} where {req.expect} "
                                      f"is expected: {sres['preflight']['body'][:120]}")
-                cells_needed = len(args.connections) * (args.duration + 1) + args.warmup
-                budget.need(cells_needed, f"{workload}/{name}")
+                running.append((name, srv, req))
+            cells_needed = len(running) * (len(args.connections) * args.rounds * (args.duration + 0.5) + args.warmup)
+            budget.need(cells_needed, workload)
+            for name, srv, req in running:
                 if args.warmup:
                     run_wrk(srv, req, 16, args.warmup)
-                for conns in args.connections:
-                    cell = run_wrk(srv, req, conns, args.duration)
+            for conns in args.connections:
+                rounds: dict[str, list[dict]] = {name: [] for name, _, _ in running}
+                for r in range(args.rounds):
+                    turn = r % len(running)
+                    for name, srv, req in running[turn:] + running[:turn]:
+                        rounds[name].append(run_wrk(srv, req, conns, args.duration))
+                for name, srv, req in running:
+                    cell = merge_rounds(rounds[name])
                     cell["check"] = check_cell("loyalty_valid" if name == "raw" else workload, cell)
-                    pre = sres.get("preflight")
+                    pre = wres["servers"][name].get("preflight")
                     if pre and pre["status"] != pre["expected"]:
                         cell["check"] = f"answers {pre['status']}, want {pre['expected']}"
-                    sres["cells"][str(conns)] = cell
+                    wres["servers"][name]["cells"][str(conns)] = cell
+                    spread = ", ".join(f"{x['rps']:.0f}" for x in cell["rounds"])
                     log(f"{workload:16s} {name:8s} c={conns:<3d} {cell['rps']:9.0f} req/s  "
-                        f"p50 {cell['p50_ms']:7.2f} ms  p99 {cell['p99_ms']:7.2f} ms  [{cell['check']}]")
-                sres["status"] = "ok"
-            except (Skip, httpx.HTTPError, subprocess.TimeoutExpired) as exc:
-                sres["status"] = f"failed: {exc}"
-                log(f"{workload}/{name}: {sres['status']}")
-            finally:
-                if cleanup is not None:
-                    sres["fault_cleanup"] = cleanup()
-                    cleanup = None
+                        f"p50 {cell['p50_ms']:7.2f} ms  p99 {cell['p99_ms']:7.2f} ms  [{cell['check']}]"
+                        f"  rounds: {spread}")
+            for name, _, _ in running:
+                wres["servers"][name]["status"] = "ok"
+        except (Skip, httpx.HTTPError, subprocess.TimeoutExpired) as exc:
+            for name, _, _ in running:
+                wres["servers"][name].setdefault("status", f"failed: {exc}")
+            log(f"{workload}: failed: {exc}")
+        finally:
+            if cleanup is not None:
+                wres["servers"]["emulator"]["fault_cleanup"] = cleanup()
     # mixed_faults: the references' figures are loyalty_valid's.
     if "mixed_faults" in results and "loyalty_valid" in results:
         for name in ("raw", "prism"):
@@ -1095,7 +1126,7 @@ def print_report(result: dict) -> None:
     m = result["meta"]
     print()
     print(f"profile-emulator benchmark  {m['date']}  commit {m['commit']}  "
-          f"{m['duration_s']} s/cell  pinned={m['pinned']}  ({m['total_s']:.0f} s in all)")
+          f"{m['rounds']} x {m['duration_s']} s/cell  pinned={m['pinned']}  ({m['total_s']:.0f} s in all)")
     print(line(head))
     print(sep.join("-" * w for w in widths))
     for l in lines:
@@ -1172,8 +1203,10 @@ def tool_version(argv: list[str]) -> str | None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Benchmark the emulator against raw ASGI and Prism (issue 5).")
-    p.add_argument("--quick", action="store_true", help="2 s per cell and smaller time budgets")
-    p.add_argument("--duration", type=int, default=None, help="seconds per wrk cell (default 5, --quick 2)")
+    p.add_argument("--quick", action="store_true", help="1 round of 2 s per cell and smaller time budgets")
+    p.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 3, --quick 2)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="interleaved rounds per cell; figures are their medians (default 3, --quick 1)")
     p.add_argument("--out", default="bench/results/latest.json", help="JSON results file")
     p.add_argument("--emulator-cmd", default=DEFAULT_EMULATOR_CMD,
                    help="command that serves the emulator; {port} is replaced (default: %(default)s)")
@@ -1189,10 +1222,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--namespace", default=None,
                    help="send X-Emulator-Namespace: NAME on every call (default: none, the 'default' namespace)")
     p.add_argument("--no-state", action="store_true", help="skip reset and latency-by-state measurements")
-    p.add_argument("--cold-spawns", type=int, default=3, help="spawns for the cold-start median")
+    p.add_argument("--cold-spawns", type=int, default=5, help="spawns for the cold-start median")
     p.add_argument("--budget", type=float, default=None, help="wall-clock budget in seconds (default 570, --quick 300)")
     args = p.parse_args(argv)
-    args.duration = args.duration or (2 if args.quick else 5)
+    args.duration = args.duration or (2 if args.quick else 3)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     args.warmup = 1 if args.quick else 2
     args.budget = args.budget or (300.0 if args.quick else 570.0)
     args.fill_budget = 60.0 if args.quick else 180.0
@@ -1231,6 +1265,7 @@ def main(argv: list[str] | None = None) -> int:
             "pinned": PINNED,
             "pinning": "servers on core 0, wrk on core 1" if PINNED else "none (fewer than 2 cores or no taskset)",
             "duration_s": args.duration,
+            "rounds": args.rounds,
             "warmup_s": args.warmup,
             "connections": args.connections,
             "wrk": tool_version(["wrk", "-v"]),
