@@ -17,12 +17,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
 Doc = dict[str, Any]
 IndexKey = Callable[[Doc], Any]
+
+
+_PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+                    | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
+def clone(data: Any) -> Any:
+    """A deep copy of JSON data: an orjson round trip, ~10x faster than copy.deepcopy.
+    Anything else (a date, a dict subclass, an integer over 64 bits, a non-string key)
+    makes orjson refuse, and copy.deepcopy copies it as it is."""
+    try:
+        return orjson.loads(orjson.dumps(data, option=_PLAIN_JSON_ONLY))
+    except TypeError:
+        return copy.deepcopy(data)
 
 
 class _InPlaceStorage(Storage):
@@ -150,7 +165,7 @@ class Store:
         """A deep copy of every collection: {collection: {key: doc}}."""
         with self.lock:
             memory = self._db.storage.read()
-            return {name: copy.deepcopy(memory.get(name, {})) for name in self._schema}
+            return {name: clone(memory.get(name, {})) for name in self._schema}
 
     def dismantle(self, slice_size: int) -> Iterator[int]:
         """Empty a store nobody uses any more, ``slice_size`` documents at a time; yields
@@ -177,7 +192,7 @@ class Store:
         if unknown:
             raise KeyError(f"unknown collections: {', '.join(sorted(unknown))}")
         with self.lock:
-            fresh = data if copied else copy.deepcopy(data)
+            fresh = data if copied else clone(data)
             memory = self._db.storage.read()
             for name in self._schema:
                 memory[name] = fresh.get(name, {})

@@ -94,3 +94,20 @@ def test_data_file_failure_leaves_the_old_file_whole(tmp_path: Path):
         DataFile(target, broken).flush()
     assert json.loads(target.read_text()) == {"version": 1, "namespaces": {}}
     assert os.listdir(tmp_path) == ["state.json"]
+
+
+@pytest.mark.parametrize("data", [
+    {"a": [1, 2.5, "x", None, True, {"b": []}]},
+    {"big": 2 ** 70},
+    {1: "int key"},
+    {"when": __import__("datetime").date(2026, 11, 22)},
+])
+def test_clone_is_a_deep_copy_of_the_same_values_and_types(data):
+    from emulator.state import clone
+
+    copied = clone(data)
+    assert copied == data and copied is not data
+    assert [type(v) for v in copied.values()] == [type(v) for v in data.values()]
+    first = next(iter(data.values()))
+    if isinstance(first, (list, dict)):
+        assert next(iter(copied.values())) is not first

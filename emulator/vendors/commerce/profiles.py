@@ -6,10 +6,9 @@ and ``password`` is kept beside it (never sent back).
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from emulator.state import Store
+from emulator.state import Store, clone
 from emulator.vendors.commerce import regions
 
 # The seed's updateProfile_response example, in its order: every key is always present.
@@ -53,12 +52,12 @@ def blank(profile_id: str) -> dict[str, Any]:
 
 
 def organization_view(org: dict[str, Any]) -> dict[str, Any]:
-    return {key: copy.deepcopy(org.get(key)) for key in ORGANIZATION_KEYS}
+    return clone({key: org.get(key) for key in ORGANIZATION_KEYS})
 
 
 def render(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
     """The stored profile in the updateProfile_response shape."""
-    out = {key: copy.deepcopy(doc[key]) for key in PROFILE_KEYS}
+    out = clone({key: doc[key] for key in PROFILE_KEYS})
     org_id = doc["parentOrganization"]
     org = store["commerce.organizations"].get(org_id) if org_id else None
     out["parentOrganization"] = organization_view(org) if org is not None else None
@@ -132,7 +131,7 @@ def merge_addresses(store: Store, doc: dict[str, Any], body: dict[str, Any]) -> 
         default = address["repositoryId"]
     doc["shippingAddresses"] = items
     match = next((a for a in items if a["repositoryId"] == default), None)
-    doc["shippingAddress"] = copy.deepcopy(match) if match is not None else {}
+    doc["shippingAddress"] = clone(match) if match is not None else {}
 
 
 def role_function(role: dict[str, Any]) -> Any:
@@ -188,7 +187,7 @@ def merge_loyalty(store: Store, doc: dict[str, Any], sent_programs: list[dict[st
 
 def merge(store: Store, doc: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """A (checked) create or update body applied to a copy of ``doc``: sent fields replace."""
-    doc = copy.deepcopy(doc)
+    doc = clone(doc)
     for key in SCALARS:
         if key in body:
             doc[key] = body[key]
