@@ -3,6 +3,7 @@
 
     python3 dev.py serve [serve options]   # install into .venv (first time), run the emulator
     python3 dev.py test [pytest options]   # install into .venv (first time), run every test
+    python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
 
 The virtualenv is refreshed whenever pyproject.toml changes.
 """
@@ -35,12 +36,16 @@ def ensure_venv() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("serve", "test"):
+    if not argv or argv[0] not in ("serve", "test", "bench"):
         print(__doc__)
         return 2
     ensure_venv()
     if argv[0] == "serve":
         command = [str(BIN / "profile-emulator"), "serve", *argv[1:]]
+    elif argv[0] == "bench":
+        if subprocess.call(["bash", str(ROOT / "bench" / "setup.sh")], cwd=ROOT) != 0:
+            return 1
+        command = [str(BIN / "python"), str(ROOT / "bench" / "run.py"), *argv[1:]]
     else:
         command = [str(BIN / "python"), "-m", "pytest", *argv[1:]]
     return subprocess.call(command, cwd=ROOT)

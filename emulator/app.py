@@ -102,4 +102,17 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
     app = EmulatorApp(connexion, runtime, shapes, prefixes, PlainErrors(), allowed,
                       guards=guards, body_limits={"control": control.MAX_BODY_BYTES})
     connexion.app, connexion.middleware_stack = connexion._build_middleware_stack()
+    _no_slash_redirects(connexion)
     return app
+
+
+def _no_slash_redirects(connexion: ConnexionMiddleware) -> None:
+    """Starlette answers `/profiles/` with a 307 to `/profiles`; no vendor documents that,
+    so a path with a trailing slash is simply not a route (the API's own 404, or 22000
+    for OCC's blank profile id)."""
+    for middleware in connexion.middleware_stack or ():
+        if isinstance(middleware, RoutingMiddleware):
+            middleware.router.redirect_slashes = False
+            for route in middleware.router.routes:
+                if hasattr(route.app, "redirect_slashes"):
+                    route.app.redirect_slashes = False

@@ -50,6 +50,9 @@ def test_22000_blank_profile_id(occ):
                       "status": "400"})
     assert answer(occ.put("/ccadmin/v1/profiles/%20", json={"firstName": "A"})) == expected
     assert answer(occ.get("/ccadmin/v1/profiles/%20%20")) == expected
+    # No id at all (a trailing slash): the same error, never a redirect.
+    assert answer(occ.put("/ccadmin/v1/profiles/", json={"firstName": "A"})) == expected
+    assert answer(occ.get("/ccadmin/v1/profiles/")) == expected
 
 
 def test_22001_is_an_injectable_internal_error(occ):

@@ -109,3 +109,12 @@ def test_unknown_session_on_reads(http):
         assert (r.status_code, r.json()) == (404, {
             "statusCode": 404, "errorCode": "NOT_FOUND",
             "errorMessage": "Invalid session correlation ID: zzz"})
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/client/users/"),
+                                              ("GET", "/client/users/zzz/profile/")])
+def test_a_trailing_slash_is_not_a_route_and_never_a_redirect(http, method, path):
+    r = http.request(method, path, json={} if method == "POST" else None)
+    assert (r.status_code, r.json()) == (404, {
+        "statusCode": 404, "errorCode": "NOT_FOUND",
+        "errorMessage": f"No resource at {method} {path}"})
