@@ -1,6 +1,7 @@
 """create_app(): one ASGI app serving every vendor API (and the control API) from its spec."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +42,23 @@ class CheckedSpecification(OpenAPISpecification):
 
 
 class SpecMiddleware(ConnexionMiddleware):
-    """ConnexionMiddleware whose specs (dicts, as specs.load gives them) are built as
-    :class:`CheckedSpecification`; everything else is Connexion's add_api."""
+    """ConnexionMiddleware whose dict specs are built as :class:`CheckedSpecification`; the
+    rest is Connexion's add_api (a spec path, Jinja `arguments`, everything it passes on)."""
 
-    def add_api(self, specification: Any, *, name: str | None = None, **options: Any) -> None:
-        if not isinstance(specification, dict):
-            super().add_api(specification, name=name, **options)
+    def add_api(self, specification: Any, *, name: str | None = None,
+                base_path: str | None = None, arguments: dict | None = None,
+                **options: Any) -> None:
+        if not isinstance(specification, dict) or arguments is not None:
+            super().add_api(specification, name=name, base_path=base_path,
+                            arguments=arguments, **options)
             return
         if self.middleware_stack is not None:
             raise RuntimeError("Cannot add api after an application has started")
-        checked = CheckedSpecification(_string_keys(specification))
-        self.apis.append(API(checked, base_path=None, name=name,
-                             **self.options.replace(**options).__dict__))
+        known = {f.name for f in dataclasses.fields(self.options)}
+        settings = self.options.replace(**{k: v for k, v in options.items() if k in known})
+        extra = {k: v for k, v in options.items() if k not in known}
+        self.apis.append(API(CheckedSpecification(_string_keys(specification)),
+                             base_path=base_path, name=name, **settings.__dict__, **extra))
 
 
 def _string_keys(obj: Any) -> Any:

@@ -26,7 +26,7 @@ from emulator.runtime import Namespace, RequestContext, Runtime
 
 PREFIX = "/_emulator/"
 SPEC = "control.yaml"
-OPEN_PATHS = frozenset({"/_emulator/health", "/_emulator/health/"})
+OPEN_PATHS = frozenset({"/_emulator/health"})
 # A state snapshot of 100k profiles is ~40 MB: control calls may carry far more than a vendor call.
 MAX_BODY_BYTES = 256 * 1024 * 1024
 UNAUTHORIZED = VendorError(
@@ -48,6 +48,10 @@ FREE_SLICE = 1000  # documents freed per turn of the event loop after a reset (~
 
 
 async def _free(namespace: Namespace) -> None:
+    """Free a dropped namespace once no call is using it any more (a call under way, e.g.
+    one a delay rule holds, still answers from the state it started with)."""
+    while namespace.in_flight:
+        await asyncio.sleep(0.01)
     for _ in namespace.store.dismantle(FREE_SLICE):
         await asyncio.sleep(0)
 
@@ -118,7 +122,7 @@ class ControlAPI:
 
         The answer does not wait for the old state to be freed: like Redis' lazy free, the
         dropped namespace is emptied in slices between other calls (10k profiles at once
-        would hold the server for ~5 ms)."""
+        would hold the server for ~5 ms), once the calls still using it have answered."""
         dropped = self.runtime.reset(ctx.namespace.name)
         if dropped is not None:
             task = asyncio.get_running_loop().create_task(_free(dropped))

@@ -29,7 +29,7 @@ from emulator.reply import Reply, send_reply
 from emulator.runtime import (DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
                               JournalEntry, RequestContext, Runtime)
 from emulator.transport import carry_out
-from emulator.validation import parse_json
+from emulator.validation import parse_json, unlink
 
 log = logging.getLogger("emulator")
 Handler = Callable[[RequestContext], Awaitable["Reply"]]
@@ -120,12 +120,16 @@ class EmulatorApp:
                              runtime=self.runtime, vendor_call=api in self.runtime.vendors,
                              server_send=send)
         scope["emulator"] = ctx
+        ctx.namespace.in_flight += 1
         try:
             raw = await self._read_body(receive, self.body_limits.get(api, self.max_body))
             if raw is None:
                 await send_reply(send_, Reply.of(shape.too_large))
                 return
             ctx.raw_body = raw
+            if raw and "content-length" not in headers:
+                # A chunked body: say its length, as Connexion judges "no body" by this header.
+                scope["headers"] = [*scope["headers"], (b"content-length", str(len(raw)).encode())]
             if raw and "json" in headers.get("content-type", "application/json"):
                 try:
                     ctx.body, ctx.body_parsed = parse_json(raw), True
@@ -143,6 +147,9 @@ class EmulatorApp:
             # of piling up as cyclic garbage for the collector (a pause under load).
             ctx.server_send = None
             del scope["emulator"]
+            ctx.namespace.in_flight -= 1
+            if ctx.deferred:
+                unlink(ctx.deferred)
             if ctx.vendor_call:
                 ctx.namespace.journal.record(JournalEntry(
                     at, api, ctx.operation, ctx.method, ctx.path,
@@ -153,7 +160,9 @@ class EmulatorApp:
         if isinstance(exc, EmulatedError):
             return exc.error
         if isinstance(exc, RequestInvalid):
-            return shape.invalid_request(exc) or shape.internal_error
+            error = shape.invalid_request(exc) or shape.internal_error
+            unlink(exc.errors)
+            return error
         if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
             error = shape.unrouted(scope["method"], scope["path"], exc.status_code == 405)
             if error.status == 405:  # RFC 9110: a 405 lists the methods the resource has

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import math
 import re
 import threading
 from collections import deque
@@ -100,6 +101,7 @@ class Namespace:
     config: dict[str, Any]
     faults: Engine = field(default_factory=Engine)
     journal: Journal = field(default_factory=Journal)
+    in_flight: int = 0  # calls under way (a dropped namespace is freed once none is left)
 
 
 @dataclass
@@ -149,7 +151,24 @@ def load_fixture_file(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(doc))
     if error is not None:
         raise FixtureError(f"{path}: {_field_path(error)}: {error.message}")
+    where = _non_finite(doc)
+    if where is not None:
+        raise FixtureError(f"{path}: {where or '(top level)'}: NaN and Infinity are not JSON numbers")
     return doc
+
+
+def _non_finite(node: Any, where: str = "") -> str | None:
+    """The path of the first NaN or Infinity in a YAML document (`.nan`, `.inf`), if any."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return where
+    children = node.items() if isinstance(node, dict) else enumerate(node) \
+        if isinstance(node, list) else ()
+    for key, child in children:
+        found = _non_finite(child, f"{where}[{key}]" if isinstance(key, int)
+                            else f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 class _ScenarioErrors(Container[str]):
@@ -202,7 +221,10 @@ class Runtime:
         self._lock = threading.Lock()
         self.data_file = DataFile(data_file, self.persisted) if data_file else None
         if self.data_file is not None:
-            saved = self.data_file.load() or {}
+            try:
+                saved = self.data_file.load() or {}
+            except ValueError as exc:
+                raise FixtureError(str(exc)) from None
             for name, state in saved.get("namespaces", {}).items():
                 self.namespace(name).store.restore(state)
             self.data_file.start()

@@ -33,7 +33,8 @@ _PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUB
 def clone(data: Any) -> Any:
     """A deep copy of JSON data: an orjson round trip, ~10x faster than copy.deepcopy.
     Anything else (a date, a dict subclass, an integer over 64 bits, a non-string key)
-    makes orjson refuse, and copy.deepcopy copies it as it is."""
+    makes orjson refuse, and copy.deepcopy copies it as it is. State is plain JSON: bodies,
+    fixtures and the data file cannot bring in NaN or Infinity (orjson would write null)."""
     try:
         return orjson.loads(orjson.dumps(data, option=_PLAIN_JSON_ONLY))
     except TypeError:
@@ -175,15 +176,18 @@ class Store:
         for collection in self._collections.values():
             for index in collection._index.values():
                 count = len(index)
-                index.clear()  # strings only: ~0.1 ms per 10k entries
+                with self.lock:
+                    index.clear()  # strings only: ~0.1 ms per 10k entries
                 yield count
-        for docs in self._db.storage.read().values():
-            held.extend(docs.values())  # the list keeps them alive: clearing frees nothing
-            docs.clear()
+        with self.lock:
+            for docs in self._db.storage.read().values():
+                held.extend(docs.values())  # the list keeps them alive: clearing frees nothing
+                docs.clear()
         yield 0
         while held:
             count = min(slice_size, len(held))
-            del held[-count:]  # frees `count` documents, in C
+            with self.lock:
+                del held[-count:]  # frees `count` documents, in C
             yield count
 
     def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False) -> None:
@@ -219,10 +223,17 @@ class DataFile:
         self._thread: threading.Thread | None = None
 
     def load(self) -> dict[str, Any] | None:
+        """The saved state, or None when there is no file; ValueError (naming the file) when
+        it is not JSON this class wrote (NaN and Infinity included: state is plain JSON)."""
         if not self.path.exists():
             return None
-        with self.path.open("rb") as handle:
-            return json.load(handle)
+        try:
+            data = orjson.loads(self.path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"{self.path}: not a state file (not JSON: {exc})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("namespaces", {}), dict):
+            raise ValueError(f"{self.path}: not a state file (no namespaces object)")
+        return data
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="emulator-data-file", daemon=True)

@@ -1,6 +1,7 @@
 """Every call of the control API (openapi/control.yaml) over HTTP, on a real server."""
 from __future__ import annotations
 
+import concurrent.futures
 import time
 
 import httpx
@@ -401,7 +402,7 @@ def test_reset_answers_at_once_and_frees_the_old_state_afterwards(
             "firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-01-01",
             "gender": "F", "postalZipCode": "H0H 0H0", "email": f"reset-{n}@example.com"})
         assert r.status_code == 201
-    old = server.app.runtime.namespace(namespace)  # held here, as a slow caller might
+    old = server.app.runtime.namespace(namespace)
     assert len(old.store["loyalty.accounts"]) > 300
     assert http.post(f"{CONTROL}/reset").status_code == 204
     assert len(http.get(f"{CONTROL}/state").json()["loyalty.accounts"]) < 300  # fresh seed
@@ -409,6 +410,28 @@ def test_reset_answers_at_once_and_frees_the_old_state_afterwards(
     while len(old.store["loyalty.accounts"]) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert len(old.store["loyalty.accounts"]) == 0  # emptied in the background
+
+
+def test_a_call_under_way_during_a_reset_answers_from_the_state_it_started_with(
+        server: EmulatorServer, http: httpx.Client, namespace: str) -> None:
+    assert http.post(f"{CONTROL}/faults", json={
+        "match": {"operation": "getProfile"}, "delayMs": 400}).status_code == 201
+    old = server.app.runtime.namespace(namespace)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(http.get, LOYALTY_PROFILE)
+        deadline = time.monotonic() + 5
+        while not old.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert old.in_flight == 1
+        assert http.post(f"{CONTROL}/reset").status_code == 204
+        time.sleep(0.1)
+        assert len(old.store["loyalty.accounts"]) > 0  # not freed under the slow call
+        r = slow.result(timeout=10)
+    assert r.status_code == 200 and r.json()["firstName"] == "Ada"
+    deadline = time.monotonic() + 10
+    while len(old.store["loyalty.accounts"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(old.store["loyalty.accounts"]) == 0 and old.in_flight == 0
 
 
 def test_reset_and_every_control_call_act_on_the_callers_namespace_only(

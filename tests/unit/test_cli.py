@@ -6,6 +6,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from emulator import app, cli, runtime
 from emulator.server import free_port
@@ -44,3 +45,15 @@ def test_serve_starts_quietly_and_answers() -> None:
         out, err = proc.communicate(timeout=30)
     assert f"listening on http://127.0.0.1:{port}" in out
     assert "Warning" not in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("saved", [b'{"namespaces": {"default": {"x": NaN}}}', b"{", b"[]"])
+def test_a_bad_data_file_stops_start_up_with_its_name_not_a_traceback(tmp_path, saved) -> None:
+    data_file = tmp_path / "state.json"
+    data_file.write_bytes(saved)
+    done = subprocess.run([sys.executable, "-m", "emulator.cli", "serve", "--port", "1",
+                           "--data-file", str(data_file)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"profile-emulator: {data_file}: not a state file")
+    assert "Traceback" not in done.stderr

@@ -25,6 +25,16 @@ def test_put_get_and_index_follow_updates():
     assert not people.delete("p1")
 
 
+def test_putting_a_document_again_points_its_index_entries_back_at_it():
+    store = Store(SCHEMA)
+    people = store["people"]
+    people.put("p1", {"email": "a@x.co"})
+    store.restore({"people": {"p1": {"email": "a@x.co"}, "p2": {"email": "A@x.co"}}})
+    assert people.find("email", "a@x.co") == {"email": "A@x.co"}  # the later one won
+    people.put("p1", {"email": "a@x.co"})  # unchanged value, but the index pointed at p2
+    assert people.find("email", "a@x.co") is people.get("p1")
+
+
 def test_collections_are_tinydb_tables_keyed_by_document_key():
     store = Store(SCHEMA)
     store["people"].put("p1", {"email": "a@x.co"})

@@ -182,3 +182,13 @@ def test_auth_switch_is_per_namespace(http, server):
     configure(http, authEnabled=False)
     r = http.get(KIM, headers={"X-Emulator-Namespace": "auth-still-on"})
     assert (r.status_code, r.json()) == UNAUTHORIZED
+
+
+def test_a_chunked_login_form_logs_in(http):
+    def chunks():
+        yield b"grant_type="
+        yield b"client_credentials"
+    r = http.post(LOGIN, content=chunks(), headers={
+        **APP_KEY, "content-type": "application/x-www-form-urlencoded"})
+    assert r.request.headers.get("transfer-encoding") == "chunked"
+    assert r.status_code == 200 and r.json()["token_type"] == "bearer"

@@ -46,3 +46,4 @@ def test_a_fixtures_folder_sets_keys_users_and_switches(tmp_path):
         r = httpx.get(f"{server.url}/ccadmin/v1/profiles/u-1")
         assert r.status_code == 200 and r.json()["id"] == "u-1"  # auth off: no token needed
         assert r.json()["shippingAddresses"] == [] and r.json()["active"] == "true"
+

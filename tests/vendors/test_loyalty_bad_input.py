@@ -110,3 +110,18 @@ def test_twelve_concurrent_updates_to_one_email_exactly_one_wins(http, server, n
     for thread in threads:
         thread.join()
     assert sorted(statuses, key=str) == [(200, None)] + [(400, "EMAIL_ALREADY_EXISTS")] * 11
+
+
+def _chunked(raw: bytes):
+    """A body httpx sends with Transfer-Encoding: chunked and no Content-Length."""
+    yield raw[:5]
+    yield raw[5:]
+
+
+@pytest.mark.parametrize("raw", [json.dumps(VALID).encode(), b'{"firstName": ', b"[]"])
+def test_a_chunked_body_is_answered_as_the_same_bytes_with_a_length(http, raw):
+    sized = http.put(PROFILE, content=raw, headers={"content-type": "application/json"})
+    chunked = http.put(PROFILE, content=_chunked(raw), headers={"content-type": "application/json"})
+    assert chunked.request.headers.get("transfer-encoding") == "chunked"
+    assert "content-length" not in chunked.request.headers
+    assert (chunked.status_code, chunked.json()) == (sized.status_code, sized.json())
