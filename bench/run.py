@@ -388,15 +388,22 @@ class Budget:
 # --------------------------------------------------------------------------- set-up through the vendor APIs
 
 
+def answered(r: httpx.Response, what: str, key: str, notes: list[str]) -> str:
+    """`key` from a set-up call's 2xx answer (a placeholder, noted, if it lacks one);
+    Skip when the call was refused. `what` is e.g. "enroll: POST /client/users"."""
+    if r.status_code >= 300:
+        raise Skip(f"{what} answered {short(r)}")
+    value = find_key(jbody(r), key)
+    if value is None:
+        name = what.split(":")[0]
+        notes.append(f"{name} answered {r.status_code} without {key}; using a placeholder")
+        value = f"bench-placeholder-{key}"
+    return str(value)
+
+
 def enroll(c: httpx.Client, email: str, notes: list[str]) -> str:
     r = c.post("/client/users", json={**ENROLL_BODY, "email": email})
-    if r.status_code >= 300:
-        raise Skip(f"enroll: POST /client/users answered {short(r)}")
-    account_id = find_key(jbody(r), "accountId")
-    if account_id is None:
-        notes.append(f"enroll answered {r.status_code} without accountId; using a placeholder")
-        account_id = "bench-placeholder-account"
-    return str(account_id)
+    return answered(r, "enroll: POST /client/users", "accountId", notes)
 
 
 def loyalty_session(c: httpx.Client, email: str, notes: list[str]) -> str:
@@ -446,25 +453,15 @@ def commerce_setup(c: httpx.Client, notes: list[str]) -> Req:
         "/ccadmin/v1/login", data={"grant_type": "client_credentials"},
         headers={"Authorization": "Bearer emulator-app-key"},
     )
-    if r.status_code >= 300:
-        raise Skip(f"login: POST /ccadmin/v1/login answered {short(r)}")
-    token = find_key(jbody(r), "access_token")
-    if token is None:
-        notes.append(f"login answered {r.status_code} without access_token; using a placeholder")
-        token = "bench-placeholder-token"
+    token = answered(r, "login: POST /ccadmin/v1/login", "access_token", notes)
     auth = {"Authorization": f"Bearer {token}"}
     body = {"firstName": "Kim", "lastName": "Anderson", "email": "kim-bench@example.com"}
     r = c.post("/ccadmin/v1/profiles", json=body, headers=auth)
     if r.status_code in (400, 409):  # e-mail taken (e.g. a second run on the same instance)
         body["email"] = f"kim-bench-{uuid.uuid4().hex[:8]}@example.com"
         r = c.post("/ccadmin/v1/profiles", json=body, headers=auth)
-    if r.status_code >= 300:
-        raise Skip(f"create profile: POST /ccadmin/v1/profiles answered {short(r)}")
-    profile_id = find_key(jbody(r), "id")
-    if profile_id is None:
-        notes.append(f"create profile answered {r.status_code} without id; using a placeholder")
-        profile_id = "bench-placeholder-id"
-    return commerce_put(str(profile_id), str(token))
+    profile_id = answered(r, "create profile: POST /ccadmin/v1/profiles", "id", notes)
+    return commerce_put(profile_id, token)
 
 
 def preflight(server: Server, req: Req) -> dict:
