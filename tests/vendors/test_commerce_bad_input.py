@@ -12,14 +12,6 @@ PROFILES = "/ccadmin/v1/profiles"
 JSON = {"content-type": "application/json"}
 
 
-@pytest.fixture
-def occ(http):
-    r = http.post("/ccadmin/v1/login", data={"grant_type": "client_credentials"},
-                  headers={"Authorization": "Bearer emulator-app-key"})
-    http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-    return http
-
-
 def error_model(r: httpx.Response, status: int = 400) -> dict:
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/json"  # not application/problem+json

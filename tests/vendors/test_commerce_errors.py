@@ -28,13 +28,6 @@ def login(http, **form: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-@pytest.fixture
-def occ(http):
-    """The test's client, logged in with the application key."""
-    http.headers.update(login(http))
-    return http
-
-
 def wire(error, **params) -> tuple[int, dict]:
     filled = error.fill(**params) if params else error
     return filled.status, dict(filled.body)

@@ -26,14 +26,6 @@ STORED_ADDRESS = {"firstName": "Jack", "lastName": "Black", "address1": "405 Exa
 NEW = {"firstName": "Pat", "lastName": "Example", "email": "pat@example.com"}
 
 
-@pytest.fixture
-def occ(http):
-    r = http.post("/ccadmin/v1/login", data={"grant_type": "client_credentials"},
-                  headers={"Authorization": "Bearer emulator-app-key"})
-    http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-    return http
-
-
 def ok(r, status: int = 200) -> dict:
     assert r.status_code == status, r.text
     return r.json()
