@@ -2,7 +2,8 @@
 """Set-up and entry points that need nothing but Python 3.11+.
 
     python3 dev.py serve [serve options]   # install into .venv (first time), run the emulator
-    python3 dev.py test [pytest options]   # install into .venv (first time), run every test
+    python3 dev.py test [pytest options]   # install into .venv (first time), the tools the tests
+                                           # drive (tools/setup-*.sh), then run every test
     python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
 
 The virtualenv is refreshed whenever pyproject.toml changes.
@@ -35,6 +36,18 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def ensure_tools() -> int:
+    """Run every tools/setup-*.sh (idempotent): the npm and Debian packages some tests drive
+    (Spectral, Chromium, podman...). Each says what it did, and how to install by hand when
+    it cannot (not root); the tests that need a missing tool then skip, except under CI."""
+    for script in sorted((ROOT / "tools").glob("setup-*.sh")):
+        code = subprocess.call(["bash", str(script)], cwd=ROOT)
+        if code != 0 and os.environ.get("CI"):
+            print(f"dev.py: {script.name} failed ({code})", file=sys.stderr)
+            return code
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("serve", "test", "bench"):
         print(__doc__)
@@ -47,6 +60,8 @@ def main(argv: list[str]) -> int:
             return 1
         command = [str(BIN / "python"), str(ROOT / "bench" / "run.py"), *argv[1:]]
     else:
+        if ensure_tools() != 0:
+            return 1
         command = [str(BIN / "python"), "-m", "pytest", *argv[1:]]
     return subprocess.call(command, cwd=ROOT)
 
