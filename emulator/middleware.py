@@ -32,6 +32,9 @@ from emulator.transport import carry_out
 from emulator.validation import parse_json, unlink
 
 log = logging.getLogger("emulator")
+# One record per vendor call, at INFO, once its status is known; the CLI formats it (text or
+# JSON) and `--quiet` turns it off. The call's fields are in the record's `access` attribute.
+access_log = logging.getLogger("emulator.access")
 Handler = Callable[[RequestContext], Awaitable["Reply"]]
 Guard = Callable[[str, Mapping[str, str]], "VendorError | None"]  # (path, headers) -> refusal
 MAX_BODY_BYTES = 1024 * 1024
@@ -155,6 +158,14 @@ class EmulatorApp:
                     at, api, ctx.operation, ctx.method, ctx.path,
                     ctx.query_string.decode("latin-1"), headers, ctx.raw_body,
                     status, ctx.rule, ctx.fault))  # status None: no response ever started
+                if access_log.isEnabledFor(logging.INFO):
+                    access_log.info("%s %s.%s %s", ctx.namespace.name, api, ctx.operation, status,
+                                    extra={"access": {
+                                        "at": at, "namespace": ctx.namespace.name, "api": api,
+                                        "operation": ctx.operation, "method": ctx.method,
+                                        "path": ctx.path, "status": status,
+                                        "ms": round((time.time() - at) * 1000, 3),
+                                        "rule": ctx.rule, "fault": ctx.fault}})
 
     def error_for(self, shape: ErrorShape, scope: Scope, exc: Exception) -> VendorError:
         if isinstance(exc, EmulatedError):
