@@ -4,8 +4,9 @@ Order: body shape (22007, 22025 for loyaltyPrograms), string types (22024), loya
 format (22025), fields (22026), password confirmation (22007), addresses (22026, 22027),
 roles (89001). The handler then loads the profile (22002) and applies the rules that need
 state: own admin role (89003), last approver (100088, 100089), email in use.
-Which fields are strings and which are required comes from the spec's own marks
-(``x-emulator-string``, ``x-vendor-required``), so contract and checks cannot drift apart.
+Which fields are strings comes from the spec's types (``type: string``) and which are
+required from its marks (``x-vendor-required``), so contract and checks cannot drift apart.
+The spec's type errors of those string fields wait for :func:`check_strings` (22024).
 """
 from __future__ import annotations
 
@@ -31,9 +32,14 @@ def _marked(schema: dict[str, Any], mark: str) -> tuple[str, ...]:
     return tuple(name for name, prop in schema["properties"].items() if prop.get(mark))
 
 
-PROFILE_STRINGS = _marked(_PROFILE, "x-emulator-string")
-ADDRESS_STRINGS = _marked(_ADDRESS, "x-emulator-string")
-DEFAULT_ADDRESS_STRINGS = _marked(_DEFAULT_ADDRESS, "x-emulator-string")
+def _strings(schema: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(name for name, prop in schema["properties"].items()
+                 if prop.get("type") == "string")
+
+
+PROFILE_STRINGS = _strings(_PROFILE)
+ADDRESS_STRINGS = _strings(_ADDRESS)
+DEFAULT_ADDRESS_STRINGS = _strings(_DEFAULT_ADDRESS)
 ADDRESS_REQUIRED = _marked(_ADDRESS, "x-vendor-required")
 DEFAULT_ADDRESS_REQUIRED = _marked(_DEFAULT_ADDRESS, "x-vendor-required")
 CREATE_REQUIRED = tuple(_SCHEMAS["ProfileCreateRequest"]["x-vendor-required"])
@@ -55,9 +61,26 @@ def _describe(error: Any) -> str:
     return f"{where or 'body'}: {message}"
 
 
+def _string_type_error(error: Any) -> bool:
+    """A string field of the body, its address or one of its addresses sent as another JSON
+    type (or as a null the spec refuses): check_strings and the field checks report it."""
+    if error.validator != "type":
+        return False
+    path = list(error.absolute_path)
+    if len(path) == 1:
+        return path[0] in PROFILE_STRINGS
+    if len(path) == 2 and path[0] == "shippingAddress":
+        return path[1] in DEFAULT_ADDRESS_STRINGS
+    if len(path) == 3 and path[0] == "shippingAddresses" and isinstance(path[1], int):
+        return path[2] in ADDRESS_STRINGS
+    return False
+
+
 def _deferrable(error: Any) -> bool:
     path = list(error.absolute_path)
-    return path[0] in CONTAINERS if path else error.validator == "type"
+    if not path:
+        return error.validator == "type"
+    return path[0] in CONTAINERS or _string_type_error(error)
 
 
 def invalid_request(exc: RequestInvalid) -> VendorError | None:
@@ -75,8 +98,11 @@ def _echo(value: Any) -> str:
 
 
 def check_shape(deferred: list[Any]) -> None:
-    if deferred:
-        first = deferred[0]
+    """22007 (22025 for loyaltyPrograms) for the first spec failure that is not a string
+    field's type: those are 22024s (check_strings) or, for a refused null, 22026s."""
+    shape = [error for error in deferred if not _string_type_error(error)]
+    if shape:
+        first = shape[0]
         if list(first.absolute_path)[:1] == ["loyaltyPrograms"]:
             raise EmulatedError(errors.LOYALTY_PROGRAMS_FORMAT)
         raise EmulatedError(errors.INVALID_INPUT, detail=_describe(first))
