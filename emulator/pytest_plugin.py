@@ -11,6 +11,7 @@ Fixtures: ``emulator`` (a :class:`~emulator.client.Emulator` on a fresh namespac
 By default a real server starts on a free loopback port, once per session (once per
 worker under pytest-xdist); ``--emulator-url`` / ``EMULATOR_URL`` uses a running one
 instead. Namespaces are random, so tests and workers never see each other's state.
+The Emulators of a session share one connection pool; each sends its own namespace.
 """
 from __future__ import annotations
 
@@ -65,22 +66,28 @@ def _check_access(url: str, token: str | None) -> None:
             raise RuntimeError(f"no emulator at {url}: {exc}") from None
 
 
+@pytest.fixture(scope="session")
+def _emulator_client(emulator_url: str, request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """The session's one connection pool to its emulator; tests get views of it."""
+    with Emulator(emulator_url, token=request.config.getoption("emulator_token")) as root:
+        yield root
+
+
 @pytest.fixture
-def make_emulator(emulator_url: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Emulator]]:
+def make_emulator(_emulator_client: Emulator) -> Iterator[Callable[..., Emulator]]:
     """``make_emulator(namespace=None)``: an Emulator on a new (or the named) namespace;
     each is reset at the end of the test."""
-    token = request.config.getoption("emulator_token")
     made: list[Emulator] = []
 
     def make(namespace: str | None = None) -> Emulator:
-        emulator = Emulator(emulator_url, namespace or f"t-{uuid.uuid4().hex[:16]}", token=token)
+        emulator = _emulator_client.view(namespace or f"t-{uuid.uuid4().hex[:16]}")
         made.append(emulator)
         return emulator
 
     yield make
     for emulator in made:
-        try:
-            emulator.reset()  # frees the namespace on a long-lived shared server
+        try:  # frees the namespace on a long-lived shared server, even if the test closed it
+            _emulator_client.view(emulator.namespace).reset()
         finally:
             emulator.close()
 
