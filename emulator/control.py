@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 from jsonschema.exceptions import best_match
 
+from emulator import docs
 from emulator.errors import EmulatedError, RequestInvalid, VendorError
 from emulator.faults import FaultRule, RuleError, describe
 from emulator.middleware import PlainErrors
@@ -26,7 +27,8 @@ from emulator.runtime import Namespace, RequestContext, Runtime
 
 PREFIX = "/_emulator/"
 SPEC = "control.yaml"
-OPEN_PATHS = frozenset({"/_emulator/health"})
+# Health for readiness probes; the docs are read-only and hold no namespace data (emulator/docs.py).
+OPEN_PATHS = frozenset({"/_emulator/health"}) | docs.OPEN_PATHS
 # A state snapshot of 100k profiles is ~40 MB: control calls may carry far more than a vendor call.
 MAX_BODY_BYTES = 256 * 1024 * 1024
 UNAUTHORIZED = VendorError(
@@ -68,11 +70,11 @@ class ControlErrors(PlainErrors):
 
 
 def token_guard(token: str) -> Callable[[str, Mapping[str, str]], VendorError | None]:
-    """Refuse control calls without the token (health stays open for readiness probes)."""
+    """Refuse control calls without the token (health and the docs stay open: OPEN_PATHS)."""
     expected = token.encode("utf-8")
 
     def guard(path: str, headers: Mapping[str, str]) -> VendorError | None:
-        if path in OPEN_PATHS:
+        if path in OPEN_PATHS or path.startswith(docs.OPEN_PREFIXES):
             return None
         given = headers.get("x-emulator-token")
         if given is None:
@@ -107,9 +109,12 @@ class ControlAPI:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._freeing: set[asyncio.Task[None]] = set()  # namespaces being freed after a reset
+        self.docs = docs.Docs({**{name: vendor.spec for name, vendor in runtime.vendors.items()},
+                               "control": SPEC})
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
-        return getattr(self, handler_name(operation_id))
+        name = handler_name(operation_id)  # the Docs tag's operations are emulator/docs.py's
+        return getattr(self, name) if hasattr(self, name) else getattr(self.docs, name)
 
     # --- server -----------------------------------------------------------------------
 

@@ -11,14 +11,20 @@ from emulator.errors import VendorError
 
 
 class Reply:
-    """A handler's answer: status, JSON body (None = no body), extra headers."""
+    """A handler's answer: status, JSON body (None = no body), extra headers.
 
-    __slots__ = ("status", "body", "headers")
+    With ``media_type`` the body is bytes sent as they are, with that Content-Type (the
+    docs pages, spec files and their assets); without it the body is JSON.
+    """
 
-    def __init__(self, status: int, body: Any = None, headers: Mapping[str, str] | None = None):
+    __slots__ = ("status", "body", "headers", "media_type")
+
+    def __init__(self, status: int, body: Any = None, headers: Mapping[str, str] | None = None,
+                 media_type: str | None = None):
         self.status = status
         self.body = body
         self.headers = headers or {}
+        self.media_type = media_type
 
     @classmethod
     def of(cls, error: VendorError) -> Reply:
@@ -26,9 +32,15 @@ class Reply:
 
 
 async def send_reply(send: Send, reply: Reply) -> None:
-    payload = b"" if reply.body is None else orjson.dumps(reply.body)
+    media_type = reply.media_type
+    if media_type is None:
+        payload = b"" if reply.body is None else orjson.dumps(reply.body)
+    else:
+        payload = reply.body
     headers = [(b"content-length", str(len(payload)).encode())]
-    if reply.body is not None:
+    if media_type is not None:
+        headers.append((b"content-type", media_type.encode("latin-1")))
+    elif reply.body is not None:
         headers.append((b"content-type", b"application/json"))
     headers.extend((k.lower().encode("latin-1"), str(v).encode("latin-1"))
                    for k, v in reply.headers.items())

@@ -29,6 +29,12 @@ def shared(name: str) -> dict[str, Any]:
     return _load(OPENAPI_DIR / name)
 
 
+@functools.lru_cache(maxsize=None)
+def source(name: str) -> bytes:
+    """openapi/<name>'s bytes as written (the docs serve the file itself)."""
+    return (OPENAPI_DIR / name).read_bytes()
+
+
 def load(name: str) -> dict[str, Any]:
     """A fresh copy of openapi/<name> (Connexion resolves and mutates what it is given)."""
     import copy
