@@ -44,7 +44,7 @@ FILL_LUA = LUA / "fill.lua"
 PRISM_BIN = BENCH / ".prism" / "node_modules" / ".bin" / "prism"
 HOST = "127.0.0.1"
 
-DEFAULT_EMULATOR_CMD = ".venv/bin/profile-emulator serve --port {port} --fixtures fixtures"
+DEFAULT_EMULATOR_CMD = ".venv/bin/profile-emulator serve --port {port} --fixtures fixtures --quiet"
 DEFAULT_RAW_CMD = "{python} bench/raw_asgi.py --host 127.0.0.1 --port {port}"
 
 WORKLOADS = ("loyalty_valid", "loyalty_invalid", "commerce_update", "mixed_faults")
@@ -1318,6 +1318,8 @@ def main(argv: list[str] | None = None) -> int:
     if result.get("error"):
         print(f"run incomplete: {result['error']}")
     print(f"JSON written to {rel(out_path)}")
+    if exit_code == 0:  # what the pytest plugin's fixture costs a test: bench/fixture_cost.py
+        subprocess.call([sys.executable, str(BENCH / "fixture_cost.py"), *(["--rounds", "1"] if args.quick else [])])
     return exit_code
 
 
