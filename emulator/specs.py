@@ -9,7 +9,9 @@ from typing import Any
 
 import yaml
 
-OPENAPI_DIR = Path(__file__).resolve().parent.parent / "openapi"
+from emulator import resources
+
+OPENAPI_DIR = resources.OPENAPI_DIR  # the shipped specs: in the wheel, or the checkout's openapi/
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
