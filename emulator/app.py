@@ -12,16 +12,15 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolver
 from connexion.spec import OpenAPISpecification
 
-from emulator import control, specs
+from emulator import control, resources, specs
 from emulator.middleware import (Dispatcher, EmulatorApp, ErrorShape, Guard, OperationMiddleware,
                                  PlainErrors)
 from emulator.runtime import HOLD_SECONDS, JOURNAL_SIZE, Runtime
 from emulator.validation import VALIDATOR_MAP, ValidationMiddleware
 from emulator.vendors import VENDORS
 
-ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_DIR = specs.OPENAPI_DIR
-FIXTURES_DIR = ROOT / "fixtures"
+FIXTURES_DIR = resources.FIXTURES_DIR
 
 
 class CheckedSpecification(OpenAPISpecification):
