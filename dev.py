@@ -63,7 +63,13 @@ def main(argv: list[str]) -> int:
         if ensure_tools() != 0:
             return 1
         command = [str(BIN / "python"), "-m", "pytest", *argv[1:]]
-    return subprocess.call(command, cwd=ROOT)
+    if argv[0] == "serve" and os.name != "nt":
+        # The emulator takes this process's place: Ctrl-C and SIGTERM reach it directly (it
+        # stops cleanly and flushes its data file), its exit status is ours, and it keeps the
+        # caller's working directory, so relative --fixtures, --data-file and --port-file
+        # paths are the caller's.
+        os.execv(command[0], command)
+    return subprocess.call(command, cwd=None if argv[0] == "serve" else ROOT)
 
 
 if __name__ == "__main__":

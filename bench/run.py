@@ -44,7 +44,7 @@ FILL_LUA = LUA / "fill.lua"
 PRISM_BIN = BENCH / ".prism" / "node_modules" / ".bin" / "prism"
 HOST = "127.0.0.1"
 
-DEFAULT_EMULATOR_CMD = ".venv/bin/profile-emulator serve --port {port} --fixtures fixtures"
+DEFAULT_EMULATOR_CMD = ".venv/bin/profile-emulator serve --port {port} --fixtures fixtures --quiet"
 DEFAULT_RAW_CMD = "{python} bench/raw_asgi.py --host 127.0.0.1 --port {port}"
 
 WORKLOADS = ("loyalty_valid", "loyalty_invalid", "commerce_update", "mixed_faults")

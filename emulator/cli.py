@@ -1,40 +1,136 @@
-"""`profile-emulator serve`: run the emulator with uvicorn."""
+"""`profile-emulator serve`: run the emulator with uvicorn.
+
+Exit status: 0 after a clean stop (SIGTERM, Ctrl-C), 2 when it cannot start as asked (a bad
+option, a port in use, fixtures or a data file it cannot use), with one line saying why.
+"""
 from __future__ import annotations
 
 import argparse
 import gc
 import ipaddress
-import logging
 import os
+import signal
+import socket
 import sys
+import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
+
+from emulator import logs
+from emulator.resources import FIXTURES_DIR
 
 # Light on purpose: the heavy imports (Connexion, uvicorn, the app) happen in main(), after
 # the collector is paused, and `--help` answers without them.
-FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
 JOURNAL_SIZE = 1000  # emulator.runtime.JOURNAL_SIZE (a test keeps the two equal)
+BACKLOG = 2048  # uvicorn's default
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="profile-emulator")
-    commands = parser.add_subparsers(dest="command", required=True)
+class Refusal(Exception):
+    """The emulator cannot start as asked: the message says why (exit status 2)."""
+
+
+class _Version(argparse.Action):
+    """--version, read from the installed distribution's metadata only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **_: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the installed version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            found = version("profile-emulator")
+        except PackageNotFoundError:
+            found = "(not installed)"
+        print(f"profile-emulator {found}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="profile-emulator")
+    top.add_argument("--version", action=_Version)
+    commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator")
     serve.add_argument("--host", default="127.0.0.1",
-                       help="interface to bind (default 127.0.0.1: loopback only)")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--fixtures", type=Path, default=FIXTURES_DIR,
-                       help="fixtures folder (seed data, config, scenarios/)")
-    serve.add_argument("--data-file", type=Path, default=None,
+                       help="interface to bind (default 127.0.0.1: loopback only); any other "
+                            "needs --control-token or --insecure-control")
+    serve.add_argument("--port", type=_port, default=8080,
+                       help="port to listen on (default 8080; 0: a free one, printed)")
+    serve.add_argument("--port-file", type=Path, default=None, metavar="PATH",
+                       help="write the port to PATH once listening (atomically; removed at exit)")
+    serve.add_argument("--fixtures", type=Path, default=FIXTURES_DIR, metavar="DIR",
+                       help="fixtures folder: loyalty.yaml, commerce.yaml, scenarios/ "
+                            "(default: the shipped ones)")
+    serve.add_argument("--data-file", type=Path, default=None, metavar="PATH",
                        help="persist state to this JSON file (written behind, atomically)")
     serve.add_argument("--control-token", default=os.environ.get("EMULATOR_CONTROL_TOKEN"),
                        help="require this token on /_emulator/* calls (health excepted), as "
                             "'Authorization: Bearer TOKEN' or 'X-Emulator-Token: TOKEN' "
                             "(default: $EMULATOR_CONTROL_TOKEN; none)")
+    serve.add_argument("--insecure-control", action="store_true",
+                       help="allow a non-loopback --host without a control token")
     serve.add_argument("--journal-size", type=int, default=JOURNAL_SIZE,
                        help=f"vendor calls kept in each namespace's journal (default {JOURNAL_SIZE})")
-    serve.add_argument("--log-level", default="warning")
-    args = parser.parse_args(argv)
+    serve.add_argument("--log-level", type=str.lower, choices=logs.LEVELS, default="warning",
+                       help="least severe record shown (default warning); the access log is "
+                            "apart: see --quiet")
+    serve.add_argument("--log-format", choices=logs.FORMATS, default="text",
+                       help="text (default) or json: one object a line")
+    serve.add_argument("--quiet", action="store_true",
+                       help="no access log (one line per vendor call, on by default)")
+    return top
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {port}")
+    return port
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    running: list[Any] = []  # the uvicorn server, once there is one
+
+    def on_signal(signum: int, frame: Any) -> None:
+        # Only until uvicorn's own handlers are in place, and when uvicorn raises the signal
+        # it handled again after its shutdown: stop now if still starting, else let it stop.
+        if not running:
+            raise SystemExit(0)
+        running[0].should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    try:
+        return _serve(args, running)
+    except Refusal as exc:
+        print(f"profile-emulator: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace, running: list[Any]) -> int:
+    # Relative paths are the caller's: from the working directory it started us in.
+    fixtures = args.fixtures.absolute()
+    data_file = args.data_file.absolute() if args.data_file else None
+    port_file = args.port_file.absolute() if args.port_file else None
+    insecure = not args.control_token and not _is_loopback(args.host)
+    if insecure and not args.insecure_control:
+        raise Refusal(f"--host {args.host} is reachable from other machines: give "
+                      "--control-token TOKEN (or set EMULATOR_CONTROL_TOKEN) to protect "
+                      "/_emulator/, or --insecure-control to run without one")
+    if not fixtures.exists():
+        raise Refusal(f"--fixtures {fixtures}: no such folder")
+    if not fixtures.is_dir():
+        raise Refusal(f"--fixtures {fixtures}: not a folder")
+    if data_file is not None and data_file.exists() and not data_file.is_file():
+        raise Refusal(f"--data-file {data_file}: not a file")
+    if port_file is not None and not port_file.parent.is_dir():
+        raise Refusal(f"--port-file {port_file}: no such folder {port_file.parent}")
+    logs.configure(args.log_level, args.log_format, args.quiet)
 
     # Start-up builds about a million objects that live as long as the process (modules,
     # specs, validators, fixtures). Collecting while they are built is wasted work (a fifth
@@ -50,25 +146,93 @@ def main(argv: list[str] | None = None) -> int:
 
             from emulator.app import create_app
             from emulator.runtime import FixtureError
+            from emulator.server import Server
+            from emulator.vendors import VENDORS
 
-        logging.basicConfig(level=args.log_level.upper(),
-                            format="%(levelname)s %(name)s: %(message)s")
+        wanted = [f"{vendor.name}.yaml" for vendor in VENDORS]
+        if not any((fixtures / name).is_file() for name in wanted):
+            raise Refusal(f"--fixtures {fixtures}: holds no vendor fixtures "
+                          f"(none of {', '.join(wanted)})")
         try:
-            app = create_app(args.fixtures, args.data_file, control_token=args.control_token,
+            app = create_app(fixtures, data_file, control_token=args.control_token,
                              journal_size=args.journal_size)
         except FixtureError as exc:
-            print(f"profile-emulator: {exc}", file=sys.stderr)
-            return 2
+            raise Refusal(str(exc)) from None
         gc.freeze()  # no collection first: what start-up threw away is a few MB, once
     finally:
         gc.enable()
-    if not args.control_token and not _is_loopback(args.host):
+    if insecure:
         print(f"profile-emulator: warning: {args.host} is reachable from other machines and "
               "/_emulator/ has no --control-token", file=sys.stderr)
-    print(f"profile-emulator listening on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=False, lifespan="on", proxy_headers=False)
+
+    sock = _bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    url = f"http://{_url_host(args.host)}:{port}"
+
+    def announce(_: Any) -> None:  # once uvicorn accepts on the socket
+        if port_file is not None:
+            _write_port_file(port_file, port)
+        print(f"profile-emulator listening on {url}", flush=True)
+
+    config = uvicorn.Config(app, log_config=None, log_level=args.log_level, access_log=False,
+                            lifespan="on", proxy_headers=False, backlog=BACKLOG,
+                            timeout_graceful_shutdown=2)  # Server drops held calls before
+    server = Server(config, on_started=announce)
+    running.append(server)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        if port_file is not None:
+            _remove_port_file(port_file, port)
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or a Refusal naming them."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise Refusal(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not past a live listener
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise Refusal(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _write_port_file(path: Path, port: int) -> None:
+    """The port, written to a temporary file beside PATH and renamed over it: a reader sees
+    the whole number or no file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(f"{port}\n")
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would hide it from other users
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _remove_port_file(path: Path, port: int) -> None:
+    """At exit, unless another server has written its own port there since."""
+    try:
+        if path.read_text(encoding="ascii").strip() == str(port):
+            path.unlink()
+    except OSError:
+        pass
 
 
 def _is_loopback(host: str) -> bool:

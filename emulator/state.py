@@ -244,8 +244,8 @@ class DataFile:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._dirty.wait(timeout=0.5):
-                self._stop.wait(self._delay)  # coalesce a burst of writes into one
+            # A burst of writes is coalesced into one flush; once stopping, close() flushes.
+            if self._dirty.wait(timeout=0.5) and not self._stop.wait(self._delay):
                 self.flush()
 
     def flush(self) -> None:
@@ -267,6 +267,7 @@ class DataFile:
 
     def close(self) -> None:
         self._stop.set()
+        self._dirty.set()  # wakes the thread now rather than at its next half-second
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.flush()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import uuid
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,8 +14,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from emulator.server import EmulatorServer
+from emulator.specs import OPENAPI_DIR
 
-SPEC = Path(__file__).resolve().parents[2] / "openapi" / "commerce.yaml"
+SPEC = OPENAPI_DIR / "commerce.yaml"
 APP_KEY = "emulator-app-key"  # fixtures/commerce.yaml
 NAMESPACE = f"fuzz-commerce-{uuid.uuid4().hex[:8]}"
 SEEN: defaultdict[str, Counter[int]] = defaultdict(Counter)  # operationId -> statuses

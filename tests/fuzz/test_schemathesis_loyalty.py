@@ -13,12 +13,14 @@ import sys
 import uuid
 from pathlib import Path
 
+from emulator.specs import OPENAPI_DIR
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 
 def run_schemathesis(spec: str, base_url: str, config: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [str(SCHEMATHESIS), "--config-file", str(config), "run", str(ROOT / "openapi" / spec),
+    cmd = [str(SCHEMATHESIS), "--config-file", str(config), "run", str(OPENAPI_DIR / spec),
            "--url", base_url, "--checks", "all", "--max-examples",
            os.environ.get("FUZZ_MAX_EXAMPLES", "40"), "--seed", "20261122",
            "--request-timeout", "10", "--no-color", *extra]

@@ -7,7 +7,9 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-SPECS = sorted((Path(__file__).resolve().parents[2] / "openapi").glob("*.yaml"))
+from emulator.specs import OPENAPI_DIR
+
+SPECS = sorted(OPENAPI_DIR.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)

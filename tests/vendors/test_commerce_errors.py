@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from emulator.specs import OPENAPI_DIR
 from emulator.vendors.commerce import errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -216,7 +217,7 @@ def test_check_order_first_failure_wins(occ):
 # ------------------------------------------------------------------ the catalogue's contract
 
 def _spec_examples() -> list[dict]:
-    spec = yaml.safe_load((ROOT / "openapi" / "commerce.yaml").read_text())
+    spec = yaml.safe_load((OPENAPI_DIR / "commerce.yaml").read_text())
     return [example["value"] for example in spec["components"]["examples"].values()]
 
 

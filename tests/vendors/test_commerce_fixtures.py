@@ -1,21 +1,16 @@
 """fixtures/commerce.yaml: validated at load with the file and field named; seeds state and config."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 
+from emulator.app import FIXTURES_DIR
 from emulator.runtime import FixtureError, load_fixture_file
 from emulator.server import EmulatorServer
 from emulator.vendors.commerce import FIXTURE_SCHEMA, load_fixtures
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 def test_default_fixtures_load():
-    state, config = load_fixtures(load_fixture_file(ROOT / "fixtures" / "commerce.yaml",
-                                                     FIXTURE_SCHEMA))
+    state, config = load_fixtures(load_fixture_file(FIXTURES_DIR / "commerce.yaml", FIXTURE_SCHEMA))
     assert config == {"authEnabled": True, "tokenLifetimeSeconds": 300}
     assert list(state["commerce.applications"]) == ["emulator-app-key"]
     assert {"se-570031", "se-570040", "se-570041", "se-570050"} <= set(state["commerce.profiles"])

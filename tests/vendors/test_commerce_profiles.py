@@ -3,16 +3,15 @@ addresses, the update semantics of issue 3, deterministic ids and race-free emai
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from emulator.specs import OPENAPI_DIR
 from emulator.vendors.commerce.profiles import PROFILE_KEYS
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = yaml.safe_load((ROOT / "openapi" / "commerce.yaml").read_text())["components"]["examples"]
+EXAMPLES = yaml.safe_load((OPENAPI_DIR / "commerce.yaml").read_text())["components"]["examples"]
 PROFILES = "/ccadmin/v1/profiles"
 KIM = f"{PROFILES}/se-570031"
 JILL = f"{PROFILES}/se-570050"
