@@ -20,6 +20,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${PROFILE_EMULATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/profile-emulator}"
 IMAGE="localhost/profile-emulator:latest"
+DEFAULT_IMAGE="$IMAGE"
 REFRESH_BASE=0
 SUITE=bookworm
 SUITE_PYTHON=3.11
@@ -74,10 +75,10 @@ if [ "$REFRESH_BASE" = 1 ] || [ ! -s "$BASE_TAR" ]; then
     t="$(now)"
     say "building the $SUITE base with mmdebstrap into $BASE_TAR"
     [ "$(id -u)" = 0 ] || cannot "mmdebstrap needs root here (or a ready $BASE_TAR)"
-    rm -f "$BASE_TAR.tmp"
-    mmdebstrap --quiet --format=tar "${MMDEBSTRAP_ARGS[@]}" "$SUITE" "$BASE_TAR.tmp" "${SOURCES[@]}" \
-        || { rm -f "$BASE_TAR.tmp"; echo "build.sh: mmdebstrap failed" >&2; exit 1; }
-    mv "$BASE_TAR.tmp" "$BASE_TAR"
+    partial="$BASE_TAR.$$.tmp"
+    mmdebstrap --quiet --format=tar "${MMDEBSTRAP_ARGS[@]}" "$SUITE" "$partial" "${SOURCES[@]}" \
+        || { rm -f "$partial"; echo "build.sh: mmdebstrap failed" >&2; exit 1; }
+    mv "$partial" "$BASE_TAR"
     sha256sum "$BASE_TAR" | cut -c1-12 > "$BASE_TAR.sha"
     say "base tarball built in $(since "$t") ($(du -m "$BASE_TAR" | cut -f1) MB)"
 else
@@ -106,9 +107,10 @@ py_version="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
     exit 1; }
 
 t="$(now)"
+# Per run (two builds at once do not mix): the source copy and the build context.
 SRC="$(mktemp -d)"
-CONTEXT="$CACHE/context"
-trap 'rm -rf "$SRC"' EXIT
+CONTEXT="$(mktemp -d "$CACHE/context.XXXXXX")"
+trap 'rm -rf "$SRC" "$CONTEXT"' EXIT
 # Build from a copy of the work tree (tracked and new files, nothing ignored): no build/ or
 # egg-info left in the checkout, and no stale build/lib from an earlier build in the wheel.
 if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -122,19 +124,18 @@ pip freeze --exclude-editable \
     | grep -E '^[A-Za-z0-9._-]+==' > "$SRC/.constraints.txt" || true
 deps_key="$( (cat "$ROOT/pyproject.toml" "$SRC/.constraints.txt"; echo "$py_version") | sha256sum | cut -c1-12)"
 DEPS="$CACHE/wheels/deps-$deps_key"
-rm -rf "$CONTEXT" && mkdir -p "$CONTEXT/app"
+mkdir -p "$CONTEXT/app" "$CONTEXT/deps"
 if [ -d "$DEPS" ]; then
     say "reusing the dependency wheels in $DEPS"
     pip wheel --quiet --no-deps -w "$CONTEXT/app" "$SRC"
 else
     say "building the wheelhouse (profile-emulator and its dependencies)"
-    rm -rf "$DEPS.tmp" && mkdir -p "$DEPS.tmp"
-    pip wheel --quiet -c "$SRC/.constraints.txt" \
-        -w "$DEPS.tmp" "$SRC"
-    mv "$DEPS.tmp"/profile_emulator-*.whl "$CONTEXT/app/"
-    mv "$DEPS.tmp" "$DEPS"
+    mkdir -p "$CACHE/wheels"
+    fresh="$(mktemp -d "$DEPS.XXXXXX")"
+    pip wheel --quiet -c "$SRC/.constraints.txt" -w "$fresh" "$SRC" || { rm -rf "$fresh"; exit 1; }
+    mv "$fresh"/profile_emulator-*.whl "$CONTEXT/app/"
+    mv -T "$fresh" "$DEPS" 2>/dev/null || rm -rf "$fresh"  # another build got there first
 fi
-mkdir -p "$CONTEXT/deps"
 cp -l "$DEPS"/*.whl "$CONTEXT/deps/" 2>/dev/null || cp "$DEPS"/*.whl "$CONTEXT/deps/"
 wheel="$(cd "$CONTEXT/app" && ls profile_emulator-*.whl)"
 VERSION="$(echo "$wheel" | cut -d- -f2)"
@@ -143,9 +144,17 @@ say "wheelhouse ready in $(since "$t"): $wheel and $(ls "$CONTEXT/deps" | wc -l)
 # ------------------------------------------------------------------ 4. image ----
 t="$(now)"
 say "podman build $IMAGE (base $BASE_IMAGE)"
-"${PODMAN[@]}" build --quiet --layers --pull=never --network=none --format docker "${LIMITS[@]}" \
-    --build-arg "BASE=$BASE_IMAGE" --build-arg "VERSION=$VERSION" \
-    -f "$ROOT/container/Dockerfile" -t "$IMAGE" -t "${IMAGE%:*}:$VERSION" "$CONTEXT" >/dev/null
+build=("${PODMAN[@]}" build --quiet --layers --pull=never --network=none --format docker
+    "${LIMITS[@]}" --build-arg "BASE=$BASE_IMAGE" --build-arg "VERSION=$VERSION"
+    -f "$ROOT/container/Dockerfile")
+# The build stage gets a tag too: it keeps that stage's layers (the dependencies installed)
+# as a cache when the prune below clears the untagged images of earlier builds.
+"${build[@]}" --target build -t localhost/profile-emulator-build:cache "$CONTEXT" >/dev/null
+"${build[@]}" -t "$IMAGE" "$CONTEXT" >/dev/null
+[ "$IMAGE" != "$DEFAULT_IMAGE" ] || "${PODMAN[@]}" tag "$IMAGE" "localhost/profile-emulator:$VERSION"
+for title in profile-emulator profile-emulator-build; do
+    "${PODMAN[@]}" image prune --force --filter "label=org.opencontainers.image.title=$title" >/dev/null
+done
 size="$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE")"
 say "image built in $(since "$t")"
 say "total $(since "$T0")"
