@@ -13,7 +13,9 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,16 +105,25 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(0)
         running[0].should_exit = True
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
+    # (main() may also be called in a process that goes on: its handlers and loggers are
+    # put back on the way out.)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, on_signal)
+                for sig in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
+    undo: list[Callable[[], None]] = []
     try:
-        return _serve(args, running)
+        return _serve(args, running, undo)
     except Refusal as exc:
         print(f"profile-emulator: {exc}", file=sys.stderr)
         return 2
+    finally:
+        for restore in undo:
+            restore()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def _serve(args: argparse.Namespace, running: list[Any]) -> int:
+def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[], None]]) -> int:
     # Relative paths are the caller's: from the working directory it started us in.
     fixtures = args.fixtures.absolute()
     data_file = args.data_file.absolute() if args.data_file else None
@@ -130,7 +141,7 @@ def _serve(args: argparse.Namespace, running: list[Any]) -> int:
         raise Refusal(f"--data-file {data_file}: not a file")
     if port_file is not None and not port_file.parent.is_dir():
         raise Refusal(f"--port-file {port_file}: no such folder {port_file.parent}")
-    logs.configure(args.log_level, args.log_format, args.quiet)
+    undo.append(logs.configure(args.log_level, args.log_format, args.quiet))
 
     # Start-up builds about a million objects that live as long as the process (modules,
     # specs, validators, fixtures). Collecting while they are built is wasted work (a fifth

@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -74,12 +75,20 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "warning", fmt: str = "text", quiet: bool = False,
-              stream: TextIO | None = None) -> None:
+              stream: TextIO | None = None) -> Callable[[], None]:
     """Root logger at ``level`` to ``stream`` (stderr) in ``fmt``; the access log at INFO,
-    or off when ``quiet`` (then the middleware does not even build its records)."""
+    or off when ``quiet`` (then the middleware does not even build its records). Returns
+    what puts the loggers back as they were (for a caller that goes on afterwards)."""
+    root, access = logging.getLogger(), logging.getLogger(ACCESS)
+    saved = root.handlers[:], root.level, access.level
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger(ACCESS).setLevel(logging.CRITICAL + 1 if quiet else logging.INFO)
+    access.setLevel(logging.CRITICAL + 1 if quiet else logging.INFO)
+
+    def restore() -> None:
+        root.handlers[:], root_level, access_level = saved
+        root.setLevel(root_level)
+        access.setLevel(access_level)
+    return restore
