@@ -58,18 +58,24 @@ def test_the_client_sends_the_token(guarded: EmulatorServer) -> None:
 
 def test_serve_binds_loopback_and_takes_a_token(monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """What serve hands the server: the app (its guards) and the socket it bound (its host).
+    tests/unit/test_cli.py runs the same choices as real processes."""
     calls = []
-    monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: calls.append((app, kwargs)))
+    monkeypatch.setattr("emulator.server.Server.run", lambda self, sockets: calls.append(
+        (self.config.app, sockets[0].getsockname()[0])))
     monkeypatch.delenv("EMULATOR_CONTROL_TOKEN", raising=False)
-    assert cli.main(["serve", "--port", "9999"]) == 0
-    app, options = calls.pop()
-    assert options["host"] == "127.0.0.1" and app.guards == {}
-    assert cli.main(["serve", "--host", "0.0.0.0", "--control-token", TOKEN]) == 0
-    app, options = calls.pop()
-    assert options["host"] == "0.0.0.0" and set(app.guards) == {"control"}
+    assert cli.main(["serve", "--port", "0"]) == 0
+    app, host = calls.pop()
+    assert host == "127.0.0.1" and app.guards == {}
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0", "--control-token", TOKEN]) == 0
+    app, host = calls.pop()
+    assert host == "0.0.0.0" and set(app.guards) == {"control"}
     assert "warning" not in capsys.readouterr().err
-    assert cli.main(["serve", "--host", "0.0.0.0"]) == 0
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 2  # no token: no start
+    assert "--insecure-control" in capsys.readouterr().err and not calls
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0", "--insecure-control"]) == 0
     assert "has no --control-token" in capsys.readouterr().err
+    assert calls.pop()[0].guards == {}
     monkeypatch.setenv("EMULATOR_CONTROL_TOKEN", TOKEN)
-    assert cli.main(["serve"]) == 0
+    assert cli.main(["serve", "--port", "0"]) == 0
     assert set(calls.pop()[0].guards) == {"control"}
