@@ -71,3 +71,14 @@ def test_a_blank_session_channel_is_refused(http, channel):
                   json={"correlationId": f"c-{uuid.uuid4().hex[:8]}", "channel": channel})
     assert (r.status_code, r.json()) == (400, {
         "statusCode": 400, "errorCode": "INVALID_REQUEST", "errorMessage": "Must provide a channel"})
+
+
+@pytest.mark.parametrize("source", ["", "   "])
+def test_a_blank_extended_data_source_is_not_a_valid_source(http, source):
+    """The seed's `{value} is not valid extended data source.`, with the blank value."""
+    body = {**PROFILE, "email": "ada@example.com", "extendedDataSource": source,
+            "extendedData": {"casl": True}}
+    r = http.put("/client/users/seed-session-1/profile", json=body)
+    assert (r.status_code, r.json()) == (400, {
+        "statusCode": 400, "errorCode": "INVALID_REQUEST",
+        "errorMessage": f"{source} is not valid extended data source."})
