@@ -68,7 +68,8 @@ class Emulator:
                headers: dict[str, str] | None = None, body: dict[str, Any] | None = None,
                times: int | None = None, after: int | None = None,
                probability: float | None = None, ttl: float | None = None,
-               rule_id: str | None = None, description: str | None = None) -> str:
+               rule_id: str | None = None, description: str | None = None,
+               stage: str | None = None) -> str:
         """Add a fault rule; return its id.
 
         The action: ``error`` (a catalogue name, see :meth:`errors`), ``fault``
@@ -78,12 +79,16 @@ class Emulator:
         Which calls: ``api``, ``operation``, ``path_params``, ``headers`` and ``body`` (a
         subset of the call's JSON body); none = every vendor call. How often: ``times``,
         ``after``, ``probability``, ``ttl`` (seconds). ``rule_id``: your own id.
+        An error names its API (``loyalty.*``, ``commerce.*``) and, with no ``operation``,
+        applies where the vendor spec documents it. ``stage``: an error or respond acts
+        once the vendor's token, body and session checks pass (``"checked"``, the default)
+        or ``"arrival"``, before them.
         """
         match = {"api": api, "operation": operation, "pathParams": path_params,
                  "headers": headers, "body": body}
         rule = {"id": rule_id, "description": description, "error": error, "fault": fault,
                 "respond": respond, "delayMs": delay_ms, "delay": delay, "times": times,
-                "after": after, "probability": probability, "ttlSeconds": ttl,
+                "after": after, "probability": probability, "ttlSeconds": ttl, "stage": stage,
                 "match": {key: value for key, value in match.items() if value is not None}}
         return self.add_rule({key: value for key, value in rule.items() if value is not None})
 
@@ -92,7 +97,7 @@ class Emulator:
         return self._call("POST", "/faults", json=rule)["id"]
 
     def rules(self) -> list[dict[str, Any]]:
-        """The live rules in match order, with their counters (``matched``, ``fired``)."""
+        """The rules in match order, with their counters (``matched``, ``fired``, ``spent``)."""
         return self._call("GET", "/faults")
 
     def remove(self, rule_id: str) -> None:

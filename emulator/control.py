@@ -149,7 +149,7 @@ class ControlAPI:
     async def add_fault(self, ctx: RequestContext) -> Reply:
         """POST /_emulator/faults"""
         try:
-            rule = FaultRule.parse(ctx.body, known_errors=self.runtime.catalogue)
+            rule = FaultRule.parse(ctx.body, known_errors=self.runtime.contract)
             _reported(ctx)
             rule_id = ctx.namespace.faults.add(rule)
         except RuleError as exc:
@@ -195,7 +195,7 @@ class ControlAPI:
         """PUT /_emulator/scenarios/{name}: its rules go in front, with fresh counters."""
         name, listing = self._scenario(ctx)
         try:
-            rules = self.runtime.scenarios[name].parse_rules(known_errors=self.runtime.catalogue)
+            rules = self.runtime.scenarios[name].parse_rules(known_errors=self.runtime.contract)
         except RuleError as exc:  # e.g. it names an error of a vendor this server lacks
             raise bad_request(str(exc)) from None
         ctx.namespace.faults.activate(name, rules)

@@ -39,6 +39,11 @@ class EmulatedError(Exception):
         super().__init__(self.error.body)
 
 
+class Answered(Exception):
+    """A fault rule has already answered the call (or broken its connection): the handler
+    stops here and nothing more is sent."""
+
+
 class RequestInvalid(Exception):
     """The request did not match the spec; the vendor decides how to say so.
 

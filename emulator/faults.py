@@ -9,7 +9,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,11 @@ APIS = ("loyalty", "commerce")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 FAULTS = ("connection_reset", "empty_response", "malformed_body", "timeout")
 ACTIONS = ("error", "respond", "fault")
+# When a rule acts (REQUIREMENTS 5.11): `checked` once the vendor's own token, body and
+# session checks have passed (the default of `error` and `respond`: a call without a token
+# still gets its 401), `arrival` before any check (delays and transport faults, always).
+STAGES = ("arrival", "checked")
+BODILESS = (204, 304)  # RFC 9110: these statuses never carry content
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
@@ -60,8 +65,9 @@ RULE_SCHEMA: dict[str, Any] = {
         "error": {"type": "string", "minLength": 1},
         "respond": {
             "type": "object", "additionalProperties": False, "required": ["status"],
-            "properties": {"status": {"type": "integer", "minimum": 100, "maximum": 599},
+            "properties": {"status": {"type": "integer", "minimum": 200, "maximum": 599},
                            "headers": _STR_MAP, "body": {}}},
+        "stage": {"enum": list(STAGES)},
         "fault": {"enum": list(FAULTS)},
         "delayMs": {"type": "number", "minimum": 0, "maximum": MAX_DELAY_MS},
         "delay": _DELAY,
@@ -76,6 +82,11 @@ RULE_SCHEMA: dict[str, Any] = {
                            {"required": ["respond", "fault"]}]}},
         {"not": {"required": ["delayMs", "delay"]}},
         {"anyOf": [{"required": [key]} for key in (*ACTIONS, "delayMs", "delay")]},
+        {"not": {"required": ["respond"],
+                 "properties": {"respond": {"required": ["status", "body"],
+                                            "properties": {"status": {"enum": list(BODILESS)}}}}}},
+        {"not": {"required": ["stage"], "properties": {"stage": {"const": "checked"}},
+                 "not": {"anyOf": [{"required": ["error"]}, {"required": ["respond"]}]}}},
     ],
 }
 SCENARIO_SCHEMA: dict[str, Any] = {
@@ -145,10 +156,14 @@ class Match:
     path_params: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     body: Mapping[str, Any] | None = None
+    # An `error` rule naming no operation applies only where its API's spec documents the
+    # error (None: no such narrowing). Not part of the rule's JSON: derived from the specs.
+    documented_on: frozenset[str] | None = None
 
     def matches(self, call: Call) -> bool:
         return ((self.api is None or call.api == self.api)
                 and (self.operation is None or call.operation == self.operation)
+                and (self.documented_on is None or call.operation in self.documented_on)
                 and all(k in call.path_params and str(call.path_params[k]) == v for k, v in self.path_params.items())
                 and all(call.headers.get(k.lower()) == v for k, v in self.headers.items())
                 and (self.body is None or _subset(self.body, call.body)))
@@ -195,14 +210,20 @@ class FaultRule:
     ttl_seconds: float | None = None
     id: str | None = None
     description: str | None = None
+    stage: str = "arrival"
     scenario: str | None = None
     matched: int = 0
     fired: int = 0
+    spent: bool = False  # fired `times` times: listed with its counters, never matched again
     expires_at: float | None = field(default=None, repr=False)
 
     @classmethod
     def parse(cls, data: Any, *, known_errors: Container[str], where: str = "") -> FaultRule:
-        """Validate one rule in its JSON form; raise RuleError naming the bad field."""
+        """Validate one rule in its JSON form; raise RuleError naming the bad field.
+
+        ``known_errors``: the catalogue names a rule may use. When it is a
+        :class:`Contract`, the rule is also held to the vendor specs (REQUIREMENTS 5.12): an
+        operation its API has, an error its matched operations document."""
         _validate(_RULE_VALIDATOR, data, where)
         actions = [key for key in ACTIONS if key in data]
         if len(actions) > 1:
@@ -226,27 +247,97 @@ class FaultRule:
                 close = difflib.get_close_matches(data["error"], list(known_errors), n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise _fail(where, ["error"], f"unknown error {data['error']!r} (see GET /_emulator/errors){hint}")
+        respond = data.get("respond")
+        if respond is not None and respond.get("status") in BODILESS and "body" in respond:
+            raise _fail(where, ["respond", "body"], f"a {respond['status']} response has no body")
+        if data.get("stage") == "checked" and not ("error" in data or "respond" in data):
+            raise _fail(where, ["stage"], "delays and transport faults act on arrival; "
+                                          "only error and respond can wait for the vendor's checks")
         leftover = best_match(_RULE_VALIDATOR.iter_errors(data))  # schema and checks above agree
         if leftover is not None:
             raise _schema_error(leftover, where)
         m = data.get("match", {})
+        api, operation = m.get("api"), m.get("operation")
+        error = data.get("error")
+        if error is not None:  # an error belongs to its API (REQUIREMENTS 5.12)
+            owner = error.partition(".")[0]
+            if api is not None and api != owner:
+                raise _fail(where, ["match", "api"], f"{error} is an error of the {owner} API, "
+                                                     f"not of {api}")
+            api = owner
+        documented_on = None
+        if isinstance(known_errors, Contract):
+            documented_on = known_errors.check(api, operation, error, where)
+        stage = data.get("stage", "checked" if error is not None or respond is not None else "arrival")
         return cls(
-            match=Match(api=m.get("api"), operation=m.get("operation"), path_params=dict(m.get("pathParams", {})),
-                        headers=dict(m.get("headers", {})), body=copy.deepcopy(m.get("body"))),
-            error=data.get("error"), respond=copy.deepcopy(data.get("respond")), fault=data.get("fault"),
+            match=Match(api=api, operation=operation, path_params=dict(m.get("pathParams", {})),
+                        headers=dict(m.get("headers", {})), body=copy.deepcopy(m.get("body")),
+                        documented_on=documented_on),
+            error=error, respond=copy.deepcopy(respond), fault=data.get("fault"),
             delay_ms=data.get("delayMs"), delay=copy.deepcopy(data.get("delay")),
             times=data.get("times"), after=data.get("after", 0), probability=data.get("probability", 1.0),
-            ttl_seconds=data.get("ttlSeconds"), id=data.get("id"), description=data.get("description"))
+            ttl_seconds=data.get("ttlSeconds"), id=data.get("id"), description=data.get("description"),
+            stage=stage)
 
     def to_dict(self, *, counters: bool = True) -> dict[str, Any]:
         """The rule's public JSON (with id); with counters, also matched, fired and scenario."""
         out = {"id": self.id, "description": self.description, "match": self.match.to_dict(),
                "error": self.error, "respond": copy.deepcopy(self.respond), "fault": self.fault,
                "delayMs": self.delay_ms, "delay": copy.deepcopy(self.delay), "times": self.times,
-               "after": self.after, "probability": self.probability, "ttlSeconds": self.ttl_seconds}
+               "after": self.after, "probability": self.probability, "ttlSeconds": self.ttl_seconds,
+               "stage": self.stage}
         if counters:
-            out |= {"matched": self.matched, "fired": self.fired, "scenario": self.scenario}
+            out |= {"matched": self.matched, "fired": self.fired, "spent": self.spent,
+                    "scenario": self.scenario}
         return {key: value for key, value in out.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Contract(Container[str]):
+    """What the vendor specs let a rule name (REQUIREMENTS 5.12): each API's operations, and
+    for each catalogue error the operations whose spec documents it (a response of its status
+    with an example of its body). As a container it holds the catalogue's error names.
+
+    ``absent``: APIs a scenario file may name although this server does not serve them; such
+    rules are accepted as they load and held to the contract when activated (then refused)."""
+
+    operations: Mapping[str, Collection[str]]
+    documented: Mapping[str, frozenset[str]]
+    absent: frozenset[str] = frozenset()
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self.documented
+                                          or name.partition(".")[0] in self.absent)
+
+    def __iter__(self) -> Iterator[str]:  # close matches in "did you mean" hints
+        return iter(self.documented)
+
+    def check(self, api: str | None, operation: str | None, error: str | None,
+              where: str) -> frozenset[str] | None:
+        """Refuse an operation the API lacks and an error its operations do not document;
+        return the operations an error rule naming none is narrowed to (None: no narrowing)."""
+        if api in self.absent:
+            return None
+        if operation is not None:
+            known = list(self.operations.get(api, ())) if api else \
+                sorted({op for ops in self.operations.values() for op in ops})
+            if operation not in known:
+                close = difflib.get_close_matches(operation, known, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                owner = f"the {api} API has no operation" if api else "no API has an operation"
+                raise _fail(where, ["match", "operation"],
+                            f"{owner} {operation!r} (operations: {', '.join(known)}){hint}")
+        if error is None:
+            return None
+        documented = self.documented.get(error, frozenset())
+        if operation is not None and operation not in documented:
+            elsewhere = ", ".join(sorted(documented)) or "no operation"
+            raise _fail(where, ["error"], f"{error} is not a response of {api} {operation} in "
+                                          f"its spec (documented for: {elsewhere})")
+        if not documented:
+            raise _fail(where, ["error"], f"{error} is not a response of any {api} operation "
+                                          f"in its spec")
+        return None if operation is not None else documented
 
 
 @dataclass
@@ -278,6 +369,15 @@ class Decision:
         return self.error is None and self.respond is None and self.fault is None
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A call whose decision waits for the vendor's checks: the first rule that matched it
+    acts only then (``checked`` stage). ``seen``: the rules already weighed on arrival."""
+
+    call: Call
+    seen: frozenset[int]
+
+
 class Engine:
     """An ordered rule list, first match wins, probabilities and delays from one seeded RNG."""
 
@@ -287,6 +387,7 @@ class Engine:
         self._rng = random.Random(seed)
         self._clock = clock
         self._next_id = 1
+        self._live = 0  # rules neither spent nor expired (recounted whenever the list changes)
         self._lock = threading.Lock()
 
     def add(self, rule: FaultRule, *, front: bool = False) -> str:
@@ -302,26 +403,32 @@ class Engine:
                 raise RuleError(f"id: {rule.id!r} is already in use")
             rule.expires_at = None if rule.ttl_seconds is None else self._clock() + rule.ttl_seconds
             self._rules.insert(0, rule) if front else self._rules.append(rule)
+            self._recount()
             return rule.id
 
     @property
     def active(self) -> bool:
-        """Whether any rule is loaded: the request path asks this before building a Call."""
-        return bool(self._rules)
+        """Whether any live rule is loaded: the request path asks this before building a Call."""
+        return self._live > 0
+
+    def _recount(self) -> None:
+        self._live = sum(not r.spent for r in self._rules)
 
     def remove(self, rule_id: str) -> bool:
         with self._lock:
             before = len(self._rules)
             self._rules = [r for r in self._rules if r.id != rule_id]
+            self._recount()
             return len(self._rules) < before
 
     def clear(self) -> None:
         """Drop every rule, scenario rules included, deactivate all scenarios and restart ids."""
         with self._lock:
             self._rules, self._scenarios, self._next_id = [], [], 1
+            self._recount()
 
     def rules(self) -> list[FaultRule]:
-        """The live rules in match order (expired ones are dropped)."""
+        """The rules in match order, spent ones included (expired ones are dropped)."""
         with self._lock:
             self._expire(self._clock())
             return list(self._rules)
@@ -336,17 +443,19 @@ class Engine:
             raise RuleError(f"scenario name {name!r} does not match {NAME_PATTERN}")
         with self._lock:
             now = self._clock()
-            fresh = [replace(r, id=f"s-{name}-{n}", scenario=name, matched=0, fired=0,
+            fresh = [replace(r, id=f"s-{name}-{n}", scenario=name, matched=0, fired=0, spent=False,
                              expires_at=None if r.ttl_seconds is None else now + r.ttl_seconds)
                      for n, r in enumerate(rules, start=1)]
             self._rules = fresh + [r for r in self._rules if r.scenario != name]
             self._scenarios = [s for s in self._scenarios if s != name] + [name]
+            self._recount()
 
     def deactivate(self, name: str) -> bool:
         with self._lock:
             was_active = name in self._scenarios
             self._rules = [r for r in self._rules if r.scenario != name]
             self._scenarios = [s for s in self._scenarios if s != name]
+            self._recount()
             return was_active
 
     def active_scenarios(self) -> list[str]:
@@ -354,27 +463,59 @@ class Engine:
         with self._lock:
             return list(self._scenarios)
 
-    def decide(self, call: Call) -> Decision | None:
-        """The first live matching rule decides; None lets the call through untouched."""
-        if not self._rules:  # hot path: no rules, no lock
+    def arrive(self, call: Call) -> Decision | Pending | None:
+        """A call has arrived: the first live rule that matches it decides. An `arrival` rule
+        acts now (a Decision); a `checked` one waits for the vendor's checks (Pending: hand it
+        to :meth:`checked` once they pass). None lets the call through untouched.
+
+        A rule that matches but draws "not this time" lets the next rule match
+        (REQUIREMENTS 5.13); one still letting its first `after` matches pass decides that
+        they pass untouched."""
+        if not self._live:  # hot path: no rules, no lock
             return None
         with self._lock:
             self._expire(self._clock())
+            seen = []
             for rule in self._rules:
-                if rule.match.matches(call):
-                    return self._apply(rule)
+                if rule.spent or not rule.match.matches(call):
+                    continue
+                if rule.stage == "checked":
+                    return Pending(call, frozenset(seen))
+                seen.append(id(rule))
+                outcome = self._apply(rule)
+                if outcome is not _DECLINED:
+                    return outcome
             return None
 
-    def _apply(self, rule: FaultRule) -> Decision | None:
+    def checked(self, pending: Pending) -> Decision | None:
+        """The call passed the vendor's checks: the rules not weighed on arrival decide, in
+        order (an arrival rule reached only now acts now)."""
+        with self._lock:
+            self._expire(self._clock())
+            for rule in self._rules:
+                if rule.spent or id(rule) in pending.seen or not rule.match.matches(pending.call):
+                    continue
+                outcome = self._apply(rule)
+                if outcome is not _DECLINED:
+                    return outcome
+            return None
+
+    def decide(self, call: Call) -> Decision | None:
+        """The whole decision at once, as if the call passed every check (no stages)."""
+        outcome = self.arrive(call)
+        return self.checked(outcome) if isinstance(outcome, Pending) else outcome
+
+    def _apply(self, rule: FaultRule) -> Decision | None | object:
         rule.matched += 1
         if rule.matched <= rule.after:
             return None
         # Draw only for real probabilities, so adding a p=1 rule leaves seeded sequences alone.
         if rule.probability < 1 and self._rng.random() >= rule.probability:
-            return None
+            return _DECLINED
         rule.fired += 1
         if rule.times is not None and rule.fired >= rule.times:
-            self._rules = [r for r in self._rules if r is not rule]
+            rule.spent = True  # stays listed, with its counters, until removed or cleared
+            self._recount()
         return Decision(rule_id=rule.id or "", delay_ms=self._delay(rule), error=rule.error,
                         respond=copy.deepcopy(rule.respond), fault=rule.fault)
 
@@ -392,6 +533,10 @@ class Engine:
     def _expire(self, now: float) -> None:
         if any(r.expires_at is not None and now >= r.expires_at for r in self._rules):
             self._rules = [r for r in self._rules if r.expires_at is None or now < r.expires_at]
+            self._recount()
+
+
+_DECLINED = object()  # a rule matched but its draw said "not this time": the next one may match
 
 
 @dataclass

@@ -23,8 +23,8 @@ from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.errors import EmulatedError, RequestInvalid, VendorError
-from emulator.faults import Call
+from emulator.errors import Answered, EmulatedError, RequestInvalid, VendorError
+from emulator.faults import Call, Engine, Pending
 from emulator.reply import Reply, send_reply
 from emulator.runtime import (DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
                               JournalEntry, RequestContext, Runtime)
@@ -148,7 +148,7 @@ class EmulatorApp:
             # The server's send belongs to its per-request object, which holds this scope:
             # unlink the context so the request's objects go by reference counting instead
             # of piling up as cyclic garbage for the collector (a pause under load).
-            ctx.server_send = None
+            ctx.server_send = ctx.at_checks = None
             del scope["emulator"]
             ctx.namespace.in_flight -= 1
             if ctx.deferred:
@@ -229,7 +229,9 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
 class OperationMiddleware:
     """After routing, before validation: name the operation and its path parameters on the
     request context, then let the namespace's fault rules decide (the one place faults are
-    injected: handlers never see them)."""
+    decided). An `arrival` rule acts here; a `checked` one (an error or respond rule, by
+    default) waits until the handler declares the vendor's own checks passed
+    (``await ctx.checked()``), so a call without a token still gets its 401."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -244,11 +246,28 @@ class OperationMiddleware:
             # Rules act on vendor operations; a path or method the spec lacks keeps its
             # contract answer (404/405). No rules: one attribute test, no Call built.
             if ctx.vendor_call and engine.active and ctx.operation is not None:
-                decision = engine.decide(Call(ctx.api, ctx.operation, ctx.path_params,
-                                              ctx.headers, ctx.body if ctx.body_parsed else None))
-                if decision is not None and await carry_out(decision, ctx, receive, send):
+                outcome = engine.arrive(Call(ctx.api, ctx.operation, ctx.path_params,
+                                             ctx.headers, ctx.body if ctx.body_parsed else None))
+                if isinstance(outcome, Pending):
+                    ctx.at_checks = _AtChecks(engine, outcome, receive, send)
+                elif outcome is not None and await carry_out(outcome, ctx, receive, send):
                     return
         await self.app(scope, receive, send)
+
+
+class _AtChecks:
+    """A pending decision, carried out when the handler's checks have passed. It holds no
+    reference to the request context (the context holds it), so no cycle is made."""
+
+    __slots__ = ("engine", "pending", "receive", "send")
+
+    def __init__(self, engine: Engine, pending: Pending, receive: Receive, send: Send) -> None:
+        self.engine, self.pending, self.receive, self.send = engine, pending, receive, send
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        decision = self.engine.checked(self.pending)
+        if decision is not None and await carry_out(decision, ctx, self.receive, self.send):
+            raise Answered
 
 
 class Dispatcher:
@@ -264,4 +283,8 @@ class Dispatcher:
         handler = self.handlers.get((ctx.api, ctx.operation)) if ctx.operation else None
         if handler is None:
             raise HTTPException(404)
-        await send_reply(send, await handler(ctx))
+        try:
+            reply = await handler(ctx)
+        except Answered:
+            return
+        await send_reply(send, reply)

@@ -37,7 +37,8 @@ async def send_reply(send: Send, reply: Reply) -> None:
         payload = b"" if reply.body is None else orjson.dumps(reply.body)
     else:
         payload = reply.body
-    headers = [(b"content-length", str(len(payload)).encode())]
+    # RFC 9110: a 204 (or 304) carries no Content-Length.
+    headers = [] if reply.status in (204, 304) else [(b"content-length", str(len(payload)).encode())]
     if media_type is not None:
         headers.append((b"content-type", media_type.encode("latin-1")))
     elif reply.body is not None:

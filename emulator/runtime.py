@@ -3,12 +3,14 @@ per-request context."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import math
 import re
+import string
 import threading
 from collections import deque
-from collections.abc import Container
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,8 +20,8 @@ import orjson
 import yaml
 
 from emulator import specs
-from emulator.errors import Catalogue
-from emulator.faults import APIS, Engine, RuleError, Scenario, load_scenarios
+from emulator.errors import Catalogue, EmulatedError, VendorError
+from emulator.faults import APIS, Contract, Engine, RuleError, Scenario, load_scenarios
 from emulator.state import DataFile, Store
 
 if TYPE_CHECKING:
@@ -126,10 +128,27 @@ class RequestContext:
     server_send: Any = None  # the server's own ASGI send (transport faults reach the socket by it)
     rule: str | None = None  # the fault rule that acted on this call
     fault: str | None = None  # the transport fault injected into this call
+    # Set when a fault rule waits for the vendor's checks (the `checked` stage).
+    at_checks: Callable[[RequestContext], Awaitable[None]] | None = None
 
     @property
     def store(self) -> Store:
         return self.namespace.store
+
+    async def checked(self) -> None:
+        """The handler's word that the call passed the vendor's own token, body and session
+        checks (REQUIREMENTS 5.11), before any business rule or write. What the spec refuses
+        and the handler has not reported yet is refused here, so no request the spec refuses
+        reaches a write; then a fault rule waiting for this point acts (it may raise, or
+        answer and raise :class:`~emulator.errors.Answered`)."""
+        if self.deferred and self.shape is not None:
+            error = self.shape.unreported(self.deferred)
+            if error is not None:
+                raise EmulatedError(error)
+        hook = self.at_checks
+        if hook is not None:
+            self.at_checks = None
+            await hook(self)
 
     def config(self, vendor: str) -> dict[str, Any]:
         return self.namespace.config[vendor]
@@ -171,23 +190,34 @@ def _non_finite(node: Any, where: str = "") -> str | None:
     return None
 
 
-class _ScenarioErrors(Container[str]):
-    """Error names a scenario file may use: the catalogue's, and any of a vendor this server
-    lacks (checked again when the scenario is activated), so shipped scenarios of every
-    vendor load wherever only some vendors are installed."""
-
-    def __init__(self, catalogue: Catalogue, vendors: Container[str]) -> None:
-        self._catalogue = catalogue
-        self._vendors = vendors
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
+def documents(error: VendorError, status: int, example: Any) -> bool:
+    """Whether a spec's example response is this error: its status, its keys, its values
+    (a ``{placeholder}`` in the error's text stands for any text)."""
+    if status != error.status or not isinstance(example, dict) or example.keys() != error.body.keys():
+        return False
+    for key, value in error.body.items():
+        if isinstance(value, str) and "{" in value:
+            pattern = "".join(re.escape(literal) + (".+" if name is not None else "")
+                              for literal, name, _, _ in string.Formatter().parse(value))
+            if not isinstance(example[key], str) or not re.fullmatch(pattern, example[key], re.S):
+                return False
+        elif type(example[key]) is not type(value) or example[key] != value:
             return False
-        vendor = name.partition(".")[0]
-        return name in self._catalogue or (vendor in APIS and vendor not in self._vendors)
+    return True
 
-    def __iter__(self):  # close matches in "did you mean" hints
-        return iter(self._catalogue)
+
+def contract_of(vendors: tuple[Vendor, ...]) -> Contract:
+    """Each vendor's operations, and the operations whose spec documents each of its errors."""
+    operations: dict[str, tuple[str, ...]] = {}
+    documented: dict[str, frozenset[str]] = {}
+    for vendor in vendors:
+        examples = specs.response_examples(vendor.spec)
+        operations[vendor.name] = tuple(examples)
+        for name, error in vendor.errors.items():
+            documented[f"{vendor.name}.{name}"] = frozenset(
+                operation for operation, found in examples.items()
+                if any(documents(error, status, body) for status, body in found))
+    return Contract(operations, documented)
 
 
 class Runtime:
@@ -212,9 +242,13 @@ class Runtime:
             state, config = vendor.load_fixtures(doc)
             self._seed_state.update(state)
             self._seed_config[vendor.name] = config
+        self.contract = contract_of(vendors)
+        # Shipped scenarios of every vendor load wherever only some vendors are served; a
+        # rule for a vendor this server lacks is refused when its scenario is activated.
+        lenient = dataclasses.replace(self.contract, absent=frozenset(APIS) - set(self.vendors))
         try:
             self.scenarios: dict[str, Scenario] = load_scenarios(
-                fixtures_dir / "scenarios", known_errors=_ScenarioErrors(self.catalogue, self.vendors))
+                fixtures_dir / "scenarios", known_errors=lenient)
         except RuleError as exc:
             raise FixtureError(str(exc)) from None
         self._namespaces: dict[str, Namespace] = {}

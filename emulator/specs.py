@@ -48,6 +48,39 @@ def handler_name(operation_id: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
 
 
+def response_examples(name: str) -> dict[str, list[tuple[int, Any]]]:
+    """operationId -> (status, example body) of every JSON example of its responses in
+    openapi/<name> ($refs to components followed; the `default` response has no status)."""
+    spec = _load(OPENAPI_DIR / name)
+
+    def deref(node: Any) -> Any:
+        seen = 0
+        while isinstance(node, dict) and "$ref" in node and seen < 16:
+            target: Any = spec
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part]
+            node, seen = target, seen + 1
+        return node
+
+    found: dict[str, list[tuple[int, Any]]] = {}
+    for item in spec.get("paths", {}).values():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            examples = found.setdefault(operation["operationId"], [])
+            for status, response in operation.get("responses", {}).items():
+                if not str(status).isdigit():
+                    continue
+                media = deref(response).get("content", {}).get("application/json", {})
+                if "example" in media:
+                    examples.append((int(status), media["example"]))
+                for example in media.get("examples", {}).values():
+                    example = deref(example)
+                    if "value" in example:
+                        examples.append((int(status), example["value"]))
+    return found
+
+
 def route_table(names: Iterable[str]) -> Callable[[str], list[str]]:
     """path -> the methods its spec declares (for the Allow header of a 405)."""
     routes: list[tuple[re.Pattern[str], list[str]]] = []

@@ -18,7 +18,7 @@ import orjson
 from starlette.types import Receive, Send
 
 from emulator.errors import EmulatedError
-from emulator.faults import Decision
+from emulator.faults import BODILESS, Decision
 from emulator.runtime import RequestContext
 
 log = logging.getLogger("emulator")
@@ -73,7 +73,8 @@ async def respond(send: Send, spec: dict[str, Any]) -> None:
     payload = orjson.dumps(spec["body"]) if "body" in spec else b""
     if "body" in spec:
         headers.setdefault("content-type", "application/json")
-    headers["content-length"] = str(len(payload))
+    if spec["status"] not in BODILESS:  # RFC 9110: no Content-Length on a 204 or 304
+        headers["content-length"] = str(len(payload))
     await send({"type": "http.response.start", "status": spec["status"],
                 "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]})
     await send({"type": "http.response.body", "body": payload})

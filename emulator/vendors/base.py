@@ -22,6 +22,9 @@ class Vendor:
     - ``invalid_request(exc)``: the vendor's error for a request that fails the spec, or
       None to let the handler report it in the vendor's own check order.
     - ``unrouted(method, path, allowed)``: the error for a path or method the spec lacks.
+    - ``unreported(errors)``: the error for spec failures a handler left unreported when it
+      declares its checks passed (``RequestContext.checked``), or None when the remaining
+      ones are the vendor's configuration to judge (e.g. loyalty's mandatory fields).
     """
 
     name: str
@@ -34,6 +37,7 @@ class Vendor:
     fixture_schema: Mapping[str, Any]
     invalid_request: Callable[[RequestInvalid], VendorError | None]
     unrouted: Callable[[str, str, bool], VendorError]
+    unreported: Callable[[list[Any]], VendorError | None]
     too_large: VendorError
     internal_error: VendorError
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -25,7 +25,7 @@ def test_inject_builds_the_rule_from_keywords(emu: Emulator) -> None:
         "match": {"api": "loyalty", "operation": "updateProfile", "pathParams": {"correlation_id": "c-1"},
                   "headers": {"X-A": "1"}, "body": {"email": "a@b.co"}},
         "delayMs": 5, "times": 2, "after": 1, "probability": 0.5, "ttlSeconds": 60,
-        "matched": 0, "fired": 0}]
+        "stage": "checked", "matched": 0, "fired": 0, "spent": False}]
     emu.remove("dup-email")
     assert emu.rules() == []
 
@@ -37,7 +37,7 @@ def test_inject_fault_respond_and_delay(emu: Emulator, http: httpx.Client) -> No
     assert http.get(f"{LOYALTY_PROFILE}/emd").content.startswith(b'{"status"')
     assert http.get(LOYALTY_PROFILE).status_code == 503
     assert http.get(LOYALTY_PROFILE).status_code == 200
-    assert len(emu.rules()) == 2
+    assert [rule["spent"] for rule in emu.rules()] == [False, True, False]  # listed until cleared
     emu.clear_rules()
     assert emu.rules() == []
 

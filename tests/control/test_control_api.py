@@ -49,10 +49,11 @@ def test_add_list_remove_and_clear_fault_rules(http: httpx.Client) -> None:
                                              "description": "hang", "probability": 0.5})
     assert (r.status_code, r.json()) == (201, {"id": "mine"})
     assert http.get(f"{CONTROL}/faults").json() == [
-        {"id": "f-1", "match": {"operation": "updateProfile"}, "error": "loyalty.EMAIL_ALREADY_EXISTS",
-         "times": 1, "after": 0, "probability": 1.0, "matched": 0, "fired": 0},
+        {"id": "f-1", "match": {"api": "loyalty", "operation": "updateProfile"},
+         "error": "loyalty.EMAIL_ALREADY_EXISTS", "times": 1, "after": 0, "probability": 1.0,
+         "stage": "checked", "matched": 0, "fired": 0, "spent": False},
         {"id": "mine", "description": "hang", "match": {}, "fault": "timeout", "after": 0,
-         "probability": 0.5, "matched": 0, "fired": 0},
+         "probability": 0.5, "stage": "arrival", "matched": 0, "fired": 0, "spent": False},
     ]
     assert http.delete(f"{CONTROL}/faults/mine").status_code == 204
     assert [rule["id"] for rule in http.get(f"{CONTROL}/faults").json()] == ["f-1"]

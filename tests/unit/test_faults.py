@@ -14,9 +14,11 @@ from jsonschema import Draft7Validator
 from emulator.faults import (
     RULE_SCHEMA,
     Call,
+    Contract,
     Decision,
     Engine,
     FaultRule,
+    Pending,
     RuleError,
     Scenario,
     load_scenario_file,
@@ -39,7 +41,7 @@ def rule(**data: Any) -> FaultRule:
     return FaultRule.parse(data, known_errors=KNOWN)
 
 
-def call(api: str = "loyalty", operation: str = "updateProfile", *, path_params: dict[str, Any] | None = None,
+def call(api: str = "commerce", operation: str = "updateProfile", *, path_params: dict[str, Any] | None = None,
          headers: dict[str, str] | None = None, body: Any = None) -> Call:
     return Call(api=api, operation=operation, path_params=path_params or {}, headers=headers or {}, body=body)
 
@@ -52,7 +54,7 @@ def engine_with(*rules: FaultRule, **kwargs: Any) -> Engine:
 
 
 def fires(match: dict[str, Any], c: Call) -> bool:
-    return engine_with(rule(match=match, error="commerce.22001")).decide(c) is not None
+    return engine_with(rule(match=match, fault="timeout")).decide(c) is not None
 
 
 # --- matching -----------------------------------------------------------------------------
@@ -63,9 +65,19 @@ def test_empty_engine_decides_nothing() -> None:
 
 
 def test_empty_match_matches_every_call() -> None:
-    engine = engine_with(rule(error="commerce.22001"))
-    assert engine.decide(call("commerce", "login")) == Decision(rule_id="f-1", error="commerce.22001")
+    engine = engine_with(rule(fault="timeout"))
+    assert engine.decide(call("commerce", "login")) == Decision(rule_id="f-1", fault="timeout")
     assert engine.decide(call("loyalty", "getProfile")) is not None
+
+
+def test_an_error_matches_only_calls_of_its_own_api() -> None:
+    """REQUIREMENTS 5.12: loyalty.* errors go on loyalty calls only, commerce.* on commerce."""
+    engine = engine_with(rule(error="loyalty.EMAIL_ALREADY_EXISTS"), rule(error="commerce.22001"))
+    assert engine.decide(call("commerce", "updateProfile")).error == "commerce.22001"
+    assert engine.decide(call("loyalty", "updateProfile")).error == "loyalty.EMAIL_ALREADY_EXISTS"
+    assert engine.rules()[0].to_dict()["match"] == {"api": "loyalty"}
+    with pytest.raises(RuleError, match="match.api: commerce.22001 is an error of the commerce API, not of loyalty"):
+        rule(match={"api": "loyalty"}, error="commerce.22001")
 
 
 @pytest.mark.parametrize(("match", "expected"), [
@@ -128,9 +140,9 @@ def test_body_scalars_compare_as_json() -> None:
 
 def test_first_matching_rule_wins_in_list_order() -> None:
     engine = engine_with(rule(match={"api": "commerce"}, error="commerce.22002"),
-                         rule(error="commerce.22001"), rule(fault="timeout"))
+                         rule(respond={"status": 500}), rule(fault="timeout"))
     assert engine.decide(call("commerce", "login")).error == "commerce.22002"
-    assert engine.decide(call("loyalty", "updateProfile")).error == "commerce.22001"
+    assert engine.decide(call("loyalty", "updateProfile")).respond == {"status": 500}
     engine.add(rule(fault="connection_reset"), front=True)
     assert engine.decide(call("commerce", "login")).fault == "connection_reset"
 
@@ -139,7 +151,17 @@ def test_times_spends_the_rule_then_later_rules_apply() -> None:
     engine = engine_with(rule(error="commerce.22001", times=2), rule(fault="empty_response"))
     results = [engine.decide(call()) for _ in range(4)]
     assert [(d.error, d.fault) for d in results] == [("commerce.22001", None)] * 2 + [(None, "empty_response")] * 2
-    assert [r.id for r in engine.rules()] == ["f-2"]
+    # A spent rule stays listed with its counters (a test reads `fired`) until removed.
+    listed = [r.to_dict() for r in engine.rules()]
+    assert [(r["id"], r["fired"], r["spent"]) for r in listed] == [("f-1", 2, True), ("f-2", 2, False)]
+    assert engine.remove("f-1") and [r.id for r in engine.rules()] == ["f-2"]
+
+
+def test_a_spent_rule_is_never_matched_again_and_leaves_the_engine_idle() -> None:
+    engine = engine_with(rule(error="commerce.22001", times=1))
+    assert engine.active and engine.decide(call()) is not None
+    assert not engine.active and engine.decide(call()) is None
+    assert engine.rules()[0].matched == 1
 
 
 def test_after_lets_the_first_matches_pass_without_consulting_later_rules() -> None:
@@ -179,7 +201,7 @@ def test_reseed_restarts_the_sequence() -> None:
 
 def test_probability_one_rules_do_not_consume_random_numbers() -> None:
     baseline = count_fired(seed=5, n=200)
-    engine = engine_with(rule(match={"api": "commerce"}, error="commerce.22001"),
+    engine = engine_with(rule(match={"operation": "login"}, error="commerce.22001"),
                          rule(error="commerce.22001", probability=0.1), seed=5)
     got = []
     for i in range(200):
@@ -189,10 +211,28 @@ def test_probability_one_rules_do_not_consume_random_numbers() -> None:
     assert got == baseline
 
 
-def test_probability_zero_never_fires_and_failed_draw_passes_through() -> None:
-    engine = engine_with(rule(error="commerce.22001", probability=0), rule(fault="timeout"))
+def test_probability_zero_never_fires() -> None:
+    engine = engine_with(rule(error="commerce.22001", probability=0))
     assert all(engine.decide(call()) is None for _ in range(100))
-    assert engine.rules()[0].matched == 100
+    assert (engine.rules()[0].matched, engine.rules()[0].fired) == (100, 0)
+
+
+def test_a_failed_draw_lets_the_next_rule_match() -> None:
+    """REQUIREMENTS 5.13: a probabilistic scenario in front never hides a test's own rule."""
+    engine = engine_with(rule(fault="connection_reset", probability=0.2), seed=3)
+    engine.add(rule(fault="empty_response", times=1))
+    decisions = [engine.decide(call()) for _ in range(20)]
+    assert [d and d.fault for d in decisions].count("empty_response") == 1
+    first_no = next(i for i, d in enumerate(decisions) if d.fault == "empty_response")
+    assert all(d.fault == "connection_reset" for d in decisions[:first_no])
+    assert all(d is None or d.fault == "connection_reset" for d in decisions[first_no + 1:])
+    assert engine.rules()[1].to_dict()["fired"] == 1
+
+
+def test_after_passes_the_call_untouched_without_consulting_later_rules() -> None:
+    engine = engine_with(rule(error="commerce.22001", after=1), rule(fault="timeout"))
+    assert engine.decide(call()) is None
+    assert engine.decide(call()).error == "commerce.22001"
 
 
 # --- ttl and delays -------------------------------------------------------------------------
@@ -299,7 +339,7 @@ def test_scenarios_go_in_front_and_deactivate() -> None:
     assert engine.decide(call()).delay_ms == 5
     assert engine.deactivate("slow") is True
     assert engine.deactivate("slow") is False
-    assert engine.decide(call()).fault == "empty_response"
+    assert engine.decide(call("loyalty", "getProfile")).fault == "empty_response"
     engine.deactivate("flaky")
     assert [r.id for r in engine.rules()] == ["f-1"]
 
@@ -342,10 +382,10 @@ def test_parse_and_to_dict_round_trip() -> None:
     data = {"id": "r1", "description": "dup email", "error": "loyalty.EMAIL_ALREADY_EXISTS", "delayMs": 250,
             "match": {"api": "loyalty", "operation": "updateProfile", "pathParams": {"correlation_id": "c-1"},
                       "headers": {"X-A": "1"}, "body": {"email": "a@b.co"}},
-            "times": 1, "after": 0, "probability": 1.0, "ttlSeconds": 60}
+            "times": 1, "after": 0, "probability": 1.0, "ttlSeconds": 60, "stage": "checked"}
     parsed = FaultRule.parse(data, known_errors=KNOWN)
     assert parsed.to_dict(counters=False) == data
-    assert parsed.to_dict() == {**data, "matched": 0, "fired": 0}
+    assert parsed.to_dict() == {**data, "matched": 0, "fired": 0, "spent": False}
     assert FaultRule.parse(parsed.to_dict(counters=False), known_errors=KNOWN) == parsed
 
 
@@ -372,7 +412,13 @@ INVALID_RULES: list[tuple[Any, str]] = [
     ({"delayMs": 3600001}, "delayMs: 3600001 is greater than the maximum of 3600000"),
     ({"delay": {"lognormal": {"median": 5, "sigma": 11, "maxMs": 10}}}, "delay.lognormal.sigma: 11 is greater than the maximum of 10"),
     ({"fault": "timeout", "times": 10**12}, "times: 1000000000000 is greater than the maximum of 1000000000"),
-    ({"respond": {"status": 99}}, "respond.status: 99 is less than the minimum of 100"),
+    ({"respond": {"status": 99}}, "respond.status: 99 is less than the minimum of 200"),
+    ({"respond": {"status": 101}}, "respond.status: 101 is less than the minimum of 200"),
+    ({"respond": {"status": 204, "body": {}}}, "respond.body: a 204 response has no body"),
+    ({"respond": {"status": 304, "body": None}}, "respond.body: a 304 response has no body"),
+    ({"fault": "timeout", "stage": "checked"}, "stage: delays and transport faults act on arrival"),
+    ({"delayMs": 5, "stage": "checked"}, "stage: delays and transport faults act on arrival"),
+    ({"error": "commerce.22001", "stage": "later"}, "stage: 'later' is not one of ['arrival', 'checked']"),
     ({"respond": {"status": 600}}, "respond.status: 600 is greater than the maximum of 599"),
     ({"respond": {"body": {}}}, "respond.status: required field is missing"),
     ({"respond": {"status": 503, "headers": {"Retry-After": 2}}}, "respond.headers.Retry-After: 2 is not of type"),
@@ -405,6 +451,8 @@ VALID_RULES: list[dict[str, Any]] = [
     {"delayMs": 0}, {"fault": "timeout"}, {"error": "commerce.22001", "delay": {"uniform": [1, 2]}},
     {"respond": {"status": 204}, "match": {}}, {"respond": {"status": 200, "body": None}},
     {"respond": {"status": 503, "headers": {"Retry-After": "2"}, "body": [1, "x"]}},
+    {"respond": {"status": 503}, "stage": "arrival"}, {"fault": "timeout", "stage": "arrival"},
+    {"error": "commerce.22001", "stage": "checked"},
     {"id": "r.1", "description": "all keys", "error": "commerce.22002", "times": 3, "after": 1, "probability": 0.5,
      "ttlSeconds": 0.5, "delay": {"lognormal": {"median": 10, "sigma": 0, "maxMs": 20}},
      "match": {"api": "commerce", "operation": "getProfile", "pathParams": {"id": "p"}, "headers": {"A": "b"},
@@ -469,7 +517,7 @@ def test_control_spec_fault_rule_mirrors_rule_schema() -> None:
         engine.activate("s", [listed])
         engine.decide(call("commerce", "getProfile", path_params={"id": "p"}, headers={"a": "b"}, body={"a": {"b": [1]}}))
         out = engine.rules()[0].to_dict()
-        assert {"matched", "fired", "scenario"} <= out.keys()
+        assert {"matched", "fired", "spent", "scenario", "stage"} <= out.keys()
         assert read.is_valid(out) and not write.is_valid(out), out
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from emulator.errors import VendorError
 from emulator.vendors.base import Vendor
 from emulator.vendors.commerce import errors, handlers
-from emulator.vendors.commerce.checks import invalid_request
+from emulator.vendors.commerce.checks import invalid_request, unreported
 from emulator.vendors.commerce.profiles import PROFILE_KEYS, blank
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -149,6 +149,7 @@ VENDOR = Vendor(
     fixture_schema=FIXTURE_SCHEMA,
     invalid_request=invalid_request,
     unrouted=unrouted,
+    unreported=unreported,
     too_large=errors.PAYLOAD_TOO_LARGE,
     internal_error=errors.INTERNAL_ERROR,
 )

@@ -92,6 +92,11 @@ def invalid_request(exc: RequestInvalid) -> VendorError | None:
     return errors.INVALID_INPUT.fill(detail=detail[:300])
 
 
+def unreported(deferred: list[Any]) -> VendorError | None:
+    """Spec failures still unreported when a handler's checks are done: invalid input (22007)."""
+    return errors.INVALID_INPUT.fill(detail=_describe(deferred[0])[:300]) if deferred else None
+
+
 def _echo(value: Any) -> str:
     text = orjson.dumps(value).decode()
     return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "..."

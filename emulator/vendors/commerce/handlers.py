@@ -1,6 +1,9 @@
 """Oracle Commerce Cloud Admin API handlers: login, refresh, createProfile, getProfile, updateProfile.
 
-Each is ``async def op(ctx) -> Reply``. Check-then-write sequences run under the namespace
+Each is ``async def op(ctx) -> Reply``: the token, the id and the body's checks, then
+``await ctx.checked()`` (where a waiting fault rule acts, REQUIREMENTS 5.11: 22001, "an
+internal error while getting the profile", comes before the profile is read), then the
+profile's look-up and business rules. Check-then-write sequences run under the namespace
 lock with no ``await`` in between, so two concurrent calls can never both pass the email
 uniqueness check.
 """
@@ -33,12 +36,14 @@ async def login(ctx: RequestContext) -> Reply:
     """POST /ccadmin/v1/login - grant_type=client_credentials with the application key as the
     bearer; or (inferred) grant_type=password with a seeded user's email and password."""
     subject = auth.login_subject(ctx, _form(ctx))
+    await ctx.checked()
     return Reply(200, auth.issue(ctx, subject))
 
 
 async def refresh(ctx: RequestContext) -> Reply:
     """POST /ccadmin/v1/refresh - a new token for the subject of a valid one."""
     subject = auth.require(ctx) or {"type": "application", "id": "anonymous"}
+    await ctx.checked()
     return Reply(200, auth.issue(ctx, subject))
 
 
@@ -47,8 +52,9 @@ async def create_profile(ctx: RequestContext) -> Reply:
     auth.require(ctx)
     body = ctx.body
     profiles = ctx.store["commerce.profiles"]
+    check_input(ctx.store, body, ctx.deferred, True, None)
+    await ctx.checked()
     with ctx.store.lock:
-        check_input(ctx.store, body, ctx.deferred, True, None)
         check_rules(ctx.store, None, body, None)
         profile_id = f"se-{next_number(ctx.store, 'profiles')}"
         while profile_id in profiles:
@@ -62,6 +68,7 @@ async def get_profile(ctx: RequestContext) -> Reply:
     """GET /ccadmin/v1/profiles/{id} (inferred read-back in the updateProfile_response shape)."""
     auth.require(ctx)
     profile_id = _profile_id(ctx)
+    await ctx.checked()
     doc = ctx.store["commerce.profiles"].get(profile_id)
     if doc is None:
         raise EmulatedError(errors.PROFILE_NOT_FOUND, id=profile_id)
@@ -77,10 +84,12 @@ async def update_profile(ctx: RequestContext) -> Reply:
     profile_id = _profile_id(ctx)
     body: Any = ctx.body
     profiles = ctx.store["commerce.profiles"]
+    stored = profiles.get(profile_id)
+    check_input(ctx.store, body, ctx.deferred, False,
+                stored["parentOrganization"] if stored else None)
+    await ctx.checked()
     with ctx.store.lock:
-        stored = profiles.get(profile_id)
-        check_input(ctx.store, body, ctx.deferred, False,
-                    stored["parentOrganization"] if stored else None)
+        stored = profiles.get(profile_id)  # as it is now (a fault rule may have waited)
         if stored is None:
             raise EmulatedError(errors.PROFILE_NOT_FOUND, id=profile_id)
         check_rules(ctx.store, stored, body, subject)

@@ -8,7 +8,7 @@ from typing import Any
 from emulator.errors import VendorError
 from emulator.vendors.base import Vendor
 from emulator.vendors.loyalty import errors, handlers
-from emulator.vendors.loyalty.checks import invalid_request
+from emulator.vendors.loyalty.checks import invalid_request, unreported
 
 DEFAULT_CONFIG: dict[str, Any] = {
     # ConfigType='EXTENDED_DATA': Platform.DataSizeLimitInKb, Platform.TopLevelKeysLimit
@@ -104,6 +104,7 @@ VENDOR = Vendor(
     fixture_schema=FIXTURE_SCHEMA,
     invalid_request=invalid_request,
     unrouted=unrouted,
+    unreported=unreported,
     too_large=errors.PAYLOAD_TOO_LARGE,
     internal_error=errors.INTERNAL_ERROR,
 )

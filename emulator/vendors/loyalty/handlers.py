@@ -1,8 +1,9 @@
 """ES Loyalty CUX API handlers: enrollMember, startSession, updateProfile, getProfile, getExtendedData.
 
-Each is ``async def op(ctx) -> Reply`` and runs its check-then-write sequence without an
-``await`` and under the namespace lock, so concurrent calls can never both pass a
-uniqueness check.
+Each is ``async def op(ctx) -> Reply``: the vendor's own checks (session, body), then
+``await ctx.checked()`` (where a waiting fault rule acts, REQUIREMENTS 5.11), then the
+business rules and writes as one check-then-write sequence without an ``await`` and under
+the namespace lock, so concurrent calls can never both pass a uniqueness check.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from emulator.errors import EmulatedError
 from emulator.reply import Reply
 from emulator.runtime import RequestContext
 from emulator.vendors.loyalty import errors
-from emulator.vendors.loyalty.checks import check_profile
+from emulator.vendors.loyalty.checks import check_business, check_fields
 
 # Primary attributes kept on the account (extendedData lives apart, per source).
 PRIMARY = ("dateOfBirth", "gender", "firstName", "lastName", "email", "businessName",
@@ -61,8 +62,10 @@ def _session_account(ctx: RequestContext) -> dict[str, Any]:
 async def enroll_member(ctx: RequestContext) -> Reply:
     """POST /client/users (inferred: the seed documents updateProfile only)."""
     body, config = ctx.body, ctx.config("loyalty")
+    check_fields(body, ctx.deferred, config)
+    await ctx.checked()
     with ctx.store.lock:
-        source, new_keys = check_profile(ctx.store, body, ctx.deferred, config, None)
+        source, new_keys = check_business(ctx.store, body, config, None)
         counters = ctx.store["loyalty.counters"]
         number = counters.get("accounts")["next"]
         counters.put("accounts", {"next": number + 1})
@@ -84,6 +87,7 @@ async def start_session(ctx: RequestContext) -> Reply:
         raise EmulatedError(errors.MISSING_CORRELATION_ID)
     if not isinstance(channel, str) or not channel.strip():
         raise EmulatedError(errors.MISSING_CHANNEL)
+    await ctx.checked()
     identifier = ctx.path_params["identifier"]
     kind = ctx.headers.get("x-identifier-type", "ACCOUNT_ID")
     accounts = ctx.store["loyalty.accounts"]
@@ -109,9 +113,12 @@ async def start_session(ctx: RequestContext) -> Reply:
 async def update_profile(ctx: RequestContext) -> Reply:
     """PUT /client/users/{correlation_id}/profile - Update Profile with Extended Data (seed 000)."""
     body, config = ctx.body, ctx.config("loyalty")
+    _session_account(ctx)
+    check_fields(body, ctx.deferred, config)
+    await ctx.checked()
     with ctx.store.lock:
-        account = _session_account(ctx)
-        source, new_keys = check_profile(ctx.store, body, ctx.deferred, config, account["accountId"])
+        account = _session_account(ctx)  # as it is now (a fault rule may have waited)
+        source, new_keys = check_business(ctx.store, body, config, account["accountId"])
         updated = {**account, "profile": {**account["profile"], **_primary(body)},
                    "emd": dict(account["emd"])}
         _store_emd(ctx, updated, body, source, new_keys)
@@ -121,6 +128,8 @@ async def update_profile(ctx: RequestContext) -> Reply:
 
 async def get_profile(ctx: RequestContext) -> Reply:
     """GET /client/users/{correlation_id}/profile (inferred read-back)."""
+    _session_account(ctx)
+    await ctx.checked()
     account = _session_account(ctx)
     return Reply(200, {"accountId": account["accountId"], "loyaltyId": account["loyaltyId"],
                        **account["profile"]})
@@ -128,6 +137,8 @@ async def get_profile(ctx: RequestContext) -> Reply:
 
 async def get_extended_data(ctx: RequestContext) -> Reply:
     """GET /client/users/{correlation_id}/profile/emd (inferred): merged EMD, {} when none."""
+    _session_account(ctx)
+    await ctx.checked()
     account = _session_account(ctx)
     source = dict(parse_qsl(ctx.query_string.decode("latin-1"))).get("extendedDataSource")
     if source is not None:
