@@ -35,11 +35,12 @@ def transport_of(server_send: Any) -> asyncio.Transport | None:
 
 async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, send: Send) -> bool:
     """Wait the decision's delay, then act; False lets the call go on to its handler."""
+    if not decision.passes_through:  # a pure delay is no injected answer: not journaled
+        ctx.rule = decision.rule_id  # set first: journaled even if the client leaves mid-delay
     if decision.delay_ms:
         await asyncio.sleep(decision.delay_ms / 1000)  # other requests are served meanwhile
     if decision.passes_through:
         return False
-    ctx.rule = decision.rule_id
     if decision.error is not None:
         assert ctx.runtime is not None
         raise EmulatedError(ctx.runtime.catalogue[decision.error].filled_example())
