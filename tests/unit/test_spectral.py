@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from emulator.specs import read_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "openapi").glob("*.yaml"))
@@ -52,17 +51,6 @@ def _line(finding: dict[str, Any]) -> str:
     return f"{finding.get('source')}:{line} {finding['code']}: {finding['message']} ({where})"
 
 
-def _fault_rule_body_gap(spec: Path) -> bool:
-    """FaultRule.respond.body in control.yaml says `nullable` without a `type`, which Spectral
-    reports on the addFault example (oas3-valid-media-example)."""
-    if spec.name != "control.yaml":
-        return False
-    schemas = read_yaml(spec).get("components", {}).get("schemas", {})
-    body = schemas.get("FaultRule", {}).get("properties", {}).get("respond", {}) \
-        .get("properties", {}).get("body", {})
-    return bool(body.get("nullable")) and "type" not in body
-
-
 def test_spectral_sees_every_spec(findings):
     assert set(findings) == {spec.name for spec in SPECS}
 
@@ -70,8 +58,4 @@ def test_spectral_sees_every_spec(findings):
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)
 def test_spectral_oas_finds_no_error(findings, spec: Path):
     errors = [_line(f) for f in findings[spec.name] if f.get("severity") == ERROR]
-    if errors and _fault_rule_body_gap(spec) and all(
-            "nullable" in line and "oas3-valid-media-example" in line for line in errors):
-        pytest.xfail("control.yaml FaultRule.respond.body: `nullable: true` without `type` "
-                     "(an untyped schema already admits null)")
     assert errors == []
