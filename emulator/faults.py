@@ -375,7 +375,10 @@ class Pending:
     acts only then (``checked`` stage). ``seen``: the rules already weighed on arrival."""
 
     call: Call
-    seen: frozenset[int]
+    seen: tuple[FaultRule, ...]
+
+    def weighed(self, rule: FaultRule) -> bool:
+        return any(rule is other for other in self.seen)
 
 
 class Engine:
@@ -475,13 +478,13 @@ class Engine:
             return None
         with self._lock:
             self._expire(self._clock())
-            seen = []
+            seen: list[FaultRule] = []
             for rule in self._rules:
                 if rule.spent or not rule.match.matches(call):
                     continue
                 if rule.stage == "checked":
-                    return Pending(call, frozenset(seen))
-                seen.append(id(rule))
+                    return Pending(call, tuple(seen))
+                seen.append(rule)
                 outcome = self._apply(rule)
                 if outcome is not _DECLINED:
                     return outcome
@@ -493,7 +496,7 @@ class Engine:
         with self._lock:
             self._expire(self._clock())
             for rule in self._rules:
-                if rule.spent or id(rule) in pending.seen or not rule.match.matches(pending.call):
+                if rule.spent or pending.weighed(rule) or not rule.match.matches(pending.call):
                     continue
                 outcome = self._apply(rule)
                 if outcome is not _DECLINED:

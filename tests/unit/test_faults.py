@@ -229,6 +229,38 @@ def test_a_failed_draw_lets_the_next_rule_match() -> None:
     assert engine.rules()[1].to_dict()["fired"] == 1
 
 
+# --- stages (REQUIREMENTS 5.11) ----------------------------------------------------------------
+
+
+def test_an_error_or_respond_waits_for_the_checks_and_a_fault_acts_on_arrival() -> None:
+    engine = engine_with(rule(error="commerce.22001"), rule(fault="timeout"))
+    pending = engine.arrive(call())
+    assert isinstance(pending, Pending)
+    assert engine.rules()[0].matched == 0  # not counted before the call passed its checks
+    assert engine.checked(pending).error == "commerce.22001"
+    engine = engine_with(rule(respond={"status": 503}, stage="arrival"))
+    assert engine.arrive(call()).respond == {"status": 503}
+    assert engine_with(rule(fault="timeout")).arrive(call()).fault == "timeout"
+
+
+def test_rules_weighed_on_arrival_are_not_weighed_again_at_the_checks() -> None:
+    engine = engine_with(rule(fault="connection_reset", probability=0), rule(error="commerce.22001",
+                         probability=0), rule(fault="empty_response"))
+    pending = engine.arrive(call())
+    assert isinstance(pending, Pending)
+    # The error declines at the checks; the rule after it, a fault, acts there instead.
+    assert engine.checked(pending).fault == "empty_response"
+    assert [r.matched for r in engine.rules()] == [1, 1, 1]
+
+
+def test_a_call_that_never_reaches_the_checks_spends_nothing() -> None:
+    engine = engine_with(rule(error="commerce.22001", times=1))
+    assert isinstance(engine.arrive(call()), Pending)  # e.g. then refused with a 401
+    pending = engine.arrive(call())
+    assert engine.checked(pending).error == "commerce.22001"
+    assert engine.rules()[0].to_dict()["fired"] == 1
+
+
 def test_after_passes_the_call_untouched_without_consulting_later_rules() -> None:
     engine = engine_with(rule(error="commerce.22001", after=1), rule(fault="timeout"))
     assert engine.decide(call()) is None
