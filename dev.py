@@ -6,7 +6,8 @@
                                            # drive (tools/setup-*.sh), then run every test
     python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
 
-The virtualenv is refreshed whenever pyproject.toml changes.
+The virtualenv is refreshed whenever pyproject.toml or constraints.txt changes; every package
+is installed at the version constraints.txt locks.
 """
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ STAMP = VENV / ".installed"
 
 
 def ensure_venv() -> None:
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
+                            + (ROOT / "constraints.txt").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not (BIN / "python").exists():
@@ -32,7 +34,8 @@ def ensure_venv() -> None:
         venv.create(VENV, with_pip=True)
     print("installing profile-emulator and its test dependencies into .venv ...", flush=True)
     subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", "-e", f"{ROOT}[test]"], check=True)
+                    "--disable-pip-version-check", "-c", str(ROOT / "constraints.txt"),
+                    "-e", f"{ROOT}[test]"], check=True)
     STAMP.write_text(wanted)
 
 

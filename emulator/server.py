@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from emulator.app import FIXTURES_DIR, create_app
+from emulator.uvicorn_seam import open_transports, running_tasks
 
 DROPPED = "dropped at shutdown"  # the cancel message of calls still running after the grace
 
@@ -61,11 +62,9 @@ class Server(uvicorn.Server):
 
     async def _drop_held_calls(self) -> None:
         await asyncio.sleep(self.grace)
-        for connection in list(self.server_state.connections):
-            transport = getattr(connection, "transport", None)
-            if transport is not None:
-                transport.close()  # a held call reads http.disconnect and returns
-        tasks = list(self.server_state.tasks)
+        for transport in open_transports(self):
+            transport.close()  # a held call reads http.disconnect and returns
+        tasks = running_tasks(self)
         if tasks:
             _, running = await asyncio.wait(tasks, timeout=0.2)
             for task in running:

@@ -1,10 +1,9 @@
 """How a fault rule's decision reaches the wire: delays, replies and broken connections.
 
 ``connection_reset`` and ``empty_response`` act on the TCP connection itself. ASGI gives
-an app no handle on it, so :func:`transport_of` takes uvicorn's transport from its ASGI
-``send`` (a bound method of uvicorn's per-request cycle, in both its h11 and httptools
-protocols). Under another server those two faults answer with the vendor's internal error
-and a log line.
+an app no handle on it, so ``uvicorn_seam.transport_of`` takes uvicorn's transport from
+its ASGI ``send``. Under another server those two faults answer with the vendor's internal
+error and a log line.
 """
 from __future__ import annotations
 
@@ -20,17 +19,12 @@ from starlette.types import Receive, Send
 from emulator.errors import EmulatedError
 from emulator.faults import BODILESS, Decision
 from emulator.runtime import RequestContext
+from emulator.uvicorn_seam import transport_of
 
 log = logging.getLogger("emulator")
 MALFORMED_JSON = b'{"status": "ok", "data": [1, 2, '  # a 200 whose JSON stops half-way
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
 _DISCONNECT_WAIT = 1.0
-
-
-def transport_of(server_send: Any) -> asyncio.Transport | None:
-    """uvicorn's transport behind its ASGI send, or None under another server."""
-    transport = getattr(getattr(server_send, "__self__", None), "transport", None)
-    return transport if hasattr(transport, "abort") and hasattr(transport, "get_extra_info") else None
 
 
 async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, send: Send) -> bool:

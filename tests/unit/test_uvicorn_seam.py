@@ -1,0 +1,65 @@
+"""Each touch of uvicorn's internals (emulator/uvicorn_seam.py), against the installed uvicorn
+with both of its HTTP protocols: an upgrade that moves one fails here, loudly."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+import uvicorn
+
+from emulator import uvicorn_seam
+from emulator.server import free_port
+
+
+class Probe:
+    """An ASGI app that, inside a call, reads what the seam sees, then answers."""
+
+    def __init__(self) -> None:
+        self.server: uvicorn.Server | None = None
+        self.seen: dict[str, Any] = {}
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        assert self.server is not None
+        self.seen = {"transport": uvicorn_seam.transport_of(send),
+                     "open": uvicorn_seam.open_transports(self.server),
+                     "tasks": uvicorn_seam.running_tasks(self.server),
+                     "current": asyncio.current_task()}
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.mark.parametrize("http", ["h11", "httptools"])
+def test_the_seam_finds_the_connection_and_the_call_under_way(http: str) -> None:
+    probe, port = Probe(), free_port()
+    server = uvicorn.Server(uvicorn.Config(probe, host="127.0.0.1", port=port, http=http,
+                                           loop="asyncio", lifespan="off", log_level="warning"))
+    probe.server = server
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(1024).startswith(b"HTTP/1.1 204")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    transport = probe.seen["transport"]
+    assert isinstance(transport, asyncio.Transport), f"{http}: no transport behind send"
+    assert transport.get_extra_info("socket") is not None
+    assert probe.seen["open"] == [transport], f"{http}: server_state.connections moved"
+    assert probe.seen["current"] in probe.seen["tasks"], f"{http}: server_state.tasks moved"
+
+
+def test_under_another_server_there_is_no_transport() -> None:
+    async def send(message: dict) -> None: ...
+    assert uvicorn_seam.transport_of(send) is None
