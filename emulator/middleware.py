@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator.connexion_seam import routed_operation
 from emulator.errors import Answered, EmulatedError, RequestInvalid, VendorError
 from emulator.faults import Call, Engine, Pending
 from emulator.reply import Reply, send_reply
@@ -239,8 +240,7 @@ class OperationMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             ctx: RequestContext = scope["emulator"]
-            routing = scope.get("extensions", {}).get("connexion_routing", {})
-            ctx.operation = routing.get("operation_id")
+            ctx.operation = routed_operation(scope)
             ctx.path_params = dict(scope.get("path_params", {}))
             engine = ctx.namespace.faults
             # Rules act on vendor operations; a path or method the spec lacks keeps its

@@ -18,10 +18,6 @@ from urllib.parse import parse_qsl
 import jsonschema_rs
 import orjson
 from connexion.datastructures import MediaTypeDict
-from connexion.middleware.request_validation import (RequestValidationAPI,
-                                                     RequestValidationMiddleware,
-                                                     RequestValidationOperation)
-from connexion.utils import is_nullable, split_content_type
 from connexion.validators import AbstractRequestBodyValidator, FormDataValidator
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.validators import extend
@@ -307,84 +303,3 @@ VALIDATOR_MAP = {
         "application/x-www-form-urlencoded": FormValidator,
     }),
 }
-
-
-class ValidationOperation(RequestValidationOperation):
-    """Connexion's request validation for one operation, with the per-request set-up done once.
-
-    Connexion 3.3 rebuilds the URI parser, the parameter validator, the media-type table
-    and the body definition on every request; here they are built at start-up and the
-    same validation runs against them.
-    """
-
-    def __init__(self, next_app: Any, *, operation: Any, strict_validation: bool = False,
-                 validator_map: dict | None = None) -> None:
-        super().__init__(next_app, operation=operation, strict_validation=strict_validation,
-                         validator_map=validator_map)
-        self._parameters = ParameterValidator(operation.parameters)
-        self._accepts = MediaTypeDict([(c.lower(), None) for c in operation.consumes])
-        self._bodies: dict[str, tuple[Any, dict, bool, bool]] = {}
-        self._content_types: dict[bytes | None, tuple[str, str, bool]] = {}
-
-    def _body(self, mime_type: str) -> tuple[Any, dict, bool, bool] | None:
-        entry = self._bodies.get(mime_type)
-        if entry is None:
-            schema = self._operation.body_schema(mime_type)
-            validator = self._validator_map["body"].get(mime_type) if schema else None
-            if validator is None:
-                return None
-            entry = self._bodies[mime_type] = (
-                validator, schema, self._operation.request_body.get("required", False),
-                is_nullable(self._operation.body_definition(mime_type)))
-        return entry
-
-    def _content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None]:
-        """(mime type, charset) of the first Content-Type header, as Connexion reads it, with
-        the answer for each header value kept (a client sends the same few)."""
-        raw = next((value for key, value in headers if key.lower() == b"content-type"), None)
-        entry = self._content_types.get(raw)
-        if entry is None:
-            mime_type, encoding = split_content_type(None if raw is None else raw.decode("latin-1"))
-            if mime_type is None:  # no Content-Type: Connexion's best guess
-                mime_type = self._operation.consumes[0] if self._operation.consumes else \
-                    "application/octet-stream"
-            accepted = not self._operation.consumes or mime_type.lower() in self._accepts
-            entry = (mime_type, encoding or "utf-8", accepted)
-            if len(self._content_types) < 64:
-                self._content_types[raw] = entry
-        return entry
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        self._parameters.validate(scope)
-        mime_type, encoding, accepted = self._content_type(scope["headers"])
-        if not accepted:
-            raise RequestInvalid(f"Invalid Content-type ({mime_type}), "
-                                 f"expected {self._operation.consumes}")
-        body = self._body(mime_type)
-        if body is not None:
-            validator_cls, schema, required, nullable = body
-            validator = validator_cls(schema=schema, required=required, nullable=nullable,
-                                      encoding=encoding, strict_validation=self.strict_validation)
-            ctx = scope.get("emulator")
-            if isinstance(validator, BodyValidator) and ctx is not None and ctx.body_parsed:
-                # The emulator already read and parsed this body: validate it as Connexion's
-                # wrap_receive would, without re-streaming it through a second receive.
-                validator._ctx = ctx
-                if not (ctx.body is None and nullable):
-                    validator._validate(ctx.body)
-            else:
-                receive, scope = await validator.wrap_receive(receive, scope=scope)
-        await self.next_app(scope, receive, send)
-
-
-class ValidationAPI(RequestValidationAPI):
-    def make_operation(self, operation: Any) -> ValidationOperation:
-        return ValidationOperation(self.next_app, operation=operation,
-                                   strict_validation=self.strict_validation,
-                                   validator_map=self.validator_map)
-
-
-class ValidationMiddleware(RequestValidationMiddleware):
-    """Connexion's RequestValidationMiddleware, built on :class:`ValidationOperation`."""
-
-    api_cls = ValidationAPI

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from emulator.client import Emulator
 from emulator.server import EmulatorServer
 from tests.fuzz.test_schemathesis_loyalty import run_schemathesis
 

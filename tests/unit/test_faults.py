@@ -229,6 +229,47 @@ def test_a_failed_draw_lets_the_next_rule_match() -> None:
     assert engine.rules()[1].to_dict()["fired"] == 1
 
 
+# --- the contract (REQUIREMENTS 5.12) ------------------------------------------------------------
+
+CONTRACT = Contract(operations={"loyalty": ("startSession", "updateProfile"), "commerce": ("login",)},
+                    documented={"loyalty.EMAIL_ALREADY_EXISTS": frozenset({"updateProfile"}),
+                                "commerce.22001": frozenset(), "commerce.22002": frozenset({"login"})},
+                    absent=frozenset())
+
+
+def test_a_contract_narrows_an_error_to_the_operations_documenting_it() -> None:
+    parsed = FaultRule.parse({"error": "loyalty.EMAIL_ALREADY_EXISTS"}, known_errors=CONTRACT)
+    engine = engine_with(parsed)
+    assert engine.decide(call("loyalty", "startSession")) is None
+    assert engine.decide(call("loyalty", "updateProfile")).error == "loyalty.EMAIL_ALREADY_EXISTS"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"error": "loyalty.EMAIL_ALREADY_EXISTS", "match": {"operation": "startSession"}},
+     "error: loyalty.EMAIL_ALREADY_EXISTS is not a response of loyalty startSession in its spec "
+     "(documented for: updateProfile)"),
+    ({"error": "commerce.22001"}, "error: commerce.22001 is not a response of any commerce operation "
+                                  "in its spec"),
+    ({"fault": "timeout", "match": {"api": "commerce", "operation": "updateProfile"}},
+     "match.operation: the commerce API has no operation 'updateProfile' (operations: login)"),
+    ({"fault": "timeout", "match": {"operation": "startSesion"}},
+     "match.operation: no API has an operation 'startSesion' (operations: login, startSession, "
+     "updateProfile); "
+     "did you mean startSession?"),
+])
+def test_a_contract_refuses_what_the_specs_do_not_document(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(RuleError) as caught:
+        FaultRule.parse(data, known_errors=CONTRACT)
+    assert str(caught.value) == message
+
+
+def test_a_lenient_contract_lets_an_absent_api_through() -> None:
+    lenient = Contract(operations={"loyalty": ()}, documented={}, absent=frozenset({"commerce"}))
+    assert "commerce.22001" in lenient and "loyalty.X" not in lenient
+    assert FaultRule.parse({"error": "commerce.22001", "match": {"operation": "nope"}},
+                           known_errors=lenient).error == "commerce.22001"
+
+
 # --- stages (REQUIREMENTS 5.11) ----------------------------------------------------------------
 
 

@@ -72,7 +72,7 @@ def test_the_compiled_spec_check_agrees_with_connexions(spec: Path) -> None:
     from connexion.spec import OpenAPISpecification
 
     from emulator import specs
-    from emulator.app import CheckedSpecification
+    from emulator.connexion_seam import CheckedSpecification
 
     CheckedSpecification._validate_spec(specs.load(spec.name))
     OpenAPISpecification._validate_spec(specs.load(spec.name))
@@ -87,7 +87,7 @@ def test_the_compiled_spec_check_agrees_with_connexions(spec: Path) -> None:
 def test_an_invalid_spec_stops_the_app_from_being_built() -> None:
     from connexion.exceptions import InvalidSpecification
 
-    from emulator.app import SpecMiddleware
+    from emulator.connexion_seam import SpecMiddleware
     from emulator.middleware import Dispatcher
 
     middleware = SpecMiddleware(Dispatcher({}), import_name=__name__)
