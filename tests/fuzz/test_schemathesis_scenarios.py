@@ -106,6 +106,9 @@ def test_each_scenario_leaves_auth_and_validation_to_the_vendor(
                                   "-H", f"X-Emulator-Namespace: {namespace}", *extra,
                                   "--report", "junit", "--report-junit-path", str(report))
         summary = result.stdout[-4000:] + result.stderr[-2000:]
+        cases = next((line.strip() for line in result.stdout.splitlines()[::-1]
+                      if " generated" in line), "no test cases")
+        print(f"\n{scenario} on {api}: {cases}")
         failures, errors = junit_problems(report)
         assert failures == [], summary
         allowed = tuple(text for fault in faults for text in TRANSPORT_ERRORS[fault])
