@@ -24,7 +24,9 @@ FAULTS = ("connection_reset", "empty_response", "malformed_body", "timeout")
 ACTIONS = ("error", "respond", "fault")
 # When a rule acts (REQUIREMENTS 5.11): `checked` once the vendor's own token, body and
 # session checks have passed (the default of `error` and `respond`: a call without a token
-# still gets its 401), `arrival` before any check (delays and transport faults, always).
+# still gets its 401), `arrival` before any check (the default of delays; transport faults
+# always). Each stage has its own first match: a rule waiting for the checks never keeps a
+# delay or a transport fault from acting on arrival.
 STAGES = ("arrival", "checked")
 BODILESS = (204, 304)  # RFC 9110: these statuses never carry content
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -85,8 +87,7 @@ RULE_SCHEMA: dict[str, Any] = {
         {"not": {"required": ["respond"],
                  "properties": {"respond": {"required": ["status", "body"],
                                             "properties": {"status": {"enum": list(BODILESS)}}}}}},
-        {"not": {"required": ["stage"], "properties": {"stage": {"const": "checked"}},
-                 "not": {"anyOf": [{"required": ["error"]}, {"required": ["respond"]}]}}},
+        {"not": {"required": ["stage", "fault"], "properties": {"stage": {"const": "checked"}}}},
     ],
 }
 SCENARIO_SCHEMA: dict[str, Any] = {
@@ -250,9 +251,8 @@ class FaultRule:
         respond = data.get("respond")
         if respond is not None and respond.get("status") in BODILESS and "body" in respond:
             raise _fail(where, ["respond", "body"], f"a {respond['status']} response has no body")
-        if data.get("stage") == "checked" and not ("error" in data or "respond" in data):
-            raise _fail(where, ["stage"], "delays and transport faults act on arrival; "
-                                          "only error and respond can wait for the vendor's checks")
+        if data.get("stage") == "checked" and "fault" in data:
+            raise _fail(where, ["stage"], "transport faults act on arrival")
         leftover = best_match(_RULE_VALIDATOR.iter_errors(data))  # schema and checks above agree
         if leftover is not None:
             raise _schema_error(leftover, where)
@@ -369,18 +369,6 @@ class Decision:
         return self.error is None and self.respond is None and self.fault is None
 
 
-@dataclass(frozen=True)
-class Pending:
-    """A call whose decision waits for the vendor's checks: the first rule that matched it
-    acts only then (``checked`` stage). ``seen``: the rules already weighed on arrival."""
-
-    call: Call
-    seen: tuple[FaultRule, ...]
-
-    def weighed(self, rule: FaultRule) -> bool:
-        return any(rule is other for other in self.seen)
-
-
 class Engine:
     """An ordered rule list, first match wins, probabilities and delays from one seeded RNG."""
 
@@ -391,6 +379,7 @@ class Engine:
         self._clock = clock
         self._next_id = 1
         self._live = 0  # rules neither spent nor expired (recounted whenever the list changes)
+        self._live_checked = 0  # of which act after the vendor's checks
         self._lock = threading.Lock()
 
     def add(self, rule: FaultRule, *, front: bool = False) -> str:
@@ -416,6 +405,7 @@ class Engine:
 
     def _recount(self) -> None:
         self._live = sum(not r.spent for r in self._rules)
+        self._live_checked = sum(not r.spent and r.stage == "checked" for r in self._rules)
 
     def remove(self, rule_id: str) -> bool:
         with self._lock:
@@ -466,47 +456,46 @@ class Engine:
         with self._lock:
             return list(self._scenarios)
 
-    def arrive(self, call: Call) -> Decision | Pending | None:
-        """A call has arrived: the first live rule that matches it decides. An `arrival` rule
-        acts now (a Decision); a `checked` one waits for the vendor's checks (Pending: hand it
-        to :meth:`checked` once they pass). None lets the call through untouched.
+    def arrive(self, call: Call) -> Decision | None:
+        """A call has arrived: the first live `arrival` rule that matches it decides (delays,
+        transport faults, answers asked for on arrival). None: no such rule acts."""
+        return self._first(call, "arrival")
 
-        A rule that matches but draws "not this time" lets the next rule match
-        (REQUIREMENTS 5.13); one still letting its first `after` matches pass decides that
-        they pass untouched."""
+    def checked(self, call: Call) -> Decision | None:
+        """The call passed the vendor's own checks: the first live `checked` rule that matches
+        it decides (errors and responds, by default)."""
+        return self._first(call, "checked")
+
+    @property
+    def waits(self) -> bool:
+        """Whether a live rule acts after the vendor's checks (the request path then keeps
+        the call for :meth:`checked`)."""
+        return self._live_checked > 0
+
+    def decide(self, call: Call) -> Decision | None:
+        """The outcome of both stages for a call that passes every check: the arrival
+        decision when it answers or breaks the call, else the checked one (or the arrival
+        decision, a delay that lets the call through)."""
+        first = self.arrive(call)
+        if first is not None and not first.passes_through:
+            return first
+        return self.checked(call) or first
+
+    def _first(self, call: Call, stage: str) -> Decision | None:
+        """First match wins, among the rules of one stage. A rule that matches but draws "not
+        this time" lets the next rule match (REQUIREMENTS 5.13); one still letting its first
+        `after` matches pass decides that they pass untouched."""
         if not self._live:  # hot path: no rules, no lock
             return None
         with self._lock:
             self._expire(self._clock())
-            seen: list[FaultRule] = []
             for rule in self._rules:
-                if rule.spent or not rule.match.matches(call):
-                    continue
-                if rule.stage == "checked":
-                    return Pending(call, tuple(seen))
-                seen.append(rule)
-                outcome = self._apply(rule)
-                if outcome is not _DECLINED:
-                    return outcome
-            return None
-
-    def checked(self, pending: Pending) -> Decision | None:
-        """The call passed the vendor's checks: the rules not weighed on arrival decide, in
-        order (an arrival rule reached only now acts now)."""
-        with self._lock:
-            self._expire(self._clock())
-            for rule in self._rules:
-                if rule.spent or pending.weighed(rule) or not rule.match.matches(pending.call):
+                if rule.spent or rule.stage != stage or not rule.match.matches(call):
                     continue
                 outcome = self._apply(rule)
                 if outcome is not _DECLINED:
-                    return outcome
+                    return outcome  # type: ignore[return-value]
             return None
-
-    def decide(self, call: Call) -> Decision | None:
-        """The whole decision at once, as if the call passed every check (no stages)."""
-        outcome = self.arrive(call)
-        return self.checked(outcome) if isinstance(outcome, Pending) else outcome
 
     def _apply(self, rule: FaultRule) -> Decision | None | object:
         rule.matched += 1

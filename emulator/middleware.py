@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.connexion_seam import routed_operation
 from emulator.errors import Answered, EmulatedError, RequestInvalid, VendorError
-from emulator.faults import Call, Engine, Pending
+from emulator.faults import Call, Engine
 from emulator.reply import Reply, send_reply
 from emulator.runtime import (DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
                               JournalEntry, RequestContext, Runtime)
@@ -230,8 +230,8 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
 class OperationMiddleware:
     """After routing, before validation: name the operation and its path parameters on the
     request context, then let the namespace's fault rules decide (the one place faults are
-    decided). An `arrival` rule acts here; a `checked` one (an error or respond rule, by
-    default) waits until the handler declares the vendor's own checks passed
+    decided). The `arrival` rules act here; the `checked` ones (error and respond rules, by
+    default) are weighed when the handler declares the vendor's own checks passed
     (``await ctx.checked()``), so a call without a token still gets its 401."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -246,26 +246,27 @@ class OperationMiddleware:
             # Rules act on vendor operations; a path or method the spec lacks keeps its
             # contract answer (404/405). No rules: one attribute test, no Call built.
             if ctx.vendor_call and engine.active and ctx.operation is not None:
-                outcome = engine.arrive(Call(ctx.api, ctx.operation, ctx.path_params,
-                                             ctx.headers, ctx.body if ctx.body_parsed else None))
-                if isinstance(outcome, Pending):
-                    ctx.at_checks = _AtChecks(engine, outcome, receive, send)
-                elif outcome is not None and await carry_out(outcome, ctx, receive, send):
+                call = Call(ctx.api, ctx.operation, ctx.path_params, ctx.headers,
+                            ctx.body if ctx.body_parsed else None)
+                decision = engine.arrive(call)
+                if decision is not None and await carry_out(decision, ctx, receive, send):
                     return
+                if engine.waits:
+                    ctx.at_checks = _AtChecks(engine, call, receive, send)
         await self.app(scope, receive, send)
 
 
 class _AtChecks:
-    """A pending decision, carried out when the handler's checks have passed. It holds no
-    reference to the request context (the context holds it), so no cycle is made."""
+    """The rules that wait for the vendor's checks, weighed once the handler says they
+    passed. It holds no reference to the request context (the context holds it): no cycle."""
 
-    __slots__ = ("engine", "pending", "receive", "send")
+    __slots__ = ("engine", "call", "receive", "send")
 
-    def __init__(self, engine: Engine, pending: Pending, receive: Receive, send: Send) -> None:
-        self.engine, self.pending, self.receive, self.send = engine, pending, receive, send
+    def __init__(self, engine: Engine, call: Call, receive: Receive, send: Send) -> None:
+        self.engine, self.call, self.receive, self.send = engine, call, receive, send
 
     async def __call__(self, ctx: RequestContext) -> None:
-        decision = self.engine.checked(self.pending)
+        decision = self.engine.checked(self.call)
         if decision is not None and await carry_out(decision, ctx, self.receive, self.send):
             raise Answered
 

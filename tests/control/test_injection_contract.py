@@ -146,7 +146,7 @@ def test_an_error_naming_no_operation_fires_only_where_its_spec_documents_it(
     ({"respond": {"status": 100}}, "respond.status: 100 is less than the minimum of 200"),
     ({"respond": {"status": 204, "body": {"a": 1}}}, "respond.body: a 204 response has no body"),
     ({"respond": {"status": 304, "body": None}}, "respond.body: a 304 response has no body"),
-    ({"fault": "timeout", "stage": "checked"}, "stage: delays and transport faults act on arrival"),
+    ({"fault": "timeout", "stage": "checked"}, "stage: transport faults act on arrival"),
 ])
 def test_rules_outside_the_contract_are_refused(http: httpx.Client, rule: dict[str, Any],
                                                 detail: str) -> None:
@@ -226,6 +226,26 @@ def test_a_waiting_rule_is_spent_only_by_a_call_that_passed_the_checks(
     assert emu.rules()[0]["fired"] == 0
     assert valid_call(http, "commerce", "updateProfile").status_code == 500
     assert emu.rules()[0]["spent"] is True
+
+
+def test_a_rule_waiting_for_the_checks_never_keeps_a_transport_fault_from_arrival(
+        server: EmulatorServer, emu: Emulator) -> None:
+    emu.inject(error="loyalty.SERVICE_UNAVAILABLE", probability=0)
+    emu.inject(fault="connection_reset")
+    request = (f"GET /client/users/%20/profile HTTP/1.1\r\nHost: emulator\r\n"
+               f"X-Emulator-Namespace: {emu.namespace}\r\nConnection: close\r\n\r\n").encode()
+    with pytest.raises(ConnectionResetError):  # a call the vendor refuses is dropped all the same
+        raw_request(server.port, request)
+    assert [rule["matched"] for rule in emu.rules()] == [0, 1]
+
+
+def test_a_latency_scenario_in_front_never_hides_a_tests_own_error(emu: Emulator,
+                                                                   http: httpx.Client) -> None:
+    emu.inject(error="loyalty.EMAIL_ALREADY_EXISTS", operation="updateProfile")
+    emu.activate("slow-vendor")
+    r = http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
+    assert (r.status_code, r.json()["errorCode"]) == (400, "EMAIL_ALREADY_EXISTS")
+    assert [(rule["id"], rule["fired"]) for rule in emu.rules()] == [("s-slow-vendor-1", 1), ("f-1", 1)]
 
 
 # --- probability is part of matching (REQUIREMENTS 5.13) --------------------------------------

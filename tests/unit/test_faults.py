@@ -18,7 +18,6 @@ from emulator.faults import (
     Decision,
     Engine,
     FaultRule,
-    Pending,
     RuleError,
     Scenario,
     load_scenario_file,
@@ -140,17 +139,19 @@ def test_body_scalars_compare_as_json() -> None:
 
 def test_first_matching_rule_wins_in_list_order() -> None:
     engine = engine_with(rule(match={"api": "commerce"}, error="commerce.22002"),
-                         rule(respond={"status": 500}), rule(fault="timeout"))
+                         rule(respond={"status": 500}), rule(respond={"status": 502}))
     assert engine.decide(call("commerce", "login")).error == "commerce.22002"
     assert engine.decide(call("loyalty", "updateProfile")).respond == {"status": 500}
-    engine.add(rule(fault="connection_reset"), front=True)
-    assert engine.decide(call("commerce", "login")).fault == "connection_reset"
+    engine.add(rule(respond={"status": 503}), front=True)
+    assert engine.decide(call("commerce", "login")).respond == {"status": 503}
+    arrival = engine_with(rule(fault="timeout", match={"api": "loyalty"}), rule(fault="empty_response"))
+    assert [arrival.arrive(call(api)).fault for api in ("loyalty", "commerce")] == ["timeout", "empty_response"]
 
 
 def test_times_spends_the_rule_then_later_rules_apply() -> None:
-    engine = engine_with(rule(error="commerce.22001", times=2), rule(fault="empty_response"))
+    engine = engine_with(rule(error="commerce.22001", times=2), rule(respond={"status": 503}))
     results = [engine.decide(call()) for _ in range(4)]
-    assert [(d.error, d.fault) for d in results] == [("commerce.22001", None)] * 2 + [(None, "empty_response")] * 2
+    assert [(d.error, d.respond) for d in results] == [("commerce.22001", None)] * 2 + [(None, {"status": 503})] * 2
     # A spent rule stays listed with its counters (a test reads `fired`) until removed.
     listed = [r.to_dict() for r in engine.rules()]
     assert [(r["id"], r["fired"], r["spent"]) for r in listed] == [("f-1", 2, True), ("f-2", 2, False)]
@@ -165,11 +166,11 @@ def test_a_spent_rule_is_never_matched_again_and_leaves_the_engine_idle() -> Non
 
 
 def test_after_lets_the_first_matches_pass_without_consulting_later_rules() -> None:
-    engine = engine_with(rule(error="commerce.22001", after=2, times=1), rule(fault="timeout"))
+    engine = engine_with(rule(error="commerce.22001", after=2, times=1), rule(respond={"status": 503}))
     assert engine.decide(call()) is None
     assert engine.decide(call()) is None
     assert engine.decide(call()).error == "commerce.22001"
-    assert engine.decide(call()).fault == "timeout"
+    assert engine.decide(call()).respond == {"status": 503}
 
 
 def test_counters_are_visible_in_listing() -> None:
@@ -275,35 +276,41 @@ def test_a_lenient_contract_lets_an_absent_api_through() -> None:
 
 def test_an_error_or_respond_waits_for_the_checks_and_a_fault_acts_on_arrival() -> None:
     engine = engine_with(rule(error="commerce.22001"), rule(fault="timeout"))
-    pending = engine.arrive(call())
-    assert isinstance(pending, Pending)
+    assert engine.waits
+    # Each stage has its own first match: the error ahead never keeps the fault from
+    # acting on arrival (a call the vendor would refuse is reset all the same).
+    assert engine.arrive(call()).fault == "timeout"
     assert engine.rules()[0].matched == 0  # not counted before the call passed its checks
-    assert engine.checked(pending).error == "commerce.22001"
+    assert engine.checked(call()).error == "commerce.22001"
     engine = engine_with(rule(respond={"status": 503}, stage="arrival"))
-    assert engine.arrive(call()).respond == {"status": 503}
-    assert engine_with(rule(fault="timeout")).arrive(call()).fault == "timeout"
+    assert engine.arrive(call()).respond == {"status": 503} and not engine.waits
+    assert engine.checked(call()) is None
 
 
-def test_rules_weighed_on_arrival_are_not_weighed_again_at_the_checks() -> None:
-    engine = engine_with(rule(fault="connection_reset", probability=0), rule(error="commerce.22001",
-                         probability=0), rule(fault="empty_response"))
-    pending = engine.arrive(call())
-    assert isinstance(pending, Pending)
-    # The error declines at the checks; the rule after it, a fault, acts there instead.
-    assert engine.checked(pending).fault == "empty_response"
-    assert [r.matched for r in engine.rules()] == [1, 1, 1]
+def test_a_delay_on_arrival_and_an_error_at_the_checks_both_act() -> None:
+    """A latency scenario in front never hides a test's own error rule."""
+    engine = engine_with(rule(delayMs=250), rule(error="commerce.22001"))
+    assert engine.arrive(call()) == Decision(rule_id="f-1", delay_ms=250.0)
+    assert engine.checked(call()).error == "commerce.22001"
+
+
+def test_a_delay_asked_for_at_the_checks_lets_the_call_through_there() -> None:
+    """The shield of the commerce-token-expired scenario: first match wins at the checks."""
+    engine = engine_with(rule(match={"operation": "login"}, delayMs=0, stage="checked"),
+                         rule(error="commerce.22002", times=1))
+    assert engine.checked(call("commerce", "login")).passes_through
+    assert engine.checked(call("commerce", "getProfile")).error == "commerce.22002"
 
 
 def test_a_call_that_never_reaches_the_checks_spends_nothing() -> None:
     engine = engine_with(rule(error="commerce.22001", times=1))
-    assert isinstance(engine.arrive(call()), Pending)  # e.g. then refused with a 401
-    pending = engine.arrive(call())
-    assert engine.checked(pending).error == "commerce.22001"
+    assert engine.arrive(call()) is None  # e.g. then refused with a 401: checked() never runs
+    assert engine.checked(call()).error == "commerce.22001"
     assert engine.rules()[0].to_dict()["fired"] == 1
 
 
 def test_after_passes_the_call_untouched_without_consulting_later_rules() -> None:
-    engine = engine_with(rule(error="commerce.22001", after=1), rule(fault="timeout"))
+    engine = engine_with(rule(error="commerce.22001", after=1), rule(respond={"status": 503}))
     assert engine.decide(call()) is None
     assert engine.decide(call()).error == "commerce.22001"
 
@@ -313,11 +320,12 @@ def test_after_passes_the_call_untouched_without_consulting_later_rules() -> Non
 
 def test_ttl_expires_with_the_injected_clock() -> None:
     clock = FakeClock()
-    engine = engine_with(rule(error="commerce.22001", ttlSeconds=60), rule(fault="timeout"), clock=clock)
+    engine = engine_with(rule(error="commerce.22001", ttlSeconds=60), rule(respond={"status": 503}),
+                         clock=clock)
     clock.now += 59.9
     assert engine.decide(call()).error == "commerce.22001"
     clock.now += 0.1
-    assert engine.decide(call()).fault == "timeout"
+    assert engine.decide(call()).respond == {"status": 503}
     assert [r.id for r in engine.rules()] == ["f-2"]
 
 
@@ -333,9 +341,9 @@ def test_ttl_counts_from_when_the_rule_was_added() -> None:
 
 
 def test_fixed_delay_and_delay_only_rule_passes_through() -> None:
-    engine = engine_with(rule(delayMs=250), rule(error="commerce.22001"))
+    engine = engine_with(rule(delayMs=250), rule(delayMs=100))
     decision = engine.decide(call())
-    assert decision == Decision(rule_id="f-1", delay_ms=250.0)
+    assert decision == Decision(rule_id="f-1", delay_ms=250.0)  # first match wins on arrival
     assert decision.passes_through
 
 
@@ -409,7 +417,7 @@ def test_scenarios_go_in_front_and_deactivate() -> None:
     assert parsed[0].matched == 0  # the caller's objects are not used as live rules
     engine.activate("slow", [rule(delayMs=5)])
     assert engine.active_scenarios() == ["flaky", "slow"]
-    assert engine.decide(call()).delay_ms == 5
+    assert engine.arrive(call()).delay_ms == 5
     assert engine.deactivate("slow") is True
     assert engine.deactivate("slow") is False
     assert engine.decide(call("loyalty", "getProfile")).fault == "empty_response"
@@ -489,8 +497,7 @@ INVALID_RULES: list[tuple[Any, str]] = [
     ({"respond": {"status": 101}}, "respond.status: 101 is less than the minimum of 200"),
     ({"respond": {"status": 204, "body": {}}}, "respond.body: a 204 response has no body"),
     ({"respond": {"status": 304, "body": None}}, "respond.body: a 304 response has no body"),
-    ({"fault": "timeout", "stage": "checked"}, "stage: delays and transport faults act on arrival"),
-    ({"delayMs": 5, "stage": "checked"}, "stage: delays and transport faults act on arrival"),
+    ({"fault": "timeout", "stage": "checked"}, "stage: transport faults act on arrival"),
     ({"error": "commerce.22001", "stage": "later"}, "stage: 'later' is not one of ['arrival', 'checked']"),
     ({"respond": {"status": 600}}, "respond.status: 600 is greater than the maximum of 599"),
     ({"respond": {"body": {}}}, "respond.status: required field is missing"),
@@ -525,7 +532,7 @@ VALID_RULES: list[dict[str, Any]] = [
     {"respond": {"status": 204}, "match": {}}, {"respond": {"status": 200, "body": None}},
     {"respond": {"status": 503, "headers": {"Retry-After": "2"}, "body": [1, "x"]}},
     {"respond": {"status": 503}, "stage": "arrival"}, {"fault": "timeout", "stage": "arrival"},
-    {"error": "commerce.22001", "stage": "checked"},
+    {"error": "commerce.22001", "stage": "checked"}, {"delayMs": 5, "stage": "checked"},
     {"id": "r.1", "description": "all keys", "error": "commerce.22002", "times": 3, "after": 1, "probability": 0.5,
      "ttlSeconds": 0.5, "delay": {"lognormal": {"median": 10, "sigma": 0, "maxMs": 20}},
      "match": {"api": "commerce", "operation": "getProfile", "pathParams": {"id": "p"}, "headers": {"A": "b"},
