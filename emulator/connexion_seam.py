@@ -147,7 +147,8 @@ class ValidationOperation(RequestValidationOperation):
             if mime_type is None:  # no Content-Type: Connexion's best guess
                 mime_type = self._operation.consumes[0] if self._operation.consumes else \
                     "application/octet-stream"
-            accepted = not self._operation.consumes or mime_type.lower() in self._accepts
+            mime_type = mime_type.lower()  # RFC 9110: media types are case-insensitive
+            accepted = not self._operation.consumes or mime_type in self._accepts
             entry = (mime_type, encoding or "utf-8", accepted)
             if len(self._content_types) < 64:
                 self._content_types[raw] = entry

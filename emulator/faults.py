@@ -28,7 +28,9 @@ ACTIONS = ("error", "respond", "fault")
 # always). Each stage has its own first match: a rule waiting for the checks never keeps a
 # delay or a transport fault from acting on arrival.
 STAGES = ("arrival", "checked")
-BODILESS = (204, 304)  # RFC 9110: these statuses never carry content
+BODILESS = (204, 304)  # RFC 9110: these statuses carry neither content nor Content-Length
+NO_CONTENT = (*BODILESS, 205)  # 205 Reset Content: no content either (Content-Length 0)
+MAX_ECHO = 80  # characters of a refused value repeated in a rule's error message
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
@@ -37,6 +39,7 @@ FRAMING_HEADERS = ("content-length", "transfer-encoding")  # the emulator frames
 MAX_DELAY_MS = 3_600_000  # an hour: a longer wait is a mistake (and overflows timers)
 MAX_COUNT = 1_000_000_000  # times / after: JSON integers stay exact and 64-bit
 MAX_SIGMA = 10  # exp(sigma * z) stays a finite float for any z the RNG can draw
+MAX_NESTING = 64  # JSON depth of a rule, and of a vendor call's body (orjson writes <= 255)
 
 _STR_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
 _DELAY: dict[str, Any] = {
@@ -103,6 +106,24 @@ _RULE_VALIDATOR = Draft7Validator(RULE_SCHEMA)
 _SCENARIO_VALIDATOR = Draft7Validator(SCENARIO_SCHEMA)
 
 
+def nested_too_deep(value: Any, limit: int = MAX_NESTING) -> list[str | int] | None:
+    """The path to the first object or array nested deeper than ``limit``, or None. Iterative:
+    a deep document cannot exhaust the stack here."""
+    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[tuple[str | int, Any]] = node.items()
+        elif isinstance(node, list):
+            children = enumerate(node)
+        else:
+            continue
+        if len(path) >= limit:
+            return path
+        stack.extend((child, [*path, key]) for key, child in children)
+    return None
+
+
 class RuleError(ValueError):
     """A fault rule or scenario file is invalid; the message names the place and the problem."""
 
@@ -117,8 +138,24 @@ def _location(where: str, path: Iterable[str | int]) -> str:
     return loc
 
 
+def _echo(value: Any) -> str:
+    """A refused value as a message repeats it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "..."
+
+
+def _close(value: str, known: Iterable[str]) -> str:
+    """'; did you mean ...?' for a short value with close matches, else ''."""
+    close = difflib.get_close_matches(value, list(known), n=3) if len(value) <= MAX_ECHO else []
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
 def _fail(where: str, path: Iterable[str | int], message: str) -> RuleError:
     loc = _location(where, path).removesuffix(": ")
+    if len(loc) > 4 * MAX_ECHO:
+        loc = loc[:4 * MAX_ECHO] + "..."
+    if len(message) > 8 * MAX_ECHO:  # e.g. jsonschema's words around a huge value
+        message = message[:8 * MAX_ECHO] + "..."
     return RuleError(f"{loc}: {message}" if loc else message)
 
 
@@ -225,6 +262,9 @@ class FaultRule:
         ``known_errors``: the catalogue names a rule may use. When it is a
         :class:`Contract`, the rule is also held to the vendor specs (REQUIREMENTS 5.12): an
         operation its API has, an error its matched operations document."""
+        deep = nested_too_deep(data)
+        if deep is not None:
+            raise _fail(where, deep[:2], f"nested deeper than {MAX_NESTING} levels")
         _validate(_RULE_VALIDATOR, data, where)
         actions = [key for key in ACTIONS if key in data]
         if len(actions) > 1:
@@ -236,20 +276,22 @@ class FaultRule:
         uniform = data.get("delay", {}).get("uniform")
         if uniform and uniform[0] > uniform[1]:
             raise _fail(where, ["delay", "uniform"], f"lower bound {uniform[0]} is greater than upper bound {uniform[1]}")
+        seen_headers: set[str] = set()
         for name, value in data.get("respond", {}).get("headers", {}).items():
+            if name.lower() in seen_headers:
+                raise _fail(where, ["respond", "headers"], f"{_echo(name)} is given twice "
+                                                           "(header names are case-insensitive)")
+            seen_headers.add(name.lower())
             if not HEADER_NAME.fullmatch(name) or name.lower() in FRAMING_HEADERS:
                 reason = "is set by the emulator" if HEADER_NAME.fullmatch(name) else "is not a valid header name"
-                raise _fail(where, ["respond", "headers"], f"{name!r} {reason}")
+                raise _fail(where, ["respond", "headers"], f"{_echo(name)} {reason}")
             if not HEADER_VALUE.fullmatch(value):
-                raise _fail(where, ["respond", "headers", name], f"{value!r} is not a valid header value")
+                raise _fail(where, ["respond", "headers", name], f"{_echo(value)} is not a valid header value")
         if "error" in data and data["error"] not in known_errors:
-            hint = ""
-            if isinstance(known_errors, Iterable):
-                close = difflib.get_close_matches(data["error"], list(known_errors), n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise _fail(where, ["error"], f"unknown error {data['error']!r} (see GET /_emulator/errors){hint}")
+            hint = _close(data["error"], known_errors) if isinstance(known_errors, Iterable) else ""
+            raise _fail(where, ["error"], f"unknown error {_echo(data['error'])} (see GET /_emulator/errors){hint}")
         respond = data.get("respond")
-        if respond is not None and respond.get("status") in BODILESS and "body" in respond:
+        if respond is not None and respond.get("status") in NO_CONTENT and "body" in respond:
             raise _fail(where, ["respond", "body"], f"a {respond['status']} response has no body")
         if data.get("stage") == "checked" and "fault" in data:
             raise _fail(where, ["stage"], "transport faults act on arrival")
@@ -322,11 +364,10 @@ class Contract(Container[str]):
             known = list(self.operations.get(api, ())) if api else \
                 sorted({op for ops in self.operations.values() for op in ops})
             if operation not in known:
-                close = difflib.get_close_matches(operation, known, n=3)
-                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                hint = _close(operation, known)
                 owner = f"the {api} API has no operation" if api else "no API has an operation"
                 raise _fail(where, ["match", "operation"],
-                            f"{owner} {operation!r} (operations: {', '.join(known)}){hint}")
+                            f"{owner} {_echo(operation)} (operations: {', '.join(known)}){hint}")
         if error is None:
             return None
         documented = self.documented.get(error, frozenset())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.connexion_seam import routed_operation
 from emulator.errors import Answered, EmulatedError, RequestInvalid, VendorError
-from emulator.faults import Call, Engine
+from emulator.faults import MAX_NESTING, Call, Engine, nested_too_deep
 from emulator.reply import Reply, send_reply
 from emulator.runtime import (DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
                               JournalEntry, RequestContext, Runtime)
@@ -122,11 +122,13 @@ class EmulatorApp:
         ctx = RequestContext(self.runtime.namespace(ns_name), api, scope["method"],
                              scope["path"], headers, scope.get("query_string", b""), shape=shape,
                              runtime=self.runtime, vendor_call=api in self.runtime.vendors,
-                             server_send=send)
+                             server_send=send, server_receive=receive)
         scope["emulator"] = ctx
         ctx.namespace.in_flight += 1
         try:
             raw = await self._read_body(receive, self.body_limits.get(api, self.max_body))
+            if raw is _GONE:
+                return  # the client left before its body was whole: nothing is applied
             if raw is None:
                 await send_reply(send_, Reply.of(shape.too_large))
                 return
@@ -134,11 +136,17 @@ class EmulatorApp:
             if raw and "content-length" not in headers:
                 # A chunked body: say its length, as Connexion judges "no body" by this header.
                 scope["headers"] = [*scope["headers"], (b"content-length", str(len(raw)).encode())]
-            if raw and "json" in headers.get("content-type", "application/json"):
+            if raw and "json" in headers.get("content-type", "application/json").lower():
                 try:
                     ctx.body, ctx.body_parsed = parse_json(raw), True
                 except RequestInvalid:
                     pass  # the body validator reports it in the vendor's words
+                if ctx.vendor_call and ctx.body_parsed and \
+                        raw.count(b"{") + raw.count(b"[") > MAX_NESTING and \
+                        nested_too_deep(ctx.body) is not None:
+                    # Deeper than any vendor payload: it could be stored but never written
+                    # back out (orjson writes 255 levels at most).
+                    raise RequestInvalid(f"Body nested deeper than {MAX_NESTING} levels")
             await self.app(scope, _replay(raw, receive), send_)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a vendor error body
             if started:
@@ -149,7 +157,7 @@ class EmulatorApp:
             # The server's send belongs to its per-request object, which holds this scope:
             # unlink the context so the request's objects go by reference counting instead
             # of piling up as cyclic garbage for the collector (a pause under load).
-            ctx.server_send = ctx.at_checks = None
+            ctx.server_send = ctx.server_receive = ctx.at_checks = None
             del scope["emulator"]
             ctx.namespace.in_flight -= 1
             if ctx.deferred:
@@ -194,7 +202,7 @@ class EmulatorApp:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                return _GONE
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
@@ -212,6 +220,9 @@ class EmulatorApp:
                 self.runtime.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+_GONE: Any = object()  # _read_body: the client hung up before the body was whole
 
 
 def _replay(raw: bytes, receive: Receive) -> Receive:

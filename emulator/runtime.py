@@ -66,7 +66,7 @@ class JournalEntry:
         """JSON as JSON; anything else (a form, broken JSON) as text; None when empty."""
         if not self.raw_body:
             return None
-        if "json" in self.headers.get("content-type", "application/json"):
+        if "json" in self.headers.get("content-type", "application/json").lower():
             try:
                 return orjson.loads(self.raw_body)
             except orjson.JSONDecodeError:
@@ -126,6 +126,7 @@ class RequestContext:
     runtime: Runtime | None = None
     vendor_call: bool = False  # journaled and subject to fault rules (control calls are not)
     server_send: Any = None  # the server's own ASGI send (transport faults reach the socket by it)
+    server_receive: Any = None  # the server's own ASGI receive (a delay watches it for a hang-up)
     rule: str | None = None  # the fault rule that acted on this call
     fault: str | None = None  # the transport fault injected into this call
     # Set when a fault rule waits for the vendor's checks (the `checked` stage).

@@ -31,8 +31,8 @@ async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, s
     """Wait the decision's delay, then act; False lets the call go on to its handler."""
     if not decision.passes_through:  # a pure delay is no injected answer: not journaled
         ctx.rule = decision.rule_id  # set first: journaled even if the client leaves mid-delay
-    if decision.delay_ms:
-        await asyncio.sleep(decision.delay_ms / 1000)  # other requests are served meanwhile
+    if decision.delay_ms and await wait(ctx, decision.delay_ms / 1000):
+        return True  # the client left during the delay: nothing is sent, nothing is written
     if decision.passes_through:
         return False
     if decision.error is not None:
@@ -81,7 +81,7 @@ def reset(transport: asyncio.Transport) -> None:
     if sock is not None:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-        except OSError:  # already closed by the peer: nothing left to reset
+        except (OSError, ValueError):  # closed by the peer already (uvloop: ValueError)
             pass
     transport.abort()
 
@@ -95,6 +95,16 @@ async def hold(ctx: RequestContext, receive: Receive) -> None:
     if transport is not None:
         transport.close()
         await _until_disconnected(receive, _DISCONNECT_WAIT)
+
+
+async def wait(ctx: RequestContext, seconds: float) -> bool:
+    """A delay (other requests are served meanwhile) that ends early when the client hangs up;
+    True when it did. The server's own receive is watched: the body was read whole before
+    any rule acts, so what it says next is the client leaving."""
+    if ctx.server_receive is None:
+        await asyncio.sleep(seconds)
+        return False
+    return await _until_disconnected(ctx.server_receive, seconds)
 
 
 async def _until_disconnected(receive: Receive, seconds: float) -> bool:

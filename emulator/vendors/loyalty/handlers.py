@@ -87,7 +87,6 @@ async def start_session(ctx: RequestContext) -> Reply:
         raise EmulatedError(errors.MISSING_CORRELATION_ID)
     if not isinstance(channel, str) or not channel.strip():
         raise EmulatedError(errors.MISSING_CHANNEL)
-    await ctx.checked()
     identifier = ctx.path_params["identifier"]
     kind = ctx.headers.get("x-identifier-type", "ACCOUNT_ID")
     accounts = ctx.store["loyalty.accounts"]
@@ -101,6 +100,7 @@ async def start_session(ctx: RequestContext) -> Reply:
         account = accounts.find(IDENTIFIER_INDEX[kind], identifier)
     if account is None:
         raise EmulatedError(errors.ACCOUNT_NOT_FOUND, identifierType=kind, identifier=identifier)
+    await ctx.checked()  # the account's look-up is the vendor's own check, as a session's is
     session = {"correlationId": correlation_id, "accountId": account["accountId"],
                "channel": channel}
     if body.get("externalAgentSessionId") is not None:
