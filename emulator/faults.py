@@ -89,7 +89,7 @@ RULE_SCHEMA: dict[str, Any] = {
         {"anyOf": [{"required": [key]} for key in (*ACTIONS, "delayMs", "delay")]},
         {"not": {"required": ["respond"],
                  "properties": {"respond": {"required": ["status", "body"],
-                                            "properties": {"status": {"enum": list(BODILESS)}}}}}},
+                                            "properties": {"status": {"enum": list(NO_CONTENT)}}}}}},
         {"not": {"required": ["stage", "fault"], "properties": {"stage": {"const": "checked"}}}},
     ],
 }

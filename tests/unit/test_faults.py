@@ -497,6 +497,7 @@ INVALID_RULES: list[tuple[Any, str]] = [
     ({"respond": {"status": 101}}, "respond.status: 101 is less than the minimum of 200"),
     ({"respond": {"status": 204, "body": {}}}, "respond.body: a 204 response has no body"),
     ({"respond": {"status": 304, "body": None}}, "respond.body: a 304 response has no body"),
+    ({"respond": {"status": 205, "body": {}}}, "respond.body: a 205 response has no body"),
     ({"fault": "timeout", "stage": "checked"}, "stage: transport faults act on arrival"),
     ({"error": "commerce.22001", "stage": "later"}, "stage: 'later' is not one of ['arrival', 'checked']"),
     ({"respond": {"status": 600}}, "respond.status: 600 is greater than the maximum of 599"),
