@@ -28,6 +28,17 @@ def _describe(error: Any) -> str:
     return f"{where}: {message}"
 
 
+def _mandatory(error: Any) -> bool:
+    """A missing mandatory field (anyOf: postalZipCode or its alias postalCode): judged by
+    check_mandatory against the namespace's configured list (REQUIREMENTS 5.1)."""
+    return not error.absolute_path and error.validator in ("required", "anyOf")
+
+
+def _shown(error: Any) -> Any:
+    """The refused value as a message shows it (null for None)."""
+    return "null" if error.instance is None else error.instance
+
+
 def invalid_request(exc: RequestInvalid) -> VendorError | None:
     """Body-shape failures are reported at once; missing and badly formatted fields are left
     to the handler, which reports them in the vendor's check order (None = defer)."""
@@ -35,8 +46,8 @@ def invalid_request(exc: RequestInvalid) -> VendorError | None:
         return errors.INVALID_REQUEST_BODY.fill(detail=exc.detail[:200])
     for error in exc.errors:
         path = list(error.absolute_path)
-        if not path and error.validator in ("required", "anyOf"):
-            continue  # mandatory fields (anyOf: postalZipCode or its alias postalCode)
+        if _mandatory(error):
+            continue
         if len(path) == 1 and (error.instance is None or error.validator in DEFERRED_KEYWORDS):
             continue
         return errors.INVALID_REQUEST_BODY.fill(detail=_describe(error))
@@ -50,11 +61,10 @@ def unreported(deferred: list[Any]) -> VendorError | None:
     mandatory is the namespace's configuration (REQUIREMENTS 5.1), judged by check_mandatory."""
     for error in deferred:
         path = list(error.absolute_path)
-        if not path and error.validator in ("required", "anyOf"):
+        if _mandatory(error):
             continue
         if len(path) == 1:
-            value = "null" if error.instance is None else error.instance
-            return errors.INVALID_FIELD.fill(field=path[0], value=value)
+            return errors.INVALID_FIELD.fill(field=path[0], value=_shown(error))
         return errors.INVALID_REQUEST_BODY.fill(detail=_describe(error))
     return None
 
@@ -89,10 +99,8 @@ def check_formats(deferred: list[Any]) -> None:
         path = list(error.absolute_path)
         if len(path) != 1:
             continue
-        if error.instance is None:
-            failures.setdefault(path[0], "null")
-        elif error.validator in DEFERRED_KEYWORDS:
-            failures.setdefault(path[0], error.instance)
+        if error.instance is None or error.validator in DEFERRED_KEYWORDS:
+            failures.setdefault(path[0], _shown(error))
     for field in BODY_TABLE_ORDER:
         if field in failures:
             value = failures[field]
