@@ -136,20 +136,25 @@ class RequestContext:
     def store(self) -> Store:
         return self.namespace.store
 
-    async def checked(self) -> None:
+    async def checked(self) -> bool:
         """The handler's word that the call passed the vendor's own token, body and session
         checks (REQUIREMENTS 5.11), before any business rule or write. What the spec refuses
         and the handler has not reported yet is refused here, so no request the spec refuses
         reaches a write; then a fault rule waiting for this point acts (it may raise, or
-        answer and raise :class:`~emulator.errors.Answered`)."""
+        answer and raise :class:`~emulator.errors.Answered`).
+
+        True when such rules were weighed here: they may have waited (a delay), so what the
+        handler read of the state before may be stale and is read again."""
         if self.deferred and self.shape is not None:
             error = self.shape.unreported(self.deferred)
             if error is not None:
                 raise EmulatedError(error)
         hook = self.at_checks
-        if hook is not None:
-            self.at_checks = None
-            await hook(self)
+        if hook is None:
+            return False
+        self.at_checks = None
+        await hook(self)
+        return True
 
     def config(self, vendor: str) -> dict[str, Any]:
         return self.namespace.config[vendor]

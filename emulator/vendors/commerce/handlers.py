@@ -87,9 +87,10 @@ async def update_profile(ctx: RequestContext) -> Reply:
     stored = profiles.get(profile_id)
     check_input(ctx.store, body, ctx.deferred, False,
                 stored["parentOrganization"] if stored else None)
-    await ctx.checked()
+    stale = await ctx.checked()
     with ctx.store.lock:
-        stored = profiles.get(profile_id)  # as it is now (a fault rule may have waited)
+        if stale:
+            stored = profiles.get(profile_id)
         if stored is None:
             raise EmulatedError(errors.PROFILE_NOT_FOUND, id=profile_id)
         check_rules(ctx.store, stored, body, subject)

@@ -113,11 +113,12 @@ async def start_session(ctx: RequestContext) -> Reply:
 async def update_profile(ctx: RequestContext) -> Reply:
     """PUT /client/users/{correlation_id}/profile - Update Profile with Extended Data (seed 000)."""
     body, config = ctx.body, ctx.config("loyalty")
-    _session_account(ctx)
+    account = _session_account(ctx)
     check_fields(body, ctx.deferred, config)
-    await ctx.checked()
+    stale = await ctx.checked()
     with ctx.store.lock:
-        account = _session_account(ctx)  # as it is now (a fault rule may have waited)
+        if stale:
+            account = _session_account(ctx)
         source, new_keys = check_business(ctx.store, body, config, account["accountId"])
         updated = {**account, "profile": {**account["profile"], **_primary(body)},
                    "emd": dict(account["emd"])}
@@ -128,18 +129,18 @@ async def update_profile(ctx: RequestContext) -> Reply:
 
 async def get_profile(ctx: RequestContext) -> Reply:
     """GET /client/users/{correlation_id}/profile (inferred read-back)."""
-    _session_account(ctx)
-    await ctx.checked()
     account = _session_account(ctx)
+    if await ctx.checked():
+        account = _session_account(ctx)
     return Reply(200, {"accountId": account["accountId"], "loyaltyId": account["loyaltyId"],
                        **account["profile"]})
 
 
 async def get_extended_data(ctx: RequestContext) -> Reply:
     """GET /client/users/{correlation_id}/profile/emd (inferred): merged EMD, {} when none."""
-    _session_account(ctx)
-    await ctx.checked()
     account = _session_account(ctx)
+    if await ctx.checked():
+        account = _session_account(ctx)
     source = dict(parse_qsl(ctx.query_string.decode("latin-1"))).get("extendedDataSource")
     if source is not None:
         return Reply(200, account["emd"].get(source, {}))
