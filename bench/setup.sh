@@ -16,20 +16,9 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 1
 fi
 
-have_prism_version=""
-if [ -x "$PRISM_BIN" ]; then
-    have_prism_version="$("$PRISM_BIN" --version 2>/dev/null | tail -n1 | tr -d '[:space:]' || true)"
-fi
-if [ "$have_prism_version" = "$PRISM_VERSION" ]; then
-    echo "setup: prism $PRISM_VERSION already installed in $PRISM_DIR"
-else
-    echo "setup: installing @stoplight/prism-cli@$PRISM_VERSION into $PRISM_DIR"
-    mkdir -p "$PRISM_DIR"
-    npm install --prefix "$PRISM_DIR" --no-audit --no-fund --loglevel=error --save-exact \
-        "@stoplight/prism-cli@$PRISM_VERSION"
-    "$PRISM_BIN" --version >/dev/null
-    echo "setup: prism $("$PRISM_BIN" --version | tail -n1) installed"
-fi
+# shellcheck source=../tools/npm-pinned.sh
+. "$HERE/../tools/npm-pinned.sh"
+npm_pinned setup @stoplight/prism-cli "$PRISM_VERSION" "$PRISM_DIR" "$PRISM_BIN"
 
 # ------------------------------------------------------------------ wrk ----
 if command -v wrk >/dev/null 2>&1; then

@@ -20,17 +20,6 @@ MSG
     exit 0
 fi
 
-have=""
-if [ -x "$SPECTRAL_BIN" ]; then
-    have="$("$SPECTRAL_BIN" --version 2>/dev/null | tail -n1 | tr -d '[:space:]' || true)"
-fi
-if [ "$have" = "$SPECTRAL_VERSION" ]; then
-    echo "setup-spectral: spectral $SPECTRAL_VERSION already installed in $SPECTRAL_DIR"
-    exit 0
-fi
-
-echo "setup-spectral: installing @stoplight/spectral-cli@$SPECTRAL_VERSION into $SPECTRAL_DIR"
-mkdir -p "$SPECTRAL_DIR"
-npm install --prefix "$SPECTRAL_DIR" --no-audit --no-fund --loglevel=error --save-exact \
-    "@stoplight/spectral-cli@$SPECTRAL_VERSION"
-echo "setup-spectral: spectral $("$SPECTRAL_BIN" --version | tail -n1) installed"
+# shellcheck source=npm-pinned.sh
+. "$HERE/npm-pinned.sh"
+npm_pinned setup-spectral @stoplight/spectral-cli "$SPECTRAL_VERSION" "$SPECTRAL_DIR" "$SPECTRAL_BIN"
