@@ -2,13 +2,13 @@
 team would use it: installed, nothing to configure."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from emulator.client import Emulator
 from emulator.server import EmulatorServer
+from tests.plugin.partner import partner_session, recorded
 
 pytest_plugins = ["pytester"]
 # Inner runs skip the schemathesis and hypothesis plugins: they cost 2 s per process start.
@@ -78,16 +78,7 @@ def test_make_emulator_gives_more_namespaces(emulator, make_emulator):
 
 @pytest.fixture
 def partner(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    out = tmp_path / "out"
-    out.mkdir()
-    monkeypatch.setenv("PLUGIN_OUT", str(out))
-    monkeypatch.delenv("EMULATOR_URL", raising=False)
-    pytester.makepyfile(test_partner=PARTNER_TESTS)
-    return out
-
-
-def recorded(out: Path) -> dict[str, dict[str, str]]:
-    return {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+    return partner_session(pytester, tmp_path, monkeypatch, test_partner=PARTNER_TESTS)
 
 
 def test_the_plugin_starts_a_server_and_gives_each_test_its_own_namespace(

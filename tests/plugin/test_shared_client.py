@@ -3,7 +3,6 @@ fixtures) send their own namespace on every call, nothing crosses from one to an
 closing a view leaves the pool to its owner."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 
 from emulator.client import NAMESPACE_HEADER, Emulator, EmulatorError, new_http_client
 from emulator.server import EmulatorServer
+from tests.plugin.partner import partner_session, recorded
 from tests.plugin.test_pytest_plugin import QUIET
 
 pytest_plugins = ["pytester"]
@@ -59,23 +59,18 @@ def test_an_emulator_is_closed_after_its_test_and_the_pool_is_not(make_emulator)
 
 @pytest.fixture
 def shared(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    out = tmp_path / "out"
-    out.mkdir()
-    monkeypatch.setenv("PLUGIN_OUT", str(out))
-    monkeypatch.delenv("EMULATOR_URL", raising=False)
-    pytester.makepyfile(test_shared=SHARED_TESTS)
-    return out
+    return partner_session(pytester, tmp_path, monkeypatch, test_shared=SHARED_TESTS)
 
 
-def recorded(out: Path) -> list[dict]:
-    return [json.loads(path.read_text()) for path in sorted(out.glob("*.json"))]
+def records(out: Path) -> list[dict]:
+    return list(recorded(out).values())
 
 
 def test_tests_of_one_session_share_the_pool_and_nothing_else(pytester: pytest.Pytester,
                                                                shared: Path) -> None:
     result = pytester.runpytest_subprocess(*QUIET)
     result.assert_outcomes(passed=5)
-    seen = recorded(shared)
+    seen = records(shared)
     assert len({r["namespace"] for r in seen}) == 4
     assert sorted(r["checked_earlier"] for r in seen) == [0, 1, 2, 3]
 
@@ -83,7 +78,7 @@ def test_tests_of_one_session_share_the_pool_and_nothing_else(pytester: pytest.P
 def test_the_shared_pool_under_xdist(pytester: pytest.Pytester, shared: Path) -> None:
     result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2", *QUIET)
     result.assert_outcomes(passed=5)
-    assert len({r["namespace"] for r in recorded(shared)}) == 4
+    assert len({r["namespace"] for r in records(shared)}) == 4
 
 
 def test_views_share_the_client_and_send_their_own_namespace(server: EmulatorServer) -> None:
