@@ -242,14 +242,11 @@ def test_state_in_the_data_volume_outlives_the_container(image: Image, volume: s
                 "firstName": "Jack", "lastName": "Black", "email": "jack@example.com"})
             assert created.status_code == 201, created.text
             profile_id = created.json()["id"]
-        # SIGTERM (podman stop): the server flushes state and exits 0, well before the
-        # 10 s after which podman would kill it.
-        started = time.monotonic()
+        # SIGTERM (podman stop): the server flushes state and exits 0 by itself; had podman
+        # to kill it after its 10 s, the exit status would be 137.
         podman("stop", "--time", "10", first.name)
-        stop_seconds = time.monotonic() - started
         exit_code = podman("inspect", "--format", "{{.State.ExitCode}}", first.name).stdout.strip()
         assert exit_code == "0", podman("logs", first.name).stderr
-        assert stop_seconds < 8
         podman("start", first.name)
         wait_healthy(first)
         with occ(first, namespace) as commerce:
