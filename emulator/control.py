@@ -18,9 +18,9 @@ from urllib.parse import parse_qsl
 from jsonschema.exceptions import best_match
 
 from emulator import docs
-from emulator.errors import EmulatedError, RequestInvalid, VendorError
+from emulator.errors import RequestInvalid, VendorError
 from emulator.faults import FaultRule, RuleError, describe
-from emulator.middleware import PlainErrors
+from emulator.middleware import PlainErrors, bad_request, not_found
 from emulator.reply import Reply
 from emulator.specs import handler_name
 from emulator.runtime import Namespace, RequestContext, Runtime
@@ -36,14 +36,6 @@ UNAUTHORIZED = VendorError(
           "detail": "This server needs its control token: 'Authorization: Bearer <token>' "
                     "or 'X-Emulator-Token: <token>'"},
     {"WWW-Authenticate": 'Bearer realm="profile-emulator"'})
-
-
-def bad_request(detail: str) -> EmulatedError:
-    return EmulatedError(VendorError(400, {"error": "invalid_request", "detail": detail}))
-
-
-def not_found(detail: str) -> EmulatedError:
-    return EmulatedError(VendorError(404, {"error": "not_found", "detail": detail}))
 
 
 FREE_SLICE = 1000  # documents freed per turn of the event loop after a reset (~0.5 ms)

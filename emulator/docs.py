@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from emulator import specs
-from emulator.errors import EmulatedError, VendorError
+from emulator.middleware import not_found
 from emulator.reply import Reply
 from emulator.runtime import RequestContext
 
@@ -45,11 +45,6 @@ ASSET_HEADERS = {"Cache-Control": "public, max-age=3600"}
 FIDELITY, REASON = "x-fidelity", "x-fidelity-reason"
 # Keys whose values are data (examples, defaults), not OpenAPI objects: never folded.
 _DATA_KEYS = frozenset({"value", "example", "default", "enum", "const"})
-
-
-def not_found(detail: str) -> EmulatedError:
-    """The control API's 404 (its `Error` shape)."""
-    return EmulatedError(VendorError(404, {"error": "not_found", "detail": detail}))
 
 
 def label(node: Mapping[str, Any]) -> str:

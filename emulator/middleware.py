@@ -65,6 +65,16 @@ class PlainErrors:
         return VendorError(404, {"error": "not_found", "detail": f"{method} {path}"})
 
 
+def bad_request(detail: str) -> EmulatedError:
+    """The control API's 400, in PlainErrors' shape."""
+    return EmulatedError(VendorError(400, {"error": "invalid_request", "detail": detail}))
+
+
+def not_found(detail: str) -> EmulatedError:
+    """The control API's 404, in PlainErrors' shape."""
+    return EmulatedError(VendorError(404, {"error": "not_found", "detail": detail}))
+
+
 class EmulatorApp:
     """The outermost ASGI app: every response a client sees leaves through here."""
 
