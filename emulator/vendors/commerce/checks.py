@@ -88,13 +88,16 @@ def invalid_request(exc: RequestInvalid) -> VendorError | None:
     (malformed JSON, an empty body, a bad login form, a wrong media type) is 22007 at once."""
     if exc.errors and all(_deferrable(error) for error in exc.errors):
         return None
-    detail = _describe(exc.errors[0]) if exc.errors else exc.detail
+    return _invalid_input(_describe(exc.errors[0]) if exc.errors else exc.detail)
+
+
+def _invalid_input(detail: str) -> VendorError:
     return errors.INVALID_INPUT.fill(detail=detail[:300])
 
 
 def unreported(deferred: list[Any]) -> VendorError | None:
     """Spec failures still unreported when a handler's checks are done: invalid input (22007)."""
-    return errors.INVALID_INPUT.fill(detail=_describe(deferred[0])[:300]) if deferred else None
+    return _invalid_input(_describe(deferred[0])) if deferred else None
 
 
 def _echo(value: Any) -> str:
