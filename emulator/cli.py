@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import logs
+from emulator.files import write_atomically
 from emulator.resources import FIXTURES_DIR
 
 # Light on purpose: the heavy imports (Connexion, uvicorn, the app) happen in main(), after
@@ -223,18 +223,10 @@ def _url_host(host: str) -> str:
 
 
 def _write_port_file(path: Path, port: int) -> None:
-    """The port, written to a temporary file beside PATH and renamed over it: a reader sees
-    the whole number or no file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(f"{port}\n")
-            os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would hide it from other users
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """The port, written whole: a reader sees the number or no file. Readable by all
+    (mkstemp's 0600 would hide it from other users)."""
+    write_atomically(path, lambda handle: handle.write(f"{port}\n"), encoding="ascii",
+                     mode=0o644)
 
 
 def _remove_port_file(path: Path, port: int) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +19,8 @@ import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
+
+from emulator.files import write_atomically
 
 Doc = dict[str, Any]
 IndexKey = Callable[[Doc], Any]
@@ -253,17 +253,8 @@ class DataFile:
             self._dirty.clear()
             data = self._snapshot()
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(data, handle, ensure_ascii=False, separators=(",", ":"))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            write_atomically(self.path, lambda handle: json.dump(
+                data, handle, ensure_ascii=False, separators=(",", ":")))
 
     def close(self) -> None:
         self._stop.set()
