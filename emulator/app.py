@@ -8,6 +8,7 @@ from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolver
 
 from emulator import connexion_seam, control, resources, specs
+from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
 from emulator.middleware import (Dispatcher, EmulatorApp, ErrorShape, Guard, OperationMiddleware,
                                  PlainErrors)
@@ -21,14 +22,15 @@ FIXTURES_DIR = resources.FIXTURES_DIR
 
 def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None, *,
                control_token: str | None = None, journal_size: int = JOURNAL_SIZE,
-               hold_seconds: float = HOLD_SECONDS) -> EmulatorApp:
+               hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None) -> EmulatorApp:
     """The emulator: every vendor API, and the control API under /_emulator/.
 
     ``control_token``: when set, control calls (health excepted) need it. ``journal_size``:
     vendor calls kept per namespace. ``hold_seconds``: the `timeout` fault's cap.
+    ``clock``: the fault engine's time (a ``clock.ManualClock`` in tests of delays).
     """
     runtime = Runtime(VENDORS, fixtures_dir, data_file, journal_size=journal_size,
-                      hold_seconds=hold_seconds)
+                      hold_seconds=hold_seconds, clock=clock)
     handlers: dict[tuple[str, str], Any] = {}
     shapes: dict[str, ErrorShape] = {}
     prefixes: dict[str, str] = {}

@@ -20,6 +20,7 @@ import orjson
 import yaml
 
 from emulator import specs
+from emulator.clock import Clock
 from emulator.errors import Catalogue, EmulatedError, VendorError
 from emulator.faults import APIS, Contract, Engine, RuleError, Scenario, load_scenarios
 from emulator.state import DataFile, Store
@@ -231,11 +232,12 @@ class Runtime:
 
     def __init__(self, vendors: tuple[Vendor, ...], fixtures_dir: Path,
                  data_file: Path | None = None, *, journal_size: int = JOURNAL_SIZE,
-                 hold_seconds: float = HOLD_SECONDS) -> None:
+                 hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None) -> None:
         self.vendors = {vendor.name: vendor for vendor in vendors}
         self.fixtures_dir = fixtures_dir
         self.journal_size = journal_size
         self.hold_seconds = hold_seconds
+        self.clock = clock or Clock()  # delays, held calls and rule lifetimes
         self.catalogue = Catalogue()
         self._schema: dict[str, Any] = {}
         self._seed_state: dict[str, Any] = {}
@@ -282,8 +284,8 @@ class Runtime:
                     store = Store(self._schema, on_write=self._mark_dirty)
                     store.restore(self._seed_state)
                     config = copy.deepcopy(self._seed_config)
-                    namespace = Namespace(name, store, config, Engine(seed=config["seed"]),
-                                          Journal(self.journal_size))
+                    engine = Engine(seed=config["seed"], clock=self.clock.now)
+                    namespace = Namespace(name, store, config, engine, Journal(self.journal_size))
                     self._namespaces[name] = namespace
         return namespace
 

@@ -89,7 +89,7 @@ def reset(transport: asyncio.Transport) -> None:
 async def hold(ctx: RequestContext, receive: Receive) -> None:
     """Answer nothing until the client gives up (or the server's cap, then close)."""
     assert ctx.runtime is not None
-    if await _until_disconnected(receive, ctx.runtime.hold_seconds):
+    if await ctx.runtime.clock.wait(ctx.runtime.hold_seconds, _disconnected(receive)):
         return
     transport = transport_of(ctx.server_send)
     if transport is not None:
@@ -101,10 +101,15 @@ async def wait(ctx: RequestContext, seconds: float) -> bool:
     """A delay (other requests are served meanwhile) that ends early when the client hangs up;
     True when it did. The server's own receive is watched: the body was read whole before
     any rule acts, so what it says next is the client leaving."""
-    if ctx.server_receive is None:
-        await asyncio.sleep(seconds)
-        return False
-    return await _until_disconnected(ctx.server_receive, seconds)
+    assert ctx.runtime is not None
+    watched = None if ctx.server_receive is None else _disconnected(ctx.server_receive)
+    return await ctx.runtime.clock.wait(seconds, watched)
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Drain the request until the server reports the client gone."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _until_disconnected(receive: Receive, seconds: float) -> bool:
@@ -115,8 +120,7 @@ async def _until_disconnected(receive: Receive, seconds: float) -> bool:
     """
     try:
         async with asyncio.timeout(seconds):
-            while (await receive())["type"] != "http.disconnect":
-                pass
+            await _disconnected(receive)
     except TimeoutError:
         return False
     return True

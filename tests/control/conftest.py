@@ -2,10 +2,12 @@
 calls that succeed when no rule interferes, and raw-socket access for transport faults."""
 from __future__ import annotations
 
+import concurrent.futures
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ import pytest
 import uvicorn
 
 from emulator.client import Emulator
+from emulator.clock import ManualClock
 from emulator.server import EmulatorServer
 
 LOYALTY_PROFILE = "/client/users/seed-session-1/profile"
@@ -78,3 +81,42 @@ class H11Server(EmulatorServer):
 def h11_server() -> Iterator[EmulatorServer]:
     with H11Server() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def clocked_server() -> Iterator[EmulatorServer]:
+    """A server whose fault engine runs on a ManualClock: delays, held calls and rule
+    lifetimes end when a test moves the clock on, never by the wall clock."""
+    with EmulatorServer(clock=ManualClock()) as running:
+        yield running
+
+
+@dataclass
+class Clocked:
+    """A test's namespace on the clocked server: its control client, an HTTP client, the
+    clock, and calls started in the background (they wait on the clock)."""
+
+    server: EmulatorServer
+    emu: Emulator
+    http: httpx.Client
+    clock: ManualClock
+    pool: concurrent.futures.ThreadPoolExecutor
+
+    def start(self, method: str, path: str, **options: Any) -> concurrent.futures.Future[httpx.Response]:
+        """The call, sent from another thread, once the clock holds one more wait for it."""
+        before = self.clock.waiting
+        call = self.pool.submit(self.http.request, method, path, **options)
+        wait_for(lambda: self.clock.waiting > before or call.done())
+        return call
+
+
+@pytest.fixture
+def clocked(clocked_server: EmulatorServer, namespace: str) -> Iterator[Clocked]:
+    clock = clocked_server.app.runtime.clock
+    assert isinstance(clock, ManualClock)
+    clock.asked.clear()
+    with Emulator(clocked_server.url, namespace) as emulator, \
+            httpx.Client(base_url=clocked_server.url, headers={"X-Emulator-Namespace": namespace},
+                         timeout=10) as http, \
+            concurrent.futures.ThreadPoolExecutor(4) as pool:
+        yield Clocked(clocked_server, emulator, http, clock, pool)

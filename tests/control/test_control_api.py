@@ -1,7 +1,6 @@
 """Every call of the control API (openapi/control.yaml) over HTTP, on a real server."""
 from __future__ import annotations
 
-import concurrent.futures
 import time
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 from emulator.client import Emulator
 from emulator.server import EmulatorServer
 from emulator.vendors import VENDORS
-from tests.control.conftest import LOYALTY_PROFILE, VALID_UPDATE
+from tests.control.conftest import LOYALTY_PROFILE, VALID_UPDATE, Clocked
 
 CONTROL = "/_emulator"
 
@@ -414,20 +413,19 @@ def test_reset_answers_at_once_and_frees_the_old_state_afterwards(
 
 
 def test_a_call_under_way_during_a_reset_answers_from_the_state_it_started_with(
-        server: EmulatorServer, http: httpx.Client, namespace: str) -> None:
+        clocked: Clocked) -> None:
+    http = clocked.http
     assert http.post(f"{CONTROL}/faults", json={
         "match": {"operation": "getProfile"}, "delayMs": 400}).status_code == 201
-    old = server.app.runtime.namespace(namespace)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(http.get, LOYALTY_PROFILE)
-        deadline = time.monotonic() + 5
-        while not old.in_flight and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert old.in_flight == 1
-        assert http.post(f"{CONTROL}/reset").status_code == 204
-        time.sleep(0.1)
-        assert len(old.store["loyalty.accounts"]) > 0  # not freed under the slow call
-        r = slow.result(timeout=10)
+    old = clocked.server.app.runtime.namespace(clocked.emu.namespace)
+    slow = clocked.start("GET", LOYALTY_PROFILE)  # waits on the clock, inside the old state
+    assert old.in_flight == 1
+    assert http.post(f"{CONTROL}/reset").status_code == 204
+    for _ in range(3):  # event-loop turns enough for the background freeing to run
+        assert http.get(f"{CONTROL}/health").status_code == 200
+    assert len(old.store["loyalty.accounts"]) > 0  # not freed under the slow call
+    clocked.clock.advance(0.4)
+    r = slow.result(timeout=10)
     assert r.status_code == 200 and r.json()["firstName"] == "Ada"
     deadline = time.monotonic() + 10
     while len(old.store["loyalty.accounts"]) and time.monotonic() < deadline:

@@ -1,19 +1,20 @@
 """Every action and fault kind, as a real client sees it; matching, counting and expiry."""
 from __future__ import annotations
 
+import concurrent.futures
+import json
 import random
-import threading
-import time
-from collections.abc import Callable
+import socket
 
 import httpx
 import pytest
 
 from emulator.client import Emulator
+from emulator.clock import ManualClock
 from emulator.server import EmulatorServer
 from emulator.transport import MALFORMED_JSON
-from tests.control.conftest import (LOYALTY_PROFILE, VALID_UPDATE, commerce_token, raw_get,
-                                    raw_request, wait_for)
+from tests.control.conftest import (LOYALTY_PROFILE, VALID_UPDATE, Clocked, commerce_token,
+                                    raw_get, raw_request, wait_for)
 
 
 
@@ -51,56 +52,58 @@ def test_respond_bodies_and_content_types(emu: Emulator, http: httpx.Client, res
 # --- delays ---------------------------------------------------------------------------------
 
 
-def timed(call: Callable[[], httpx.Response]) -> tuple[float, httpx.Response]:
-    started = time.perf_counter()
-    response = call()
-    return time.perf_counter() - started, response
-
-
-def test_a_delay_only_rule_adds_latency_and_lets_the_call_through(emu: Emulator,
-                                                                   http: httpx.Client) -> None:
-    emu.inject(delay_ms=300, operation="getProfile")
-    elapsed, r = timed(lambda: http.get(LOYALTY_PROFILE))
+def test_a_delay_only_rule_adds_latency_and_lets_the_call_through(clocked: Clocked) -> None:
+    clocked.emu.inject(delay_ms=300, operation="getProfile")
+    call = clocked.start("GET", LOYALTY_PROFILE)
+    assert clocked.clock.asked == [0.3]
+    clocked.clock.advance(0.299)
+    assert not call.done() and clocked.clock.waiting == 1  # not answered before its time
+    clocked.clock.advance(0.001)
+    r = call.result(timeout=10)
     assert r.status_code == 200 and r.json()["firstName"] == "Ada"
-    assert elapsed >= 0.3
-    assert emu.requests()[-1]["rule"] is None  # a pure delay is not an injected answer
+    assert clocked.emu.requests()[-1]["rule"] is None  # a pure delay is not an injected answer
 
 
-def test_a_delay_before_an_error(emu: Emulator, http: httpx.Client) -> None:
-    emu.inject(error="loyalty.SERVICE_UNAVAILABLE", delay_ms=200)
-    elapsed, r = timed(lambda: http.get(LOYALTY_PROFILE))
-    assert r.status_code == 503 and elapsed >= 0.2
+def test_a_delay_before_an_error(clocked: Clocked) -> None:
+    clocked.emu.inject(error="loyalty.SERVICE_UNAVAILABLE", delay_ms=200)
+    call = clocked.start("GET", LOYALTY_PROFILE)
+    assert clocked.clock.asked == [0.2] and not call.done()
+    clocked.clock.advance(0.2)
+    assert call.result(timeout=10).status_code == 503
 
 
-def test_uniform_and_lognormal_delays_follow_the_seeded_rng(emu: Emulator, http: httpx.Client) -> None:
-    emu.config(seed=11)
-    emu.inject(delay={"uniform": [150, 250]}, times=1)
-    emu.inject(delay={"lognormal": {"median": 100, "sigma": 0.5, "maxMs": 400}})
+def delayed(clocked: Clocked) -> float:
+    """The delay of the next call, in seconds as asked of the clock; the call answers 200."""
+    call = clocked.start("GET", LOYALTY_PROFILE)
+    asked = clocked.clock.asked[-1]
+    clocked.clock.advance(asked)
+    assert call.result(timeout=10).status_code == 200
+    return asked
+
+
+def test_uniform_and_lognormal_delays_follow_the_seeded_rng(clocked: Clocked) -> None:
+    clocked.emu.config(seed=11)
+    clocked.emu.inject(delay={"uniform": [150, 250]}, times=1)
+    clocked.emu.inject(delay={"lognormal": {"median": 100, "sigma": 0.5, "maxMs": 400}})
     rng = random.Random(11)
     expected = [rng.uniform(150, 250)] + [min(100 * 2.718281828459045 ** (0.5 * rng.gauss(0, 1)), 400)
                                           for _ in range(2)]
-    for delay_ms in expected:
-        elapsed, r = timed(lambda: http.get(LOYALTY_PROFILE))
-        assert r.status_code == 200
-        assert delay_ms / 1000 <= elapsed < delay_ms / 1000 + 0.5
+    assert [delayed(clocked) for _ in expected] == pytest.approx([ms / 1000 for ms in expected])
 
 
-def test_a_lognormal_delay_is_capped(emu: Emulator, http: httpx.Client) -> None:
-    emu.inject(delay={"lognormal": {"median": 60000, "sigma": 1, "maxMs": 200}})
-    elapsed, r = timed(lambda: http.get(LOYALTY_PROFILE))
-    assert r.status_code == 200 and 0.2 <= elapsed < 2
+def test_a_lognormal_delay_is_capped(clocked: Clocked) -> None:
+    clocked.emu.inject(delay={"lognormal": {"median": 60000, "sigma": 1, "maxMs": 200}})
+    assert delayed(clocked) == 0.2
 
 
-def test_a_delayed_call_does_not_hold_up_other_calls(emu: Emulator, http: httpx.Client,
-                                                     server: EmulatorServer) -> None:
-    emu.inject(delay_ms=800, operation="getExtendedData")
-    slow = threading.Thread(target=lambda: httpx.get(
-        f"{server.url}{LOYALTY_PROFILE}/emd", headers=emu.headers, timeout=10))
-    slow.start()
-    time.sleep(0.1)
-    elapsed, r = timed(lambda: http.get(LOYALTY_PROFILE))
-    assert r.status_code == 200 and elapsed < 0.5
-    slow.join()
+def test_a_delayed_call_does_not_hold_up_other_calls(clocked: Clocked) -> None:
+    clocked.emu.inject(delay_ms=800, operation="getExtendedData")
+    slow = clocked.start("GET", f"{LOYALTY_PROFILE}/emd")
+    r = clocked.http.get(LOYALTY_PROFILE)
+    assert r.status_code == 200  # answered while the other call waits out its delay
+    assert not slow.done() and clocked.clock.waiting == 1
+    clocked.clock.advance(0.8)
+    assert slow.result(timeout=10).status_code == 200
 
 
 # --- transport faults -----------------------------------------------------------------------
@@ -154,25 +157,19 @@ def test_malformed_body_is_a_200_whose_json_does_not_parse(faulty: Emulator,
 def test_timeout_holds_until_the_client_gives_up_while_other_calls_are_served(
         faulty: Emulator, any_server: EmulatorServer) -> None:
     faulty.inject(fault="timeout", operation="updateProfile")
-    outcome: list[BaseException] = []
-
-    def hang() -> None:
-        try:
-            httpx.put(f"{any_server.url}{LOYALTY_PROFILE}", json=VALID_UPDATE,
-                      headers=faulty.headers, timeout=0.6)
-        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion below
-            outcome.append(exc)
-
-    started = time.perf_counter()
-    hanging = threading.Thread(target=hang)
-    hanging.start()
-    time.sleep(0.2)
-    elapsed, r = timed(lambda: httpx.get(f"{any_server.url}{LOYALTY_PROFILE}",
-                                         headers=faulty.headers, timeout=5))
-    assert r.status_code == 200 and elapsed < 0.5  # served on another connection meanwhile
-    hanging.join()
-    assert len(outcome) == 1 and isinstance(outcome[0], httpx.ReadTimeout)
-    assert time.perf_counter() - started >= 0.6
+    body = json.dumps(VALID_UPDATE).encode()
+    held = socket.create_connection(("127.0.0.1", any_server.port), timeout=5)
+    held.sendall(f"PUT {LOYALTY_PROFILE} HTTP/1.1\r\nHost: emulator\r\n"
+                 f"X-Emulator-Namespace: {faulty.namespace}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    namespace = any_server.app.runtime.namespace(faulty.namespace)
+    assert wait_for(lambda: namespace.in_flight == 1)  # the server holds the call
+    r = httpx.get(f"{any_server.url}{LOYALTY_PROFILE}", headers=faulty.headers, timeout=5)
+    assert r.status_code == 200  # served on another connection meanwhile
+    held.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        held.recv(1)  # still nothing for the held call
+    held.close()  # the client gives up
     entry = wait_for(lambda: faulty.requests(operation="updateProfile"))[0]
     assert (entry["status"], entry["fault"]) == (None, "timeout")
     with pytest.raises(TimeoutError):
@@ -181,11 +178,15 @@ def test_timeout_holds_until_the_client_gives_up_while_other_calls_are_served(
 
 
 def test_timeout_is_capped_by_the_server() -> None:
-    with EmulatorServer(hold_seconds=0.3) as capped, Emulator(capped.url, "cap") as emulator:
+    clock = ManualClock()
+    with EmulatorServer(hold_seconds=0.3, clock=clock) as capped, Emulator(capped.url, "cap") as emulator, \
+            concurrent.futures.ThreadPoolExecutor(1) as pool:
         emulator.inject(fault="timeout")
-        started = time.perf_counter()
-        assert raw_request(capped.port, raw_get(LOYALTY_PROFILE, "cap"), timeout=5) == b""
-        assert 0.3 <= time.perf_counter() - started < 3
+        held = pool.submit(raw_request, capped.port, raw_get(LOYALTY_PROFILE, "cap"), 10)
+        assert wait_for(lambda: clock.waiting == 1)
+        assert clock.asked == [0.3] and not held.done()
+        clock.advance(0.3)
+        assert held.result(timeout=10) == b""  # the server closed the held connection
 
 
 def test_control_calls_are_never_faulted_nor_journaled(emu: Emulator, http: httpx.Client) -> None:
@@ -282,9 +283,12 @@ def test_probability_draws_from_the_namespaces_seeded_rng(emu: Emulator, http: h
     assert run() != first
 
 
-def test_ttl_expires_a_rule(emu: Emulator, http: httpx.Client) -> None:
+def test_ttl_expires_a_rule(clocked: Clocked) -> None:
+    emu, http = clocked.emu, clocked.http
     emu.inject(respond={"status": 503}, ttl=0.3)
     assert http.get(LOYALTY_PROFILE).status_code == 503
-    time.sleep(0.35)
+    clocked.clock.advance(0.25)
+    assert http.get(LOYALTY_PROFILE).status_code == 503
+    clocked.clock.advance(0.25)
     assert http.get(LOYALTY_PROFILE).status_code == 200
     assert emu.rules() == []
