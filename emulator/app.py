@@ -1,8 +1,8 @@
 """create_app(): one ASGI app serving every vendor API (and the control API) from its spec."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolver
@@ -10,10 +10,8 @@ from connexion.resolver import Resolver
 from emulator import connexion_seam, control, resources, specs
 from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
-from emulator.middleware import (Dispatcher, EmulatorApp, ErrorShape, Guard, OperationMiddleware,
-                                 PlainErrors)
+from emulator.middleware import API, Dispatcher, EmulatorApp, Handler, OperationMiddleware, PlainErrors
 from emulator.runtime import HOLD_SECONDS, JOURNAL_SIZE, Runtime
-from emulator.validation import VALIDATOR_MAP
 from emulator.vendors import VENDORS
 
 OPENAPI_DIR = specs.OPENAPI_DIR
@@ -31,34 +29,28 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
     """
     runtime = Runtime(VENDORS, fixtures_dir, data_file, journal_size=journal_size,
                       hold_seconds=hold_seconds, clock=clock)
-    handlers: dict[tuple[str, str], Any] = {}
-    shapes: dict[str, ErrorShape] = {}
-    prefixes: dict[str, str] = {}
-
-    def resolver_for(api: str, module_handler: Any) -> Resolver:
-        def resolve(operation_id: str) -> Any:
-            handlers[(api, operation_id)] = module_handler(operation_id)
-            return handlers[(api, operation_id)]
-        return Resolver(function_resolver=resolve)
-
-    connexion = SpecMiddleware(
-        Dispatcher(handlers), import_name=__name__, specification_dir=OPENAPI_DIR,
-        middlewares=[RoutingMiddleware, OperationMiddleware, ValidationMiddleware],
-        validator_map=VALIDATOR_MAP)
-    for vendor in VENDORS:
-        connexion.add_api(specs.load(vendor.spec), name=vendor.name,
-                          resolver=resolver_for(vendor.name, vendor.handler))
-        shapes[vendor.name] = vendor
-        prefixes[vendor.prefix] = vendor.name
-    # The control API is one more API beside the vendors: its own prefix, error shape and
-    # handler table; EmulatorApp keeps it out of the journal and the fault rules.
     controls = control.ControlAPI(runtime)
-    connexion.add_api(specs.load(control.SPEC), name="control", resolver=resolver_for("control", controls.handler))
-    shapes["control"] = control.ControlErrors()
-    prefixes[control.PREFIX] = "control"
-    guards: dict[str, Guard] = {"control": control.token_guard(control_token)} if control_token else {}
-    allowed = specs.route_table([vendor.spec for vendor in VENDORS] + [control.SPEC])
-    app = EmulatorApp(connexion, runtime, shapes, prefixes, PlainErrors(), allowed,
-                      guards=guards, body_limits={"control": control.MAX_BODY_BYTES})
+    # One record per API: the vendors, then the control API (its own prefix, error shape,
+    # token guard and body cap; EmulatorApp keeps it out of the journal and the fault rules).
+    apis = [API(vendor.name, vendor.prefix, vendor, _handlers(vendor.spec, vendor.handler))
+            for vendor in VENDORS]
+    apis.append(API("control", control.PREFIX, control.ControlErrors(),
+                    _handlers(control.SPEC, controls.handler), vendor=False,
+                    guard=control.token_guard(control_token) if control_token else None,
+                    max_body=control.MAX_BODY_BYTES))
+    connexion = SpecMiddleware(
+        Dispatcher(apis), import_name=__name__, specification_dir=OPENAPI_DIR,
+        middlewares=[RoutingMiddleware, OperationMiddleware, ValidationMiddleware])
+    specs_by_api = {vendor.name: vendor.spec for vendor in VENDORS} | {"control": control.SPEC}
+    for api in apis:
+        connexion.add_api(specs.load(specs_by_api[api.name]), name=api.name,
+                          resolver=Resolver(function_resolver=api.handlers.__getitem__))
+    allowed = specs.route_table(specs_by_api.values())
+    app = EmulatorApp(connexion, runtime, apis, PlainErrors(), allowed)
     connexion_seam.build(connexion)
     return app
+
+
+def _handlers(spec: str, handler_for: Callable[[str], Handler]) -> dict[str, Handler]:
+    """The handler of each operation the spec declares (the spec is the list of operations)."""
+    return {operation_id: handler_for(operation_id) for operation_id in specs.operations(spec)}

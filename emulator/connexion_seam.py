@@ -1,5 +1,6 @@
 """The one place Connexion's internals are touched; tests/unit/test_connexion_seam.py checks
-each touch against the installed Connexion, so an upgrade that moves one fails there, loudly.
+each touch against the installed Connexion, so an upgrade that moves one fails there, loudly,
+naming Connexion and its version.
 
 1. ``CheckedSpecification``: overrides the classmethod ``OpenAPISpecification._validate_spec``
    and reads its ``openapi_schema``, to check a spec with a compiled validator.
@@ -9,36 +10,35 @@ each touch against the installed Connexion, so an upgrade that moves one fails t
 3. ``build``: ``ConnexionMiddleware._build_middleware_stack()`` (Connexion builds it lazily on
    the first call; here at start-up, so its errors stop the start and the routers can be
    adjusted), and the Starlette routers of ``RoutingMiddleware.router`` told not to redirect.
-4. ``ValidationOperation``: ``RequestValidationOperation`` with its per-request set-up done
-   once; reads its ``_operation`` (parameters, consumes, body_schema, body_definition,
-   request_body), ``_validator_map``, ``strict_validation`` and ``next_app``.
-5. ``ValidationAPI.make_operation`` and ``ValidationMiddleware.api_cls``: how Connexion's
-   request-validation middleware makes its per-operation apps.
-6. ``routed_operation``: the operationId Connexion's routing leaves in the ASGI scope
+4. ``ValidationAPI.make_operation`` and ``ValidationMiddleware.api_cls``: how Connexion's
+   request-validation middleware makes its per-operation apps; ours is
+   :class:`ValidationOperation`, built from the operation's ``parameters``, ``consumes``,
+   ``request_body``, ``body_schema()`` and ``body_definition()``.
+5. ``routed_operation``: the operationId Connexion's routing leaves in the ASGI scope
    (``scope["extensions"]["connexion_routing"]["operation_id"]``).
 
-(emulator/validation.py's validators use Connexion's custom-validator hooks, ``_parse`` and
-``_validate`` of ``AbstractRequestBodyValidator``, as its validator_map documents.)
+Connexion's own validators (its ``validator_map``) are not used: they are rebuilt on every
+request in Connexion 3.3; emulator/validation.py checks requests without Connexion.
 """
 from __future__ import annotations
 
 import dataclasses
+from importlib.metadata import version
 from typing import Any
 
 import jsonschema_rs
 from connexion import ConnexionMiddleware
-from connexion.datastructures import MediaTypeDict
 from connexion.middleware.main import API
-from connexion.middleware.request_validation import (RequestValidationAPI,
-                                                     RequestValidationMiddleware,
-                                                     RequestValidationOperation)
+from connexion.middleware.request_validation import RequestValidationAPI, RequestValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.spec import OpenAPISpecification
-from connexion.utils import is_nullable, split_content_type
+from connexion.utils import is_nullable
 from starlette.types import Scope
 
-from emulator.errors import RequestInvalid
-from emulator.validation import BodyValidator, ParameterValidator
+from emulator.runtime import context_of
+from emulator.validation import RequestChecks
+
+VERSION = version("connexion")
 
 
 class CheckedSpecification(OpenAPISpecification):
@@ -108,83 +108,33 @@ def _no_slash_redirects(connexion: ConnexionMiddleware) -> None:
                     route.app.redirect_slashes = False
 
 
-class ValidationOperation(RequestValidationOperation):
-    """Connexion's request validation for one operation, with the per-request set-up done once.
+class ValidationOperation:
+    """One operation's request checks (emulator/validation.py's :class:`RequestChecks`, built
+    once from Connexion's operation) in the place of Connexion's RequestValidationOperation,
+    which rebuilds its validators on every request (Connexion 3.3). A failure is not raised:
+    it is left on the request context as a value, for the Dispatcher to turn into the API's
+    error."""
 
-    Connexion 3.3 rebuilds the URI parser, the parameter validator, the media-type table
-    and the body definition on every request; here they are built at start-up and the
-    same validation runs against them.
-    """
-
-    def __init__(self, next_app: Any, *, operation: Any, strict_validation: bool = False,
-                 validator_map: dict | None = None) -> None:
-        super().__init__(next_app, operation=operation, strict_validation=strict_validation,
-                         validator_map=validator_map)
-        self._parameters = ParameterValidator(operation.parameters)
-        self._accepts = MediaTypeDict([(c.lower(), None) for c in operation.consumes])
-        self._bodies: dict[str, tuple[Any, dict, bool, bool]] = {}
-        self._content_types: dict[bytes | None, tuple[str, str, bool]] = {}
-
-    def _body(self, mime_type: str) -> tuple[Any, dict, bool, bool] | None:
-        entry = self._bodies.get(mime_type)
-        if entry is None:
-            schema = self._operation.body_schema(mime_type)
-            validator = self._validator_map["body"].get(mime_type) if schema else None
-            if validator is None:
-                return None
-            entry = self._bodies[mime_type] = (
-                validator, schema, self._operation.request_body.get("required", False),
-                is_nullable(self._operation.body_definition(mime_type)))
-        return entry
-
-    def _content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str | None]:
-        """(mime type, charset) of the first Content-Type header, as Connexion reads it, with
-        the answer for each header value kept (a client sends the same few)."""
-        raw = next((value for key, value in headers if key.lower() == b"content-type"), None)
-        entry = self._content_types.get(raw)
-        if entry is None:
-            mime_type, encoding = split_content_type(None if raw is None else raw.decode("latin-1"))
-            if mime_type is None:  # no Content-Type: Connexion's best guess
-                mime_type = self._operation.consumes[0] if self._operation.consumes else \
-                    "application/octet-stream"
-            mime_type = mime_type.lower()  # RFC 9110: media types are case-insensitive
-            accepted = not self._operation.consumes or mime_type in self._accepts
-            entry = (mime_type, encoding or "utf-8", accepted)
-            if len(self._content_types) < 64:
-                self._content_types[raw] = entry
-        return entry
+    def __init__(self, next_app: Any, operation: Any) -> None:
+        self.next_app = next_app
+        request_body = operation.request_body
+        bodies = {media_type: (operation.body_schema(media_type), request_body.get("required", False),
+                               is_nullable(operation.body_definition(media_type)))
+                  for media_type in operation.consumes}
+        self.checks = RequestChecks(operation.parameters, operation.consumes, bodies)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        self._parameters.validate(scope)
-        mime_type, encoding, accepted = self._content_type(scope["headers"])
-        if not accepted:
-            raise RequestInvalid(f"Invalid Content-type ({mime_type}), "
-                                 f"expected {self._operation.consumes}")
-        body = self._body(mime_type)
-        if body is not None:
-            validator_cls, schema, required, nullable = body
-            validator = validator_cls(schema=schema, required=required, nullable=nullable,
-                                      encoding=encoding, strict_validation=self.strict_validation)
-            ctx = scope.get("emulator")
-            if isinstance(validator, BodyValidator) and ctx is not None and ctx.body_parsed:
-                # The emulator already read and parsed this body: validate it as Connexion's
-                # wrap_receive would, without re-streaming it through a second receive.
-                validator._ctx = ctx
-                if not (ctx.body is None and nullable):
-                    validator._validate(ctx.body)
-            else:
-                receive, scope = await validator.wrap_receive(receive, scope=scope)
+        ctx = context_of(scope)
+        ctx.spec_failure = self.checks.failure(ctx, scope["headers"])
         await self.next_app(scope, receive, send)
 
 
 class ValidationAPI(RequestValidationAPI):
     def make_operation(self, operation: Any) -> ValidationOperation:
-        return ValidationOperation(self.next_app, operation=operation,
-                                   strict_validation=self.strict_validation,
-                                   validator_map=self.validator_map)
+        return ValidationOperation(self.next_app, operation)
 
 
 class ValidationMiddleware(RequestValidationMiddleware):
-    """Connexion's RequestValidationMiddleware, built on :class:`ValidationOperation`."""
+    """Connexion's RequestValidationMiddleware, making :class:`ValidationOperation`\ s."""
 
     api_cls = ValidationAPI

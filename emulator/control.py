@@ -13,7 +13,6 @@ import copy
 import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from jsonschema.exceptions import best_match
 
@@ -53,12 +52,16 @@ async def _free(namespace: Namespace) -> None:
 class ControlErrors(PlainErrors):
     """The control API's error shape, ``{"error", "detail"}``.
 
-    A body that fails the spec is left to its handler (None): the handler words the
-    failure with the field's path, or better, as the fault engine does for rules.
+    A body that fails the spec is left to its handler (None), which may word it better (a
+    fault rule, as the fault engine does); what it leaves is refused at ``ctx.checked()``,
+    worded with the field's path.
     """
 
-    def invalid_request(self, exc: RequestInvalid) -> VendorError | None:
-        return None if exc.errors else super().invalid_request(exc)
+    def invalid_request(self, failure: RequestInvalid) -> VendorError | None:
+        return None if failure.errors else super().invalid_request(failure)
+
+    def unreported(self, errors: list[Any]) -> VendorError | None:
+        return bad_request(describe(best_match(errors))).error
 
 
 def token_guard(token: str) -> Callable[[str, Mapping[str, str]], VendorError | None]:
@@ -87,12 +90,6 @@ def merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def _reported(ctx: RequestContext) -> None:
-    """The body failed the spec: say where (Connexion's errors, deferred by ControlErrors)."""
-    if ctx.deferred:
-        raise bad_request(describe(best_match(ctx.deferred)))
 
 
 class ControlAPI:
@@ -142,7 +139,7 @@ class ControlAPI:
         """POST /_emulator/faults"""
         try:
             rule = FaultRule.parse(ctx.body, known_errors=self.runtime.contract)
-            _reported(ctx)
+            await ctx.checked()  # the spec's words for what parse let through
             rule_id = ctx.namespace.faults.add(rule)
         except RuleError as exc:
             raise bad_request(str(exc)) from None
@@ -203,7 +200,7 @@ class ControlAPI:
 
     async def list_requests(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/requests?api=&operation=&status=&limit= (validated by Connexion)."""
-        query = dict(parse_qsl(ctx.query_string.decode("latin-1")))
+        query = ctx.query
         status, limit = query.get("status"), query.get("limit")
         entries = ctx.namespace.journal.entries(
             api=query.get("api"), operation=query.get("operation"),
@@ -224,7 +221,7 @@ class ControlAPI:
 
     async def put_state(self, ctx: RequestContext) -> Reply:
         """PUT /_emulator/state: restore a snapshot (collections left out are emptied)."""
-        _reported(ctx)
+        await ctx.checked()
         try:
             self.runtime.check_state(ctx.body)
         except ValueError as exc:
@@ -240,7 +237,7 @@ class ControlAPI:
 
     async def patch_config(self, ctx: RequestContext) -> Reply:
         """PATCH /_emulator/config: a deep merge, validated by the spec's Config schema."""
-        _reported(ctx)
+        await ctx.checked()
         namespace = ctx.namespace
         namespace.config = merge(namespace.config, ctx.body)  # one swap: handlers see old or new
         if "seed" in ctx.body:

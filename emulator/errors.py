@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -85,3 +85,25 @@ class Catalogue(Mapping[str, VendorError]):
             out.append({"name": name, "status": filled.status, "body": dict(filled.body),
                         "fidelity": error.fidelity})
         return out
+
+
+class ErrorShape(Protocol):
+    """How an API words a refusal. The request path asks it in one place each (the
+    ``Dispatcher`` and ``RequestContext.checked``), never a handler:
+
+    - ``invalid_request(failure)``: the error for a request that fails the spec, or None to
+      leave the failure's schema errors to the handler, which reports them in the vendor's
+      documented check order (a failure without schema errors is never left);
+    - ``unreported(errors)``: the error for schema errors still unreported when the handler
+      declares its checks passed, or None when they are the handler's to judge (e.g.
+      loyalty's mandatory fields, which the configuration names);
+    - ``unrouted(method, path, method_not_allowed)``: a path or method the spec lacks;
+    - ``too_large`` and ``internal_error``.
+    """
+
+    too_large: VendorError
+    internal_error: VendorError
+
+    def invalid_request(self, failure: RequestInvalid) -> VendorError | None: ...
+    def unreported(self, errors: list[Any]) -> VendorError | None: ...
+    def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError: ...

@@ -16,21 +16,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.connexion_seam import routed_operation
-from emulator.errors import Answered, EmulatedError, RequestInvalid, VendorError
+from emulator.errors import Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError
 from emulator.faults import MAX_NESTING, Call, Engine, nested_too_deep
+from emulator.jsonschema_seam import unlink
 from emulator.reply import Reply, send_reply
-from emulator.runtime import (DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
-                              JournalEntry, RequestContext, Runtime)
-from emulator.transport import carry_out
-from emulator.validation import parse_json, unlink
+from emulator.runtime import (CONTEXT, DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
+                              JournalEntry, RequestContext, Runtime, context_of)
+from emulator.transport import SERVER_SEND, carry_out
+from emulator.validation import parse_json
 
 log = logging.getLogger("emulator")
 # One record per vendor call, at INFO, once its status is known; the CLI formats it (text or
@@ -41,23 +43,17 @@ Guard = Callable[[str, Mapping[str, str]], "VendorError | None"]  # (path, heade
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class ErrorShape(Protocol):
-    """How an API says 'bad request', 'no such route', 'too large' and 'internal error'."""
-
-    def invalid_request(self, exc: RequestInvalid) -> VendorError | None: ...
-    def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError: ...
-    too_large: VendorError
-    internal_error: VendorError
-
-
 class PlainErrors:
     """Paths that belong to no API: a small JSON error, never problem+json."""
 
     too_large = VendorError(413, {"error": "payload_too_large", "detail": "Request body too large"})
     internal_error = VendorError(500, {"error": "internal_error", "detail": "Internal error"})
 
-    def invalid_request(self, exc: RequestInvalid) -> VendorError | None:
-        return VendorError(400, {"error": "invalid_request", "detail": exc.detail})
+    def invalid_request(self, failure: RequestInvalid) -> VendorError | None:
+        return VendorError(400, {"error": "invalid_request", "detail": failure.detail})
+
+    def unreported(self, errors: list[Any]) -> VendorError | None:
+        return VendorError(400, {"error": "invalid_request", "detail": errors[0].message})
 
     def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError:
         if method_not_allowed:
@@ -75,27 +71,34 @@ def not_found(detail: str) -> EmulatedError:
     return EmulatedError(VendorError(404, {"error": "not_found", "detail": detail}))
 
 
+@dataclass(frozen=True)
+class API:
+    """One API the app serves: where it is mounted, how it words its errors, who may call it,
+    its body cap and its handlers (operationId -> handler; the spec's operations, each one)."""
+
+    name: str
+    prefix: str  # the URL path prefix that is this API's alone, e.g. "/client/"
+    shape: ErrorShape
+    handlers: Mapping[str, Handler]
+    vendor: bool = True  # a vendor API: its calls are journaled and fault rules act on them
+    guard: Guard | None = None  # (path, headers) -> a refusal, e.g. the control token
+    max_body: int = MAX_BODY_BYTES
+
+
 class EmulatorApp:
     """The outermost ASGI app: every response a client sees leaves through here."""
 
-    def __init__(self, app: ASGIApp, runtime: Runtime, shapes: Mapping[str, ErrorShape],
-                 prefixes: Mapping[str, str], fallback: ErrorShape,
-                 allowed: Callable[[str], list[str]] = lambda path: [],
-                 max_body: int = MAX_BODY_BYTES, guards: Mapping[str, Guard] | None = None,
-                 body_limits: Mapping[str, int] | None = None) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime, apis: Iterable[API], fallback: ErrorShape,
+                 allowed: Callable[[str], list[str]] = lambda path: []) -> None:
         self.app = app
         self.runtime = runtime
-        self.shapes = shapes
-        self.prefixes = tuple(prefixes.items())  # (path prefix, api name)
-        self.fallback = fallback
+        self.apis = tuple(apis)
+        self.fallback = fallback  # paths that belong to no API
         self.allowed = allowed
-        self.max_body = max_body
-        self.guards = dict(guards or {})  # api -> who may call it (the control token)
-        self.body_limits = dict(body_limits or {})  # api -> its own cap instead of max_body
 
-    def api_for(self, path: str) -> str | None:
-        for prefix, api in self.prefixes:
-            if path.startswith(prefix):
+    def api_for(self, path: str) -> API | None:
+        for api in self.apis:
+            if path.startswith(api.prefix):
                 return api
         return None
 
@@ -107,8 +110,8 @@ class EmulatorApp:
             await self.app(scope, receive, send)
             return
         at = time.time()
-        api = self.api_for(scope["path"])
-        shape = self.shapes.get(api, self.fallback) if api else self.fallback
+        mounted = self.api_for(scope["path"])
+        api, shape = (mounted.name, mounted.shape) if mounted else (None, self.fallback)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         started = False
         status: int | None = None
@@ -119,24 +122,24 @@ class EmulatorApp:
                 started, status = True, message["status"]
             await send(message)
 
-        guard = self.guards.get(api) if api else None
+        guard = mounted.guard if mounted else None
         refusal = guard(scope["path"], headers) if guard else None
         if refusal is not None:
             await send_reply(send_, Reply.of(refusal))
             return
         ns_name = headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
         if not NAMESPACE_PATTERN.match(ns_name):
-            await send_reply(send_, Reply.of(shape.invalid_request(RequestInvalid(
+            await send_reply(send_, Reply.of(verdict(shape, RequestInvalid(
                 f"Invalid {NAMESPACE_HEADER} header: {ns_name!r}")) or shape.internal_error))
             return
         ctx = RequestContext(self.runtime.namespace(ns_name), api, scope["method"],
-                             scope["path"], headers, scope.get("query_string", b""), shape=shape,
-                             runtime=self.runtime, vendor_call=api in self.runtime.vendors,
-                             server_send=send, server_receive=receive)
-        scope["emulator"] = ctx
+                             scope["path"], headers, shape, scope.get("query_string", b""),
+                             runtime=self.runtime, vendor_call=mounted.vendor if mounted else False)
+        scope[CONTEXT] = ctx
+        scope[SERVER_SEND] = send
         ctx.namespace.in_flight += 1
         try:
-            raw = await self._read_body(receive, self.body_limits.get(api, self.max_body))
+            raw = await self._read_body(receive, mounted.max_body if mounted else MAX_BODY_BYTES)
             if raw is _GONE:
                 return  # the client left before its body was whole: nothing is applied
             if raw is None:
@@ -165,10 +168,10 @@ class EmulatorApp:
             await send_reply(send_, Reply.of(self.error_for(shape, scope, exc)))
         finally:
             # The server's send belongs to its per-request object, which holds this scope:
-            # unlink the context so the request's objects go by reference counting instead
-            # of piling up as cyclic garbage for the collector (a pause under load).
-            ctx.server_send = ctx.server_receive = ctx.at_checks = None
-            del scope["emulator"]
+            # unlink them so the request's objects go by reference counting instead of
+            # piling up as cyclic garbage for the collector (a pause under load).
+            ctx.at_checks = None
+            del scope[CONTEXT], scope[SERVER_SEND]
             ctx.namespace.in_flight -= 1
             if ctx.deferred:
                 unlink(ctx.deferred)
@@ -190,9 +193,7 @@ class EmulatorApp:
         if isinstance(exc, EmulatedError):
             return exc.error
         if isinstance(exc, RequestInvalid):
-            error = shape.invalid_request(exc) or shape.internal_error
-            unlink(exc.errors)
-            return error
+            return verdict(shape, exc) or shape.internal_error  # too late to leave it to a handler
         if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
             error = shape.unrouted(scope["method"], scope["path"], exc.status_code == 405)
             if error.status == 405:  # RFC 9110: a 405 lists the methods the resource has
@@ -201,7 +202,7 @@ class EmulatorApp:
                                     error.fidelity)
             return error
         if isinstance(exc, ProblemException) and 400 <= exc.status < 500:
-            return shape.invalid_request(RequestInvalid(str(exc.detail))) or shape.internal_error
+            return verdict(shape, RequestInvalid(str(exc.detail))) or shape.internal_error
         log.exception("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
         return shape.internal_error
 
@@ -260,7 +261,7 @@ class OperationMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            ctx: RequestContext = scope["emulator"]
+            ctx = context_of(scope)
             ctx.operation = routed_operation(scope)
             ctx.path_params = dict(scope.get("path_params", {}))
             engine = ctx.namespace.faults
@@ -270,10 +271,11 @@ class OperationMiddleware:
                 call = Call(ctx.api, ctx.operation, ctx.path_params, ctx.headers,
                             ctx.body if ctx.body_parsed else None)
                 decision = engine.arrive(call)
-                if decision is not None and await carry_out(decision, ctx, receive, send):
+                server_send = scope[SERVER_SEND]
+                if decision is not None and await carry_out(decision, ctx, receive, send, server_send):
                     return
                 if engine.waits:
-                    ctx.at_checks = _AtChecks(engine, call, receive, send)
+                    ctx.at_checks = _AtChecks(engine, call, receive, send, server_send)
         await self.app(scope, receive, send)
 
 
@@ -281,32 +283,62 @@ class _AtChecks:
     """The rules that wait for the vendor's checks, weighed once the handler says they
     passed. It holds no reference to the request context (the context holds it): no cycle."""
 
-    __slots__ = ("engine", "call", "receive", "send")
+    __slots__ = ("engine", "call", "receive", "send", "server_send")
 
-    def __init__(self, engine: Engine, call: Call, receive: Receive, send: Send) -> None:
+    def __init__(self, engine: Engine, call: Call, receive: Receive, send: Send,
+                 server_send: Send) -> None:
         self.engine, self.call, self.receive, self.send = engine, call, receive, send
+        self.server_send = server_send
 
     async def __call__(self, ctx: RequestContext) -> None:
         decision = self.engine.checked(self.call)
-        if decision is not None and await carry_out(decision, ctx, self.receive, self.send):
+        if decision is not None and await carry_out(decision, ctx, self.receive, self.send,
+                                                    self.server_send):
             raise Answered
 
 
-class Dispatcher:
-    """The innermost app: operationId -> handler; unrouted paths become the vendor's 404."""
+def verdict(shape: ErrorShape, failure: RequestInvalid) -> VendorError | None:
+    """The one place a spec failure becomes its API's error: that error, or None when the API
+    leaves the failure's schema errors to the handler (a failure without any, such as a bad
+    parameter or JSON that does not parse, is never left)."""
+    error = shape.invalid_request(failure)
+    if error is None and failure.errors:
+        return None
+    unlink(failure.errors)
+    return error or shape.internal_error
 
-    def __init__(self, handlers: Mapping[tuple[str, str], Handler]) -> None:
-        self.handlers = handlers
+
+class Dispatcher:
+    """The innermost app: (api, operationId) -> handler, and the one place a call's spec
+    failure becomes its API's error. The API words it at once (``invalid_request``), or
+    leaves its schema errors to the handler (``ctx.deferred``), which reports them in the
+    vendor's check order; what it has not reported is refused at ``ctx.checked()``, and the
+    answer of a handler that never got there is refused here. Unrouted paths become the
+    API's 404."""
+
+    def __init__(self, apis: Iterable[API]) -> None:
+        self.handlers = {(api.name, operation): handler
+                         for api in apis for operation, handler in api.handlers.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        ctx: RequestContext = scope["emulator"]
+        ctx = context_of(scope)
         handler = self.handlers.get((ctx.api, ctx.operation)) if ctx.operation else None
         if handler is None:
             raise HTTPException(404)
+        failure = ctx.spec_failure
+        if failure is not None:
+            ctx.spec_failure = None
+            error = verdict(ctx.shape, failure)
+            if error is not None:
+                raise EmulatedError(error)
+            ctx.deferred = failure.errors
         try:
             reply = await handler(ctx)
         except Answered:
             return
+        if ctx.deferred and not ctx.passed_checks:
+            raise RuntimeError(f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
+                               f"while the spec's errors were left to it")
         await send_reply(send, reply)

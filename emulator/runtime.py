@@ -21,9 +21,10 @@ import yaml
 
 from emulator import specs
 from emulator.clock import Clock
-from emulator.errors import Catalogue, EmulatedError, VendorError
+from emulator.errors import Catalogue, EmulatedError, ErrorShape, RequestInvalid, VendorError
 from emulator.faults import APIS, Contract, Engine, RuleError, Scenario, load_scenarios
 from emulator.state import DataFile, Store
+from emulator.validation import parse_urlencoded
 
 if TYPE_CHECKING:
     from emulator.vendors.base import Vendor
@@ -107,46 +108,67 @@ class Namespace:
     in_flight: int = 0  # calls under way (a dropped namespace is freed once none is left)
 
 
+CONTEXT = "emulator"  # the ASGI scope key of a call's RequestContext
+
+
+def context_of(scope: Any) -> RequestContext:
+    """The RequestContext the emulator put in a call's ASGI scope."""
+    return scope[CONTEXT]
+
+
 @dataclass
 class RequestContext:
-    """What the emulator knows about one vendor call as it travels through the stack."""
+    """What the emulator knows about one call as it travels through the stack: data about
+    the call only (no server objects: the transport layer gets those from the scope)."""
 
     namespace: Namespace
     api: str | None
     method: str
     path: str
     headers: dict[str, str]
+    shape: ErrorShape  # how the call's API words a refusal
     query_string: bytes = b""
     raw_body: bytes = b""
     body: Any = None
     body_parsed: bool = False
     operation: str | None = None
     path_params: dict[str, str] = field(default_factory=dict)
-    deferred: list[Any] = field(default_factory=list)  # spec failures a handler reports itself
-    shape: Any = None  # the API's ErrorShape (a Vendor for vendor calls)
+    # The spec's schema errors the API left to the handler (ErrorShape.invalid_request), to
+    # report in the vendor's check order; what is left of them is refused at checked().
+    deferred: list[Any] = field(default_factory=list)
+    spec_failure: RequestInvalid | None = None  # set by the spec checks; read by the Dispatcher
     runtime: Runtime | None = None
     vendor_call: bool = False  # journaled and subject to fault rules (control calls are not)
-    server_send: Any = None  # the server's own ASGI send (transport faults reach the socket by it)
-    server_receive: Any = None  # the server's own ASGI receive (a delay watches it for a hang-up)
     rule: str | None = None  # the fault rule that acted on this call
     fault: str | None = None  # the transport fault injected into this call
     # Set when a fault rule waits for the vendor's checks (the `checked` stage).
     at_checks: Callable[[RequestContext], Awaitable[None]] | None = None
+    passed_checks: bool = False  # checked() was reached
+    _query: dict[str, str] | None = None
 
     @property
     def store(self) -> Store:
         return self.namespace.store
 
+    @property
+    def query(self) -> dict[str, str]:
+        """The query string's parameters (the last value of each name), parsed once."""
+        if self._query is None:
+            self._query = parse_urlencoded(self.query_string.decode("latin-1"))
+        return self._query
+
     async def checked(self) -> bool:
         """The handler's word that the call passed the vendor's own token, body and session
         checks (REQUIREMENTS 5.11), before any business rule or write. What the spec refuses
         and the handler has not reported yet is refused here, so no request the spec refuses
-        reaches a write; then a fault rule waiting for this point acts (it may raise, or
-        answer and raise :class:`~emulator.errors.Answered`).
+        reaches a write (the Dispatcher refuses the answer of a handler that never came
+        here with schema errors left); then a fault rule waiting for this point acts (it
+        may raise, or answer and raise :class:`~emulator.errors.Answered`).
 
         True when such rules were weighed here: they may have waited (a delay), so what the
         handler read of the state before may be stale and is read again."""
-        if self.deferred and self.shape is not None:
+        self.passed_checks = True
+        if self.deferred:
             error = self.shape.unreported(self.deferred)
             if error is not None:
                 raise EmulatedError(error)

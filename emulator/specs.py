@@ -48,6 +48,14 @@ def handler_name(operation_id: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation_id)
 
 
+def operations(name: str) -> dict[str, tuple[str, str]]:
+    """operationId -> (METHOD, path template) of every operation openapi/<name> declares."""
+    spec = _load(OPENAPI_DIR / name)
+    return {operation["operationId"]: (method.upper(), template)
+            for template, item in spec.get("paths", {}).items()
+            for method, operation in item.items() if method in HTTP_METHODS}
+
+
 def response_examples(name: str) -> dict[str, list[tuple[int, Any]]]:
     """operationId -> (status, example body) of every JSON example of its responses in
     openapi/<name> ($refs to components followed; the `default` response has no status)."""

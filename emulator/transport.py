@@ -2,8 +2,9 @@
 
 ``connection_reset`` and ``empty_response`` act on the TCP connection itself. ASGI gives
 an app no handle on it, so ``uvicorn_seam.transport_of`` takes uvicorn's transport from
-its ASGI ``send``. Under another server those two faults answer with the vendor's internal
-error and a log line.
+its ASGI ``send``, which the emulator leaves in the call's scope (``SERVER_SEND``; the request
+context carries no server objects). Under another server those two faults answer with the
+vendor's internal error and a log line.
 """
 from __future__ import annotations
 
@@ -25,13 +26,16 @@ log = logging.getLogger("emulator")
 MALFORMED_JSON = b'{"status": "ok", "data": [1, 2, '  # a 200 whose JSON stops half-way
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
 _DISCONNECT_WAIT = 1.0
+SERVER_SEND = "emulator.server_send"  # the ASGI scope key of the server's own send
 
 
-async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, send: Send) -> bool:
-    """Wait the decision's delay, then act; False lets the call go on to its handler."""
+async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, send: Send,
+                    server_send: Send) -> bool:
+    """Wait the decision's delay, then act; False lets the call go on to its handler.
+    ``server_send``: the server's own send, behind which the connection is."""
     if not decision.passes_through:  # a pure delay is no injected answer: not journaled
         ctx.rule = decision.rule_id  # set first: journaled even if the client leaves mid-delay
-    if decision.delay_ms and await wait(ctx, decision.delay_ms / 1000):
+    if decision.delay_ms and await wait(ctx, receive, decision.delay_ms / 1000):
         return True  # the client left during the delay: nothing is sent, nothing is written
     if decision.passes_through:
         return False
@@ -49,9 +53,9 @@ async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, s
         await send({"type": "http.response.body", "body": MALFORMED_JSON})
         return True
     if decision.fault == "timeout":
-        await hold(ctx, receive)
+        await hold(ctx, receive, server_send)
         return True
-    transport = transport_of(ctx.server_send)
+    transport = transport_of(server_send)
     if transport is None:
         raise RuntimeError(f"the {decision.fault} fault needs uvicorn's transport")
     if decision.fault == "connection_reset":
@@ -86,24 +90,23 @@ def reset(transport: asyncio.Transport) -> None:
     transport.abort()
 
 
-async def hold(ctx: RequestContext, receive: Receive) -> None:
+async def hold(ctx: RequestContext, receive: Receive, server_send: Send) -> None:
     """Answer nothing until the client gives up (or the server's cap, then close)."""
     assert ctx.runtime is not None
     if await ctx.runtime.clock.wait(ctx.runtime.hold_seconds, _disconnected(receive)):
         return
-    transport = transport_of(ctx.server_send)
+    transport = transport_of(server_send)
     if transport is not None:
         transport.close()
         await _until_disconnected(receive, _DISCONNECT_WAIT)
 
 
-async def wait(ctx: RequestContext, seconds: float) -> bool:
+async def wait(ctx: RequestContext, receive: Receive, seconds: float) -> bool:
     """A delay (other requests are served meanwhile) that ends early when the client hangs up;
-    True when it did. The server's own receive is watched: the body was read whole before
-    any rule acts, so what it says next is the client leaving."""
+    True when it did. The call's receive is watched: the body was read whole before any rule
+    acts, so what it says next (after the body replayed to the app) is the client leaving."""
     assert ctx.runtime is not None
-    watched = None if ctx.server_receive is None else _disconnected(ctx.server_receive)
-    return await ctx.runtime.clock.wait(seconds, watched)
+    return await ctx.runtime.clock.wait(seconds, _disconnected(receive))
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -1,31 +1,35 @@
-"""Request validation plugged into Connexion's ``validator_map``: compiled once, vendor formats.
+"""Request validation against the specs: each operation's checks built once, vendor formats.
 
 Connexion 3.3 builds a new jsonschema validator for every request and checks formats
-with Draft 4's checker (``format: date`` unchecked, ``email`` only wants an "@"). These
-validators compile each schema once, check ``date`` and ``email`` the way the vendors
-define them, parse JSON with orjson (bounded nesting, strict UTF-8) and raise
-:class:`~emulator.errors.RequestInvalid` so each vendor renders the failure in its own
-error shape.
+with Draft 4's checker (``format: date`` unchecked, ``email`` only wants an "@"). Here each
+operation's parameters, media types and body schema are compiled once at start-up
+(:class:`RequestChecks`, which emulator/connexion_seam.py makes for each of Connexion's
+operations), ``date`` and ``email`` are checked the way the vendors define them, and a
+failure is a value, :class:`~emulator.errors.RequestInvalid`, that the request path turns
+into the API's own error in one place (``middleware.Dispatcher``).
 """
 from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import Mapping
+from fnmatch import fnmatch
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import jsonschema_rs
 import orjson
-from connexion.datastructures import MediaTypeDict
-from connexion.validators import AbstractRequestBodyValidator, FormDataValidator
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.validators import extend
-from starlette.types import Scope
 
-from emulator.errors import EmulatedError, RequestInvalid
+from emulator.errors import RequestInvalid
+from emulator.jsonschema_seam import as_property
 
-# ES Loyalty: "Validation requires the '@' symbol and the '.' with characters".
+if TYPE_CHECKING:
+    from emulator.runtime import RequestContext
+
+# ES Loyalty: "Validation requires the '@' symbol and the '.' with characters"; OCC's
+# profile email is checked by the same pattern (emulator/vendors/commerce/checks.py).
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FORMATS = FormatChecker(formats=())
 
@@ -53,18 +57,7 @@ def _is_email(value: object) -> bool:
     return not isinstance(value, str) or bool(EMAIL.match(value))
 
 
-@FORMATS.checks("date-time")
-def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    try:
-        datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
-_RS_FORMATS = {"date": _is_date, "email": _is_email, "date-time": _is_date_time}
+_RS_FORMATS = {"date": _is_date, "email": _is_email}
 
 
 def _nullable_type(validator: Any, types: Any, instance: Any, schema: dict) -> Any:
@@ -140,26 +133,13 @@ class Compiled:
         for name, part in properties.items():
             if name in instance:
                 for error in part._unsorted(instance[name]):
-                    error.path.appendleft(name)  # as the whole body's `properties` reports it
-                    error.schema_path.extendleft((name, "properties"))
-                    found.append(error)
+                    found.append(as_property(error, name))
         return found
 
     def _unsorted(self, instance: Any) -> list[Any]:
         if self.fast is not None and self.fast.is_valid(instance):
             return []
         return list(self.slow.iter_errors(instance))
-
-
-def unlink(errors: list[Any]) -> None:
-    """Once reported, cut the links from jsonschema's nested errors (an anyOf's) back to
-    their parent: the errors then go by reference counting instead of as cyclic garbage."""
-    stack = list(errors)
-    while stack:
-        error = stack.pop()
-        for child in error.context:
-            child.parent = None
-            stack.append(child)
 
 
 _COMPILED: dict[int, Compiled] = {}
@@ -181,61 +161,19 @@ def parse_json(raw: bytes) -> Any:
         raise RequestInvalid(f"Malformed JSON: {exc}") from None
 
 
-def stashed_body(scope: Scope) -> tuple[bool, Any]:
-    """The body the emulator middleware already read and parsed, if any."""
-    ctx = scope.get("emulator")
-    if ctx is None or not ctx.body_parsed:
-        return False, None
-    return True, ctx.body
 
 
-class BodyValidator(AbstractRequestBodyValidator):
-    """JSON request bodies: parsed once, validated by a validator compiled once."""
-
-    async def _parse(self, stream: AsyncIterator[bytes], scope: Scope) -> Any:
-        self._ctx = scope.get("emulator")
-        found, body = stashed_body(scope)
-        if found:
-            async for _ in stream:  # keep the receive channel replayable
-                pass
-            return body
-        raw = b"".join([chunk async for chunk in stream])
-        body = parse_json(raw) if raw else None
-        if self._ctx is not None:
-            self._ctx.body, self._ctx.body_parsed = body, True
-        return body
-
-    def _validate(self, body: Any) -> None:
-        if body is None and not self._nullable:
-            raise RequestInvalid("Request body must not be empty")
-        errors = compiled(self._schema).errors(body)
-        if not errors:
-            return
-        exc = RequestInvalid(errors[0].message, errors, body)
-        ctx = self._ctx
-        if ctx is None or ctx.shape is None:
-            raise exc
-        error = ctx.shape.invalid_request(exc)
-        if error is not None:
-            unlink(errors)
-            raise EmulatedError(error)
-        ctx.deferred = errors  # the handler reports these in the vendor's check order
+def parse_urlencoded(text: str) -> dict[str, str]:
+    """A query string or a form body (OCC login): the last value of each name, blanks kept
+    (a blank is then refused or ignored by the parameter's schema, never silently dropped)."""
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
-class FormValidator(FormDataValidator):
-    """Form bodies (OCC login) with the compiled validator and our error type."""
-
-    async def _parse(self, stream: AsyncIterator[bytes], scope: Scope) -> Any:
-        raw = b"".join([chunk async for chunk in stream])
-        try:
-            return dict(parse_qsl(raw.decode(self._encoding), keep_blank_values=True))
-        except UnicodeDecodeError:
-            raise RequestInvalid("Form body is not valid UTF-8") from None
-
-    def _validate(self, body: Any) -> None:
-        errors = compiled(self._schema).errors(body)
-        if errors:
-            raise RequestInvalid(errors[0].message, errors, body)
+def parse_form(raw: bytes, encoding: str) -> dict[str, str]:
+    try:
+        return parse_urlencoded(raw.decode(encoding))
+    except UnicodeDecodeError:
+        raise RequestInvalid("Form body is not valid UTF-8") from None
 
 
 _COERCE = {"integer": int, "number": float, "boolean": lambda v: {"true": True, "false": False}[v.lower()]}
@@ -244,30 +182,19 @@ _COERCE = {"integer": int, "number": float, "boolean": lambda v: {"true": True, 
 class ParameterValidator:
     """Path, query and header parameters, each schema compiled once per operation."""
 
-    def __init__(self, parameters: list[dict], uri_parser: Any = None,
-                 strict_validation: bool = False, security_query_params: Any = None) -> None:
-        self._params = [(p["in"], p["name"], p.get("required", False), p.get("schema", {}))
-                        for p in parameters]
+    def __init__(self, parameters: list[dict]) -> None:
+        self._params = [(p["in"], p["name"], p.get("required", False), p.get("schema", {}),
+                         compiled(p.get("schema", {}))) for p in parameters
+                        if p["in"] in ("path", "header", "query")]
 
-    def validate(self, scope: Scope) -> None:
-        headers = query = None
-        for where, name, required, schema in self._params:
+    def validate(self, ctx: RequestContext) -> None:
+        for where, name, required, schema, checks in self._params:
             if where == "path":
-                value = scope.get("path_params", {}).get(name)
+                value = ctx.path_params.get(name)
             elif where == "header":
-                if headers is None:
-                    ctx = scope.get("emulator")  # the emulator decoded them once already
-                    headers = ctx.headers if ctx is not None else {
-                        k.decode("latin-1").lower(): v.decode("latin-1")
-                        for k, v in scope.get("headers", [])}
-                value = headers.get(name.lower())
-            elif where == "query":
-                if query is None:
-                    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"),
-                                           keep_blank_values=True))
-                value = query.get(name)
+                value = ctx.headers.get(name.lower())
             else:
-                continue
+                value = ctx.query.get(name)
             if value is None:
                 if required:
                     raise RequestInvalid(f"Missing {where} parameter '{name}'")
@@ -279,27 +206,98 @@ class ParameterValidator:
                 except (ValueError, KeyError):
                     raise RequestInvalid(f"{where} parameter '{name}': {value!r} is not of type "
                                          f"'{schema['type']}'") from None
-            errors = compiled(schema).errors(value)
+            errors = checks.errors(value)
             if errors:
                 raise RequestInvalid(f"{where} parameter '{name}': {errors[0].message}")
 
 
-_PARAMETER_VALIDATORS: dict[int, ParameterValidator] = {}
+class Body:
+    """One media type's request body: JSON (parsed once, by the emulator) or a form."""
+
+    def __init__(self, schema: dict, *, form: bool, required: bool, nullable: bool) -> None:
+        self.checks = compiled(schema)
+        self.default = schema.get("default")
+        self.form, self.required, self.nullable = form, required, nullable
+
+    def failure(self, ctx: RequestContext, encoding: str) -> RequestInvalid | None:
+        if not ctx.raw_body:  # as Connexion: no body is the schema's default, if any
+            if self.default is None and self.required:
+                raise RequestInvalid("RequestBody is required")
+            body = self.default if self.default is not None else {} if self.form else None
+        elif self.form:
+            body = parse_form(ctx.raw_body, encoding)
+        else:
+            body = ctx.body if ctx.body_parsed else parse_json(ctx.raw_body)
+        if self.form:
+            ctx.body = body  # the handler reads the form there
+        if body is None:
+            if self.nullable:
+                return None
+            raise RequestInvalid("Request body must not be empty")
+        errors = self.checks.errors(body)
+        return RequestInvalid(errors[0].message, errors, body) if errors else None
 
 
-def _parameter_validator(parameters: list[dict], **kwargs: Any) -> ParameterValidator:
-    """Connexion asks for a new one on every request: hand back the one built first."""
-    key = id(parameters)
-    validator = _PARAMETER_VALIDATORS.get(key)
-    if validator is None:
-        validator = _PARAMETER_VALIDATORS[key] = ParameterValidator(parameters, **kwargs)
-    return validator
+JSON_MEDIA_TYPES = "*/*json"  # the media types whose bodies are JSON (as Connexion's validator map)
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 
-VALIDATOR_MAP = {
-    "parameter": _parameter_validator,
-    "body": MediaTypeDict({
-        "*/*json": BodyValidator,
-        "application/x-www-form-urlencoded": FormValidator,
-    }),
-}
+class RequestChecks:
+    """One operation's request against its spec: parameters, then the media type, then the body.
+
+    ``bodies``: media type -> (schema, required, nullable), as the spec's requestBody says.
+    """
+
+    def __init__(self, parameters: list[dict], consumes: list[str],
+                 bodies: Mapping[str, tuple[dict, bool, bool]]) -> None:
+        self.parameters = ParameterValidator(parameters)
+        self.consumes = consumes
+        self.bodies: dict[str, Body] = {}
+        for media_type, (schema, required, nullable) in bodies.items():
+            form = media_type.lower() == FORM_MEDIA_TYPE
+            if schema and (form or fnmatch(media_type.lower(), JSON_MEDIA_TYPES)):
+                self.bodies[media_type.lower()] = Body(schema, form=form, required=required,
+                                                       nullable=nullable)
+        self._accepts = {media_type.lower() for media_type in consumes}
+        self._content_types: dict[bytes | None, tuple[str, str, bool]] = {}
+
+    def failure(self, ctx: RequestContext, headers: list[tuple[bytes, bytes]]) -> RequestInvalid | None:
+        """The first way the request fails its spec, or None."""
+        try:
+            self.parameters.validate(ctx)
+            media_type, encoding, accepted = self._content_type(headers)
+            if not accepted:
+                return RequestInvalid(f"Invalid Content-type ({media_type}), expected {self.consumes}")
+            body = self.bodies.get(media_type)
+            return body.failure(ctx, encoding) if body is not None else None
+        except RequestInvalid as exc:
+            return exc
+
+    def _content_type(self, headers: list[tuple[bytes, bytes]]) -> tuple[str, str, bool]:
+        """(media type, charset, accepted) of the first Content-Type header, as Connexion reads
+        it, with the answer for each header value kept (a client sends the same few)."""
+        raw = next((value for key, value in headers if key.lower() == b"content-type"), None)
+        entry = self._content_types.get(raw)
+        if entry is None:
+            media_type, encoding = _split_content_type(raw)
+            if media_type is None:  # no Content-Type: Connexion's best guess
+                media_type = self.consumes[0] if self.consumes else "application/octet-stream"
+            media_type = media_type.lower()  # RFC 9110: media types are case-insensitive
+            accepted = not self.consumes or media_type in self._accepts
+            entry = (media_type, encoding or "utf-8", accepted)
+            if len(self._content_types) < 64:
+                self._content_types[raw] = entry
+        return entry
+
+
+def _split_content_type(raw: bytes | None) -> tuple[str | None, str | None]:
+    """(media type, charset) of a Content-Type value, read as Connexion 3.3's
+    ``split_content_type`` reads it (a ``charset=`` right after a ``;``, else none)."""
+    if raw is None:
+        return None, None
+    media_type, _, parameters = raw.decode("latin-1").partition(";")
+    encoding = None
+    for parameter in parameters.split(";") if parameters else ():
+        if parameter.startswith("charset="):
+            encoding = parameter[len("charset="):]
+    return media_type, encoding

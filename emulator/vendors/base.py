@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -40,7 +40,6 @@ class Vendor:
     unreported: Callable[[list[Any]], VendorError | None]
     too_large: VendorError
     internal_error: VendorError
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
         """operationId (the vendor's camelCase name) -> the snake_case handler function."""

@@ -1,6 +1,7 @@
 """Every call of the control API (openapi/control.yaml) over HTTP, on a real server."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import httpx
@@ -286,13 +287,16 @@ def test_a_snapshot_far_over_the_vendor_body_cap_restores(http: httpx.Client) ->
 
 def test_control_bodies_over_their_cap_are_413_in_the_control_shape(server: EmulatorServer,
                                                                      http: httpx.Client) -> None:
-    limits = server.app.body_limits
-    assert limits["control"] == 256 * 1024 * 1024
-    limits["control"] = 1000  # the same check as at 256 MiB, without sending 256 MiB
+    apis = server.app.apis
+    [control] = [api for api in apis if api.name == "control"]
+    assert control.max_body == 256 * 1024 * 1024
+    # The same check as at 256 MiB, without sending 256 MiB.
+    server.app.apis = tuple(dataclasses.replace(api, max_body=1000) if api is control else api
+                            for api in apis)
     try:
         r = http.put(f"{CONTROL}/state", json={"loyalty.sessions": {"x" * 2000: {}}})
     finally:
-        limits["control"] = 256 * 1024 * 1024
+        server.app.apis = apis
     assert (r.status_code, r.json()) == (413, {"error": "payload_too_large",
                                                "detail": "Request body too large"})
 

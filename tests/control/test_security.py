@@ -66,16 +66,16 @@ def test_serve_binds_loopback_and_takes_a_token(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delenv("EMULATOR_CONTROL_TOKEN", raising=False)
     assert cli.main(["serve", "--port", "0"]) == 0
     app, host = calls.pop()
-    assert host == "127.0.0.1" and app.guards == {}
+    assert host == "127.0.0.1" and all(api.guard is None for api in app.apis)
     assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0", "--control-token", TOKEN]) == 0
     app, host = calls.pop()
-    assert host == "0.0.0.0" and set(app.guards) == {"control"}
+    assert host == "0.0.0.0" and {api.name for api in app.apis if api.guard} == {"control"}
     assert "warning" not in capsys.readouterr().err
     assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 2  # no token: no start
     assert "--insecure-control" in capsys.readouterr().err and not calls
     assert cli.main(["serve", "--host", "0.0.0.0", "--port", "0", "--insecure-control"]) == 0
     assert "has no --control-token" in capsys.readouterr().err
-    assert calls.pop()[0].guards == {}
+    assert all(api.guard is None for api in calls.pop()[0].apis)
     monkeypatch.setenv("EMULATOR_CONTROL_TOKEN", TOKEN)
     assert cli.main(["serve", "--port", "0"]) == 0
-    assert set(calls.pop()[0].guards) == {"control"}
+    assert {api.name for api in calls.pop()[0].apis if api.guard} == {"control"}

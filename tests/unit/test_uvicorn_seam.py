@@ -1,5 +1,6 @@
 """Each touch of uvicorn's internals (emulator/uvicorn_seam.py), against the installed uvicorn
-with both of its HTTP protocols: an upgrade that moves one fails here, loudly."""
+with both of its HTTP protocols: an upgrade that moves one fails here, naming uvicorn and its
+version."""
 from __future__ import annotations
 
 import asyncio
@@ -13,6 +14,8 @@ import uvicorn
 
 from emulator import uvicorn_seam
 from emulator.server import free_port
+
+UVICORN = f"uvicorn {uvicorn.__version__}"
 
 
 class Probe:
@@ -54,10 +57,10 @@ def test_the_seam_finds_the_connection_and_the_call_under_way(http: str) -> None
         server.should_exit = True
         thread.join(timeout=10)
     transport = probe.seen["transport"]
-    assert isinstance(transport, asyncio.Transport), f"{http}: no transport behind send"
-    assert transport.get_extra_info("socket") is not None
-    assert probe.seen["open"] == [transport], f"{http}: server_state.connections moved"
-    assert probe.seen["current"] in probe.seen["tasks"], f"{http}: server_state.tasks moved"
+    assert isinstance(transport, asyncio.Transport), f"{UVICORN} ({http}): no transport behind send (send.__self__.transport)"
+    assert transport.get_extra_info("socket") is not None, f"{UVICORN} ({http}): no socket"
+    assert probe.seen["open"] == [transport], f"{UVICORN} ({http}): Server.server_state.connections moved"
+    assert probe.seen["current"] in probe.seen["tasks"], f"{UVICORN} ({http}): Server.server_state.tasks moved"
 
 
 def test_under_another_server_there_is_no_transport() -> None:

@@ -10,7 +10,6 @@ uniqueness check.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl
 
 from emulator.errors import EmulatedError
 from emulator.reply import Reply
@@ -19,10 +18,6 @@ from emulator.vendors.commerce import auth, errors
 from emulator.vendors.commerce.checks import check_input
 from emulator.vendors.commerce.profiles import blank, merge, next_number, render
 from emulator.vendors.commerce.rules import check_rules
-
-
-def _form(ctx: RequestContext) -> dict[str, str]:
-    return dict(parse_qsl(ctx.raw_body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
 def _profile_id(ctx: RequestContext) -> str:
@@ -35,7 +30,7 @@ def _profile_id(ctx: RequestContext) -> str:
 async def login(ctx: RequestContext) -> Reply:
     """POST /ccadmin/v1/login - grant_type=client_credentials with the application key as the
     bearer; or (inferred) grant_type=password with a seeded user's email and password."""
-    subject = auth.login_subject(ctx, _form(ctx))
+    subject = auth.login_subject(ctx, ctx.body)  # the form, as the spec checks parsed it
     await ctx.checked()
     return Reply(200, auth.issue(ctx, subject))
 

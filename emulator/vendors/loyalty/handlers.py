@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl
 
 from emulator.errors import EmulatedError
 from emulator.reply import Reply
@@ -141,7 +140,7 @@ async def get_extended_data(ctx: RequestContext) -> Reply:
     account = _session_account(ctx)
     if await ctx.checked():
         account = _session_account(ctx)
-    source = dict(parse_qsl(ctx.query_string.decode("latin-1"))).get("extendedDataSource")
+    source = ctx.query.get("extendedDataSource") or None  # a blank one is none
     if source is not None:
         return Reply(200, account["emd"].get(source, {}))
     merged: dict[str, Any] = {}
