@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Where the emulator's time goes on the valid loyalty PUT, beside the raw ASGI ceiling.
+
+    .venv/bin/python bench/profile.py loop [--calls 20000] [--rounds 5]
+    .venv/bin/python bench/profile.py live [--seconds 10] [--connections 16] [--out FILE]
+    .venv/bin/python bench/profile.py top FILE        # summarise a py-spy --format raw file
+
+``loop``: the ASGI apps called in-process (no sockets, no server): the emulator and
+bench/raw_asgi.py on the same request, in interleaved rounds, µs per call each and the
+difference. With ``--py-spy FILE`` it runs under py-spy instead (raw stacks to FILE).
+
+``live``: a ``profile-emulator serve`` on core 0 under ``py-spy record`` while wrk sends the
+valid PUT from core 1; then the summary of ``top``.
+
+``top``: the functions with the most samples on their own (self) and under them (total),
+and the share of samples in each part of the request path (see PARTS).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import load, servers  # noqa: E402
+from harness.common import REPO, pin  # noqa: E402
+from harness.workloads import ENROLL_BODY, loyalty_body  # noqa: E402
+
+PY_SPY = Path(sys.executable).with_name("py-spy")
+
+# Where a sample is, by the innermost frame of ours or of a dependency it passes through
+# (checked from the innermost frame out: the first part that matches wins).
+PARTS = [
+    ("journal", ("runtime.py:record", "JournalEntry", "Journal.record", "runtime.py:entry")),
+    ("state (Store, TinyDB)", ("emulator/state.py", "tinydb/")),
+    ("handler", ("vendors/",)),
+    ("validation", ("validation.py", "jsonschema_rs", "connexion_seam.py:__call__",
+                    "request_validation", "validators/")),
+    ("operation middleware, fault engine", ("faults.py", "OperationMiddleware")),
+    ("routing", ("connexion/middleware/routing", "starlette/routing", "connexion_seam.py:routed",
+                 "connexion/middleware/main")),
+    ("reply", ("reply.py",)),
+    ("emulator app", ("middleware.py",)),
+    ("server (uvicorn, httptools)", ("uvicorn/", "httptools")),
+    ("event loop", ("asyncio/", "uvloop")),
+]
+
+
+def scope_for(method: str, path: str, headers: dict[str, str], body: bytes) -> dict:
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw += [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())]
+    return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "root_path": "", "headers": raw, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+            "state": {}}
+
+
+async def call(app, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+    sent: list[dict] = []
+    delivered = False
+
+    async def receive() -> dict:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope_for(method, path, headers, body), receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+JSON = {"content-type": "application/json", "accept": "application/json"}
+
+
+async def session(app) -> tuple[str, str]:
+    email = f"ada-profile-{uuid.uuid4().hex[:8]}@example.com"
+    status, body = await call(app, "POST", "/client/users", JSON, orjson.dumps({**ENROLL_BODY, "email": email}))
+    account = orjson.loads(body)["accountId"]
+    correlation_id = str(uuid.uuid4())
+    status, _ = await call(app, "POST", f"/client/users/{account}/sessions",
+                           {**JSON, "x-identifier-type": "ACCOUNT_ID"},
+                           orjson.dumps({"correlationId": correlation_id, "channel": "WEBSITE"}))
+    assert status == 201, status
+    return correlation_id, email
+
+
+async def per_call_us(app, args: tuple, calls: int) -> float:
+    started = time.perf_counter()
+    for _ in range(calls):
+        await call(app, *args)
+    return (time.perf_counter() - started) / calls * 1e6
+
+
+async def loop_main(calls: int, rounds: int) -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    import raw_asgi
+    from emulator.app import create_app
+
+    app = create_app()
+    correlation_id, email = await session(app)
+    put = ("PUT", f"/client/users/{correlation_id}/profile", JSON, orjson.dumps(loyalty_body(email, True)))
+    status, body = await call(app, *put)
+    assert status == 200, (status, body)
+    await per_call_us(app, put, 1000)  # warm-up
+    emu, raw = [], []
+    for r in range(rounds):
+        pair = [(emu, app), (raw, raw_asgi.app)]
+        for out, target in pair if r % 2 == 0 else pair[::-1]:
+            out.append(await per_call_us(target, put, calls))
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    print(f"in-process, {calls} calls x {rounds} rounds, valid loyalty PUT (15 fields):")
+    print(f"  emulator {med(emu):7.1f} us/call  rounds {[round(x, 1) for x in emu]}")
+    print(f"  raw ASGI {med(raw):7.1f} us/call  rounds {[round(x, 1) for x in raw]}")
+    print(f"  added by the emulator: {med(emu) - med(raw):.1f} us/call")
+
+
+def loop_under_py_spy(out: Path, calls: int) -> None:
+    argv = [str(PY_SPY), "record", "--format", "raw", "--rate", "1000", "-o", str(out), "--",
+            sys.executable, __file__, "loop", "--calls", str(calls), "--rounds", "1"]
+    subprocess.run(pin(0) + argv, check=True)
+    top(out, within="EmulatorApp.__call__")
+
+
+def live(seconds: int, connections: int, out: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
+        srv = servers.emulator(servers.DEFAULT_EMULATOR_CMD, Path(tmp)).start(timeout=60)
+        try:
+            import httpx
+
+            with httpx.Client(base_url=srv.url, trust_env=False) as c:
+                from harness.workloads import loyalty_put, loyalty_session
+
+                email = f"ada-live-{uuid.uuid4().hex[:8]}@example.com"
+                req = loyalty_put(loyalty_session(c, email), email, True)
+            load.run(srv.url, req, connections, 2)  # warm-up
+            spy = subprocess.Popen([str(PY_SPY), "record", "--format", "raw", "--rate", "1000", "--nonblocking",
+                                    "-d", str(seconds + 1), "-o", str(out), "--pid", str(srv.proc.pid)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(0.5)
+            cell = load.run(srv.url, req, connections, seconds)
+            spy.wait(timeout=seconds + 60)
+            print(f"live: {cell['rps']:.0f} req/s, p50 {cell['p50_ms']} ms, p99 {cell['p99_ms']} ms "
+                  f"(under py-spy: slower than unprofiled)")
+        finally:
+            srv.stop()
+    top(out)
+
+
+def frames(stack: str) -> list[str]:
+    return stack.split(";")
+
+
+def part_of(stack: list[str]) -> str:
+    for frame in reversed(stack):
+        for part, needles in PARTS:
+            if any(n in frame for n in needles):
+                return part
+    return "other"
+
+
+def top(path: Path, n: int = 25, within: str = "") -> None:
+    """The summary of a py-spy raw file; `within`: only the samples with that frame
+    (the loop's calls to the emulator, not its start-up or the raw app's calls)."""
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    parts: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        k, fs = int(count), frames(stack)
+        if within and within not in stack:
+            continue
+        samples += k
+        own[short(fs[-1])] += k
+        for f in {short(f) for f in fs}:
+            total[f] += k
+        parts[part_of(fs)] += k
+    print(f"{samples} samples" + (f" under {within}" if within else ""))
+    print("by part of the request path (innermost frame that belongs to a part):")
+    for part, k in parts.most_common():
+        print(f"  {k / samples:6.1%}  {part}")
+    print(f"top {n} by own samples:")
+    for f, k in own.most_common(n):
+        print(f"  {k / samples:6.1%}  {f}")
+    print(f"top {n} by total samples (the function and what it calls):")
+    for f, k in total.most_common(n):
+        print(f"  {k / samples:6.1%}  {f}")
+
+
+def short(frame: str) -> str:
+    """'send_reply (emulator/reply.py:40)' -> 'send_reply (emulator/reply.py)': by function."""
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")")
+    file = where.rsplit(":", 1)[0]
+    for marker in ("site-packages/", "lib/python3"):
+        if marker in file:
+            file = file.split(marker, 1)[1]
+    file = file.replace(str(REPO) + "/", "")
+    return f"{name} ({file})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="mode", required=True)
+    lp = sub.add_parser("loop")
+    lp.add_argument("--calls", type=int, default=20000)
+    lp.add_argument("--rounds", type=int, default=5)
+    lp.add_argument("--py-spy", type=Path, default=None, help="profile the loop, raw stacks to this file")
+    lv = sub.add_parser("live")
+    lv.add_argument("--seconds", type=int, default=10)
+    lv.add_argument("--connections", type=int, default=16)
+    lv.add_argument("--out", type=Path, default=REPO / "bench/results/profile-live.txt")
+    tp = sub.add_parser("top")
+    tp.add_argument("file", type=Path)
+    tp.add_argument("--within", default="", help="only samples with this frame, e.g. EmulatorApp.__call__")
+    args = p.parse_args(argv)
+    if args.mode in ("live",) or (args.mode == "loop" and args.py_spy):
+        if not PY_SPY.exists() or shutil.which("wrk") is None:
+            print("needs py-spy in the venv (bash bench/setup.sh) and wrk", file=sys.stderr)
+            return 2
+    if args.mode == "loop" and args.py_spy:
+        loop_under_py_spy(args.py_spy, args.calls)
+    elif args.mode == "loop":
+        asyncio.run(loop_main(args.calls, args.rounds))
+    elif args.mode == "live":
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        live(args.seconds, args.connections, args.out)
+    else:
+        top(args.file, within=args.within)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    sys.exit(main())
