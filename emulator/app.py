@@ -12,7 +12,9 @@ from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
 from emulator.middleware import API, Dispatcher, EmulatorApp, Handler, OperationMiddleware, PlainErrors
 from emulator.runtime import HOLD_SECONDS, JOURNAL_SIZE, Runtime
+import emulator.vendors
 from emulator.vendors import VENDORS
+from emulator.vendors.base import Vendor
 
 OPENAPI_DIR = specs.OPENAPI_DIR
 FIXTURES_DIR = resources.FIXTURES_DIR
@@ -20,20 +22,24 @@ FIXTURES_DIR = resources.FIXTURES_DIR
 
 def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None, *,
                control_token: str | None = None, journal_size: int = JOURNAL_SIZE,
-               hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None) -> EmulatorApp:
+               hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None,
+               vendors: tuple[Vendor, ...] | None = None) -> EmulatorApp:
     """The emulator: every vendor API, and the control API under /_emulator/.
 
     ``control_token``: when set, control calls (health excepted) need it. ``journal_size``:
     vendor calls kept per namespace. ``hold_seconds``: the `timeout` fault's cap.
     ``clock``: the fault engine's time (a ``clock.ManualClock`` in tests of delays).
+    ``vendors``: the vendor APIs to serve (all the emulator ships, ``VENDORS``, by default).
     """
-    runtime = Runtime(VENDORS, fixtures_dir, data_file, journal_size=journal_size,
-                      hold_seconds=hold_seconds, clock=clock)
+    vendors = VENDORS if vendors is None else vendors
+    runtime = Runtime(vendors, fixtures_dir, data_file, journal_size=journal_size,
+                      hold_seconds=hold_seconds, clock=clock,
+                      shipped=tuple(vendor.name for vendor in emulator.vendors.VENDORS))
     controls = control.ControlAPI(runtime)
     # One record per API: the vendors, then the control API (its own prefix, error shape,
     # token guard and body cap; EmulatorApp keeps it out of the journal and the fault rules).
     apis = [API(vendor.name, vendor.prefix, vendor, _handlers(vendor.spec, vendor.handler))
-            for vendor in VENDORS]
+            for vendor in vendors]
     apis.append(API("control", control.PREFIX, control.ControlErrors(),
                     _handlers(control.SPEC, controls.handler), vendor=False,
                     guard=control.token_guard(control_token) if control_token else None,
@@ -41,7 +47,7 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
     connexion = SpecMiddleware(
         Dispatcher(apis), import_name=__name__, specification_dir=OPENAPI_DIR,
         middlewares=[RoutingMiddleware, OperationMiddleware, ValidationMiddleware])
-    specs_by_api = {vendor.name: vendor.spec for vendor in VENDORS} | {"control": control.SPEC}
+    specs_by_api = {vendor.name: vendor.spec for vendor in vendors} | {"control": control.SPEC}
     for api in apis:
         connexion.add_api(specs.load(specs_by_api[api.name]), name=api.name,
                           resolver=Resolver(function_resolver=api.handlers.__getitem__))

@@ -21,8 +21,10 @@ from emulator.errors import RequestInvalid, VendorError
 from emulator.faults import FaultRule, RuleError, describe
 from emulator.middleware import PlainErrors, bad_request, not_found
 from emulator.reply import Reply
+from emulator import specs
 from emulator.specs import handler_name
 from emulator.runtime import Namespace, RequestContext, Runtime
+from emulator.validation import Compiled
 
 PREFIX = "/_emulator/"
 SPEC = "control.yaml"
@@ -100,6 +102,14 @@ class ControlAPI:
         self._freeing: set[asyncio.Task[None]] = set()  # namespaces being freed after a reset
         self.docs = docs.Docs({**{name: vendor.spec for name, vendor in runtime.vendors.items()},
                                "control": SPEC})
+        # The spec's Config takes `seed` and any vendor entry; each vendor's entry is held to
+        # that vendor's own configuration schema (vendors are data: the spec names none).
+        config = specs.shared(SPEC)["components"]["schemas"]["Config"]
+        self.config_check = Compiled({
+            "type": "object", "additionalProperties": False,
+            "properties": {**{name: dict(vendor.config_schema)
+                              for name, vendor in runtime.vendors.items()},
+                           **config["properties"]}})
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
         name = handler_name(operation_id)  # the Docs tag's operations are emulator/docs.py's
@@ -201,6 +211,10 @@ class ControlAPI:
     async def list_requests(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/requests?api=&operation=&status=&limit= (validated by Connexion)."""
         query = ctx.query
+        api = query.get("api")
+        if api is not None and api not in self.runtime.vendors:
+            raise bad_request(f"query parameter 'api': {api!r} is not one of "
+                              f"{list(self.runtime.vendors)!r}")
         status, limit = query.get("status"), query.get("limit")
         entries = ctx.namespace.journal.entries(
             api=query.get("api"), operation=query.get("operation"),
@@ -238,6 +252,9 @@ class ControlAPI:
     async def patch_config(self, ctx: RequestContext) -> Reply:
         """PATCH /_emulator/config: a deep merge, validated by the spec's Config schema."""
         await ctx.checked()
+        errors = self.config_check.errors(ctx.body)
+        if errors:
+            raise bad_request(describe(best_match(errors)))
         namespace = ctx.namespace
         namespace.config = merge(namespace.config, ctx.body)  # one swap: handlers see old or new
         if "seed" in ctx.body:

@@ -18,7 +18,6 @@ import yaml
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-APIS = ("loyalty", "commerce")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 FAULTS = ("connection_reset", "empty_response", "malformed_body", "timeout")
 ACTIONS = ("error", "respond", "fault")
@@ -65,7 +64,8 @@ RULE_SCHEMA: dict[str, Any] = {
         "description": {"type": "string"},
         "match": {
             "type": "object", "additionalProperties": False,
-            "properties": {"api": {"enum": list(APIS)}, "operation": {"type": "string"},
+            # `api`: one of the server's APIs, which the Contract knows (checked in parse).
+            "properties": {"api": {"type": "string"}, "operation": {"type": "string"},
                            "pathParams": _STR_MAP, "headers": _STR_MAP, "body": {"type": "object"}}},
         "error": {"type": "string", "minLength": 1},
         "respond": {
@@ -360,6 +360,9 @@ class Contract(Container[str]):
         return the operations an error rule naming none is narrowed to (None: no narrowing)."""
         if api in self.absent:
             return None
+        if api is not None and api not in self.operations:
+            raise _fail(where, ["match", "api"],
+                        f"{api!r} is not one of {[*self.operations, *sorted(self.absent)]!r}")
         if operation is not None:
             known = list(self.operations.get(api, ())) if api else \
                 sorted({op for ops in self.operations.values() for op in ops})

@@ -22,7 +22,7 @@ import yaml
 from emulator import specs
 from emulator.clock import Clock
 from emulator.errors import Catalogue, EmulatedError, ErrorShape, RequestInvalid, VendorError
-from emulator.faults import APIS, Contract, Engine, RuleError, Scenario, load_scenarios
+from emulator.faults import Contract, Engine, RuleError, Scenario, load_scenarios
 from emulator.state import DataFile, Store
 from emulator.validation import parse_urlencoded
 
@@ -254,7 +254,10 @@ class Runtime:
 
     def __init__(self, vendors: tuple[Vendor, ...], fixtures_dir: Path,
                  data_file: Path | None = None, *, journal_size: int = JOURNAL_SIZE,
-                 hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None) -> None:
+                 hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None,
+                 shipped: tuple[str, ...] = ()) -> None:
+        """``shipped``: the names of every vendor the emulator ships, which the shipped
+        scenarios may name even where this server serves only some of them."""
         self.vendors = {vendor.name: vendor for vendor in vendors}
         self.fixtures_dir = fixtures_dir
         self.journal_size = journal_size
@@ -275,7 +278,7 @@ class Runtime:
         self.contract = contract_of(vendors)
         # Shipped scenarios of every vendor load wherever only some vendors are served; a
         # rule for a vendor this server lacks is refused when its scenario is activated.
-        lenient = dataclasses.replace(self.contract, absent=frozenset(APIS) - set(self.vendors))
+        lenient = dataclasses.replace(self.contract, absent=frozenset(shipped) - set(self.vendors))
         try:
             self.scenarios: dict[str, Scenario] = load_scenarios(
                 fixtures_dir / "scenarios", known_errors=lenient)

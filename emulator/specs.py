@@ -56,6 +56,11 @@ def operations(name: str) -> dict[str, tuple[str, str]]:
             for method, operation in item.items() if method in HTTP_METHODS}
 
 
+def methods(name: str, template: str) -> tuple[str, ...]:
+    """The METHODs openapi/<name> declares for one path template (e.g. "/profiles/{profile_id}")."""
+    return tuple(method for method, path in operations(name).values() if path == template)
+
+
 def response_examples(name: str) -> dict[str, list[tuple[int, Any]]]:
     """operationId -> (status, example body) of every JSON example of its responses in
     openapi/<name> ($refs to components followed; the `default` response has no status)."""

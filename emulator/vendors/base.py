@@ -19,6 +19,8 @@ class Vendor:
     - ``errors``: the catalogue entries, by name (``<vendor>.<name>`` in the catalogue).
     - ``collections``: state collections with their unique secondary indexes.
     - ``load_fixtures(doc)``: a validated fixture document -> (state, config).
+    - ``fixture_schema``: the fixture file's schema; ``config_schema``: the configuration's
+      (a fixture's ``config`` and ``PATCH /_emulator/config``'s entry for the vendor).
     - ``invalid_request(exc)``: the vendor's error for a request that fails the spec, or
       None to let the handler report it in the vendor's own check order.
     - ``unrouted(method, path, allowed)``: the error for a path or method the spec lacks.
@@ -35,6 +37,7 @@ class Vendor:
     collections: Mapping[str, Mapping[str, IndexKey]]
     load_fixtures: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]
     fixture_schema: Mapping[str, Any]
+    config_schema: Mapping[str, Any]
     invalid_request: Callable[[RequestInvalid], VendorError | None]
     unrouted: Callable[[str, str, bool], VendorError]
     unreported: Callable[[list[Any]], VendorError | None]

@@ -5,12 +5,14 @@ import copy
 import re
 from typing import Any
 
+from emulator import specs
 from emulator.errors import VendorError
 from emulator.vendors.base import Vendor
 from emulator.vendors.commerce import errors, handlers
 from emulator.vendors.commerce.checks import invalid_request, unreported
 from emulator.vendors.commerce.profiles import PROFILE_KEYS, blank
 
+SPEC = "commerce.yaml"
 DEFAULT_CONFIG: dict[str, Any] = {
     "authEnabled": True,          # off = no token needed (local play)
     "tokenLifetimeSeconds": 300,  # OCC application-key tokens live 5 minutes
@@ -31,17 +33,20 @@ _PROGRAM = {"type": "object", "required": ["programId", "membershipId"],
                            "membershipId": _STR, "programId": _STR, "status": _NULLABLE_STR}}
 _ADDRESS = {"type": "object", "properties": {"repositoryId": _STR,
                                              "isDefaultAddress": {"type": "boolean"}}}
+# The namespace's configuration (DEFAULT_CONFIG's keys): what a fixture file's `config` and a
+# PATCH /_emulator/config may set, the one schema of both.
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "authEnabled": {"type": "boolean"},
+        "tokenLifetimeSeconds": {"type": "integer", "minimum": 1, "maximum": 31536000},
+    },
+}
 FIXTURE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "config": {
-            "type": "object", "additionalProperties": False,
-            "properties": {
-                "authEnabled": {"type": "boolean"},
-                "tokenLifetimeSeconds": {"type": "integer", "minimum": 1},
-            },
-        },
+        "config": CONFIG_SCHEMA,
         "applications": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["key"],
             "properties": {"key": {"type": "string", "minLength": 1}, "name": _STR},
@@ -122,10 +127,12 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 _BLANK_PROFILE_PATH = re.compile(r"^/ccadmin/v1/profiles/\s*/?$")
+# The methods of a profile by id, as the spec declares them: for these, an empty id is 22000.
+_PROFILE_METHODS = specs.methods(SPEC, "/profiles/{profile_id}")
 
 
 def unrouted(method: str, path: str, method_not_allowed: bool) -> VendorError:
-    if method in ("GET", "PUT") and _BLANK_PROFILE_PATH.match(path):
+    if method in _PROFILE_METHODS and _BLANK_PROFILE_PATH.match(path):
         return errors.PROFILE_ID_BLANK  # an empty id leaves an empty path segment
     if method_not_allowed:
         return errors.METHOD_NOT_ALLOWED.fill(method=method, path=path)
@@ -134,7 +141,7 @@ def unrouted(method: str, path: str, method_not_allowed: bool) -> VendorError:
 
 VENDOR = Vendor(
     name="commerce",
-    spec="commerce.yaml",
+    spec=SPEC,
     prefix="/ccadmin/",
     handlers=handlers,
     errors=errors.CATALOGUE,
@@ -147,6 +154,7 @@ VENDOR = Vendor(
     },
     load_fixtures=load_fixtures,
     fixture_schema=FIXTURE_SCHEMA,
+    config_schema=CONFIG_SCHEMA,
     invalid_request=invalid_request,
     unrouted=unrouted,
     unreported=unreported,

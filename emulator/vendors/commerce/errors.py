@@ -52,7 +52,7 @@ UNAUTHORIZED = _err(401, "000002", "Authorization required.")
 RESOURCE_NOT_FOUND = _err(404, "000404", "No resource found at {method} {path}.",
                           method="GET", path="/ccadmin/v1/nothing")
 METHOD_NOT_ALLOWED = _err(405, "000405", "Method {method} is not allowed on {path}.",
-                          method="DELETE", path="/ccadmin/v1/profiles/se-570031")
+                          method="TRACE", path="/ccadmin/v1/profiles/se-570031")
 PAYLOAD_TOO_LARGE = _err(413, "22007", "Request body too large.")
 TOO_MANY_REQUESTS = _err(429, "000429", "Too many requests.")
 INTERNAL_ERROR = _err(500, "000500", "Internal server error.")

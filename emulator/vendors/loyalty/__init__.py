@@ -19,20 +19,28 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 _STR = {"type": "string"}
+# The namespace's configuration (DEFAULT_CONFIG's keys): what a fixture file's `config` and a
+# PATCH /_emulator/config may set, the one schema of both.
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "extendedData": {"type": "object", "additionalProperties": False, "properties": {
+            "dataSizeLimitKb": {"type": "integer", "minimum": 1, "maximum": 1048576,
+                                "description": "Platform.DataSizeLimitInKb (default 5)."},
+            "topLevelKeysLimit": {"type": "integer", "minimum": 1, "maximum": 1000000,
+                                  "description": "Platform.TopLevelKeysLimit (default 20)."}}},
+        "validSources": {"type": "array", "items": {"type": "string", "minLength": 1},
+                         "description": "Valid extended data sources (INTERNAL is never valid)."},
+        "mandatoryFields": {"type": "array", "items": {"type": "string", "minLength": 1},
+                            "description": "Fields updateProfile requires, in the order they "
+                                           "are reported."},
+    },
+}
 FIXTURE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "config": {
-            "type": "object", "additionalProperties": False,
-            "properties": {
-                "extendedData": {"type": "object", "additionalProperties": False, "properties": {
-                    "dataSizeLimitKb": {"type": "integer", "minimum": 1},
-                    "topLevelKeysLimit": {"type": "integer", "minimum": 1}}},
-                "validSources": {"type": "array", "items": _STR},
-                "mandatoryFields": {"type": "array", "items": _STR},
-            },
-        },
+        "config": CONFIG_SCHEMA,
         "accounts": {"type": "array", "items": {
             "type": "object", "additionalProperties": False,
             "required": ["accountId", "loyaltyId", "profile"],
@@ -102,6 +110,7 @@ VENDOR = Vendor(
     },
     load_fixtures=load_fixtures,
     fixture_schema=FIXTURE_SCHEMA,
+    config_schema=CONFIG_SCHEMA,
     invalid_request=invalid_request,
     unrouted=unrouted,
     unreported=unreported,
