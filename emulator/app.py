@@ -10,7 +10,7 @@ from connexion.resolver import Resolver
 from emulator import connexion_seam, control, resources, specs
 from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
-from emulator.middleware import API, Dispatcher, EmulatorApp, Handler, OperationMiddleware, PlainErrors
+from emulator.middleware import API, Dispatcher, EmulatorApp, Handler, PlainErrors
 from emulator.runtime import HOLD_SECONDS, JOURNAL_SIZE, Runtime
 import emulator.vendors
 from emulator.vendors import VENDORS
@@ -46,7 +46,7 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
                     max_body=control.MAX_BODY_BYTES))
     connexion = SpecMiddleware(
         Dispatcher(apis), import_name=__name__, specification_dir=OPENAPI_DIR,
-        middlewares=[RoutingMiddleware, OperationMiddleware, ValidationMiddleware])
+        middlewares=[RoutingMiddleware, ValidationMiddleware])
     specs_by_api = {vendor.name: vendor.spec for vendor in vendors} | {"control": control.SPEC}
     for api in apis:
         connexion.add_api(specs.load(specs_by_api[api.name]), name=api.name,

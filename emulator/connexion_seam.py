@@ -13,9 +13,8 @@ naming Connexion and its version.
 4. ``ValidationAPI.make_operation`` and ``ValidationMiddleware.api_cls``: how Connexion's
    request-validation middleware makes its per-operation apps; ours is
    :class:`ValidationOperation`, built from the operation's ``parameters``, ``consumes``,
-   ``request_body``, ``body_schema()`` and ``body_definition()``.
-5. ``routed_operation``: the operationId Connexion's routing leaves in the ASGI scope
-   (``scope["extensions"]["connexion_routing"]["operation_id"]``).
+   ``request_body``, ``body_schema()``, ``body_definition()`` and ``operation_id``; it is called
+   with the scope's ``path_params`` that Connexion's routing filled.
 
 Connexion's own validators (its ``validator_map``) are not used: they are rebuilt on every
 request in Connexion 3.3; emulator/validation.py checks requests without Connexion.
@@ -85,11 +84,6 @@ def _string_keys(obj: Any) -> Any:
     return obj
 
 
-def routed_operation(scope: Scope) -> str | None:
-    """The operationId of the route Connexion matched (None: no route)."""
-    return scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
-
-
 def build(connexion: ConnexionMiddleware) -> None:
     """Build the middleware stack now (not on the first call), with no slash redirects."""
     connexion.app, connexion.middleware_stack = connexion._build_middleware_stack()
@@ -109,14 +103,17 @@ def _no_slash_redirects(connexion: ConnexionMiddleware) -> None:
 
 
 class ValidationOperation:
-    """One operation's request checks (emulator/validation.py's :class:`RequestChecks`, built
-    once from Connexion's operation) in the place of Connexion's RequestValidationOperation,
-    which rebuilds its validators on every request (Connexion 3.3). A failure is not raised:
-    it is left on the request context as a value, for the Dispatcher to turn into the API's
-    error."""
+    """One routed operation, in the place of Connexion's RequestValidationOperation (which
+    rebuilds its validators on every request, Connexion 3.3): it names the operation and its
+    path parameters on the request context and runs the operation's request checks
+    (emulator/validation.py's :class:`RequestChecks`, built once from Connexion's operation).
+    A failure is not raised: it is left on the request context as a value, for the
+    Dispatcher to turn into the API's error. Connexion's validation middleware calls it only
+    for the operation its routing matched, so its operationId is known at start-up."""
 
     def __init__(self, next_app: Any, operation: Any) -> None:
         self.next_app = next_app
+        self.operation_id = operation.operation_id
         request_body = operation.request_body
         bodies = {media_type: (operation.body_schema(media_type), request_body.get("required", False),
                                is_nullable(operation.body_definition(media_type)))
@@ -125,6 +122,8 @@ class ValidationOperation:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         ctx = context_of(scope)
+        ctx.operation = self.operation_id
+        ctx.path_params = dict(scope.get("path_params", {}))
         ctx.spec_failure = self.checks.failure(ctx, scope["headers"])
         await self.next_app(scope, receive, send)
 

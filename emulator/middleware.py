@@ -5,9 +5,11 @@ Order of a vendor call::
     EmulatorApp          guard, namespace, body (size-capped), any exception -> vendor
                          error body; the journal entry once the status is known
       Connexion RoutingMiddleware        path -> operationId, path params
-      OperationMiddleware                operation on the request context; fault rules
-      Connexion RequestValidationMiddleware   parameters and body against the spec
-        Dispatcher       operationId -> vendor handler -> JSON response
+      Connexion RequestValidationMiddleware -> connexion_seam.ValidationOperation
+                         operation and path params on the request context; parameters
+                         and body against the spec (a failure is a value on the context)
+        Dispatcher       fault rules; spec failure -> the API's error; operationId ->
+                         handler -> JSON response
 
 Control calls (``/_emulator/``) take the same path but are neither journaled nor
 subject to fault rules.
@@ -24,7 +26,6 @@ from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.connexion_seam import routed_operation
 from emulator.errors import Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError
 from emulator.faults import MAX_NESTING, Call, Engine, nested_too_deep
 from emulator.jsonschema_seam import unlink
@@ -249,36 +250,6 @@ def _replay(raw: bytes, receive: Receive) -> Receive:
     return receive_
 
 
-class OperationMiddleware:
-    """After routing, before validation: name the operation and its path parameters on the
-    request context, then let the namespace's fault rules decide (the one place faults are
-    decided). The `arrival` rules act here; the `checked` ones (error and respond rules, by
-    default) are weighed when the handler declares the vendor's own checks passed
-    (``await ctx.checked()``), so a call without a token still gets its 401."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            ctx = context_of(scope)
-            ctx.operation = routed_operation(scope)
-            ctx.path_params = dict(scope.get("path_params", {}))
-            engine = ctx.namespace.faults
-            # Rules act on vendor operations; a path or method the spec lacks keeps its
-            # contract answer (404/405). No rules: one attribute test, no Call built.
-            if ctx.vendor_call and engine.active and ctx.operation is not None:
-                call = Call(ctx.api, ctx.operation, ctx.path_params, ctx.headers,
-                            ctx.body if ctx.body_parsed else None)
-                decision = engine.arrive(call)
-                server_send = scope[SERVER_SEND]
-                if decision is not None and await carry_out(decision, ctx, receive, send, server_send):
-                    return
-                if engine.waits:
-                    ctx.at_checks = _AtChecks(engine, call, receive, send, server_send)
-        await self.app(scope, receive, send)
-
-
 class _AtChecks:
     """The rules that wait for the vendor's checks, weighed once the handler says they
     passed. It holds no reference to the request context (the context holds it): no cycle."""
@@ -309,12 +280,16 @@ def verdict(shape: ErrorShape, failure: RequestInvalid) -> VendorError | None:
 
 
 class Dispatcher:
-    """The innermost app: (api, operationId) -> handler, and the one place a call's spec
-    failure becomes its API's error. The API words it at once (``invalid_request``), or
-    leaves its schema errors to the handler (``ctx.deferred``), which reports them in the
-    vendor's check order; what it has not reported is refused at ``ctx.checked()``, and the
-    answer of a handler that never got there is refused here. Unrouted paths become the
-    API's 404."""
+    """The innermost app: (api, operationId) -> handler; the one place fault rules are
+    decided; and the one place a call's spec failure becomes its API's error.
+
+    The namespace's `arrival` rules act first (delays, transport faults); the `checked` ones
+    (error and respond rules, by default) are weighed when the handler declares the vendor's
+    own checks passed (``await ctx.checked()``), so a call without a token still gets its 401.
+    A spec failure the API words at once (``invalid_request``) is answered; one whose schema
+    errors it leaves to the handler (``ctx.deferred``) is reported there in the vendor's
+    check order; what it has not reported is refused at ``ctx.checked()``, and the answer of
+    a handler that never got there is refused here. Unrouted paths become the API's 404."""
 
     def __init__(self, apis: Iterable[API]) -> None:
         self.handlers = {(api.name, operation): handler
@@ -327,6 +302,10 @@ class Dispatcher:
         handler = self.handlers.get((ctx.api, ctx.operation)) if ctx.operation else None
         if handler is None:
             raise HTTPException(404)
+        engine = ctx.namespace.faults
+        # Rules act on vendor operations only. No rules: one attribute test, no Call built.
+        if ctx.vendor_call and engine.active and await self._arrive(ctx, engine, scope, receive, send):
+            return
         failure = ctx.spec_failure
         if failure is not None:
             ctx.spec_failure = None
@@ -342,3 +321,17 @@ class Dispatcher:
             raise RuntimeError(f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
                                f"while the spec's errors were left to it")
         await send_reply(send, reply)
+
+    @staticmethod
+    async def _arrive(ctx: RequestContext, engine: Engine, scope: Scope, receive: Receive,
+                      send: Send) -> bool:
+        """The `arrival` rules; True when one answered (or dropped) the call."""
+        call = Call(ctx.api, ctx.operation, ctx.path_params, ctx.headers,
+                    ctx.body if ctx.body_parsed else None)
+        decision = engine.arrive(call)
+        server_send = scope[SERVER_SEND]
+        if decision is not None and await carry_out(decision, ctx, receive, send, server_send):
+            return True
+        if engine.waits:
+            ctx.at_checks = _AtChecks(engine, call, receive, send, server_send)
+        return False

@@ -179,13 +179,23 @@ def parse_form(raw: bytes, encoding: str) -> dict[str, str]:
 _COERCE = {"integer": int, "number": float, "boolean": lambda v: {"true": True, "false": False}[v.lower()]}
 
 
+_ANNOTATIONS = {"description", "example", "examples", "deprecated", "title"}
+
+
+def _any_string(schema: dict) -> bool:
+    """A schema every string meets (`{type: string}` and annotations): a parameter's value is
+    a string, so there is nothing to check per request."""
+    keywords = {k for k in schema if k not in _ANNOTATIONS and not k.startswith("x-")}
+    return keywords <= {"type"} and schema.get("type", "string") == "string"
+
+
 class ParameterValidator:
     """Path, query and header parameters, each schema compiled once per operation."""
 
     def __init__(self, parameters: list[dict]) -> None:
         self._params = [(p["in"], p["name"], p.get("required", False), p.get("schema", {}),
-                         compiled(p.get("schema", {}))) for p in parameters
-                        if p["in"] in ("path", "header", "query")]
+                         None if _any_string(p.get("schema", {})) else compiled(p.get("schema", {})))
+                        for p in parameters if p["in"] in ("path", "header", "query")]
 
     def validate(self, ctx: RequestContext) -> None:
         for where, name, required, schema, checks in self._params:
@@ -206,7 +216,7 @@ class ParameterValidator:
                 except (ValueError, KeyError):
                     raise RequestInvalid(f"{where} parameter '{name}': {value!r} is not of type "
                                          f"'{schema['type']}'") from None
-            errors = checks.errors(value)
+            errors = checks.errors(value) if checks is not None else None
             if errors:
                 raise RequestInvalid(f"{where} parameter '{name}': {errors[0].message}")
 

@@ -76,6 +76,9 @@ def test_request_validation_makes_its_operations_as_the_seam_expects() -> None:
     declared = sum(len(specs.operations(name)) for name in ("loyalty.yaml", "commerce.yaml", "control.yaml"))
     assert len(operations) == declared, f"{CONNEXION}: not every operation is checked by our class"
     # What ValidationOperation reads of Connexion's operation, on one with a body:
+    assert {op.operation_id for op in operations} == \
+        {name for spec in ("loyalty.yaml", "commerce.yaml", "control.yaml") for name in specs.operations(spec)}, \
+        f"{CONNEXION}: operation.operation_id is no longer the spec's operationId"
     checks = {op.checks for op in operations}
     assert any(body.checks.schema.get("properties") for c in checks for body in c.bodies.values()), \
         f"{CONNEXION}: operation.body_schema() no longer gives the request body's schema"
@@ -96,4 +99,4 @@ def test_routing_names_the_operation_in_the_scope() -> None:
     assert asyncio.run(call()) == 200
     [entry] = app.runtime.namespace().journal.entries()
     assert entry.operation == "getProfile", \
-        f"{CONNEXION}: routing no longer leaves the operationId in scope['extensions']"
+        f"{CONNEXION}: the validation middleware no longer calls the operation its routing matched"
