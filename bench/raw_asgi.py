@@ -72,7 +72,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    # As profile-emulator serve runs uvicorn: no access log, no proxy-headers middleware.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
+                proxy_headers=False)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ fi
 # --------------------------------------------------- py-spy (bench extra) ----
 VENV_BIN="$HERE/../.venv/bin"
 if [ -x "$VENV_BIN/python" ] && [ ! -x "$VENV_BIN/py-spy" ]; then
-    echo "setup: installing the bench extra (py-spy, for bench/profile.py) into .venv"
+    echo "setup: installing the bench extra (py-spy, for bench/profiling.py) into .venv"
     "$VENV_BIN/python" -m pip install --quiet --disable-pip-version-check \
         -c "$HERE/../constraints.txt" "py-spy"
 fi

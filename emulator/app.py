@@ -48,7 +48,10 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
         Dispatcher(apis), import_name=__name__, specification_dir=OPENAPI_DIR,
         middlewares=[RoutingMiddleware, ValidationMiddleware])
     specs_by_api = {vendor.name: vendor.spec for vendor in vendors} | {"control": control.SPEC}
-    for api in apis:
+    # Connexion's router tries the APIs' mounts last added first: the vendors go in last, the
+    # first vendor last of all, so its calls match the first mount (and control calls, the
+    # rarest under load, the last one). The prefixes are disjoint: only the speed changes.
+    for api in reversed(apis):
         connexion.add_api(specs.load(specs_by_api[api.name]), name=api.name,
                           resolver=Resolver(function_resolver=api.handlers.__getitem__))
     allowed = specs.route_table(specs_by_api.values())

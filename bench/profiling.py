@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Where the emulator's time goes on the valid loyalty PUT, beside the raw ASGI ceiling.
 
-    .venv/bin/python bench/profile.py loop [--calls 20000] [--rounds 5]
-    .venv/bin/python bench/profile.py live [--seconds 10] [--connections 16] [--out FILE]
-    .venv/bin/python bench/profile.py top FILE        # summarise a py-spy --format raw file
+    .venv/bin/python bench/profiling.py loop [--calls 20000] [--rounds 5]
+    .venv/bin/python bench/profiling.py live [--seconds 10] [--connections 16] [--out FILE]
+    .venv/bin/python bench/profiling.py top FILE        # summarise a py-spy --format raw file
 
 ``loop``: the ASGI apps called in-process (no sockets, no server): the emulator and
-bench/raw_asgi.py on the same request, in interleaved rounds, µs per call each and the
+bench/raw_asgi.py on the same request, in interleaved rounds, CPU µs per call each and the
 difference. With ``--py-spy FILE`` it runs under py-spy instead (raw stacks to FILE).
 
 ``live``: a ``profile-emulator serve`` on core 0 under ``py-spy record`` while wrk sends the
@@ -101,10 +101,12 @@ async def session(app) -> tuple[str, str]:
 
 
 async def per_call_us(app, args: tuple, calls: int) -> float:
-    started = time.perf_counter()
+    """CPU time per call (this thread's): on a shared machine, time the process spends
+    waiting for a core does not count, as wall-clock time would."""
+    started = time.thread_time()
     for _ in range(calls):
         await call(app, *args)
-    return (time.perf_counter() - started) / calls * 1e6
+    return (time.thread_time() - started) / calls * 1e6
 
 
 async def loop_main(calls: int, rounds: int) -> None:
@@ -124,7 +126,7 @@ async def loop_main(calls: int, rounds: int) -> None:
         for out, target in pair if r % 2 == 0 else pair[::-1]:
             out.append(await per_call_us(target, put, calls))
     # The fastest round is the one the machine's other work disturbed least.
-    print(f"in-process, {calls} calls x {rounds} rounds, valid loyalty PUT (15 fields), fastest round:")
+    print(f"in-process, {calls} calls x {rounds} rounds, valid loyalty PUT (15 fields), CPU time, fastest round:")
     print(f"  emulator {min(emu):7.1f} us/call  rounds {[round(x, 1) for x in emu]}")
     print(f"  raw ASGI {min(raw):7.1f} us/call  rounds {[round(x, 1) for x in raw]}")
     print(f"  added by the emulator: {min(emu) - min(raw):.1f} us/call")
