@@ -28,7 +28,8 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
 
     ``control_token``: when set, control calls (health excepted) need it. ``journal_size``:
     vendor calls kept per namespace. ``hold_seconds``: the `timeout` fault's cap.
-    ``clock``: the fault engine's time (a ``clock.ManualClock`` in tests of delays).
+    ``clock``: the fault engine's time and the journal's durations (a ``clock.ManualClock``
+    in tests of delays).
     ``vendors``: the vendor APIs to serve (all the emulator ships, ``VENDORS``, by default).
     """
     vendors = VENDORS if vendors is None else vendors

@@ -3,7 +3,8 @@
     emulator = Emulator("http://127.0.0.1:8080", namespace="team-a")
     emulator.inject(error="loyalty.EMAIL_ALREADY_EXISTS", operation="updateProfile", times=1)
     ...  # the code under test calls emulator.url with emulator.headers
-    assert emulator.requests(operation="updateProfile")[0]["body"]["email"] == "a@b.co"
+    emulator.assert_called(operation="updateProfile", times=2, body={"email": "a@b.co"})
+    assert emulator.last(operation="updateProfile")["response"]["status"] == 200
 
 It imports nothing of the emulator's server side, so it works against a remote one too.
 
@@ -15,6 +16,7 @@ Closing a view leaves the shared client open; closing its owner closes it.
 from __future__ import annotations
 
 import functools
+import json
 import ssl
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -126,16 +128,95 @@ class Emulator:
     # --- journal --------------------------------------------------------------------------
 
     def requests(self, *, api: str | None = None, operation: str | None = None,
-                 status: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """The vendor calls made in this namespace, oldest first (each with api, operation,
-        method, path, query, headers, body, status, rule, fault and at)."""
-        params = {"api": api, "operation": operation, "status": status, "limit": limit}
+                 status: int | None = None, limit: int | None = None, path: str | None = None,
+                 body: str | None = None, rule: str | None = None, since: str | None = None,
+                 until: str | None = None, after: int | None = None) -> list[dict[str, Any]]:
+        """The vendor calls made in this namespace, oldest first (each with id, api,
+        operation, method, path, query, headers, body, status, rule, fault, at, durationMs,
+        response and actedBy). Filters: ``path`` and ``body`` are substrings (of the path;
+        of the request or response body), ``rule`` the id of the rule that acted,
+        ``since``/``until`` RFC 3339 times, ``after`` an entry id."""
+        params = {"api": api, "operation": operation, "status": status, "limit": limit,
+                  "path": path, "body": body, "rule": rule, "since": since, "until": until,
+                  "after": after}
         found = self._call("GET", "/requests",
                            params={k: v for k, v in params.items() if v is not None})
         return found["requests"]
 
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")
+
+    def near_misses(self, request_id: int) -> list[dict[str, Any]]:
+        """Why each rule of the namespace did not act on one journaled call (its ``id``),
+        closest rules first: each with ``rule``, ``reason``, ``detail`` and ``distance``."""
+        return self._call("GET", f"/requests/{int(request_id)}/near-misses")["nearMisses"]
+
+    # --- verification ---------------------------------------------------------------------
+
+    def calls(self, operation: str | None = None, *, api: str | None = None,
+              status: int | None = None, path: str | None = None,
+              body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The journaled calls that match, oldest first. ``body`` is a subset of the request's
+        JSON body (objects key by key, recursively; arrays and scalars equal), as a rule's
+        ``match.body``; ``path`` a substring of the path."""
+        found = self.requests(api=api, operation=operation, status=status, path=path)
+        return [call for call in found if body is None or _subset(body, call["body"])]
+
+    def last(self, operation: str | None = None, *, api: str | None = None,
+             status: int | None = None, path: str | None = None,
+             body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The latest call that matches (see :meth:`calls`), or None."""
+        found = self.calls(operation, api=api, status=status, path=path, body=body)
+        return found[-1] if found else None
+
+    def assert_called(self, operation: str | None = None, *, times: int | None = None,
+                      api: str | None = None, status: int | None = None,
+                      path: str | None = None,
+                      body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Assert that matching calls were made (see :meth:`calls`): exactly ``times`` of
+        them, or at least one; return them. The failure says what was called instead and
+        the near misses of the latest call, e.g.::
+
+            emulator.assert_called(operation="updateProfile", times=2, body={"email": "a@b.co"})
+        """
+        found = self.calls(operation, api=api, status=status, path=path, body=body)
+        if (len(found) != times) if times is not None else not found:
+            wanted = "at least once" if times is None else _times(times)
+            self._fail(f"expected {_described(operation, api, status, path, body)} to be "
+                       f"called {wanted}; it was called {_times(len(found))}",
+                       operation, api)
+        return found
+
+    def assert_not_called(self, operation: str | None = None, *, api: str | None = None,
+                          status: int | None = None, path: str | None = None,
+                          body: dict[str, Any] | None = None) -> None:
+        """Assert that no matching call was made (see :meth:`calls`)."""
+        found = self.calls(operation, api=api, status=status, path=path, body=body)
+        if found:
+            self._fail(f"expected {_described(operation, api, status, path, body)} not to be "
+                       f"called; it was called {_times(len(found))}", operation, api)
+
+    def _fail(self, headline: str, operation: str | None, api: str | None) -> None:
+        raise AssertionError(f"{headline}\n{self.report(operation, api=api)}")
+
+    def report(self, operation: str | None = None, *, api: str | None = None,
+               limit: int = 20) -> str:
+        """What was called in this namespace (the latest ``limit`` calls: operation,
+        status, body excerpt, the rule that acted) and the near misses of the latest call
+        of ``operation`` (or of the latest call): what a failing assertion shows."""
+        journal = self.requests(limit=limit)
+        lines = [f"calls in namespace {self.namespace!r} (oldest first):" if journal
+                 else f"no calls in namespace {self.namespace!r}"]
+        lines += [f"  {_line(call)}" for call in journal]
+        latest = next((call for call in reversed(journal)
+                       if (operation is None or call["operation"] == operation)
+                       and (api is None or call["api"] == api)), None)
+        if latest is not None:
+            misses = self.near_misses(latest["id"])
+            if misses:
+                lines.append(f"near misses of call #{latest['id']} ({latest['operation']}):")
+                lines += [f"  {miss['rule']['id']}: {miss['detail']}" for miss in misses]
+        return "\n".join(lines)
 
     # --- state, config, namespace ---------------------------------------------------------
 
@@ -193,6 +274,47 @@ class Emulator:
                 body = response.text
             raise EmulatorError(method, f"/_emulator{path}", response.status_code, body)
         return response.json() if response.content else None
+
+
+EXCERPT = 120  # characters of a body shown in an assertion's report
+
+
+def _subset(pattern: Any, value: Any) -> bool:
+    """A rule's body match: objects key by key, recursively; anything else equal as JSON
+    (true is not 1)."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            key in value and _subset(expected, value[key]) for key, expected in pattern.items())
+    if isinstance(pattern, bool) or isinstance(value, bool):
+        return type(pattern) is type(value) and pattern == value
+    return pattern == value
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+
+
+def _excerpt(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
+
+
+def _described(operation: str | None, api: str | None, status: int | None, path: str | None,
+               body: dict[str, Any] | None) -> str:
+    what = " ".join(filter(None, [api, operation])) or "a vendor call"
+    more = [f"path containing {path!r}" if path else None,
+            f"status {status}" if status is not None else None,
+            f"body containing {_excerpt(body)}" if body is not None else None]
+    extra = ", ".join(filter(None, more))
+    return f"{what} ({extra})" if extra else what
+
+
+def _line(call: dict[str, Any]) -> str:
+    status = call["status"] if call["status"] is not None else f"no status ({call['fault']})"
+    acted = call.get("actedBy")
+    by = f"  [rule {acted['id']}: {acted['action']}]" if acted else ""
+    name = call["operation"] or f"{call['method']} {call['path']}"
+    return f"#{call['id']} {call['api']} {name} -> {status}  body: {_excerpt(call['body'])}{by}"
 
 
 def new_http_client(timeout: float = 10.0) -> httpx.Client:

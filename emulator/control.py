@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from jsonschema.exceptions import best_match
 
-from emulator import docs
+from emulator import docs, faults
 from emulator.errors import RequestInvalid, VendorError
 from emulator.faults import FaultRule, RuleError, describe
 from emulator.middleware import PlainErrors, bad_request, not_found
@@ -94,6 +95,22 @@ def merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _instant(query: Mapping[str, str], name: str) -> int | None:
+    """A date-time query parameter (RFC 3339, e.g. 2026-01-05T10:00:00Z) in epoch
+    milliseconds (the journal's precision); one without a zone is UTC."""
+    text = query.get(name)
+    if text is None:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        return round(when.timestamp() * 1000)
+    except (ValueError, OverflowError):
+        raise bad_request(f"{name}: {text[:80]!r} is not a date-time such as "
+                          "2026-01-05T10:00:00Z") from None
+
+
 class ControlAPI:
     """The /_emulator/ handlers, bound to one runtime; operationId -> snake_case method."""
 
@@ -133,6 +150,17 @@ class ControlAPI:
             self._freeing.add(task)
             task.add_done_callback(self._freeing.discard)
         return Reply(204)
+
+    async def list_namespaces(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/namespaces: the namespaces in use, with what each holds."""
+        out = []
+        for namespace in self.runtime.namespaces():
+            rules = namespace.faults.rules()
+            out.append({"name": namespace.name, "requests": len(namespace.journal),
+                        "latest": namespace.journal.last_id, "rules": len(rules),
+                        "spentRules": sum(rule.spent for rule in rules),
+                        "activeScenarios": namespace.faults.active_scenarios()})
+        return Reply(200, out)
 
     async def list_errors(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/errors"""
@@ -209,18 +237,33 @@ class ControlAPI:
     # --- journal ----------------------------------------------------------------------
 
     async def list_requests(self, ctx: RequestContext) -> Reply:
-        """GET /_emulator/requests?api=&operation=&status=&limit= (validated by Connexion)."""
+        """GET /_emulator/requests?api=&operation=&status=&path=&body=&rule=&since=&until=
+        &after=&limit= (validated by Connexion; the times are read here)."""
         query = ctx.query
         api = query.get("api")
         if api is not None and api not in self.runtime.vendors:
             raise bad_request(f"query parameter 'api': {api!r} is not one of "
                               f"{list(self.runtime.vendors)!r}")
-        status, limit = query.get("status"), query.get("limit")
+        status, limit, after = query.get("status"), query.get("limit"), query.get("after")
         entries = ctx.namespace.journal.entries(
             api=query.get("api"), operation=query.get("operation"),
             status=None if status is None else int(status),
-            limit=None if limit is None else int(limit))
+            limit=None if limit is None else int(limit),
+            path=query.get("path"), body=query.get("body"), rule=query.get("rule"),
+            since=_instant(query, "since"), until=_instant(query, "until"),
+            after=None if after is None else int(after))
         return Reply(200, {"count": len(entries), "requests": [e.to_dict() for e in entries]})
+
+    async def near_misses(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/requests/{request_id}/near-misses"""
+        request_id = int(ctx.path_params["request_id"])
+        entry = ctx.namespace.journal.get(request_id)
+        if entry is None:
+            raise not_found(f"No request {request_id} in the journal of namespace "
+                            f"{ctx.namespace.name!r}")
+        return Reply(200, {"request": entry.id,
+                           "actedBy": None if entry.acted is None else entry.acted.to_dict(),
+                           "nearMisses": faults.near_misses(entry.weighing, entry.call())})
 
     async def clear_requests(self, ctx: RequestContext) -> Reply:
         """DELETE /_emulator/requests"""

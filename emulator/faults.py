@@ -9,6 +9,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,7 @@ FRAMING_HEADERS = ("content-length", "transfer-encoding")  # the emulator frames
 MAX_DELAY_MS = 3_600_000  # an hour: a longer wait is a mistake (and overflows timers)
 MAX_COUNT = 1_000_000_000  # times / after: JSON integers stay exact and 64-bit
 MAX_SIGMA = 10  # exp(sigma * z) stays a finite float for any z the RNG can draw
+EXPIRED_KEPT = 64  # expired rules an engine remembers, for near misses
 MAX_NESTING = 64  # JSON depth of a rule, and of a vendor call's body (orjson writes <= 255)
 
 _STR_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -407,10 +409,45 @@ class Decision:
     error: str | None = None
     respond: dict[str, Any] | None = None
     fault: str | None = None
+    scenario: str | None = None  # the scenario the deciding rule came from
 
     @property
     def passes_through(self) -> bool:
         return self.error is None and self.respond is None and self.fault is None
+
+    @property
+    def acted(self) -> Acted:
+        action = "error" if self.error is not None else "respond" if self.respond is not None \
+            else "fault" if self.fault is not None else "delay"
+        return Acted(self.rule_id, self.scenario, action)
+
+
+@dataclass(frozen=True, slots=True)
+class Acted:
+    """The rule that acted on a call, as the journal names it."""
+
+    id: str
+    scenario: str | None
+    action: str  # error, respond, fault, or delay (a rule that only delayed the call)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "scenario": self.scenario, "action": self.action}
+
+
+class Weighing:
+    """How the rules of a namespace were weighed for one call, kept with its journal entry:
+    the rules listed when it arrived (spent ones too) and the rules expired by then, which
+    were spent, the stages weighed, and what each rule that matched drew. Near misses are
+    read from it (:func:`near_misses`); nothing here is done for a namespace without rules."""
+
+    __slots__ = ("rules", "spent", "expired", "stages", "outcomes")
+
+    def __init__(self, rules: tuple[FaultRule, ...], expired: tuple[FaultRule, ...]) -> None:
+        self.rules = rules
+        self.spent = frozenset(id(rule) for rule in rules if rule.spent)
+        self.expired = expired
+        self.stages: set[str] = set()
+        self.outcomes: dict[int, tuple[str, int]] = {}  # id(rule) -> (outcome, matched then)
 
 
 class Engine:
@@ -424,6 +461,9 @@ class Engine:
         self._next_id = 1
         self._live = 0  # rules neither spent nor expired (recounted whenever the list changes)
         self._live_checked = 0  # of which act after the vendor's checks
+        self._listed: tuple[FaultRule, ...] = ()  # the rules as of the last change
+        # Rules that expired (ttlSeconds), the latest last: near misses still name them.
+        self._expired: deque[FaultRule] = deque(maxlen=EXPIRED_KEPT)
         self._lock = threading.Lock()
 
     def add(self, rule: FaultRule, *, front: bool = False) -> str:
@@ -450,11 +490,26 @@ class Engine:
     def _recount(self) -> None:
         self._live = sum(not r.spent for r in self._rules)
         self._live_checked = sum(not r.spent and r.stage == "checked" for r in self._rules)
+        self._listed = tuple(self._rules)
+
+    @property
+    def listed(self) -> bool:
+        """Whether any rule is listed (spent ones too) or expired lately: a call's near
+        misses are then worth keeping."""
+        return bool(self._listed or self._expired)
+
+    def weighing(self) -> Weighing:
+        """A new call's record of how the rules are weighed for it (see :class:`Weighing`)."""
+        with self._lock:
+            if self._live:
+                self._expire(self._clock())
+            return Weighing(self._listed, tuple(self._expired))
 
     def remove(self, rule_id: str) -> bool:
         with self._lock:
             before = len(self._rules)
             self._rules = [r for r in self._rules if r.id != rule_id]
+            self._forget(lambda r: r.id == rule_id)
             self._recount()
             return len(self._rules) < before
 
@@ -462,6 +517,7 @@ class Engine:
         """Drop every rule, scenario rules included, deactivate all scenarios and restart ids."""
         with self._lock:
             self._rules, self._scenarios, self._next_id = [], [], 1
+            self._expired.clear()
             self._recount()
 
     def rules(self) -> list[FaultRule]:
@@ -484,6 +540,7 @@ class Engine:
                              expires_at=None if r.ttl_seconds is None else now + r.ttl_seconds)
                      for n, r in enumerate(rules, start=1)]
             self._rules = fresh + [r for r in self._rules if r.scenario != name]
+            self._forget(lambda r: r.scenario == name)
             self._scenarios = [s for s in self._scenarios if s != name] + [name]
             self._recount()
 
@@ -491,6 +548,7 @@ class Engine:
         with self._lock:
             was_active = name in self._scenarios
             self._rules = [r for r in self._rules if r.scenario != name]
+            self._forget(lambda r: r.scenario == name)
             self._scenarios = [s for s in self._scenarios if s != name]
             self._recount()
             return was_active
@@ -500,15 +558,16 @@ class Engine:
         with self._lock:
             return list(self._scenarios)
 
-    def arrive(self, call: Call) -> Decision | None:
+    def arrive(self, call: Call, weighing: Weighing | None = None) -> Decision | None:
         """A call has arrived: the first live `arrival` rule that matches it decides (delays,
-        transport faults, answers asked for on arrival). None: no such rule acts."""
-        return self._first(call, "arrival")
+        transport faults, answers asked for on arrival). None: no such rule acts.
+        ``weighing``: the call's record, for its near misses."""
+        return self._first(call, "arrival", weighing)
 
-    def checked(self, call: Call) -> Decision | None:
+    def checked(self, call: Call, weighing: Weighing | None = None) -> Decision | None:
         """The call passed the vendor's own checks: the first live `checked` rule that matches
         it decides (errors and responds, by default)."""
-        return self._first(call, "checked")
+        return self._first(call, "checked", weighing)
 
     @property
     def waits(self) -> bool:
@@ -525,10 +584,12 @@ class Engine:
             return first
         return self.checked(call) or first
 
-    def _first(self, call: Call, stage: str) -> Decision | None:
+    def _first(self, call: Call, stage: str, weighing: Weighing | None = None) -> Decision | None:
         """First match wins, among the rules of one stage. A rule that matches but draws "not
         this time" lets the next rule match (REQUIREMENTS 5.13); one still letting its first
         `after` matches pass decides that they pass untouched."""
+        if weighing is not None:
+            weighing.stages.add(stage)
         if not self._live:  # hot path: no rules, no lock
             return None
         with self._lock:
@@ -537,6 +598,10 @@ class Engine:
                 if rule.spent or rule.stage != stage or not rule.match.matches(call):
                     continue
                 outcome = self._apply(rule)
+                if weighing is not None:
+                    weighing.outcomes[id(rule)] = (
+                        "declined" if outcome is _DECLINED else "after" if outcome is None
+                        else "acted", rule.matched)
                 if outcome is not _DECLINED:
                     return outcome  # type: ignore[return-value]
             return None
@@ -553,7 +618,8 @@ class Engine:
             rule.spent = True  # stays listed, with its counters, until removed or cleared
             self._recount()
         return Decision(rule_id=rule.id or "", delay_ms=self._delay(rule), error=rule.error,
-                        respond=copy.deepcopy(rule.respond), fault=rule.fault)
+                        respond=copy.deepcopy(rule.respond), fault=rule.fault,
+                        scenario=rule.scenario)
 
     def _delay(self, rule: FaultRule) -> float:
         if rule.delay_ms is not None:
@@ -568,8 +634,16 @@ class Engine:
 
     def _expire(self, now: float) -> None:
         if any(r.expires_at is not None and now >= r.expires_at for r in self._rules):
+            self._expired.extend(r for r in self._rules
+                                 if r.expires_at is not None and now >= r.expires_at)
             self._rules = [r for r in self._rules if r.expires_at is None or now < r.expires_at]
             self._recount()
+
+    def _forget(self, gone: Callable[[FaultRule], bool]) -> None:
+        """Expired rules that were removed (or replaced) are no longer named as near misses."""
+        kept = [r for r in self._expired if not gone(r)]
+        if len(kept) < len(self._expired):
+            self._expired = deque(kept, maxlen=EXPIRED_KEPT)
 
 
 _DECLINED = object()  # a rule matched but its draw said "not this time": the next one may match
@@ -618,3 +692,122 @@ def load_scenarios(directory: Path, *, known_errors: Container[str]) -> dict[str
         scenarios[scenario.name] = scenario
     return scenarios
 
+
+
+# --- near misses -------------------------------------------------------------------------
+
+# Why a rule did not act on a call, in the order they are looked for: what it matches first,
+# then its counters and its stage. `shadowed`: it matched, but an earlier rule of its stage
+# decided first.
+REASONS = ("api", "operation", "pathParams", "headerMissing", "headerDiffers", "body",
+           "spent", "expired", "after", "probability", "stage", "shadowed")
+
+
+def _miss(reason: str, detail: str, **more: Any) -> dict[str, Any]:
+    return {"reason": reason, "detail": detail, **more}
+
+
+def _actual(value: Any) -> dict[str, Any]:
+    """A call's scalar value as it was, for `actual`; objects and arrays only in words."""
+    return {} if isinstance(value, (dict, list)) else {"actual": value}
+
+
+def _body_misses(pattern: Any, value: Any, path: str, out: list[dict[str, Any]]) -> None:
+    where = path or "(top level)"
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            got = "no JSON body" if value is None else f"{type(value).__name__} {_echo(value)}"
+            out.append(_miss("body", f"body {where}: the rule expects an object, the call has {got}",
+                             path=where))
+            return
+        for key, expected in pattern.items():
+            sub = f"{path}.{key}" if path else key
+            if key not in value:
+                out.append(_miss("body", f"body {sub}: missing (the rule expects {_echo(expected)})",
+                                 path=sub, expected=expected))
+            else:
+                _body_misses(expected, value[key], sub, out)
+    elif not _json_equal(pattern, value):
+        out.append(_miss("body", f"body {where}: the rule expects {_echo(pattern)}, the call "
+                                 f"has {_echo(value)}", path=where, expected=pattern,
+                         **_actual(value)))
+
+
+def mismatches(match: Match, call: Call) -> list[dict[str, Any]]:
+    """Every way a rule's match differs from a call, in the order of :data:`REASONS`."""
+    out: list[dict[str, Any]] = []
+    if match.api is not None and call.api != match.api:
+        out.append(_miss("api", f"the rule is for the {match.api} API, the call went to {call.api}",
+                         expected=match.api, actual=call.api))
+    if match.operation is not None and call.operation != match.operation:
+        out.append(_miss("operation", f"the rule is for {match.operation}, the call was "
+                                      f"{call.operation}", expected=match.operation,
+                         actual=call.operation))
+    elif match.documented_on is not None and call.operation not in match.documented_on:
+        out.append(_miss("operation", f"the rule's error is documented only for "
+                                      f"{', '.join(sorted(match.documented_on))}, the call was "
+                                      f"{call.operation}", actual=call.operation))
+    for key, expected in match.path_params.items():
+        if str(call.path_params.get(key)) != expected:
+            out.append(_miss("pathParams", f"path parameter {key}: the rule expects "
+                                           f"{_echo(expected)}, the call has "
+                                           f"{_echo(call.path_params.get(key))}",
+                             path=key, expected=expected, actual=call.path_params.get(key)))
+    for name, expected in match.headers.items():
+        got = call.headers.get(name.lower())
+        if got is None:
+            out.append(_miss("headerMissing", f"header {name}: missing (the rule expects "
+                                              f"{_echo(expected)})", path=name, expected=expected))
+        elif got != expected:
+            out.append(_miss("headerDiffers", f"header {name}: the rule expects {_echo(expected)}, "
+                                              f"the call has {_echo(got)}", path=name,
+                             expected=expected, actual=got))
+    if match.body is not None:
+        _body_misses(match.body, call.body, "", out)
+    return out
+
+
+def near_misses(weighing: Weighing | None, call: Call) -> list[dict[str, Any]]:
+    """For each rule listed when the call arrived (and each expired one) that did not act on
+    it, the first reason why, closest rules first: a rule that matched and was held back by
+    its counters or its stage before one that differs in one field, before one that differs
+    in two. Each item: ``rule`` (its JSON with today's counters), ``reason`` (one of
+    :data:`REASONS`), ``detail`` (in words), ``distance`` (how many ways its match differs
+    from the call), and ``path``/``expected``/``actual`` where a field differs."""
+    if weighing is None:
+        return []
+    found: list[tuple[int, int, dict[str, Any]]] = []
+    listed = {id(rule) for rule in weighing.rules}
+    rules = [*weighing.rules, *(r for r in weighing.expired if id(r) not in listed)]
+    deciders = {rule.stage: rule.id for rule in weighing.rules
+                if weighing.outcomes.get(id(rule), ("",))[0] in ("acted", "after")}
+    for order, rule in enumerate(rules):
+        outcome, matched = weighing.outcomes.get(id(rule), ("", 0))
+        if outcome == "acted":
+            continue
+        if call.operation is None:
+            misses = [_miss("operation", f"the call matched no operation of the {call.api} spec "
+                                         "(rules act on vendor operations only)")]
+        else:
+            misses = mismatches(rule.match, call)
+        if misses:
+            item = misses[0]
+        elif id(rule) in weighing.spent:
+            item = _miss("spent", f"spent: it fired its {rule.times} time(s) before this call")
+        elif id(rule) not in listed:
+            item = _miss("expired", f"expired: its ttlSeconds ({rule.ttl_seconds}) had run out")
+        elif outcome == "after":
+            item = _miss("after", f"after not reached: this was match {matched} of the "
+                                  f"{rule.after} it lets through")
+        elif outcome == "declined":
+            item = _miss("probability", f"probability {rule.probability}: the draw said no")
+        elif rule.stage not in weighing.stages:
+            item = _miss("stage", f"it acts at stage {rule.stage}, which the call never reached "
+                                  "(it was answered before the vendor's checks passed)")
+        else:
+            first = deciders.get(rule.stage)
+            item = _miss("shadowed", f"an earlier rule of stage {rule.stage} decided first"
+                                     + (f" ({first})" if first else ""))
+        found.append((len(misses), order, {"rule": rule.to_dict(), **item,
+                                           "distance": len(misses)}))
+    return [item for _, _, item in sorted(found, key=lambda entry: entry[:2])]

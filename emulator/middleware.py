@@ -27,11 +27,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.errors import Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError
-from emulator.faults import MAX_NESTING, Call, Engine, nested_too_deep
+from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
 from emulator.reply import Reply, send_reply
 from emulator.runtime import (CONTEXT, DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
-                              JournalEntry, RequestContext, Runtime, context_of)
+                              RESPONSE_BODY_BYTES, JournalEntry, RequestContext, Response,
+                              Runtime, context_of)
 from emulator.transport import SERVER_SEND, carry_out
 from emulator.validation import parse_json
 
@@ -111,16 +112,27 @@ class EmulatorApp:
             await self.app(scope, receive, send)
             return
         at = time.time()
+        began = self.runtime.clock.now()
         mounted = self.api_for(scope["path"])
         api, shape = (mounted.name, mounted.shape) if mounted else (None, self.fallback)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         started = False
         status: int | None = None
+        response: Response | None = None
+        kept: list[bytes] = []  # the response body's first RESPONSE_BODY_BYTES, for the journal
+        room = RESPONSE_BODY_BYTES
 
         async def send_(message: Message) -> None:
-            nonlocal started, status
+            nonlocal started, status, response, room
             if message["type"] == "http.response.start":
                 started, status = True, message["status"]
+                response = Response(status, _header_map(message.get("headers", ())))
+            elif message["type"] == "http.response.body" and response is not None:
+                chunk = message.get("body", b"")
+                response.size += len(chunk)
+                if room > 0 and chunk:
+                    kept.append(chunk[:room] if len(chunk) > room else chunk)
+                    room -= len(kept[-1])
             await send(message)
 
         guard = mounted.guard if mounted else None
@@ -177,17 +189,22 @@ class EmulatorApp:
             if ctx.deferred:
                 unlink(ctx.deferred)
             if ctx.vendor_call:
+                ms = round((self.runtime.clock.now() - began) * 1000, 3)
+                if response is not None and kept:
+                    response.raw_body = kept[0] if len(kept) == 1 else b"".join(kept)
                 ctx.namespace.journal.record(JournalEntry(
                     at, api, ctx.operation, ctx.method, ctx.path,
                     ctx.query_string.decode("latin-1"), headers, ctx.raw_body,
-                    status, ctx.rule, ctx.fault))  # status None: no response ever started
+                    status, ctx.rule, ctx.fault,  # status None: no response ever started
+                    response, ms, ctx.acted, ctx.path_params, ctx.weighing))
+                ctx.weighing = None
                 if access_log.isEnabledFor(logging.INFO):
                     access_log.info("%s %s.%s %s", ctx.namespace.name, api, ctx.operation, status,
                                     extra={"access": {
                                         "at": at, "namespace": ctx.namespace.name, "api": api,
                                         "operation": ctx.operation, "method": ctx.method,
                                         "path": ctx.path, "status": status,
-                                        "ms": round((time.time() - at) * 1000, 3),
+                                        "ms": ms,
                                         "rule": ctx.rule, "fault": ctx.fault}})
 
     def error_for(self, shape: ErrorShape, scope: Scope, exc: Exception) -> VendorError:
@@ -237,6 +254,15 @@ class EmulatorApp:
 _GONE: Any = object()  # _read_body: the client hung up before the body was whole
 
 
+def _header_map(raw: Any) -> dict[str, str]:
+    """ASGI response headers as the journal shows them: names lower-cased, repeats joined."""
+    out: dict[str, str] = {}
+    for name, value in raw:
+        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+        out[key] = f"{out[key]}, {text}" if key in out else text
+    return out
+
+
 def _replay(raw: bytes, receive: Receive) -> Receive:
     sent = False
 
@@ -254,15 +280,15 @@ class _AtChecks:
     """The rules that wait for the vendor's checks, weighed once the handler says they
     passed. It holds no reference to the request context (the context holds it): no cycle."""
 
-    __slots__ = ("engine", "call", "receive", "send", "server_send")
+    __slots__ = ("engine", "call", "weighing", "receive", "send", "server_send")
 
-    def __init__(self, engine: Engine, call: Call, receive: Receive, send: Send,
-                 server_send: Send) -> None:
-        self.engine, self.call, self.receive, self.send = engine, call, receive, send
-        self.server_send = server_send
+    def __init__(self, engine: Engine, call: Call, weighing: Weighing, receive: Receive,
+                 send: Send, server_send: Send) -> None:
+        self.engine, self.call, self.weighing = engine, call, weighing
+        self.receive, self.send, self.server_send = receive, send, server_send
 
     async def __call__(self, ctx: RequestContext) -> None:
-        decision = self.engine.checked(self.call)
+        decision = self.engine.checked(self.call, self.weighing)
         if decision is not None and await carry_out(decision, ctx, self.receive, self.send,
                                                     self.server_send):
             raise Answered
@@ -300,12 +326,17 @@ class Dispatcher:
             return
         ctx = context_of(scope)
         handler = self.handlers.get((ctx.api, ctx.operation)) if ctx.operation else None
-        if handler is None:
-            raise HTTPException(404)
         engine = ctx.namespace.faults
+        if handler is None:
+            if ctx.vendor_call and engine.listed:  # no rule acts on it: each is a near miss
+                ctx.weighing = engine.weighing()
+            raise HTTPException(404)
         # Rules act on vendor operations only. No rules: one attribute test, no Call built.
-        if ctx.vendor_call and engine.active and await self._arrive(ctx, engine, scope, receive, send):
-            return
+        if ctx.vendor_call and engine.active:
+            if await self._arrive(ctx, engine, scope, receive, send):
+                return
+        elif ctx.vendor_call and engine.listed:  # spent or expired rules are near misses too
+            ctx.weighing = engine.weighing()
         failure = ctx.spec_failure
         if failure is not None:
             ctx.spec_failure = None
@@ -328,10 +359,11 @@ class Dispatcher:
         """The `arrival` rules; True when one answered (or dropped) the call."""
         call = Call(ctx.api, ctx.operation, ctx.path_params, ctx.headers,
                     ctx.body if ctx.body_parsed else None)
-        decision = engine.arrive(call)
+        weighing = ctx.weighing = engine.weighing()  # the call's near misses
+        decision = engine.arrive(call, weighing)
         server_send = scope[SERVER_SEND]
         if decision is not None and await carry_out(decision, ctx, receive, send, server_send):
             return True
         if engine.waits:
-            ctx.at_checks = _AtChecks(engine, call, receive, send, server_send)
+            ctx.at_checks = _AtChecks(engine, call, weighing, receive, send, server_send)
         return False

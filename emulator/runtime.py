@@ -10,7 +10,7 @@ import re
 import string
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,8 @@ import yaml
 from emulator import specs
 from emulator.clock import Clock
 from emulator.errors import Catalogue, EmulatedError, ErrorShape, RequestInvalid, VendorError
-from emulator.faults import Contract, Engine, RuleError, Scenario, load_scenarios
+from emulator.faults import (Acted, Call, Contract, Engine, RuleError, Scenario, Weighing,
+                             load_scenarios)
 from emulator.state import DataFile, Store
 from emulator.validation import parse_urlencoded
 
@@ -33,6 +34,7 @@ DEFAULT_NAMESPACE = "default"
 NAMESPACE_HEADER = "x-emulator-namespace"
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 JOURNAL_SIZE = 1000  # vendor calls kept per namespace, oldest dropped first
+RESPONSE_BODY_BYTES = 1024 * 1024  # of a response, the journal keeps this much (a request's cap)
 HOLD_SECONDS = 300.0  # the `timeout` fault holds a connection at most this long
 
 
@@ -41,8 +43,41 @@ class FixtureError(ValueError):
 
 
 @dataclass(slots=True)
+class Response:
+    """What the client received: status, headers and the body's first bytes (the whole body
+    up to ``RESPONSE_BODY_BYTES``; ``size`` is always the whole body's length)."""
+
+    status: int
+    headers: dict[str, str]
+    raw_body: bytes = b""
+    size: int = 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.size > len(self.raw_body)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "headers": self.headers,
+                "body": decoded(self.raw_body, self.headers, self.truncated),
+                "size": self.size, "truncated": self.truncated}
+
+
+def decoded(raw: bytes, headers: Mapping[str, str], truncated: bool = False) -> Any:
+    """A body as the journal shows it: JSON as JSON; anything else (a form, broken or cut
+    JSON) as text; None when empty."""
+    if not raw:
+        return None
+    if not truncated and "json" in headers.get("content-type", "application/json").lower():
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return raw.decode("utf-8", errors="replace")
+
+
+@dataclass(slots=True)
 class JournalEntry:
-    """One vendor call as the journal keeps it; the body is decoded only when listed."""
+    """One vendor call as the journal keeps it; bodies are decoded only when listed."""
 
     at: float
     api: str
@@ -53,44 +88,98 @@ class JournalEntry:
     headers: dict[str, str]
     raw_body: bytes
     status: int | None  # None: a transport fault, no HTTP status reached the client
-    rule: str | None  # the id of the fault rule that acted on the call
+    rule: str | None  # the id of the fault rule that answered or broke the call
     fault: str | None  # the transport fault injected, if any
+    response: Response | None = None  # None: no response ever started
+    duration_ms: float = 0.0
+    acted: Acted | None = None  # the rule that acted (a pure delay included)
+    path_params: dict[str, str] = field(default_factory=dict)
+    weighing: Weighing | None = None  # how the rules were weighed (near misses)
+    id: int = 0  # given by the journal: 1, 2, ... in the namespace
 
     def to_dict(self) -> dict[str, Any]:
-        at = datetime.datetime.fromtimestamp(self.at, datetime.timezone.utc)
-        return {"api": self.api, "operation": self.operation, "method": self.method,
-                "path": self.path, "query": self.query, "headers": self.headers,
-                "body": self.body(), "status": self.status, "rule": self.rule,
-                "fault": self.fault,
-                "at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+        at = _utc(self.at)
+        return {"id": self.id, "api": self.api, "operation": self.operation,
+                "method": self.method, "path": self.path, "query": self.query,
+                "headers": self.headers, "body": self.body(), "status": self.status,
+                "rule": self.rule, "fault": self.fault,
+                "at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "durationMs": self.duration_ms,
+                "response": None if self.response is None else self.response.to_dict(),
+                "actedBy": None if self.acted is None else self.acted.to_dict()}
 
     def body(self) -> Any:
         """JSON as JSON; anything else (a form, broken JSON) as text; None when empty."""
-        if not self.raw_body:
-            return None
-        if "json" in self.headers.get("content-type", "application/json").lower():
+        return decoded(self.raw_body, self.headers)
+
+    def call(self) -> Call:
+        """The call as the fault engine saw it (its JSON body, None when it had none)."""
+        body = None
+        if self.raw_body and "json" in self.headers.get("content-type", "application/json").lower():
             try:
-                return orjson.loads(self.raw_body)
+                body = orjson.loads(self.raw_body)
             except orjson.JSONDecodeError:
                 pass
-        return self.raw_body.decode("utf-8", errors="replace")
+        return Call(self.api, self.operation, self.path_params, self.headers, body)
+
+    def mentions(self, text: bytes) -> bool:
+        """Whether the request or the response body holds these bytes."""
+        return text in self.raw_body or (self.response is not None and text in self.response.raw_body)
+
+
+def _utc(at: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(at, datetime.timezone.utc)
+
+
+def at_ms(at: float) -> int:
+    """An arrival time in whole milliseconds since the epoch, as the journal shows it (`at`)."""
+    when = _utc(at)
+    return int(when.replace(microsecond=0).timestamp()) * 1000 + when.microsecond // 1000
 
 
 class Journal:
-    """The vendor calls of one namespace, oldest first, bounded (the oldest fall off)."""
+    """The vendor calls of one namespace, oldest first, bounded (the oldest fall off). Each
+    entry gets the next id (1, 2, ...); ids are not reused when the journal is cleared."""
 
     def __init__(self, size: int = JOURNAL_SIZE) -> None:
         self._entries: deque[JournalEntry] = deque(maxlen=size)
+        self.last_id = 0
 
     def record(self, entry: JournalEntry) -> None:
+        self.last_id += 1
+        entry.id = self.last_id
         self._entries.append(entry)
 
     def entries(self, api: str | None = None, operation: str | None = None,
-                status: int | None = None, limit: int | None = None) -> list[JournalEntry]:
+                status: int | None = None, limit: int | None = None, *,
+                path: str | None = None, body: str | None = None, rule: str | None = None,
+                since: int | None = None, until: int | None = None,
+                after: int | None = None) -> list[JournalEntry]:
+        """The entries that pass every filter given: ``path`` and ``body`` are substrings (of
+        the path; of the request or response body), ``rule`` the id of the rule that acted,
+        ``since``/``until`` a window of arrival times (epoch milliseconds, inclusive, as
+        ``at`` shows them), ``after``
+        an entry id (only newer entries); ``limit`` keeps the most recent ones."""
+        needle = None if body is None else body.encode("utf-8")
         found = [e for e in list(self._entries)
                  if (api is None or e.api == api) and (operation is None or e.operation == operation)
-                 and (status is None or e.status == status)]
+                 and (status is None or e.status == status)
+                 and (after is None or e.id > after)
+                 and (path is None or path in e.path)
+                 and (rule is None or (e.acted is not None and e.acted.id == rule))
+                 and (since is None or at_ms(e.at) >= since)
+                 and (until is None or at_ms(e.at) <= until)
+                 and (needle is None or e.mentions(needle))]
         return found[-limit:] if limit else found
+
+    def get(self, entry_id: int) -> JournalEntry | None:
+        for entry in reversed(self._entries):
+            if entry.id == entry_id:
+                return entry
+        return None
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -139,8 +228,10 @@ class RequestContext:
     spec_failure: RequestInvalid | None = None  # set by the spec checks; read by the Dispatcher
     runtime: Runtime | None = None
     vendor_call: bool = False  # journaled and subject to fault rules (control calls are not)
-    rule: str | None = None  # the fault rule that acted on this call
+    rule: str | None = None  # the fault rule that answered or broke this call
     fault: str | None = None  # the transport fault injected into this call
+    acted: Acted | None = None  # the rule that acted, a pure delay included
+    weighing: Weighing | None = None  # how the namespace's rules were weighed (near misses)
     # Set when a fault rule waits for the vendor's checks (the `checked` stage).
     at_checks: Callable[[RequestContext], Awaitable[None]] | None = None
     passed_checks: bool = False  # checked() was reached
@@ -262,7 +353,7 @@ class Runtime:
         self.fixtures_dir = fixtures_dir
         self.journal_size = journal_size
         self.hold_seconds = hold_seconds
-        self.clock = clock or Clock()  # delays, held calls and rule lifetimes
+        self.clock = clock or Clock()  # delays, held calls, rule lifetimes, durations
         self.catalogue = Catalogue()
         self._schema: dict[str, Any] = {}
         self._seed_state: dict[str, Any] = {}
@@ -323,6 +414,11 @@ class Runtime:
             dropped = self._namespaces.pop(name, None)
         self._mark_dirty()
         return dropped
+
+    def namespaces(self) -> list[Namespace]:
+        """The namespaces in use (made by a call since they were last reset), by name."""
+        with self._lock:
+            return sorted(self._namespaces.values(), key=lambda namespace: namespace.name)
 
     @property
     def collections(self) -> list[str]:

@@ -33,8 +33,12 @@ async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, s
                     server_send: Send) -> bool:
     """Wait the decision's delay, then act; False lets the call go on to its handler.
     ``server_send``: the server's own send, behind which the connection is."""
-    if not decision.passes_through:  # a pure delay is no injected answer: not journaled
-        ctx.rule = decision.rule_id  # set first: journaled even if the client leaves mid-delay
+    # Set first: journaled even if the client leaves mid-delay. A pure delay acted too
+    # (actedBy), but is no injected answer (rule).
+    if not decision.passes_through or ctx.acted is None:
+        ctx.acted = decision.acted
+    if not decision.passes_through:
+        ctx.rule = decision.rule_id
     if decision.delay_ms and await wait(ctx, receive, decision.delay_ms / 1000):
         return True  # the client left during the delay: nothing is sent, nothing is written
     if decision.passes_through:

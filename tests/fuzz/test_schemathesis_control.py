@@ -11,11 +11,11 @@ from tests.fuzz.test_schemathesis_loyalty import run_schemathesis
 
 CONTROL_CONFIG = """
 # Statuses the control API documents for schema-valid input that still cannot be served:
-# the spec can describe the shape of a rule id, scenario name, catalogue error name or
-# state collection, not which ones exist on this server.
+# the spec can describe the shape of a rule id, scenario name, journal entry id, catalogue
+# error name or state collection, not which ones exist on this server.
 [[operations]]
-include-operation-id = ["removeFault", "activateScenario", "deactivateScenario"]
-checks.positive_data_acceptance.expected-statuses = ["2xx", "404"]  # no such rule / scenario
+include-operation-id = ["removeFault", "activateScenario", "deactivateScenario", "nearMisses"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404"]  # no such rule / scenario / call
 
 [[operations]]
 include-operation-id = ["addFault"]
