@@ -17,7 +17,7 @@ from typing import Any
 
 from jsonschema.exceptions import best_match
 
-from emulator import docs, faults
+from emulator import docs, faults, ui
 from emulator.errors import RequestInvalid, VendorError
 from emulator.faults import FaultRule, RuleError, describe
 from emulator.middleware import PlainErrors, bad_request, not_found
@@ -30,7 +30,9 @@ from emulator.validation import Compiled
 PREFIX = "/_emulator/"
 SPEC = "control.yaml"
 # Health for readiness probes; the docs are read-only and hold no namespace data (emulator/docs.py).
-OPEN_PATHS = frozenset({"/_emulator/health"}) | docs.OPEN_PATHS
+# The dashboard's files hold no data either (emulator/ui): its script calls the API with the token.
+OPEN_PATHS = frozenset({"/_emulator/health"}) | docs.OPEN_PATHS | ui.OPEN_PATHS
+OPEN_PREFIXES = docs.OPEN_PREFIXES + ui.OPEN_PREFIXES
 # A state snapshot of 100k profiles is ~40 MB: control calls may carry far more than a vendor call.
 MAX_BODY_BYTES = 256 * 1024 * 1024
 UNAUTHORIZED = VendorError(
@@ -72,7 +74,7 @@ def token_guard(token: str) -> Callable[[str, Mapping[str, str]], VendorError | 
     expected = token.encode("utf-8")
 
     def guard(path: str, headers: Mapping[str, str]) -> VendorError | None:
-        if path in OPEN_PATHS or path.startswith(docs.OPEN_PREFIXES):
+        if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return None
         given = headers.get("x-emulator-token")
         if given is None:
@@ -127,10 +129,15 @@ class ControlAPI:
             "properties": {**{name: dict(vendor.config_schema)
                               for name, vendor in runtime.vendors.items()},
                            **config["properties"]}})
+        self.dashboard = ui.Dashboard()
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
-        name = handler_name(operation_id)  # the Docs tag's operations are emulator/docs.py's
-        return getattr(self, name) if hasattr(self, name) else getattr(self.docs, name)
+        # The Docs tag's operations are emulator/docs.py's, the UI tag's emulator/ui's.
+        name = handler_name(operation_id)
+        for owner in (self, self.docs, self.dashboard):
+            if hasattr(owner, name):
+                return getattr(owner, name)
+        raise AttributeError(f"no handler {name} for the control operation {operation_id}")
 
     # --- server -----------------------------------------------------------------------
 
