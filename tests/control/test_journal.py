@@ -170,7 +170,8 @@ def test_bad_filters_are_400(http: httpx.Client, params: dict[str, object]) -> N
 def test_a_bad_time_says_which_parameter_and_what_is_expected(http: httpx.Client) -> None:
     answer = http.get(f"{CONTROL}/requests", params={"since": "yesterday"})
     assert answer.json() == {"error": "invalid_request",
-                             "detail": "query parameter 'since': 'yesterday' is not a 'date-time'"}
+                             "detail": "since: 'yesterday' is not a date-time such as "
+                                       "2026-01-05T10:00:00Z"}
 
 
 def test_namespaces_are_listed_with_their_counts(server: EmulatorServer, emu: Emulator,
