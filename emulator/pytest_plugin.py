@@ -4,7 +4,10 @@
         emulator.inject(error="loyalty.EMAIL_ALREADY_EXISTS", times=1)
         client = MyLoyaltyClient(emulator.url, headers=emulator.headers)
         client.update_profile("c-1", {...})
-        assert len(emulator.requests(operation="updateProfile")) == 2
+        emulator.assert_called(operation="updateProfile", times=2)
+
+``Emulator.assert_called`` / ``assert_not_called`` / ``last`` read the namespace's journal;
+a failing assertion, and any failed test, shows what was called there and the near misses.
 
 Fixtures: ``emulator`` (a :class:`~emulator.client.Emulator` on a fresh namespace),
 ``make_emulator`` (more namespaces in one test), ``emulator_url`` (the session's server).
@@ -73,11 +76,33 @@ def _emulator_client(emulator_url: str, request: pytest.FixtureRequest) -> Itera
         yield root
 
 
+_MADE = pytest.StashKey[list[Emulator]]()  # the Emulators a test made, for its failure report
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test's report gets a section per namespace it used: what was called there
+    (operation, status, body excerpt, the rule that acted) and the near misses of the
+    latest call (``Emulator.report``), read before the namespaces are reset."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    for emulator in item.stash.get(_MADE, []):
+        try:
+            text = emulator.report()
+        except (EmulatorError, httpx.HTTPError, RuntimeError) as exc:
+            text = f"(the journal could not be read: {exc})"
+        report.sections.append((f"emulator namespace {emulator.namespace}", text))
+
+
 @pytest.fixture
-def make_emulator(_emulator_client: Emulator) -> Iterator[Callable[..., Emulator]]:
+def make_emulator(_emulator_client: Emulator,
+                  request: pytest.FixtureRequest) -> Iterator[Callable[..., Emulator]]:
     """``make_emulator(namespace=None)``: an Emulator on a new (or the named) namespace;
     each is reset at the end of the test."""
     made: list[Emulator] = []
+    request.node.stash[_MADE] = made
 
     def make(namespace: str | None = None) -> Emulator:
         emulator = _emulator_client.view(namespace or f"t-{uuid.uuid4().hex[:16]}")
