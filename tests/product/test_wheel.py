@@ -115,6 +115,8 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
         shipped = {p.name for p in (ROOT / folder).glob("*.yaml")}
         assert shipped and {f"emulator/_data/{inside}/{n}" for n in shipped} <= names, folder
     assert not any(n.startswith(("openapi/", "fixtures/", "tests/")) for n in names)
+    dashboard = {f"emulator/ui/static/{p.name}" for p in (ROOT / "emulator/ui/static").iterdir()}
+    assert {"emulator/ui/static/index.html", "emulator/ui/static/app.js"} <= dashboard <= names
 
     # 2. A fresh venv and pip install of the wheel (dependencies from the index).
     run(sys.executable, "-m", "venv", work / "venv", cwd=work)
@@ -144,6 +146,10 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
             assert http.put(PROFILE, json=UPDATE).json()["errorCode"] == "EMAIL_ALREADY_EXISTS"
             scenarios = {s["name"] for s in http.get("/_emulator/scenarios").json()}
             assert {p.stem for p in (ROOT / "fixtures" / "scenarios").glob("*.yaml")} <= scenarios
+            for path, name in (("/_emulator/ui/", "index.html"),
+                               ("/_emulator/ui/assets/app.js", "app.js")):  # the dashboard
+                shipped = http.get(path)
+                assert shipped.content == (ROOT / "emulator/ui/static" / name).read_bytes(), path
         err = server.stop()
     finally:
         server.kill()
