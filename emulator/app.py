@@ -7,12 +7,13 @@ from pathlib import Path
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.resolver import Resolver
 
+import emulator.vendors
 from emulator import connexion_seam, control, resources, specs
 from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
-from emulator.middleware import API, Dispatcher, EmulatorApp, Handler, PlainErrors
+from emulator.errors import PlainErrors
+from emulator.middleware import API, Dispatcher, EmulatorApp, Handler
 from emulator.runtime import HOLD_SECONDS, JOURNAL_SIZE, Runtime
-import emulator.vendors
 from emulator.vendors import VENDORS
 from emulator.vendors.base import Vendor
 

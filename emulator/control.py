@@ -17,14 +17,12 @@ from typing import Any
 
 from jsonschema.exceptions import best_match
 
-from emulator import docs, faults, ui
-from emulator.errors import RequestInvalid, VendorError
+from emulator import docs, faults, specs, ui
+from emulator.errors import PlainErrors, RequestInvalid, VendorError, bad_request, not_found
 from emulator.faults import FaultRule, RuleError, describe
-from emulator.middleware import PlainErrors, bad_request, not_found
 from emulator.reply import Reply
-from emulator import specs
-from emulator.specs import handler_name
 from emulator.runtime import Namespace, RequestContext, Runtime
+from emulator.specs import handler_name
 from emulator.validation import Compiled
 
 PREFIX = "/_emulator/"

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from emulator import specs
-from emulator.middleware import not_found
+from emulator.errors import not_found
 from emulator.reply import Reply
 from emulator.runtime import RequestContext
 

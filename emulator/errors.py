@@ -107,3 +107,31 @@ class ErrorShape(Protocol):
     def invalid_request(self, failure: RequestInvalid) -> VendorError | None: ...
     def unreported(self, errors: list[Any]) -> VendorError | None: ...
     def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError: ...
+
+
+class PlainErrors:
+    """Paths that belong to no API: a small JSON error, never problem+json."""
+
+    too_large = VendorError(413, {"error": "payload_too_large", "detail": "Request body too large"})
+    internal_error = VendorError(500, {"error": "internal_error", "detail": "Internal error"})
+
+    def invalid_request(self, failure: RequestInvalid) -> VendorError | None:
+        return VendorError(400, {"error": "invalid_request", "detail": failure.detail})
+
+    def unreported(self, errors: list[Any]) -> VendorError | None:
+        return VendorError(400, {"error": "invalid_request", "detail": errors[0].message})
+
+    def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError:
+        if method_not_allowed:
+            return VendorError(405, {"error": "method_not_allowed", "detail": f"{method} {path}"})
+        return VendorError(404, {"error": "not_found", "detail": f"{method} {path}"})
+
+
+def bad_request(detail: str) -> EmulatedError:
+    """The control API's 400, in PlainErrors' shape."""
+    return EmulatedError(VendorError(400, {"error": "invalid_request", "detail": detail}))
+
+
+def not_found(detail: str) -> EmulatedError:
+    """The control API's 404, in PlainErrors' shape."""
+    return EmulatedError(VendorError(404, {"error": "not_found", "detail": detail}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from importlib.resources import files
 
-from emulator.middleware import not_found
+from emulator.errors import not_found
 from emulator.reply import Reply
 from emulator.runtime import RequestContext
 

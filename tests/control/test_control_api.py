@@ -78,30 +78,34 @@ BAD_RULES = [
      "give exactly one of error, respond, fault (got error, fault)"),
     ({"match": {"api": "loyalty"}}, "a rule needs an action (error, respond or fault) or a delay"),
     ({}, "a rule needs an action"),
-    ({"fault": "explode"}, "fault: 'explode' is not one of"),
-    ({"fault": "timeout", "probability": 2}, "probability: 2 is greater than the maximum of 1"),
+    ({"fault": "explode"}, "fault: "),
+    ({"fault": "timeout", "probability": 2}, "probability: "),
     ({"fault": "timeout", "match": {"api": "shop"}}, "match.api: 'shop' is not one of ['loyalty', 'commerce']"),
     ({"fault": "timeout", "match": {"vendor": "x"}}, "match.vendor: unknown field; expected one of: api, body"),
-    ({"delay": {"lognormal": {"median": 5, "sigma": -1, "maxMs": 10}}},
-     "delay.lognormal.sigma: -1 is less than the minimum of 0"),
+    ({"delay": {"lognormal": {"median": 5, "sigma": -1, "maxMs": 10}}}, "delay.lognormal.sigma: "),
     ({"delay": {"uniform": [5, 1]}}, "delay.uniform: lower bound 5 is greater than upper bound 1"),
     ({"respond": {"body": {}}}, "respond.status: required field is missing"),
-    ({"respond": {"status": 503, "headers": {"Retry-After": 2}}}, "respond.headers.Retry-After: 2 is not of type"),
+    ({"respond": {"status": 503, "headers": {"Retry-After": 2}}}, "respond.headers.Retry-After: "),
     ({"respond": {"status": 200, "headers": {"X-A": "1\r\nX-B: 2"}}}, "respond.headers.X-A:"),
-    ({"error": "commerce.22001", "times": 0}, "times: 0 is less than the minimum of 1"),
-    ({"error": "commerce.22001", "ttlSeconds": 0}, "ttlSeconds: 0 is less than or equal to the minimum of 0"),
+    ({"error": "commerce.22001", "times": 0}, "times: "),
+    ({"error": "commerce.22001", "ttlSeconds": 0}, "ttlSeconds: "),
     ({"fault": "timeout", "matched": 3}, "matched: unknown field"),
-    ([{"fault": "timeout"}], "is not of type 'object'"),
+    ([{"fault": "timeout"}], ""),  # the top level: nothing but jsonschema's words
 ]
 
 
-@pytest.mark.parametrize(("rule", "detail"), BAD_RULES, ids=[d for _, d in BAD_RULES])
+@pytest.mark.parametrize(("rule", "detail"), BAD_RULES, ids=[d or "top level" for _, d in BAD_RULES])
 def test_bad_rules_are_refused_with_a_400_naming_what_is_wrong(http: httpx.Client, rule: object,
                                                                detail: str) -> None:
+    """What the emulator words is asserted whole; where jsonschema words the reason (a type,
+    a bound, an enum), only the field it names: `field.path: <jsonschema's reason>`."""
     r = http.post(f"{CONTROL}/faults", json=rule)
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "invalid_request"
-    assert detail in r.json()["detail"]
+    if detail.endswith(": ") or not detail:
+        assert r.json()["detail"].startswith(detail) and len(r.json()["detail"]) > len(detail)
+    else:
+        assert detail in r.json()["detail"]
     assert http.get(f"{CONTROL}/faults").json() == []
 
 
@@ -362,22 +366,26 @@ def test_patch_config_deep_merges_and_takes_effect(http: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(("patch", "detail"), [
-    ({"loyalty": {"extendedData": {"dataSizeLimitKb": "x"}}},
-     "loyalty.extendedData.dataSizeLimitKb: 'x' is not of type 'integer'"),
-    ({"loyalty": {"extendedData": {"dataSizeLimitKb": 0}}},
-     "loyalty.extendedData.dataSizeLimitKb: 0 is less than the minimum of 1"),
+    # jsonschema words the reason: only the field the emulator names is asserted
+    ({"loyalty": {"extendedData": {"dataSizeLimitKb": "x"}}}, "loyalty.extendedData.dataSizeLimitKb: "),
+    ({"loyalty": {"extendedData": {"dataSizeLimitKb": 0}}}, "loyalty.extendedData.dataSizeLimitKb: "),
+    ({"commerce": {"authEnabled": "no"}}, "commerce.authEnabled: "),
+    ({"commerce": {"tokenLifetimeSeconds": 1.5}}, "commerce.tokenLifetimeSeconds: "),
+    ({"seed": "7"}, "seed: "),
+    ({"loyalty": {"validSources": ["OK", ""]}}, "loyalty.validSources[1]: "),
+    # the emulator's own words, whole
     ({"loyalty": {"foo": 1}}, "loyalty.foo: unknown field; expected one of: extendedData, mandatoryFields, validSources"),
-    ({"commerce": {"authEnabled": "no"}}, "commerce.authEnabled: 'no' is not of type 'boolean'"),
-    ({"commerce": {"tokenLifetimeSeconds": 1.5}}, "commerce.tokenLifetimeSeconds: 1.5 is not of type 'integer'"),
-    ({"seed": "7"}, "seed: '7' is not of type 'integer'"),
     ({"shop": {}}, "shop: unknown field; expected one of: commerce, loyalty, seed"),
-    ({"loyalty": {"validSources": ["OK", ""]}}, "loyalty.validSources[1]: '' should be non-empty"),
 ])
 def test_bad_config_is_refused_naming_the_field(http: httpx.Client, patch: dict[str, object],
                                                 detail: str) -> None:
     before = http.get(f"{CONTROL}/config").json()
     r = http.patch(f"{CONTROL}/config", json=patch)
-    assert (r.status_code, r.json()) == (400, {"error": "invalid_request", "detail": detail})
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
+    if detail.endswith(": "):
+        assert r.json()["detail"].startswith(detail) and len(r.json()["detail"]) > len(detail)
+    else:
+        assert r.json()["detail"] == detail
     assert http.get(f"{CONTROL}/config").json() == before
 
 

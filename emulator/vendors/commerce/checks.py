@@ -10,7 +10,6 @@ The spec's type errors of those string fields wait for :func:`check_strings` (22
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -18,6 +17,7 @@ import orjson
 from emulator import specs
 from emulator.errors import EmulatedError, RequestInvalid, VendorError
 from emulator.state import Store
+from emulator.validation import EMAIL  # the same address pattern as the spec's format: email
 from emulator.vendors.commerce import errors, regions
 from emulator.vendors.commerce.profiles import (present, role_function, role_org, sent_country,
                                                  sent_state)
@@ -49,7 +49,6 @@ RECEIVE_EMAIL = _PROFILE["properties"]["receiveEmail"]["x-vendor-enum"]
 CONTAINERS = ("shippingAddress", "shippingAddresses", "roles", "loyaltyPrograms")
 # OCC's predefined account-based role functions.
 ROLE_FUNCTIONS = ("admin", "buyer", "approver", "accountAddressManager", "profileAddressManager")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_ECHO = 100  # characters of a rejected value echoed in a message
 
 
