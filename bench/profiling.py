@@ -139,9 +139,11 @@ def loop_under_py_spy(out: Path, calls: int) -> None:
     top(out, within="EmulatorApp.__call__")
 
 
-def live(seconds: int, connections: int, out: Path) -> None:
+def live(seconds: int, connections: int, out: Path, raw: bool = False) -> None:
+    """The emulator (or, with `raw`, bench/raw_asgi.py on the same request) under py-spy."""
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
         srv = servers.emulator(servers.DEFAULT_EMULATOR_CMD, Path(tmp)).start(timeout=60)
+        target = servers.raw(Path(tmp)).start(timeout=30) if raw else srv
         try:
             import httpx
 
@@ -150,17 +152,18 @@ def live(seconds: int, connections: int, out: Path) -> None:
 
                 email = f"ada-live-{uuid.uuid4().hex[:8]}@example.com"
                 req = loyalty_put(loyalty_session(c, email), email, True)
-            load.run(srv.url, req, connections, 2)  # warm-up
+            load.run(target.url, req, connections, 2)  # warm-up
             spy = subprocess.Popen([str(PY_SPY), "record", "--format", "raw", "--rate", "1000", "--nonblocking",
-                                    "-d", str(seconds + 1), "-o", str(out), "--pid", str(srv.proc.pid)],
+                                    "-d", str(seconds + 1), "-o", str(out), "--pid", str(target.proc.pid)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(0.5)
-            cell = load.run(srv.url, req, connections, seconds)
+            cell = load.run(target.url, req, connections, seconds)
             spy.wait(timeout=seconds + 60)
             print(f"live: {cell['rps']:.0f} req/s, p50 {cell['p50_ms']} ms, p99 {cell['p99_ms']} ms "
                   f"(under py-spy: slower than unprofiled)")
         finally:
             srv.stop()
+            target.stop()
     top(out)
 
 
@@ -229,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     lv = sub.add_parser("live")
     lv.add_argument("--seconds", type=int, default=10)
     lv.add_argument("--connections", type=int, default=16)
+    lv.add_argument("--raw", action="store_true", help="profile bench/raw_asgi.py instead, on the same request")
     lv.add_argument("--out", type=Path, default=REPO / "bench/results/profile-live.txt")
     tp = sub.add_parser("top")
     tp.add_argument("file", type=Path)
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(loop_main(args.calls, args.rounds))
     elif args.mode == "live":
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        live(args.seconds, args.connections, args.out)
+        live(args.seconds, args.connections, args.out, args.raw)
     else:
         top(args.file, within=args.within)
     return 0

@@ -111,6 +111,18 @@ def meta(args) -> dict[str, Any]:
     }
 
 
+def garbage_figure() -> dict:
+    """bench/garbage.py: the cyclic garbage the request path leaves (0 is the figure wanted)."""
+    try:
+        import garbage
+    except ImportError:
+        return {"status": "skipped: no bench/garbage.py"}
+    try:
+        return {"status": "ok", **garbage.cyclic_garbage()}
+    except RuntimeError as exc:  # the calls did not get the statuses it expects
+        return {"status": f"failed: {exc}"}
+
+
 def measure(args, result: dict, log_dir: Path) -> None:
     budget = Budget(args.budget)
     sc = result["scalars"]
@@ -123,6 +135,7 @@ def measure(args, result: dict, log_dir: Path) -> None:
     Server.stop_all()
     if not args.no_state:
         sc.update(state.run(args, log_dir, budget))
+    sc["garbage"] = garbage_figure()
     if not args.no_fixture:
         sc["fixture_cost"] = fixture_cost.measure(rounds=1 if args.quick else 3, log=log)
 

@@ -92,7 +92,10 @@ def merge_rounds(rounds: list[dict]) -> dict:
         cell[key] = sum(r[key] for r in rounds)
     cell["seconds"] = round(sum(r["seconds"] for r in rounds), 3)
     cell["connections"] = rounds[0]["connections"]
-    cell["rounds"] = [{key: r[key] for key in ("rps", "p50_ms", "p99_ms")} for r in rounds]
+    cell["rounds"] = [{key: r[key] for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req") if key in r}
+                      for r in rounds]
+    cpu = [r["cpu_us_per_req"] for r in rounds if "cpu_us_per_req" in r]
+    cell["cpu_us_per_req"] = round(min(cpu), 1) if cpu else None  # the least disturbed round
     rps = [r["rps"] for r in rounds]
     cell["rps_spread"] = round(max(rps) / min(rps) - 1, 3) if min(rps) else None
     return cell

@@ -11,7 +11,9 @@ from .workloads import ORDER
 TARGETS: list[tuple[str, str, str, float]] = [
     # (key, label, comparison, goal)
     ("valid_vs_raw", "valid PUT @16 vs raw ASGI", ">=", 0.5),
+    ("cpu_valid_vs_raw", "valid PUT @16 vs raw ASGI, by CPU/request", ">=", 0.5),
     ("valid_vs_wiremock", "valid PUT @16 vs WireMock (stretch)", ">=", 1.0),
+    ("cpu_valid_vs_wiremock", "valid PUT @16 vs WireMock, by CPU/request", ">=", 1.0),
     ("valid_vs_prism", "valid PUT @16 vs Prism", ">=", 2.0),
     ("p99_ms", "valid PUT p99 @16 (ms)", "<=", 3.0),
     ("invalid_vs_valid", "invalid PUT / valid PUT req/s @16", ">=", 0.80),
@@ -21,6 +23,7 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("rss_mb", "RSS after start (MB)", "<=", 80.0),
     ("reset_ms", "reset with 10k profiles (ms)", "<=", 5.0),
     ("latency_ratio", "latency 100k / 100 profiles (p50)", "<=", 1.2),
+    ("garbage", "cyclic garbage objects (bench/garbage.py)", "<=", 0),
 ]
 
 
@@ -39,12 +42,18 @@ def rows(args, workloads: dict) -> list[dict]:
             cells = {name: cell(workloads, workload, name, conns) for name in ORDER}
             rps = {name: c and c["rps"] for name, c in cells.items()}
             emu = cells["emulator"] or {}
+            cpu = {name: c and c.get("cpu_us_per_req") for name, c in cells.items()}
             out.append({
                 "workload": workload, "connections": conns,
                 **{f"{name}_rps": rps[name] for name in ORDER},
                 "emulator_p50_ms": emu.get("p50_ms"), "emulator_p99_ms": emu.get("p99_ms"),
                 "emulator_spread": emu.get("rps_spread"), "emulator_check": emu.get("check"),
                 **{f"emulator_vs_{name}": ratio(rps["emulator"], rps[name]) for name in ORDER[1:]},
+                **{f"{name}_cpu_us": cpu[name] for name in ORDER},
+                # Server CPU per request, the reference's over the emulator's: what req/s would
+                # be with a core each and nothing else running (the machine's load drops out).
+                "cpu_raw_vs_emulator": ratio(cpu["raw"], cpu["emulator"]),
+                "cpu_wiremock_vs_emulator": ratio(cpu["wiremock"], cpu["emulator"]),
             })
     return out
 
@@ -64,6 +73,8 @@ def values(table: list[dict], scalars: dict) -> dict[str, tuple[float | None, st
     return {
         "valid_vs_raw": (valid.get("emulator_vs_raw"), wrong(valid, "valid PUT")),
         "valid_vs_wiremock": (valid.get("emulator_vs_wiremock"), wrong(valid, "valid PUT")),
+        "cpu_valid_vs_raw": (valid.get("cpu_raw_vs_emulator"), wrong(valid, "valid PUT")),
+        "cpu_valid_vs_wiremock": (valid.get("cpu_wiremock_vs_emulator"), wrong(valid, "valid PUT")),
         "valid_vs_prism": (valid.get("emulator_vs_prism"), wrong(valid, "valid PUT")),
         "p99_ms": (valid.get("emulator_p99_ms"), wrong(valid, "valid PUT")),
         "invalid_vs_valid": (ratio(invalid.get("emulator_rps"), valid.get("emulator_rps")),
@@ -76,6 +87,9 @@ def values(table: list[dict], scalars: dict) -> dict[str, tuple[float | None, st
         "rss_mb": (cold.get("rss_median_mb"), cold.get("status", "")),
         "reset_ms": (reset.get("median_ms"), reset.get("status", "")),
         "latency_ratio": (lat.get("ratio_100k_100_p50"), lat.get("status", "")),
+        "garbage": (sum(scalars.get("garbage", {}).get("garbage", {}).values())
+                    if "garbage" in scalars.get("garbage", {}) else None,
+                    scalars.get("garbage", {}).get("status", "")),
     }
 
 
@@ -99,7 +113,7 @@ def fmt(v, spec: str) -> str:
 
 
 HEAD = ("workload", "conns", "emu req/s", "spread", "p50 ms", "p99 ms", "raw req/s", "wiremock", "prism",
-        "emu/raw", "emu/wm", "emu/prism", "check")
+        "emu/raw", "emu/wm", "emu/prism", "cpu us emu", "raw", "wm", "cpu raw/emu", "wm/emu", "check")
 
 
 def table_lines(table: list[dict]) -> list[str]:
@@ -107,7 +121,9 @@ def table_lines(table: list[dict]) -> list[str]:
               fmt(r["emulator_spread"], ".0%"), fmt(r["emulator_p50_ms"], ".2f"), fmt(r["emulator_p99_ms"], ".2f"),
               fmt(r["raw_rps"], ",.0f"), fmt(r["wiremock_rps"], ",.0f"), fmt(r["prism_rps"], ",.0f"),
               fmt(r["emulator_vs_raw"], ".3f"), fmt(r["emulator_vs_wiremock"], ".2f"),
-              fmt(r["emulator_vs_prism"], ".2f"), r["emulator_check"] or "-") for r in table]
+              fmt(r["emulator_vs_prism"], ".2f"), fmt(r["emulator_cpu_us"], ".1f"), fmt(r["raw_cpu_us"], ".1f"),
+              fmt(r["wiremock_cpu_us"], ".1f"), fmt(r["cpu_raw_vs_emulator"], ".3f"),
+              fmt(r["cpu_wiremock_vs_emulator"], ".2f"), r["emulator_check"] or "-") for r in table]
     widths = [max([len(h)] + [len(l[i]) for l in lines]) for i, h in enumerate(HEAD)]
     left = (0, len(HEAD) - 1)
 
@@ -146,6 +162,9 @@ def scalar_lines(sc: dict) -> list[str]:
                    if s and "p50_ms" in s else f"  {label:>5s}: {ls.get('status')}")
     if ls.get("ratio_100k_100_p50") is not None:
         out.append(f"  100k/100: p50 x{ls['ratio_100k_100_p50']:.3f}  mean x{ls['ratio_100k_100_mean']:.3f}")
+    gc = sc.get("garbage", {})
+    out.append(f"cyclic garbage after {gc['calls']} calls of each kind: {gc['garbage'] or 0}"
+               if "garbage" in gc else f"cyclic garbage: {gc.get('status', 'not run')}")
     for mode, s in sc.get("fixture_cost", {}).get("servers", {}).items():
         out.append(f"fixture cost per test, {mode} server: {s['overhead_ms']:.3f} ms (fixture "
                    f"{s['fixture_median_ms']:.3f} - plain {s['plain_median_ms']:.3f}; namespace seeding "
@@ -165,5 +184,5 @@ def print_report(result: dict[str, Any]) -> None:
     print("\n".join(scalar_lines(result["scalars"])))
     print("\ntargets:")
     for t in result["targets"]:
-        print(f"  {t['target']:<38s} {fmt(t['value'], '.3f'):>9s}  goal {t['goal']:<7s} {t['status']}")
+        print(f"  {t['target']:<44s} {fmt(t['value'], '.3f'):>9s}  goal {t['goal']:<7s} {t['status']}")
     print()

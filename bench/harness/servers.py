@@ -63,6 +63,18 @@ def rss_mb(pid: int) -> float | None:
     return round(int(m.group(1)) / 1024, 1) if m else None
 
 
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process and its threads so far (Linux /proc), in s."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
 @dataclass
 class Server:
     """A server process in its own process group, killed (group-wide) by stop()."""
@@ -118,6 +130,9 @@ class Server:
 
     def rss_mb(self) -> float | None:
         return rss_mb(self.proc.pid) if self.proc else None
+
+    def cpu_seconds(self) -> float | None:
+        return cpu_seconds(self.proc.pid) if self.proc else None
 
     def log_tail(self, n: int = 400) -> str:
         try:

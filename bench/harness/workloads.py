@@ -160,7 +160,12 @@ def interleaved(running: dict[str, tuple[Server, Req]], connections: int, rounds
         turn = r % len(names)
         for name in names[turn:] + names[:turn]:
             srv, req = running[name]
-            out[name].append(load.run(srv.url, req, connections, seconds))
+            cpu = srv.cpu_seconds()
+            cell = load.run(srv.url, req, connections, seconds)
+            spent = srv.cpu_seconds()
+            if cpu is not None and spent is not None and cell["requests"]:
+                cell["cpu_us_per_req"] = round((spent - cpu) / cell["requests"] * 1e6, 1)
+            out[name].append(cell)
     return out
 
 
