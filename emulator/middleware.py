@@ -98,7 +98,7 @@ class EmulatorApp:
             nonlocal started, status, response, room
             if message["type"] == "http.response.start":
                 started, status = True, message["status"]
-                response = Response(status, _header_map(message.get("headers", ())))
+                response = Response(status, message.get("headers", ()))
             elif message["type"] == "http.response.body" and response is not None:
                 chunk = message.get("body", b"")
                 response.size += len(chunk)
@@ -224,15 +224,6 @@ class EmulatorApp:
 
 
 _GONE: Any = object()  # _read_body: the client hung up before the body was whole
-
-
-def _header_map(raw: Any) -> dict[str, str]:
-    """ASGI response headers as the journal shows them: names lower-cased, repeats joined."""
-    out: dict[str, str] = {}
-    for name, value in raw:
-        key, text = name.decode("latin-1").lower(), value.decode("latin-1")
-        out[key] = f"{out[key]}, {text}" if key in out else text
-    return out
 
 
 def _replay(raw: bytes, receive: Receive) -> Receive:

@@ -48,9 +48,21 @@ class Response:
     up to ``RESPONSE_BODY_BYTES``; ``size`` is always the whole body's length)."""
 
     status: int
-    headers: dict[str, str]
+    raw_headers: Any = ()  # the ASGI headers as sent: decoded only when the entry is read
     raw_body: bytes = b""
     size: int = 0
+    _headers: dict[str, str] | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Names lower-cased, repeats joined."""
+        if self._headers is None:
+            out: dict[str, str] = {}
+            for name, value in self.raw_headers:
+                key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+                out[key] = f"{out[key]}, {text}" if key in out else text
+            self._headers = out
+        return self._headers
 
     @property
     def truncated(self) -> bool:
