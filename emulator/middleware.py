@@ -31,8 +31,7 @@ from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
 from emulator.reply import Reply, send_reply
 from emulator.runtime import (CONTEXT, DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
-                              RESPONSE_BODY_BYTES, JournalEntry, RequestContext, Response,
-                              Runtime, context_of)
+                              JournalEntry, RequestContext, Response, Runtime, context_of)
 from emulator.transport import SERVER_SEND, carry_out
 from emulator.validation import parse_json
 
@@ -90,21 +89,15 @@ class EmulatorApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         started = False
         status: int | None = None
-        response: Response | None = None
-        kept: list[bytes] = []  # the response body's first RESPONSE_BODY_BYTES, for the journal
-        room = RESPONSE_BODY_BYTES
+        start: Message | None = None  # the response's start, for the journal
+        chunks: list[bytes] = []  # its body as sent (references: nothing is copied here)
 
         async def send_(message: Message) -> None:
-            nonlocal started, status, response, room
-            if message["type"] == "http.response.start":
-                started, status = True, message["status"]
-                response = Response(status, message.get("headers", ()))
-            elif message["type"] == "http.response.body" and response is not None:
-                chunk = message.get("body", b"")
-                response.size += len(chunk)
-                if room > 0 and chunk:
-                    kept.append(chunk[:room] if len(chunk) > room else chunk)
-                    room -= len(kept[-1])
+            nonlocal started, status, start
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            elif message["type"] == "http.response.start":
+                started, status, start = True, message["status"], message
             await send(message)
 
         guard = mounted.guard if mounted else None
@@ -162,8 +155,8 @@ class EmulatorApp:
                 unlink(ctx.deferred)
             if ctx.vendor_call:
                 ms = round((self.runtime.clock.now() - began) * 1000, 3)
-                if response is not None and kept:
-                    response.raw_body = kept[0] if len(kept) == 1 else b"".join(kept)
+                response = None if start is None else \
+                    Response(start["status"], start.get("headers", ()), chunks)
                 ctx.namespace.journal.record(JournalEntry(
                     at, api, ctx.operation, ctx.method, ctx.path,
                     ctx.query_string.decode("latin-1"), headers, ctx.raw_body,

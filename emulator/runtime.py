@@ -42,23 +42,29 @@ class FixtureError(ValueError):
     """A fixture file does not match its schema; the message names the file and the field."""
 
 
-@dataclass(slots=True)
 class Response:
     """What the client received: status, headers and the body's first bytes (the whole body
-    up to ``RESPONSE_BODY_BYTES``; ``size`` is always the whole body's length)."""
+    up to ``RESPONSE_BODY_BYTES``; ``size`` is always the whole body's length). Built from
+    what went out on the wire: the headers are decoded only when read."""
 
-    status: int
-    raw_headers: Any = ()  # the ASGI headers as sent: decoded only when the entry is read
-    raw_body: bytes = b""
-    size: int = 0
-    _headers: dict[str, str] | None = None
+    __slots__ = ("status", "_raw_headers", "_headers", "raw_body", "size")
+
+    def __init__(self, status: int, raw_headers: Any = (), body: list[bytes] | None = None,
+                 limit: int = RESPONSE_BODY_BYTES) -> None:
+        self.status = status
+        self._raw_headers = raw_headers  # the ASGI (name, value) byte pairs
+        self._headers: dict[str, str] | None = None
+        chunks = body or []
+        self.size = sum(map(len, chunks))
+        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.raw_body = raw if len(raw) <= limit else raw[:limit]
 
     @property
     def headers(self) -> dict[str, str]:
-        """Names lower-cased, repeats joined."""
+        """Names lower-cased, a repeated header's values joined with ', '."""
         if self._headers is None:
             out: dict[str, str] = {}
-            for name, value in self.raw_headers:
+            for name, value in self._raw_headers:
                 key, text = name.decode("latin-1").lower(), value.decode("latin-1")
                 out[key] = f"{out[key]}, {text}" if key in out else text
             self._headers = out
