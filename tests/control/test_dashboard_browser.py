@@ -102,7 +102,8 @@ def test_a_scenario_switched_on_acts_on_the_next_call(page: Any, server: Emulato
                                                      emu: Emulator, shots: Path) -> None:
     open_dashboard(page, server)
     tab(page, "scenarios")
-    box = page.wait_for_selector('li[data-scenario="loyalty-email-taken"] input[type=checkbox]')
+    box = page.locator('li[data-scenario="loyalty-email-taken"] input[type=checkbox]')
+    box.wait_for()
     assert not box.is_checked()
     box.check()
     page.wait_for_selector("#status:text('scenario loyalty-email-taken on')")

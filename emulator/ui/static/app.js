@@ -246,8 +246,20 @@ function describeAction(rule) {
   return acts.join(", ");
 }
 
+// A list is drawn again only when what the API answers changed, so a poll never replaces
+// a button or a switch under the pointer.
+const drawn = {};
+
+function changed(name, data) {
+  const text = JSON.stringify(data);
+  if (drawn[name] === text) return false;
+  drawn[name] = text;
+  return true;
+}
+
 async function loadRules() {
   const rules = await call("GET", "/faults");
+  if (!changed("rules", rules)) return;
   $("#rules tbody").replaceChildren(...rules.map((rule) => el("tr", { "data-rule": rule.id, class: rule.spent ? "spent" : null },
     el("td", { class: "mono", text: rule.id + (rule.scenario ? ` (${rule.scenario})` : "") }),
     el("td", { text: rule.stage }),
@@ -264,6 +276,7 @@ async function loadRules() {
 
 async function loadScenarios() {
   const scenarios = await call("GET", "/scenarios");
+  if (!changed("scenarios", scenarios)) return;
   $("#scenarios").replaceChildren(...scenarios.map((s) => el("li", { "data-scenario": s.name },
     el("label", {},
       el("input", { type: "checkbox", checked: s.active, onchange: (event) => act(
@@ -347,6 +360,7 @@ async function refresh(switched) {
 }
 
 function reload() {
+  for (const name of Object.keys(drawn)) delete drawn[name];
   clearJournal();
   refresh(true);
 }
