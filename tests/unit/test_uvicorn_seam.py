@@ -66,3 +66,17 @@ def test_the_seam_finds_the_connection_and_the_call_under_way(http: str) -> None
 def test_under_another_server_there_is_no_transport() -> None:
     async def send(message: dict) -> None: ...
     assert uvicorn_seam.transport_of(send) is None
+
+
+def test_the_server_lifecycle_emulator_server_overrides_is_still_there() -> None:
+    """emulator/server.py's Server overrides uvicorn.Server's startup and shutdown (to run a
+    callback once bound, and to drop the calls faults still hold): both must still exist and
+    take the sockets."""
+    import inspect
+
+    for name in ("startup", "shutdown"):
+        method = getattr(uvicorn.Server, name, None)
+        assert method is not None and inspect.iscoroutinefunction(method), \
+            f"{UVICORN}: Server.{name} is gone or no longer a coroutine"
+        assert "sockets" in inspect.signature(method).parameters, \
+            f"{UVICORN}: Server.{name} no longer takes sockets"
