@@ -13,7 +13,7 @@ from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
 from emulator.errors import PlainErrors
 from emulator.middleware import API, Dispatcher, EmulatorApp, Handler
-from emulator.runtime import HOLD_SECONDS, JOURNAL_SIZE, Runtime
+from emulator.runtime import HOLD_SECONDS, JOURNAL_BYTES, JOURNAL_SIZE, MAX_NAMESPACES, Runtime
 from emulator.vendors import VENDORS
 from emulator.vendors.base import Vendor
 
@@ -23,18 +23,21 @@ FIXTURES_DIR = resources.FIXTURES_DIR
 
 def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None, *,
                control_token: str | None = None, journal_size: int = JOURNAL_SIZE,
+               journal_bytes: int = JOURNAL_BYTES, max_namespaces: int = MAX_NAMESPACES,
                hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None,
                vendors: tuple[Vendor, ...] | None = None) -> EmulatorApp:
     """The emulator: every vendor API, and the control API under /_emulator/.
 
-    ``control_token``: when set, control calls (health excepted) need it. ``journal_size``:
-    vendor calls kept per namespace. ``hold_seconds``: the `timeout` fault's cap.
+    ``control_token``: when set, control calls (health excepted) need it. ``journal_size``
+    and ``journal_bytes``: vendor calls, and bytes, kept per namespace. ``max_namespaces``:
+    namespaces kept at once (0: no cap). ``hold_seconds``: the `timeout` fault's cap.
     ``clock``: the fault engine's time and the journal's durations (a ``clock.ManualClock``
     in tests of delays).
     ``vendors``: the vendor APIs to serve (all the emulator ships, ``VENDORS``, by default).
     """
     vendors = VENDORS if vendors is None else vendors
     runtime = Runtime(vendors, fixtures_dir, data_file, journal_size=journal_size,
+                      journal_bytes=journal_bytes, max_namespaces=max_namespaces,
                       hold_seconds=hold_seconds, clock=clock,
                       shipped=tuple(vendor.name for vendor in emulator.vendors.VENDORS))
     controls = control.ControlAPI(runtime)
@@ -45,7 +48,8 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
     apis.append(API("control", control.PREFIX, control.ControlErrors(),
                     _handlers(control.SPEC, controls.handler), vendor=False,
                     guard=control.token_guard(control_token) if control_token else None,
-                    max_body=control.MAX_BODY_BYTES))
+                    max_body=control.MAX_BODY_BYTES,
+                    nesting={"/_emulator/state": control.STATE_NESTING}))
     connexion = SpecMiddleware(
         Dispatcher(apis), import_name=__name__, specification_dir=OPENAPI_DIR,
         middlewares=[RoutingMiddleware, ValidationMiddleware])

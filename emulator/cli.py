@@ -24,7 +24,9 @@ from emulator.resources import FIXTURES_DIR
 
 # Light on purpose: the heavy imports (Connexion, uvicorn, the app) happen in main(), after
 # the collector is paused, and `--help` answers without them.
-JOURNAL_SIZE = 1000  # emulator.runtime.JOURNAL_SIZE (a test keeps the two equal)
+JOURNAL_SIZE = 1000  # emulator.runtime.JOURNAL_SIZE (a test keeps these equal)
+JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.runtime.JOURNAL_BYTES
+MAX_NAMESPACES = 1000  # emulator.runtime.MAX_NAMESPACES
 BACKLOG = 2048  # uvicorn's default
 
 
@@ -72,8 +74,14 @@ def parser() -> argparse.ArgumentParser:
                             "(default: $EMULATOR_CONTROL_TOKEN; none)")
     serve.add_argument("--insecure-control", action="store_true",
                        help="allow a non-loopback --host without a control token")
-    serve.add_argument("--journal-size", type=int, default=JOURNAL_SIZE,
+    serve.add_argument("--journal-size", type=_count, default=JOURNAL_SIZE,
                        help=f"vendor calls kept in each namespace's journal (default {JOURNAL_SIZE})")
+    serve.add_argument("--journal-bytes", type=_count, default=JOURNAL_BYTES, metavar="BYTES",
+                       help="bytes each namespace's journal may hold, oldest calls dropped first "
+                            f"(default {JOURNAL_BYTES}: 2 MiB; a body is kept up to 64 KiB)")
+    serve.add_argument("--max-namespaces", type=_count, default=MAX_NAMESPACES, metavar="N",
+                       help="namespaces kept at once; a new one drops the least recently used "
+                            f"idle one, never 'default' (default {MAX_NAMESPACES}; 0: no cap)")
     serve.add_argument("--log-level", type=str.lower, choices=logs.LEVELS, default="warning",
                        help="least severe record shown (default warning); the access log is "
                             "apart: see --quiet")
@@ -82,6 +90,16 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--quiet", action="store_true",
                        help="no access log (one line per vendor call, on by default)")
     return top
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"not a whole number (0 or more): {count}")
+    return count
 
 
 def _port(text: str) -> int:
@@ -166,7 +184,8 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
                           f"(none of {', '.join(wanted)})")
         try:
             app = create_app(fixtures, data_file, control_token=args.control_token,
-                             journal_size=args.journal_size)
+                             journal_size=args.journal_size, journal_bytes=args.journal_bytes,
+                             max_namespaces=args.max_namespaces)
         except FixtureError as exc:
             raise Refusal(str(exc)) from None
         gc.freeze()  # no collection first: what start-up threw away is a few MB, once

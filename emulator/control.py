@@ -19,7 +19,7 @@ from jsonschema.exceptions import best_match
 
 from emulator import docs, faults, specs, ui
 from emulator.errors import PlainErrors, RequestInvalid, VendorError, bad_request, not_found
-from emulator.faults import FaultRule, RuleError, describe
+from emulator.faults import MAX_NESTING, FaultRule, RuleError, describe
 from emulator.reply import Reply
 from emulator.runtime import Namespace, RequestContext, Runtime
 from emulator.specs import handler_name
@@ -33,6 +33,10 @@ OPEN_PATHS = frozenset({"/_emulator/health"}) | docs.OPEN_PATHS | ui.OPEN_PATHS
 OPEN_PREFIXES = docs.OPEN_PREFIXES + ui.OPEN_PREFIXES
 # A state snapshot of 100k profiles is ~40 MB: control calls may carry far more than a vendor call.
 MAX_BODY_BYTES = 256 * 1024 * 1024
+# A snapshot's documents sit two levels down ({collection: {key: document}}), and a stored
+# document nests a level deeper than the vendor call that wrote it: a snapshot may nest twice
+# a call's bound, which still leaves orjson (255 levels) room for the data file's own levels.
+STATE_NESTING = 2 * MAX_NESTING
 UNAUTHORIZED = VendorError(
     401, {"error": "unauthorized",
           "detail": "This server needs its control token: 'Authorization: Bearer <token>' "
@@ -149,7 +153,7 @@ class ControlAPI:
         The answer does not wait for the old state to be freed: like Redis' lazy free, the
         dropped namespace is emptied in slices between other calls (10k profiles at once
         would hold the server for ~5 ms), once the calls still using it have answered."""
-        dropped = self.runtime.reset(ctx.namespace.name)
+        dropped = self.runtime.reset(ctx.namespace_name)
         if dropped is not None:
             task = asyncio.get_running_loop().create_task(_free(dropped))
             self._freeing.add(task)

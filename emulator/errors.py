@@ -116,10 +116,10 @@ class PlainErrors:
     internal_error = VendorError(500, {"error": "internal_error", "detail": "Internal error"})
 
     def invalid_request(self, failure: RequestInvalid) -> VendorError | None:
-        return VendorError(400, {"error": "invalid_request", "detail": failure.detail})
+        return VendorError(400, {"error": "invalid_request", "detail": clipped(failure.detail)})
 
     def unreported(self, errors: list[Any]) -> VendorError | None:
-        return VendorError(400, {"error": "invalid_request", "detail": errors[0].message})
+        return VendorError(400, {"error": "invalid_request", "detail": clipped(errors[0].message)})
 
     def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError:
         if method_not_allowed:
@@ -127,9 +127,28 @@ class PlainErrors:
         return VendorError(404, {"error": "not_found", "detail": f"{method} {path}"})
 
 
+MAX_ECHO = 100  # characters of a refused value repeated in a message
+MAX_DETAIL = 400  # characters of a control API error's detail, at most (it may quote a value)
+
+
+def echo(value: str, limit: int = MAX_ECHO) -> str:
+    """A refused value as a message repeats it: its repr, cut to ``limit`` characters."""
+    text = repr(value[:limit])  # (no repr of a huge value only to cut it)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def clipped(detail: str, limit: int = MAX_DETAIL) -> str:
+    """A message over ``limit`` characters cut around its middle, where a quoted value sits
+    ('<first 100>...<last 100>'): however large the value a client sent, the answer stays
+    small and still says what was wrong with it."""
+    if len(detail) <= limit:
+        return detail
+    return f"{detail[:MAX_ECHO]}...{detail[-MAX_ECHO:]}"
+
+
 def bad_request(detail: str) -> EmulatedError:
     """The control API's 400, in PlainErrors' shape."""
-    return EmulatedError(VendorError(400, {"error": "invalid_request", "detail": detail}))
+    return EmulatedError(VendorError(400, {"error": "invalid_request", "detail": clipped(detail)}))
 
 
 def not_found(detail: str) -> EmulatedError:

@@ -19,19 +19,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.errors import Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError
+from emulator.errors import Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError, echo
 from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
 from emulator.reply import Reply, send_reply
 from emulator.runtime import (CONTEXT, DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
-                              JournalEntry, RequestContext, Response, Runtime, context_of)
+                              JournalEntry, RequestContext, Response, Runtime, body_kept,
+                              context_of)
 from emulator.transport import SERVER_SEND, carry_out
 from emulator.validation import parse_json
 
@@ -56,6 +57,8 @@ class API:
     vendor: bool = True  # a vendor API: its calls are journaled and fault rules act on them
     guard: Guard | None = None  # (path, headers) -> a refusal, e.g. the control token
     max_body: int = MAX_BODY_BYTES
+    # path -> its own bound on a JSON body's nesting instead of MAX_NESTING (a state snapshot)
+    nesting: Mapping[str, int] = field(default_factory=dict)
 
 
 class EmulatorApp:
@@ -108,14 +111,14 @@ class EmulatorApp:
         ns_name = headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
         if not NAMESPACE_PATTERN.match(ns_name):
             await send_reply(send_, Reply.of(verdict(shape, RequestInvalid(
-                f"Invalid {NAMESPACE_HEADER} header: {ns_name!r}")) or shape.internal_error))
+                f"Invalid {NAMESPACE_HEADER} header: {echo(ns_name)}")) or shape.internal_error))
             return
-        ctx = RequestContext(self.runtime.namespace(ns_name), api, scope["method"],
+        ctx = RequestContext(ns_name, api, scope["method"],
                              scope["path"], headers, shape, scope.get("query_string", b""),
                              runtime=self.runtime, vendor_call=mounted.vendor if mounted else False)
         scope[CONTEXT] = ctx
         scope[SERVER_SEND] = send
-        ctx.namespace.in_flight += 1
+        raw = b""
         try:
             raw = await self._read_body(receive, mounted.max_body if mounted else MAX_BODY_BYTES)
             if raw is _GONE:
@@ -132,12 +135,10 @@ class EmulatorApp:
                     ctx.body, ctx.body_parsed = parse_json(raw), True
                 except RequestInvalid:
                     pass  # the body validator reports it in the vendor's words
-                if ctx.vendor_call and ctx.body_parsed and \
-                        raw.count(b"{") + raw.count(b"[") > MAX_NESTING and \
-                        nested_too_deep(ctx.body) is not None:
-                    # Deeper than any vendor payload: it could be stored but never written
-                    # back out (orjson writes 255 levels at most).
-                    raise RequestInvalid(f"Body nested deeper than {MAX_NESTING} levels")
+                if ctx.body_parsed and mounted is not None:
+                    # Refused once routed, as the spec's failures are (connexion_seam).
+                    ctx.refused = _nesting_refusal(mounted.nesting.get(scope["path"], MAX_NESTING),
+                                                   raw, ctx.body)
             await self.app(scope, _replay(raw, receive), send_)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a vendor error body
             if started:
@@ -150,23 +151,29 @@ class EmulatorApp:
             # piling up as cyclic garbage for the collector (a pause under load).
             ctx.at_checks = None
             del scope[CONTEXT], scope[SERVER_SEND]
-            ctx.namespace.in_flight -= 1
+            ctx.release()
             if ctx.deferred:
                 unlink(ctx.deferred)
             if ctx.vendor_call:
                 ms = round((self.runtime.clock.now() - began) * 1000, 3)
-                response = None if start is None else \
-                    Response(start["status"], start.get("headers", ()), chunks)
-                ctx.namespace.journal.record(JournalEntry(
-                    at, api, ctx.operation, ctx.method, ctx.path,
-                    ctx.query_string.decode("latin-1"), headers, ctx.raw_body,
-                    status, ctx.rule, ctx.fault,  # status None: no response ever started
-                    response, ms, ctx.acted, ctx.path_params, ctx.weighing))
+                # A call that made no namespace (unrouted, refused before routing) is
+                # journaled only where one exists; a body that never arrived whole is not
+                # journaled at all: it was never a call (nothing of it was applied).
+                namespace = ctx.bound or self.runtime.existing(ns_name)
+                if namespace is not None and raw is not _GONE:
+                    response = None if start is None else \
+                        Response(start["status"], start.get("headers", ()), chunks)
+                    namespace.journal.record(JournalEntry(
+                        at, api, ctx.operation, ctx.method, ctx.path,
+                        ctx.query_string.decode("latin-1"), headers, body_kept(ctx.raw_body),
+                        status, ctx.rule, ctx.fault,  # status None: no response ever started
+                        response, ms, ctx.acted, ctx.path_params, ctx.weighing,
+                        body_size=len(ctx.raw_body)))
                 ctx.weighing = None
                 if access_log.isEnabledFor(logging.INFO):
-                    access_log.info("%s %s.%s %s", ctx.namespace.name, api, ctx.operation, status,
+                    access_log.info("%s %s.%s %s", ns_name, api, ctx.operation, status,
                                     extra={"access": {
-                                        "at": at, "namespace": ctx.namespace.name, "api": api,
+                                        "at": at, "namespace": ns_name, "api": api,
                                         "operation": ctx.operation, "method": ctx.method,
                                         "path": ctx.path, "status": status,
                                         "ms": ms,
@@ -217,6 +224,27 @@ class EmulatorApp:
 
 
 _GONE: Any = object()  # _read_body: the client hung up before the body was whole
+
+
+def _nesting_refusal(limit: int, raw: bytes, body: Any) -> RequestInvalid | None:
+    """A body nested deeper than any call needs (MAX_NESTING, or the path's own bound): what
+    is stored is written back out as JSON, and orjson writes 255 levels at most, so deeper
+    would be stored with a 2xx and answer 500 from then on. Counting brackets first keeps
+    this free for the usual small body."""
+    if raw.count(b"{") + raw.count(b"[") <= limit:
+        return None
+    deep = nested_too_deep(body, limit)
+    if deep is None:
+        return None
+    return RequestInvalid(f"{_where(deep[:2])}: nested deeper than {limit} levels")
+
+
+def _where(path: list[str | int]) -> str:
+    """A place in a JSON body as messages name it: ``a.b``, ``a[0]``."""
+    where = ""
+    for part in path:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+    return where
 
 
 def _replay(raw: bytes, receive: Receive) -> Receive:
@@ -282,11 +310,12 @@ class Dispatcher:
             return
         ctx = context_of(scope)
         handler = self.handlers.get((ctx.api, ctx.operation)) if ctx.operation else None
-        engine = ctx.namespace.faults
-        if handler is None:
-            if ctx.vendor_call and engine.listed:  # no rule acts on it: each is a near miss
-                ctx.weighing = engine.weighing()
+        if handler is None:  # a call that reaches no operation makes no namespace
+            namespace = ctx.runtime.existing(ctx.namespace_name) if ctx.runtime else None
+            if ctx.vendor_call and namespace is not None and namespace.faults.listed:
+                ctx.weighing = namespace.faults.weighing()  # no rule acts: each a near miss
             raise HTTPException(404)
+        engine = ctx.namespace.faults
         # Rules act on vendor operations only. No rules: one attribute test, no Call built.
         if ctx.vendor_call and engine.active:
             if await self._arrive(ctx, engine, scope, receive, send):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import logging
 import math
 import re
 import string
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,24 +24,45 @@ import yaml
 from emulator import specs
 from emulator.clock import Clock
 from emulator.errors import Catalogue, EmulatedError, ErrorShape, RequestInvalid, VendorError
-from emulator.faults import (Acted, Call, Contract, Engine, RuleError, Scenario, Weighing,
-                             load_scenarios)
+from emulator.faults import (MAX_NESTING, Acted, Call, Contract, Engine, RuleError, Scenario,
+                             Weighing, load_scenarios, nested_too_deep)
 from emulator.state import DataFile, Store
 from emulator.validation import parse_urlencoded
 
 if TYPE_CHECKING:
     from emulator.vendors.base import Vendor
 
+log = logging.getLogger("emulator")
+
 DEFAULT_NAMESPACE = "default"
 NAMESPACE_HEADER = "x-emulator-namespace"
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 JOURNAL_SIZE = 1000  # vendor calls kept per namespace, oldest dropped first
 RESPONSE_BODY_BYTES = 1024 * 1024  # of a response, the journal keeps this much (a request's cap)
+JOURNAL_BYTES = 2 * 1024 * 1024  # what a namespace's journal may hold in all, oldest dropped first
+JOURNAL_BODY_BYTES = 64 * 1024  # of a request body, the journal keeps this much (and its size)
+MAX_NAMESPACES = 1000  # namespaces kept at once; the least recently used idle one makes room
 HOLD_SECONDS = 300.0  # the `timeout` fault holds a connection at most this long
 
 
 class FixtureError(ValueError):
     """A fixture file does not match its schema; the message names the file and the field."""
+
+
+def body_kept(raw: bytes, limit: int = JOURNAL_BODY_BYTES) -> bytes:
+    """What the journal keeps of a request body: the whole of it up to ``limit`` bytes, else
+    its first ``limit`` bytes (the entry says the whole body's size beside it)."""
+    return raw if len(raw) <= limit else raw[:limit]
+
+
+# What an entry costs beyond the bytes it holds (the objects around them), roughly.
+_ENTRY_COST = 512
+_HEADER_COST = 112
+
+
+def _headers_weight(headers: Any) -> int:
+    """(name, value) pairs, of str or of bytes."""
+    return sum(_HEADER_COST + len(k) + len(v) for k, v in headers)
 
 
 class Response:
@@ -74,6 +97,10 @@ class Response:
     def truncated(self) -> bool:
         return self.size > len(self.raw_body)
 
+    def weight(self) -> int:
+        """Bytes kept, roughly (the journal's byte budget counts them)."""
+        return len(self.raw_body) + _headers_weight(self._raw_headers)
+
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "headers": self.headers,
                 "body": decoded(self.raw_body, self.headers, self.truncated),
@@ -81,21 +108,30 @@ class Response:
 
 
 def decoded(raw: bytes, headers: Mapping[str, str], truncated: bool = False) -> Any:
-    """A body as the journal shows it: JSON as JSON; anything else (a form, broken or cut
-    JSON) as text; None when empty."""
+    """A body as the journal shows it: JSON as JSON, when whole and nested no deeper than a
+    call may be (it is written back out as JSON: orjson writes 255 levels at most); anything
+    else (a form, broken, cut or too deeply nested JSON) as text; None when empty."""
     if not raw:
         return None
     if not truncated and "json" in headers.get("content-type", "application/json").lower():
         try:
-            return orjson.loads(raw)
+            value = orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
+        else:
+            if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING or \
+                    nested_too_deep(value) is None:
+                return value
     return raw.decode("utf-8", errors="replace")
 
 
 @dataclass(slots=True)
 class JournalEntry:
-    """One vendor call as the journal keeps it; bodies are decoded only when listed."""
+    """One vendor call as the journal keeps it; bodies are decoded only when listed.
+
+    ``raw_body`` is what :func:`body_kept` keeps of the request body and ``body_size`` the whole
+    body's length. :meth:`weight` is what the entry counts against its journal's byte budget:
+    every field that keeps bytes (the request, the response) adds them there."""
 
     at: float
     api: str
@@ -114,12 +150,31 @@ class JournalEntry:
     path_params: dict[str, str] = field(default_factory=dict)
     weighing: Weighing | None = None  # how the rules were weighed (near misses)
     id: int = 0  # given by the journal: 1, 2, ... in the namespace
+    body_size: int = -1  # the whole request body's length (-1: len(raw_body), nothing cut)
+
+    def __post_init__(self) -> None:
+        if self.body_size < 0:
+            self.body_size = len(self.raw_body)
+
+    @property
+    def body_truncated(self) -> bool:
+        return self.body_size > len(self.raw_body)
+
+    def weight(self) -> int:
+        """Bytes this entry holds, roughly: its bodies, headers, path and query, plus the
+        objects around them."""
+        weight = (_ENTRY_COST + len(self.raw_body) + len(self.path) + len(self.query)
+                  + _headers_weight(self.headers.items()))
+        if self.response is not None:
+            weight += self.response.weight()
+        return weight
 
     def to_dict(self) -> dict[str, Any]:
         at = _utc(self.at)
         return {"id": self.id, "api": self.api, "operation": self.operation,
                 "method": self.method, "path": self.path, "query": self.query,
-                "headers": self.headers, "body": self.body(), "status": self.status,
+                "headers": self.headers, "body": self.body(), "bodySize": self.body_size,
+                "bodyTruncated": self.body_truncated, "status": self.status,
                 "rule": self.rule, "fault": self.fault,
                 "at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "durationMs": self.duration_ms,
@@ -127,8 +182,9 @@ class JournalEntry:
                 "actedBy": None if self.acted is None else self.acted.to_dict()}
 
     def body(self) -> Any:
-        """JSON as JSON; anything else (a form, broken JSON) as text; None when empty."""
-        return decoded(self.raw_body, self.headers)
+        """JSON as JSON; anything else (a form, broken, cut or too deep JSON) as text; None
+        when empty."""
+        return decoded(self.raw_body, self.headers, self.body_truncated)
 
     def call(self) -> Call:
         """The call as the fault engine saw it (its JSON body, None when it had none)."""
@@ -156,17 +212,26 @@ def at_ms(at: float) -> int:
 
 
 class Journal:
-    """The vendor calls of one namespace, oldest first, bounded (the oldest fall off). Each
-    entry gets the next id (1, 2, ...); ids are not reused when the journal is cleared."""
+    """The vendor calls of one namespace, oldest first, bounded by count and by bytes: the
+    oldest fall off when there are ``size`` entries, or when their weights add up to more than
+    ``budget`` (the newest entry is always kept). Each entry gets the next id (1, 2, ...);
+    ids are not reused when the journal is cleared."""
 
-    def __init__(self, size: int = JOURNAL_SIZE) -> None:
-        self._entries: deque[JournalEntry] = deque(maxlen=size)
+    def __init__(self, size: int = JOURNAL_SIZE, budget: int = JOURNAL_BYTES) -> None:
+        self._entries: deque[JournalEntry] = deque()
+        self.size = size
+        self.budget = budget
+        self.weight = 0  # of the entries kept
         self.last_id = 0
 
     def record(self, entry: JournalEntry) -> None:
         self.last_id += 1
         entry.id = self.last_id
         self._entries.append(entry)
+        self.weight += entry.weight()
+        while len(self._entries) > self.size or (self.weight > self.budget
+                                                 and len(self._entries) > 1):
+            self.weight -= self._entries.popleft().weight()
 
     def entries(self, api: str | None = None, operation: str | None = None,
                 status: int | None = None, limit: int | None = None, *,
@@ -201,6 +266,7 @@ class Journal:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.weight = 0
 
 
 @dataclass
@@ -213,6 +279,7 @@ class Namespace:
     faults: Engine = field(default_factory=Engine)
     journal: Journal = field(default_factory=Journal)
     in_flight: int = 0  # calls under way (a dropped namespace is freed once none is left)
+    used: float = 0.0  # time.monotonic() of its latest call (the least recently used makes room)
 
 
 CONTEXT = "emulator"  # the ASGI scope key of a call's RequestContext
@@ -228,7 +295,7 @@ class RequestContext:
     """What the emulator knows about one call as it travels through the stack: data about
     the call only (no server objects: the transport layer gets those from the scope)."""
 
-    namespace: Namespace
+    namespace_name: str
     api: str | None
     method: str
     path: str
@@ -254,6 +321,25 @@ class RequestContext:
     at_checks: Callable[[RequestContext], Awaitable[None]] | None = None
     passed_checks: bool = False  # checked() was reached
     _query: dict[str, str] | None = None
+    bound: Namespace | None = None  # the namespace, once the call has used it
+    refused: RequestInvalid | None = None  # a body nested too deep: its spec failure, once routed
+
+    @property
+    def namespace(self) -> Namespace:
+        """The call's namespace, made on first use: a call that never reaches an operation
+        (unrouted, refused before routing) makes none."""
+        namespace = self.bound
+        if namespace is None:
+            assert self.runtime is not None
+            namespace = self.bound = self.runtime.namespace(self.namespace_name)
+            namespace.in_flight += 1
+            namespace.used = time.monotonic()
+        return namespace
+
+    def release(self) -> None:
+        """The call is over: its namespace may be freed or make room for another."""
+        if self.bound is not None:
+            self.bound.in_flight -= 1
 
     @property
     def store(self) -> Store:
@@ -363,6 +449,7 @@ class Runtime:
 
     def __init__(self, vendors: tuple[Vendor, ...], fixtures_dir: Path,
                  data_file: Path | None = None, *, journal_size: int = JOURNAL_SIZE,
+                 journal_bytes: int = JOURNAL_BYTES, max_namespaces: int = MAX_NAMESPACES,
                  hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None,
                  shipped: tuple[str, ...] = ()) -> None:
         """``shipped``: the names of every vendor the emulator ships, which the shipped
@@ -370,6 +457,8 @@ class Runtime:
         self.vendors = {vendor.name: vendor for vendor in vendors}
         self.fixtures_dir = fixtures_dir
         self.journal_size = journal_size
+        self.journal_bytes = journal_bytes
+        self.max_namespaces = 0  # no cap while the data file's namespaces are restored
         self.hold_seconds = hold_seconds
         self.clock = clock or Clock()  # delays, held calls, rule lifetimes, durations
         self.catalogue = Catalogue()
@@ -404,24 +493,47 @@ class Runtime:
             for name, state in saved.get("namespaces", {}).items():
                 self.namespace(name).store.restore(state)
             self.data_file.start()
+        self.max_namespaces = max_namespaces
 
     def _mark_dirty(self) -> None:
         if self.data_file is not None:
             self.data_file.mark_dirty()
 
     def namespace(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
+        """The namespace of that name, made from the fixture seed if there is none. When
+        there are ``max_namespaces`` already, the least recently used one with no call under
+        way (never ``default``) is dropped first, as a reset would (0: no cap)."""
         namespace = self._namespaces.get(name)
         if namespace is None:
             with self._lock:
                 namespace = self._namespaces.get(name)
                 if namespace is None:
+                    if self.max_namespaces and len(self._namespaces) >= self.max_namespaces:
+                        self._make_room()
                     store = Store(self._schema, on_write=self._mark_dirty)
                     store.restore(self._seed_state)
                     config = copy.deepcopy(self._seed_config)
                     engine = Engine(seed=config["seed"], clock=self.clock.now)
-                    namespace = Namespace(name, store, config, engine, Journal(self.journal_size))
+                    namespace = Namespace(name, store, config, engine,
+                                          Journal(self.journal_size, self.journal_bytes),
+                                          used=time.monotonic())
                     self._namespaces[name] = namespace
         return namespace
+
+    def existing(self, name: str) -> Namespace | None:
+        """The namespace of that name if a call has made it (none is made here)."""
+        return self._namespaces.get(name)
+
+    def _make_room(self) -> None:
+        idle = [ns for ns in self._namespaces.values()
+                if not ns.in_flight and ns.name != DEFAULT_NAMESPACE]
+        if not idle:  # every one has a call under way: the cap gives way until they end
+            return
+        oldest = min(idle, key=lambda ns: ns.used)
+        del self._namespaces[oldest.name]
+        self._mark_dirty()
+        log.warning("namespace %r dropped to make room (--max-namespaces %d): it was the least "
+                    "recently used", oldest.name, self.max_namespaces)
 
     def reset(self, name: str) -> Namespace | None:
         """The namespace back to its fixture seed: state, configuration, seed, rules, active

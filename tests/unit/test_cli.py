@@ -107,6 +107,8 @@ def refused(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 def test_light_defaults_agree_with_the_app() -> None:
     assert cli.FIXTURES_DIR == app.FIXTURES_DIR
     assert cli.JOURNAL_SIZE == runtime.JOURNAL_SIZE
+    assert cli.JOURNAL_BYTES == runtime.JOURNAL_BYTES
+    assert cli.MAX_NAMESPACES == runtime.MAX_NAMESPACES
 
 
 def test_help_needs_no_server_and_prints_no_warning() -> None:
