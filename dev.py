@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -33,10 +34,32 @@ def ensure_venv() -> None:
         print("creating .venv ...", flush=True)
         venv.create(VENV, with_pip=True)
     print("installing profile-emulator and its test dependencies into .venv ...", flush=True)
-    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet",
-                    "--disable-pip-version-check", "-c", str(ROOT / "constraints.txt"),
-                    "-e", f"{ROOT}[test]"], check=True)
+    code = run([str(BIN / "python"), "-m", "pip", "install", "--quiet",
+                "--disable-pip-version-check", "-c", str(ROOT / "constraints.txt"),
+                "-e", f"{ROOT}[test]"])
+    if code != 0:
+        raise SystemExit(code)
     STAMP.write_text(wanted)
+
+
+def run(command: list[str], cwd: Path | None = None) -> int:
+    """Run a child to its end and return its exit status. A SIGTERM sent to this process is
+    passed on to the child (which then stops as it would itself), so no child is left
+    running on its own; Ctrl-C reaches the child from the terminal (the whole process
+    group), and here it only waits for the child to stop, without a traceback."""
+    child = subprocess.Popen(command, cwd=cwd)
+
+    def forward(signum: int, frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig, handler in
+                ((signal.SIGTERM, forward), (signal.SIGINT, signal.SIG_IGN))}
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def ensure_tools() -> int:
@@ -44,7 +67,7 @@ def ensure_tools() -> int:
     (Spectral, Chromium, podman...). Each says what it did, and how to install by hand when
     it cannot (not root); the tests that need a missing tool then skip, except under CI."""
     for script in sorted((ROOT / "tools").glob("setup-*.sh")):
-        code = subprocess.call(["bash", str(script)], cwd=ROOT)
+        code = run(["bash", str(script)], cwd=ROOT)
         if code != 0 and os.environ.get("CI"):
             print(f"dev.py: {script.name} failed ({code})", file=sys.stderr)
             return code
@@ -59,7 +82,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "serve":
         command = [str(BIN / "profile-emulator"), "serve", *argv[1:]]
     elif argv[0] == "bench":
-        if subprocess.call(["bash", str(ROOT / "bench" / "setup.sh")], cwd=ROOT) != 0:
+        if run(["bash", str(ROOT / "bench" / "setup.sh")], cwd=ROOT) != 0:
             return 1
         command = [str(BIN / "python"), str(ROOT / "bench" / "run.py"), *argv[1:]]
     else:
@@ -72,8 +95,11 @@ def main(argv: list[str]) -> int:
         # caller's working directory, so relative --fixtures, --data-file and --port-file
         # paths are the caller's.
         os.execv(command[0], command)
-    return subprocess.call(command, cwd=None if argv[0] == "serve" else ROOT)
+    return run(command, cwd=None if argv[0] == "serve" else ROOT)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C before a child runs (or between two): no traceback
+        sys.exit(130)

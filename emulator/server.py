@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from emulator.app import FIXTURES_DIR, create_app
+from emulator.transport import HELD
 from emulator.uvicorn_seam import open_transports, running_tasks
 
 DROPPED = "dropped at shutdown"  # the cancel message of calls still running after the grace
@@ -29,20 +30,24 @@ class _QuietDrop(logging.Filter):
 
 
 class Server(uvicorn.Server):
-    """uvicorn's server, whose shutdown ends within about a second whatever calls are held.
+    """uvicorn's server, whose shutdown ends within 2 s whatever calls faults hold.
 
     uvicorn stops accepting, closes idle connections, then waits for every call under way to
-    finish; a `timeout` fault holds its call for minutes and a delay may last an hour. So after
-    ``grace`` seconds the connections still open are closed (their clients see the connection
-    drop, as when a real server goes away), which ends a held call at once, and calls still
-    running a moment later (a delay) are cancelled. The lifespan shutdown, which flushes the
-    data file, runs after that as usual. ``on_started(server)`` is called once it accepts.
+    finish; a `timeout` fault holds its call for minutes and a delay may last an hour. So once
+    the only calls left are ones a fault holds (``transport.HELD``), or after ``grace``
+    seconds, the connections still open are closed (their clients see the connection drop,
+    as when a real server goes away), which ends a held call at once, and calls still running
+    a moment later are cancelled. Normal calls under way get that grace to finish. A second
+    SIGTERM or Ctrl-C ends the grace at once (uvicorn's own second Ctrl-C would skip the
+    lifespan shutdown, and with it the data file's flush: here the flush always runs).
+    ``on_started(server)`` is called once it accepts.
     """
 
-    def __init__(self, config: uvicorn.Config, *, grace: float = 0.5,
+    def __init__(self, config: uvicorn.Config, *, grace: float = 1.5,
                  on_started: Callable[[Server], None] | None = None) -> None:
         super().__init__(config)
         self.grace = grace
+        self.hurry = False  # a second signal: drop what is left now
         self.on_started = on_started
         uvicorn_log = logging.getLogger("uvicorn.error")
         if not any(isinstance(f, _QuietDrop) for f in uvicorn_log.filters):
@@ -60,8 +65,19 @@ class Server(uvicorn.Server):
         finally:
             dropper.cancel()
 
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.should_exit:
+            self.hurry = True
+        super().handle_exit(sig, frame)
+        self.force_exit = False  # a second Ctrl-C still flushes the data file
+
     async def _drop_held_calls(self) -> None:
-        await asyncio.sleep(self.grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace
+        while loop.time() < deadline and not self.hurry:
+            if all(task in HELD for task in running_tasks(self)):
+                break  # the calls left (if any) are held by faults: no one waits for them
+            await asyncio.sleep(0.02)
         for transport in open_transports(self):
             transport.close()  # a held call reads http.disconnect and returns
         tasks = running_tasks(self)

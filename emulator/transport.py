@@ -12,6 +12,9 @@ import asyncio
 import logging
 import socket
 import struct
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -27,6 +30,21 @@ MALFORMED_JSON = b'{"status": "ok", "data": [1, 2, '  # a 200 whose JSON stops h
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
 _DISCONNECT_WAIT = 1.0
 SERVER_SEND = "emulator.server_send"  # the ASGI scope key of the server's own send
+# The tasks of the calls a fault holds right now (a delay, a `timeout`): a shutdown drops
+# these at once and lets the other calls under way finish (emulator/server.py).
+HELD: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+
+@contextmanager
+def _held() -> Iterator[None]:
+    task = asyncio.current_task()
+    if task is not None:
+        HELD.add(task)
+    try:
+        yield
+    finally:
+        if task is not None:
+            HELD.discard(task)
 
 
 async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, send: Send,
@@ -97,8 +115,9 @@ def reset(transport: asyncio.Transport) -> None:
 async def hold(ctx: RequestContext, receive: Receive, server_send: Send) -> None:
     """Answer nothing until the client gives up (or the server's cap, then close)."""
     assert ctx.runtime is not None
-    if await ctx.runtime.clock.wait(ctx.runtime.hold_seconds, _disconnected(receive)):
-        return
+    with _held():
+        if await ctx.runtime.clock.wait(ctx.runtime.hold_seconds, _disconnected(receive)):
+            return
     transport = transport_of(server_send)
     if transport is not None:
         transport.close()
@@ -110,7 +129,8 @@ async def wait(ctx: RequestContext, receive: Receive, seconds: float) -> bool:
     True when it did. The call's receive is watched: the body was read whole before any rule
     acts, so what it says next (after the body replayed to the app) is the client leaving."""
     assert ctx.runtime is not None
-    return await ctx.runtime.clock.wait(seconds, _disconnected(receive))
+    with _held():
+        return await ctx.runtime.clock.wait(seconds, _disconnected(receive))
 
 
 async def _disconnected(receive: Receive) -> None:

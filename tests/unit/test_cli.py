@@ -205,7 +205,8 @@ def write_and_read_back(url: str, email: str) -> None:
 def venv_is_current() -> bool:
     """dev.py's own test: would it reinstall .venv before serving (pyproject.toml changed)?"""
     stamp = ROOT / ".venv" / ".installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
+                            + (ROOT / "constraints.txt").read_bytes()).hexdigest()
     return stamp.exists() and stamp.read_text() == wanted
 
 
