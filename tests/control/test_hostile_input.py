@@ -362,3 +362,17 @@ def test_an_odd_namespace_header_is_the_apis_invalid_request(server: EmulatorSer
     assert status == 400
     assert server.app.runtime.existing(name) is None and server.app.runtime.existing(name.strip()) \
         is None or name.strip() == "default"
+
+
+def test_a_deep_body_is_refused_whatever_rules_are_active(http: httpx.Client) -> None:
+    """The rules weigh the call before its spec failure is answered: a rule matching on the
+    body walks it, and a `checked` rule must not act on a body the vendor refuses."""
+    for rule in ({"delayMs": 1, "match": {"body": {"extendedData": {"a": 1}}}},
+                 {"respond": {"status": 503}, "match": {"operation": "updateProfile"}}):
+        assert http.post(f"{CONTROL}/faults", json=rule).status_code == 201
+    body = json.dumps(VALID_UPDATE)[:-1].encode() + b', "extendedData": ' + \
+        nested_lists(1000) + b"}"
+    r = http.put(LOYALTY_PROFILE, content=body, headers={"content-type": "application/json"})
+    assert (r.status_code, r.json()["errorCode"]) == (400, "INVALID_REQUEST")
+    assert [rule["matched"] for rule in http.get(f"{CONTROL}/faults").json()] == [0, 0]
+    still_answers(http)
