@@ -173,3 +173,20 @@ def test_dev_py_passes_a_sigterm_on_to_its_child(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=HANG_GUARD) == 7  # the child's own exit, on the signal passed on
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_uvicorns_exit_signal_handling_that_server_builds_on_is_still_there() -> None:
+    """emulator/server.py's Server overrides uvicorn.Server.handle_exit(sig, frame) and reads
+    its should_exit and force_exit: uvicorn sets should_exit on a signal and force_exit on a
+    second Ctrl-C (which skips the lifespan shutdown, the data file's flush). If an upgrade
+    moves any of that, this fails, not the flush."""
+    plain = uvicorn.Server(uvicorn.Config(app=None))
+    plain.handle_exit(signal.SIGINT, None)
+    assert (plain.should_exit, plain.force_exit) == (True, False), uvicorn.__version__
+    plain.handle_exit(signal.SIGINT, None)
+    assert plain.force_exit, uvicorn.__version__
+    ours = Server(uvicorn.Config(app=None))
+    ours.handle_exit(signal.SIGTERM, None)
+    assert (ours.should_exit, ours.hurry) == (True, False)
+    ours.handle_exit(signal.SIGINT, None)
+    assert (ours.hurry, ours.force_exit) == (True, False)  # heard, and the flush still runs
