@@ -33,6 +33,7 @@ from emulator.reply import Reply, send_reply
 from emulator.runtime import (CONTEXT, DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
                               JournalEntry, RequestContext, Response, Runtime, body_kept,
                               context_of)
+from emulator.state import writes_refused
 from emulator.transport import SERVER_SEND, carry_out
 from emulator.validation import parse_json
 
@@ -298,8 +299,9 @@ class Dispatcher:
     own checks passed (``await ctx.checked()``), so a call without a token still gets its 401.
     A spec failure the API words at once (``invalid_request``) is answered; one whose schema
     errors it leaves to the handler (``ctx.deferred``) is reported there in the vendor's
-    check order; what it has not reported is refused at ``ctx.checked()``, and the answer of
-    a handler that never got there is refused here. Unrouted paths become the API's 404."""
+    check order; what it has not reported is refused at ``ctx.checked()``; until the handler
+    gets there it may not write (``state.writes_refused``), and the answer of a handler that
+    never got there is refused here. Unrouted paths become the API's 404."""
 
     def __init__(self, apis: Iterable[API]) -> None:
         self.handlers = {(api.name, operation): handler
@@ -329,11 +331,23 @@ class Dispatcher:
             if error is not None:
                 raise EmulatedError(error)
             ctx.deferred = failure.errors
+        if not ctx.deferred:
+            try:
+                reply = await handler(ctx)
+            except Answered:
+                return
+            await send_reply(send, reply)
+            return
+        # Until the handler declares its checks passed, it may not write (nor answer).
+        held = writes_refused.set(f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
+                                  f"while the spec's errors were left to it")
         try:
             reply = await handler(ctx)
         except Answered:
             return
-        if ctx.deferred and not ctx.passed_checks:
+        finally:
+            writes_refused.reset(held)
+        if not ctx.passed_checks:
             raise RuntimeError(f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
                                f"while the spec's errors were left to it")
         await send_reply(send, reply)

@@ -26,7 +26,7 @@ from emulator.clock import Clock
 from emulator.errors import Catalogue, EmulatedError, ErrorShape, RequestInvalid, VendorError
 from emulator.faults import (MAX_NESTING, Acted, Call, Contract, Engine, RuleError, Scenario,
                              Weighing, load_scenarios, nested_too_deep)
-from emulator.state import DataFile, Store
+from emulator.state import DataFile, Store, writes_refused
 from emulator.validation import parse_urlencoded
 
 if TYPE_CHECKING:
@@ -356,8 +356,8 @@ class RequestContext:
         """The handler's word that the call passed the vendor's own token, body and session
         checks (REQUIREMENTS 5.11), before any business rule or write. What the spec refuses
         and the handler has not reported yet is refused here, so no request the spec refuses
-        reaches a write (the Dispatcher refuses the answer of a handler that never came
-        here with schema errors left); then a fault rule waiting for this point acts (it
+        reaches a write (until then, with schema errors left, the store refuses writes and the
+        Dispatcher the answer of a handler that never came here); then a fault rule waiting for this point acts (it
         may raise, or answer and raise :class:`~emulator.errors.Answered`).
 
         True when such rules were weighed here: they may have waited (a delay), so what the
@@ -367,6 +367,7 @@ class RequestContext:
             error = self.shape.unreported(self.deferred)
             if error is not None:
                 raise EmulatedError(error)
+            writes_refused.set(None)  # the handler has judged what is left: it may write
         hook = self.at_checks
         if hook is None:
             return False

@@ -12,6 +12,7 @@ import copy
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,16 @@ from emulator.files import write_atomically
 
 Doc = dict[str, Any]
 IndexKey = Callable[[Doc], Any]
+
+# Why a write is refused in this context, or None. The Dispatcher sets it while a call's spec
+# errors are left to a handler that has not declared its checks passed, so nothing is stored.
+writes_refused: ContextVar[str | None] = ContextVar("writes_refused", default=None)
+
+
+def _writable() -> None:
+    reason = writes_refused.get()
+    if reason is not None:
+        raise RuntimeError(reason)
 
 
 _PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
@@ -101,6 +112,7 @@ class Collection:
         return None if key is None else self._table.raw().get(key)
 
     def put(self, key: str, doc: Doc) -> None:
+        _writable()
         with self._lock:
             raw = self._table.raw()
             old = raw.get(key)
@@ -119,6 +131,7 @@ class Collection:
             self._on_write()
 
     def delete(self, key: str) -> bool:
+        _writable()
         with self._lock:
             doc = self._table.raw().get(key)
             if doc is None:

@@ -1,6 +1,7 @@
 """Spec failures are values the Dispatcher holds the handler to: what the API leaves to a
-handler is refused at ctx.checked(), and the answer of a handler that never got there is
-refused (an emulator bug shows as the vendor's internal error, never as accepted input)."""
+handler is refused at ctx.checked(); a handler that never got there can neither write nor
+answer (an emulator bug shows as the vendor's internal error, never as accepted input and
+never as stored state)."""
 from __future__ import annotations
 
 import asyncio
@@ -25,6 +26,24 @@ def put(app: Any, body: dict[str, Any]) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
             return await client.put(PROFILE, json=body)
     return asyncio.run(call())
+
+
+@pytest.fixture
+def careless(monkeypatch: pytest.MonkeyPatch) -> list[RequestContext]:
+    """updateProfile as a handler that writes the body without its checks or ctx.checked()."""
+    seen: list[RequestContext] = []
+
+    async def update_profile(ctx: RequestContext) -> Reply:
+        seen.append(ctx)
+        session = ctx.store["loyalty.sessions"].get("seed-session-1")
+        assert session is not None
+        accounts = ctx.store["loyalty.accounts"]
+        account = accounts.get(session["accountId"])
+        assert account is not None
+        accounts.put(account["accountId"], {**account, "profile": {**account["profile"], **ctx.body}})
+        return Reply(200, {"debugMessage": "Profile Updated"})
+    monkeypatch.setattr(handlers, "update_profile", update_profile)
+    return seen
 
 
 @pytest.fixture
@@ -55,3 +74,26 @@ def test_a_failure_the_api_words_at_once_never_reaches_the_handler(forgetful: li
     app = create_app()
     r = put(app, {**VALID, "extendedData": "not an object"})
     assert r.status_code == 400 and not forgetful
+
+
+def test_a_handler_that_writes_without_its_checks_stores_nothing(
+        careless: list, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app()
+    r = put(app, {**VALID, "firstName": "Grace", "gender": "X"})
+    assert careless, "the failure was meant to be left to the handler"
+    assert (r.status_code, r.json()["errorCode"]) == (500, "INTERNAL_ERROR")
+    assert "loyalty.updateProfile wrote before ctx.checked()" in caplog.text
+    store = careless[0].namespace.store
+    session = store["loyalty.sessions"].get("seed-session-1")
+    profile = store["loyalty.accounts"].get(session["accountId"])["profile"]
+    assert (profile.get("gender"), profile["firstName"]) != ("X", "Grace"), profile
+    assert profile["firstName"] == "Ada", "the seed's profile, unchanged"
+
+
+def test_a_careless_handler_given_a_valid_call_still_writes(careless: list) -> None:
+    """The refusal is the spec's failure, not the handler: the same write of a valid body."""
+    app = create_app()
+    assert put(app, {**VALID, "firstName": "Grace"}).status_code == 200
+    store = careless[0].namespace.store
+    session = store["loyalty.sessions"].get("seed-session-1")
+    assert store["loyalty.accounts"].get(session["accountId"])["profile"]["firstName"] == "Grace"
