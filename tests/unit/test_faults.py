@@ -488,41 +488,52 @@ def test_parse_copies_its_input() -> None:
     assert parsed.match.body == {"x": {"y": 1}}
 
 
+def names(message: str, text: str) -> None:
+    """What the emulator words is asserted whole; where jsonschema words the reason (a type, a
+    bound, an enum, a pattern), the message is only the field the emulator names, ending in
+    ": ", and the reason after it is not pinned."""
+    if message.endswith(": ") or not message:
+        at = text.find(message)
+        assert at >= 0 and len(text) > at + len(message), text
+    else:
+        assert message in text, text
+
+
 INVALID_RULES: list[tuple[Any, str]] = [
     ({"delay": {"lognormal": {"median": 5, "sigma": -1, "maxMs": 10}}},
-     "delay.lognormal.sigma: -1 is less than the minimum of 0"),
-    ({"fault": "timeout", "probability": 2}, "probability: 2 is greater than the maximum of 1"),
-    ({"fault": "explode"}, "fault: 'explode' is not one of"),
-    ({"error": "commerce.22001", "times": 0}, "times: 0 is less than the minimum of 1"),
-    ({"error": "commerce.22001", "times": 1.5}, "times: 1.5 is not of type 'integer'"),
-    ({"error": "commerce.22001", "times": True}, "times: True is not of type 'integer'"),
-    ({"error": "commerce.22001", "after": -1}, "after: -1 is less than the minimum of 0"),
-    ({"error": "commerce.22001", "ttlSeconds": 0}, "ttlSeconds: 0 is less than or equal to the minimum of 0"),
-    ({"delayMs": -5}, "delayMs: -5 is less than the minimum of 0"),
-    ({"delayMs": 3600001}, "delayMs: 3600001 is greater than the maximum of 3600000"),
-    ({"delay": {"lognormal": {"median": 5, "sigma": 11, "maxMs": 10}}}, "delay.lognormal.sigma: 11 is greater than the maximum of 10"),
-    ({"fault": "timeout", "times": 10**12}, "times: 1000000000000 is greater than the maximum of 1000000000"),
-    ({"respond": {"status": 99}}, "respond.status: 99 is less than the minimum of 200"),
-    ({"respond": {"status": 101}}, "respond.status: 101 is less than the minimum of 200"),
+     "delay.lognormal.sigma: "),
+    ({"fault": "timeout", "probability": 2}, "probability: "),
+    ({"fault": "explode"}, "fault: "),
+    ({"error": "commerce.22001", "times": 0}, "times: "),
+    ({"error": "commerce.22001", "times": 1.5}, "times: "),
+    ({"error": "commerce.22001", "times": True}, "times: "),
+    ({"error": "commerce.22001", "after": -1}, "after: "),
+    ({"error": "commerce.22001", "ttlSeconds": 0}, "ttlSeconds: "),
+    ({"delayMs": -5}, "delayMs: "),
+    ({"delayMs": 3600001}, "delayMs: "),
+    ({"delay": {"lognormal": {"median": 5, "sigma": 11, "maxMs": 10}}}, "delay.lognormal.sigma: "),
+    ({"fault": "timeout", "times": 10**12}, "times: "),
+    ({"respond": {"status": 99}}, "respond.status: "),
+    ({"respond": {"status": 101}}, "respond.status: "),
     ({"respond": {"status": 204, "body": {}}}, "respond.body: a 204 response has no body"),
     ({"respond": {"status": 304, "body": None}}, "respond.body: a 304 response has no body"),
     ({"respond": {"status": 205, "body": {}}}, "respond.body: a 205 response has no body"),
     ({"fault": "timeout", "stage": "checked"}, "stage: transport faults act on arrival"),
-    ({"error": "commerce.22001", "stage": "later"}, "stage: 'later' is not one of ['arrival', 'checked']"),
-    ({"respond": {"status": 600}}, "respond.status: 600 is greater than the maximum of 599"),
+    ({"error": "commerce.22001", "stage": "later"}, "stage: "),
+    ({"respond": {"status": 600}}, "respond.status: "),
     ({"respond": {"body": {}}}, "respond.status: required field is missing"),
-    ({"respond": {"status": 503, "headers": {"Retry-After": 2}}}, "respond.headers.Retry-After: 2 is not of type"),
+    ({"respond": {"status": 503, "headers": {"Retry-After": 2}}}, "respond.headers.Retry-After: "),
     ({"respond": {"status": 503, "extra": 1}}, "respond.extra: unknown field; expected one of: body, headers, status"),
-    ({"fault": "timeout", "match": {"pathParams": {"id": 1}}}, "match.pathParams.id: 1 is not of type 'string'"),
-    ({"fault": "timeout", "match": {"body": []}}, "match.body: [] is not of type 'object'"),
+    ({"fault": "timeout", "match": {"pathParams": {"id": 1}}}, "match.pathParams.id: "),
+    ({"fault": "timeout", "match": {"body": []}}, "match.body: "),
     ({"fault": "timeout", "match": {"vendor": "x"}}, "match.vendor: unknown field"),
     ({"fault": "timeout", "retries": 3}, "retries: unknown field"),
-    ({"fault": "timeout", "id": "has space"}, "id: 'has space' does not match"),
-    ({"delay": {"uniform": [1]}}, "delay.uniform: [1] is too short"),
+    ({"fault": "timeout", "id": "has space"}, "id: "),
+    ({"delay": {"uniform": [1]}}, "delay.uniform: "),
     ({"delay": {"uniform": [5, 1]}}, "delay.uniform: lower bound 5 is greater than upper bound 1"),
     ({"delay": {}}, "delay: give exactly one of: lognormal, uniform"),
     ({"delay": {"uniform": [1, 2], "lognormal": {"median": 1, "sigma": 1, "maxMs": 2}}}, "delay: give exactly one of: lognormal, uniform"),
-    ({"delay": {"lognormal": {"median": 0, "sigma": 1, "maxMs": 2}}}, "delay.lognormal.median: 0 is less than or"),
+    ({"delay": {"lognormal": {"median": 0, "sigma": 1, "maxMs": 2}}}, "delay.lognormal.median: "),
     ({"delay": {"lognormal": {"median": 1, "sigma": 1}}}, "delay.lognormal.maxMs: required field is missing"),
     ({"error": "commerce.22001", "fault": "timeout"}, "give exactly one of error, respond, fault (got error, fault)"),
     ({"fault": "timeout", "delayMs": 1, "delay": {"uniform": [1, 2]}}, "give delayMs or delay, not both"),
@@ -534,7 +545,7 @@ INVALID_RULES: list[tuple[Any, str]] = [
     ({"respond": {"status": 200, "headers": {"Content-Length": "3"}}}, "respond.headers: 'Content-Length' is set by the emulator"),
     ({"respond": {"status": 200, "headers": {"X-A": "1\r\nX-B: 2"}}}, "respond.headers.X-A: '1\\r\\nX-B: 2' is not a valid header value"),
     ({"respond": {"status": 200, "headers": {"X-A": "caf\u00e9 \u2603"}}}, "is not a valid header value"),
-    ("just a string", "'just a string' is not of type 'object'"),
+    ("just a string", ""),  # the top level: nothing but jsonschema's words
 ]
 VALID_RULES: list[dict[str, Any]] = [
     {"delayMs": 0}, {"fault": "timeout"}, {"error": "commerce.22001", "delay": {"uniform": [1, 2]}},
@@ -553,14 +564,15 @@ VALID_RULES: list[dict[str, Any]] = [
 def test_invalid_rules_are_rejected_naming_the_field(data: Any, message: str) -> None:
     with pytest.raises(RuleError) as caught:
         FaultRule.parse(data, known_errors=KNOWN)
-    assert message in str(caught.value)
+    names(message, str(caught.value))
 
 
 def test_where_prefixes_the_message() -> None:
     with pytest.raises(RuleError) as caught:
         FaultRule.parse({"delay": {"lognormal": {"median": 5, "sigma": -1, "maxMs": 10}}},
                         known_errors=KNOWN, where="faults[2]")
-    assert str(caught.value) == "faults[2].delay.lognormal.sigma: -1 is less than the minimum of 0"
+    assert str(caught.value).startswith("faults[2].delay.lognormal.sigma: ")
+    names("faults[2].delay.lognormal.sigma: ", str(caught.value))  # then jsonschema's reason
     with pytest.raises(RuleError) as caught:
         FaultRule.parse({}, known_errors=KNOWN, where="faults[2]")
     assert str(caught.value).startswith("faults[2]: a rule needs an action")
@@ -652,14 +664,14 @@ def test_load_scenario_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    (FLAKY.replace("probability: 0.1", "probability: 2"), "flaky.yaml: rules[0].probability: 2 is greater than the maximum of 1"),
+    (FLAKY.replace("probability: 0.1", "probability: 2"), "flaky.yaml: rules[0].probability: "),
     (FLAKY.replace("fault: connection_reset", "error: loyalty.NOPE"), "flaky.yaml: rules[0].error: unknown error"),
     (FLAKY.replace("[10, 50]", "[50, 10]"), "flaky.yaml: rules[1].delay.uniform: lower bound 50"),
     (FLAKY.replace("description: Commerce drops one call in ten.\n", ""), "flaky.yaml: description: required field is missing"),
     (FLAKY.replace("name: flaky", "name: other"), "flaky.yaml: name: 'other' must equal the file name 'flaky'"),
     (FLAKY + "extra: 1\n", "flaky.yaml: extra: unknown field; expected one of: description, name, rules"),
-    (FLAKY.replace("  - delay: {uniform: [10, 50]}\n", "  - 3\n"), "flaky.yaml: rules[1]: 3 is not of type 'object'"),
-    ("", "flaky.yaml: None is not of type 'object'"),
+    (FLAKY.replace("  - delay: {uniform: [10, 50]}\n", "  - 3\n"), "flaky.yaml: rules[1]: "),
+    ("", "flaky.yaml: "),
     ("name: [unclosed\n", "flaky.yaml: not valid YAML"),
     ("!!python/object/apply:os.system ['true']\n", "flaky.yaml: not valid YAML"),
 ])
@@ -668,13 +680,14 @@ def test_scenario_file_errors_name_file_and_field(tmp_path: Path, text: str, mes
     with pytest.raises(RuleError) as caught:
         load_scenario_file(path, known_errors=KNOWN)
     assert str(caught.value).startswith(str(tmp_path))
-    assert message in str(caught.value)
+    names(message, str(caught.value))
 
 
 def test_scenario_name_must_be_safe(tmp_path: Path) -> None:
     path = write(tmp_path, "bad name.yaml", FLAKY.replace("name: flaky", "name: bad name"))
-    with pytest.raises(RuleError, match=r"bad name.yaml: name: 'bad name' does not match"):
+    with pytest.raises(RuleError) as caught:
         load_scenario_file(path, known_errors=KNOWN)
+    names("bad name.yaml: name: ", str(caught.value))  # the reason is jsonschema's (a pattern)
 
 
 def test_load_scenarios_reads_a_folder(tmp_path: Path) -> None:

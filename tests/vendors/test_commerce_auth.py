@@ -87,9 +87,10 @@ def test_an_access_token_is_not_an_application_key(http):
 def test_login_with_an_unknown_grant_type_is_invalid_input(http):
     r = http.post(LOGIN, data={"grant_type": "implicit"}, headers=APP_KEY)
     assert r.status_code == 400
-    assert r.json() == {"errorCode": "22007", "message": "Invalid input provided.", "status": "400",
-                        "devMessage": "grant_type: 'implicit' is not one of "
-                                      "['client_credentials', 'password']"}
+    body = r.json()
+    dev = body.pop("devMessage")  # the field, then the schema validator's own words
+    assert body == {"errorCode": "22007", "message": "Invalid input provided.", "status": "400"}
+    assert dev.startswith("grant_type: ") and len(dev) > len("grant_type: ")
 
 
 @pytest.mark.parametrize("method,path,body", PROTECTED)

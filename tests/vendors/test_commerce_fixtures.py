@@ -19,17 +19,20 @@ def test_default_fixtures_load():
 
 @pytest.mark.parametrize("text,where", [
     ("profiles:\n  - {id: p1, email: a@b.co, roles: [{relativeTo: {id: '1'}}]}\n",
-     "profiles[0].roles[0]: 'function' is a required property"),
-    ("config: {tokenLifetimeSeconds: 0}\n", "config.tokenLifetimeSeconds: 0 is less than"),
-    ("applications: [{name: no key}]\n", "applications[0]: 'key' is a required property"),
-    ("profiles:\n  - {id: p1, email: a@b.co, shoeSize: 44}\n", "profiles[0]: Additional properties"),
+     "profiles[0].roles[0]: "),
+    ("config: {tokenLifetimeSeconds: 0}\n", "config.tokenLifetimeSeconds: "),
+    ("applications: [{name: no key}]\n", "applications[0]: "),
+    ("profiles:\n  - {id: p1, email: a@b.co, shoeSize: 44}\n", "profiles[0]: "),
 ])
 def test_a_bad_fixture_names_file_and_field(tmp_path, text, where):
+    """The file and the field are the emulator's words; the reason after them is the schema
+    validator's own (a required property, a bound, an unknown property), not pinned here."""
     path = tmp_path / "commerce.yaml"
     path.write_text(text)
     with pytest.raises(FixtureError) as raised:
         load_fixture_file(path, FIXTURE_SCHEMA)
     assert str(raised.value).startswith(f"{path}: {where}")
+    assert len(str(raised.value)) > len(f"{path}: {where}")
 
 
 def test_a_fixtures_folder_sets_keys_users_and_switches(tmp_path):

@@ -71,9 +71,11 @@ def test_the_token_comes_before_22024(http):
 
 def test_body_shape_comes_before_22024(occ):
     body = {"firstName": 123, "roles": "buyer"}
-    assert answer(occ.put(KIM, json=body)) == (400, {
-        "errorCode": "22007", "message": "Invalid input provided.", "status": "400",
-        "devMessage": "roles: 'buyer' is not of type 'array'"})
+    status, error = answer(occ.put(KIM, json=body))
+    dev = error.pop("devMessage")  # the field, then the schema validator's own words
+    assert (status, error) == (400, {"errorCode": "22007", "message": "Invalid input provided.",
+                                     "status": "400"})
+    assert dev.startswith("roles: ") and len(dev) > len("roles: ")
     body = {"firstName": 123, "loyaltyPrograms": "XTRAREWARDS"}
     assert answer(occ.put(KIM, json=body)) == (400, {
         "errorCode": "22025",
