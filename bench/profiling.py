@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/profiling.py loop [--calls 20000] [--rounds 5]
     .venv/bin/python bench/profiling.py live [--seconds 10] [--connections 16] [--out FILE]
+    .venv/bin/python bench/profiling.py layers [--calls 4000]
     .venv/bin/python bench/profiling.py top FILE        # summarise a py-spy --format raw file
 
 ``loop``: the ASGI apps called in-process (no sockets, no server): the emulator and
@@ -11,6 +12,10 @@ difference. With ``--py-spy FILE`` it runs under py-spy instead (raw stacks to F
 
 ``live``: a ``profile-emulator serve`` on core 0 under ``py-spy record`` while wrk sends the
 valid PUT from core 1; then the summary of ``top``.
+
+``layers``: the same loop with one part of the request path taken out at a time (the
+handler replaced by one that answers the same reply; then the spec checks; then Connexion's
+routing, the routed operation called straight away): the CPU µs each part costs.
 
 ``top``: the functions with the most samples on their own (self) and under them (total),
 and the share of samples in each part of the request path (see PARTS).
@@ -132,6 +137,52 @@ async def loop_main(calls: int, rounds: int) -> None:
     print(f"  added by the emulator: {min(emu) - min(raw):.1f} us/call")
 
 
+async def layers_main(calls: int) -> None:
+    """CPU µs per call with the handler, then the spec checks, then Connexion's routing taken
+    out (a bench-only patch of the built app; the emulator itself has no such switch)."""
+    from emulator import connexion_seam
+    from emulator.app import create_app
+    from emulator.reply import Reply
+
+    app = create_app()
+    correlation_id, email = await session(app)
+    put = ("PUT", f"/client/users/{correlation_id}/profile", JSON, orjson.dumps(loyalty_body(email, True)))
+    [validation] = [m for m in app.app.middleware_stack if isinstance(m, connexion_seam.ValidationMiddleware)]
+    [operation] = [op for api in validation.apis["/client"] for op in api.operations.values()
+                   if op.operation_id == "updateProfile"]
+    dispatcher = operation.next_app
+
+    async def same_reply(ctx):
+        await ctx.checked()
+        return Reply(200, {"debugMessage": "Profile Updated"})
+
+    async def routed(scope, receive, send):  # what Connexion's routing leaves in the scope
+        scope["path_params"] = {"correlation_id": correlation_id}
+        await operation(scope, receive, send)
+
+    async def cost() -> float:
+        await per_call_us(app, put, 500)
+        return min([await per_call_us(app, put, calls) for _ in range(3)])
+
+    steps = [("the whole call", lambda: None),
+             ("handler (checks, state, EMD) out",
+              lambda: dispatcher.handlers.__setitem__(("loyalty", "updateProfile"), same_reply)),
+             ("spec checks out", lambda: setattr(operation.checks, "failure", lambda ctx, headers: None)),
+             ("Connexion's routing out", lambda: setattr(app, "app", routed))]
+    import raw_asgi
+    raw = min([await per_call_us(raw_asgi.app, put, calls) for _ in range(3)])
+    print(f"in-process CPU us per valid loyalty PUT, fastest of 3 x {calls} calls:")
+    before = None
+    for label, take_out in steps:
+        take_out()
+        now = await cost()
+        part = "" if before is None else f"   (the part taken out: {before - now:5.1f} us)"
+        print(f"  {label:34s} {now:6.1f} us{part}")
+        before = now
+    print(f"  {'raw ASGI app, same call':34s} {raw:6.1f} us   (what is left of ours: {before - raw:5.1f} us: "
+          f"EmulatorApp, the routed operation, Dispatcher, reply, journal)")
+
+
 def loop_under_py_spy(out: Path, calls: int) -> None:
     argv = [str(PY_SPY), "record", "--format", "raw", "--rate", "1000", "-o", str(out), "--",
             sys.executable, __file__, "loop", "--calls", str(calls), "--rounds", "1"]
@@ -229,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     lp.add_argument("--calls", type=int, default=20000)
     lp.add_argument("--rounds", type=int, default=5)
     lp.add_argument("--py-spy", type=Path, default=None, help="profile the loop, raw stacks to this file")
+    ly = sub.add_parser("layers")
+    ly.add_argument("--calls", type=int, default=4000)
     lv = sub.add_parser("live")
     lv.add_argument("--seconds", type=int, default=10)
     lv.add_argument("--connections", type=int, default=16)
@@ -246,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         loop_under_py_spy(args.py_spy, args.calls)
     elif args.mode == "loop":
         asyncio.run(loop_main(args.calls, args.rounds))
+    elif args.mode == "layers":
+        sys.path.insert(0, str(REPO / "bench"))
+        asyncio.run(layers_main(args.calls))
     elif args.mode == "live":
         args.out.parent.mkdir(parents=True, exist_ok=True)
         live(args.seconds, args.connections, args.out, args.raw)

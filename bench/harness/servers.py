@@ -283,13 +283,14 @@ def start_all(args, log_dir: Path) -> tuple[dict[str, Server | None], dict[str, 
 def cold_start(template: str, spawns: int, log_dir: Path) -> dict:
     """Spawn -> first answer on /_emulator/health, and the RSS right then, `spawns` times
     after one spawn that is not counted (it fills the page cache, e.g. after a checkout)."""
-    samples, rss = [], []
+    samples, rss, cpu = [], [], []
     for i in range(-1, spawns):
         srv = emulator(template, log_dir, "emulator-cold")
         try:
             srv.start(timeout=30)
             samples.append(srv.startup_s)
             rss.append(srv.rss_mb())
+            cpu.append(srv.cpu_seconds())  # what the start cost the process, waits for a core aside
         except Skip as exc:
             return {"status": f"failed: {exc}", "samples_s": samples, "median_s": None}
         finally:
@@ -299,5 +300,7 @@ def cold_start(template: str, spawns: int, log_dir: Path) -> dict:
         if i < 0:
             samples.clear()
             rss.clear()
+            cpu.clear()
     return {"status": "ok", "samples_s": [round(s, 4) for s in samples], "median_s": round(median(samples), 4),
-            "rss_mb": rss, "rss_median_mb": median([r for r in rss if r is not None])}
+            "rss_mb": rss, "rss_median_mb": median([r for r in rss if r is not None]),
+            "cpu_s": cpu, "cpu_median_s": median([c for c in cpu if c is not None])}
