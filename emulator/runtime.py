@@ -38,9 +38,8 @@ DEFAULT_NAMESPACE = "default"
 NAMESPACE_HEADER = "x-emulator-namespace"
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 JOURNAL_SIZE = 1000  # vendor calls kept per namespace, oldest dropped first
-RESPONSE_BODY_BYTES = 1024 * 1024  # of a response, the journal keeps this much (a request's cap)
 JOURNAL_BYTES = 2 * 1024 * 1024  # what a namespace's journal may hold in all, oldest dropped first
-JOURNAL_BODY_BYTES = 64 * 1024  # of a request body, the journal keeps this much (and its size)
+JOURNAL_BODY_BYTES = 64 * 1024  # of a request or response body, the journal keeps this much (and its size)
 MAX_NAMESPACES = 1000  # namespaces kept at once; the least recently used idle one makes room
 HOLD_SECONDS = 300.0  # the `timeout` fault holds a connection at most this long
 
@@ -67,13 +66,13 @@ def _headers_weight(headers: Any) -> int:
 
 class Response:
     """What the client received: status, headers and the body's first bytes (the whole body
-    up to ``RESPONSE_BODY_BYTES``; ``size`` is always the whole body's length). Built from
-    what went out on the wire: the headers are decoded only when read."""
+    up to ``JOURNAL_BODY_BYTES``, as a request's; ``size`` is always the whole body's length).
+    Built from what went out on the wire: the headers are decoded only when read."""
 
     __slots__ = ("status", "_raw_headers", "_headers", "raw_body", "size")
 
     def __init__(self, status: int, raw_headers: Any = (), body: list[bytes] | None = None,
-                 limit: int = RESPONSE_BODY_BYTES) -> None:
+                 limit: int = JOURNAL_BODY_BYTES) -> None:
         self.status = status
         self._raw_headers = raw_headers  # the ASGI (name, value) byte pairs
         self._headers: dict[str, str] | None = None

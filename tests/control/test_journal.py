@@ -49,16 +49,32 @@ def test_an_entry_holds_the_response_the_client_received(http: httpx.Client) -> 
     assert entry["actedBy"] is None and entry["rule"] is None
 
 
+KIB = 1024
+
+
 def test_a_response_beyond_the_cap_is_kept_cut_short_with_its_size(emu: Emulator,
                                                                     http: httpx.Client) -> None:
-    text = "x" * (1024 * 1024 + 10)  # the body's JSON is 2 bytes longer (the quotes)
+    text = "x" * (1024 * KIB + 10)  # the body's JSON is 2 bytes longer (the quotes)
     emu.inject(respond={"status": 200, "body": text}, operation="getProfile")
     answer = http.get(LOYALTY_PROFILE)
     assert answer.json() == text
     [entry] = journal(http)
     response = entry["response"]
     assert (response["size"], response["truncated"]) == (len(answer.content), True)
-    assert response["body"] == answer.text[:1024 * 1024]  # the first MiB, as text
+    assert response["body"] == answer.text[:64 * KIB]  # the first 64 KiB, as a request's, as text
+
+
+def test_response_bodies_count_against_the_journals_byte_budget() -> None:
+    # Small requests, 64 KiB kept of each 200 KiB answer: room for four, not five.
+    with EmulatorServer(journal_bytes=300 * KIB) as small, Emulator(small.url, "budget") as emu, \
+            httpx.Client(base_url=small.url, headers=emu.headers) as http:
+        emu.inject(respond={"status": 200, "body": "y" * (200 * KIB)}, operation="getProfile")
+        for n in range(10):
+            assert http.get(LOYALTY_PROFILE, params={"n": n}).status_code == 200
+        entries = journal(http)
+        assert [e["query"] for e in entries] == ["n=6", "n=7", "n=8", "n=9"]
+        assert {(e["response"]["size"], e["response"]["truncated"]) for e in entries} == {
+            (200 * KIB + 2, True)}
 
 
 def test_an_empty_response_and_a_transport_fault(emu: Emulator, http: httpx.Client,
