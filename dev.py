@@ -5,6 +5,7 @@
     python3 dev.py test [pytest options]   # install into .venv (first time), the tools the tests
                                            # drive (tools/setup-*.sh), then run every test
     python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
+    python3 dev.py bench persistence [...]  # the data file's crash-loss bench (bench/persistence.py)
 
 The virtualenv is refreshed whenever pyproject.toml or constraints.txt changes; every package
 is installed at the version constraints.txt locks.
@@ -81,6 +82,8 @@ def main(argv: list[str]) -> int:
     ensure_venv()
     if argv[0] == "serve":
         command = [str(BIN / "profile-emulator"), "serve", *argv[1:]]
+    elif argv[0] == "bench" and argv[1:2] == ["persistence"]:
+        command = [str(BIN / "python"), str(ROOT / "bench" / "persistence.py"), *argv[2:]]
     elif argv[0] == "bench":
         if run(["bash", str(ROOT / "bench" / "setup.sh")], cwd=ROOT) != 0:
             return 1

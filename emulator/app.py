@@ -25,7 +25,8 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
                control_token: str | None = None, journal_size: int = JOURNAL_SIZE,
                journal_bytes: int = JOURNAL_BYTES, max_namespaces: int = MAX_NAMESPACES,
                hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None,
-               vendors: tuple[Vendor, ...] | None = None) -> EmulatorApp:
+               vendors: tuple[Vendor, ...] | None = None,
+               fsync: str = "batch") -> EmulatorApp:
     """The emulator: every vendor API, and the control API under /_emulator/.
 
     ``control_token``: when set, control calls (health excepted) need it. ``journal_size``
@@ -34,11 +35,13 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
     ``clock``: the fault engine's time and the journal's durations (a ``clock.ManualClock``
     in tests of delays).
     ``vendors``: the vendor APIs to serve (all the emulator ships, ``VENDORS``, by default).
+    ``fsync``: ``batch`` (the data file's writes fsynced every 50 ms) or ``always`` (a
+    write is answered once it is on disk).
     """
     vendors = VENDORS if vendors is None else vendors
     runtime = Runtime(vendors, fixtures_dir, data_file, journal_size=journal_size,
                       journal_bytes=journal_bytes, max_namespaces=max_namespaces,
-                      hold_seconds=hold_seconds, clock=clock,
+                      hold_seconds=hold_seconds, clock=clock, fsync=fsync,
                       shipped=tuple(vendor.name for vendor in emulator.vendors.VENDORS))
     controls = control.ControlAPI(runtime)
     # One record per API: the vendors, then the control API (its own prefix, error shape,

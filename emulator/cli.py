@@ -1,7 +1,8 @@
 """`profile-emulator serve`: run the emulator with uvicorn.
 
 Exit status: 0 after a clean stop (SIGTERM, Ctrl-C), 2 when it cannot start as asked (a bad
-option, a port in use, fixtures or a data file it cannot use), with one line saying why.
+option, a port in use, fixtures or a data file it cannot use), with one line saying why; 1
+when the data file's last write at the stop failed (one line says why).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ JOURNAL_SIZE = 1000  # emulator.runtime.JOURNAL_SIZE (a test keeps these equal)
 JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.runtime.JOURNAL_BYTES
 MAX_NAMESPACES = 1000  # emulator.runtime.MAX_NAMESPACES
 BACKLOG = 2048  # uvicorn's default
+FSYNC_MODES = ("batch", "always")  # emulator.persistence.MODES (a test keeps the two equal)
 
 
 class Refusal(Exception):
@@ -67,7 +69,12 @@ def parser() -> argparse.ArgumentParser:
                        help="fixtures folder: loyalty.yaml, commerce.yaml, scenarios/ "
                             "(default: the shipped ones)")
     serve.add_argument("--data-file", type=Path, default=None, metavar="PATH",
-                       help="persist state to this JSON file (written behind, atomically)")
+                       help="keep every namespace's state in this JSON file across restarts "
+                            "(a snapshot, plus a change log PATH.N.log beside it while running)")
+    serve.add_argument("--fsync", choices=FSYNC_MODES, default="batch",
+                       help="with --data-file: batch (default) fsyncs the change log every "
+                            "50 ms, a crash of the machine loses at most that; always answers "
+                            "a write only once it is on disk (slower writes)")
     serve.add_argument("--control-token", default=os.environ.get("EMULATOR_CONTROL_TOKEN"),
                        help="require this token on /_emulator/* calls (health excepted), as "
                             "'Authorization: Bearer TOKEN' or 'X-Emulator-Token: TOKEN' "
@@ -185,7 +192,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
         try:
             app = create_app(fixtures, data_file, control_token=args.control_token,
                              journal_size=args.journal_size, journal_bytes=args.journal_bytes,
-                             max_namespaces=args.max_namespaces)
+                             max_namespaces=args.max_namespaces, fsync=args.fsync)
         except FixtureError as exc:
             raise Refusal(str(exc)) from None
         gc.freeze()  # no collection first: what start-up threw away is a few MB, once
@@ -215,6 +222,9 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
         sock.close()
         if port_file is not None:
             _remove_port_file(port_file, port)
+    if app.runtime.close_error is not None:
+        print(f"profile-emulator: --data-file: {app.runtime.close_error}", file=sys.stderr)
+        return 1
     return 0
 
 

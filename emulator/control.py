@@ -144,8 +144,11 @@ class ControlAPI:
     # --- server -----------------------------------------------------------------------
 
     async def health(self, ctx: RequestContext) -> Reply:
-        """GET /_emulator/health"""
-        return Reply(200, {"status": "ok"})
+        """GET /_emulator/health (with a data file, whether writes reach it)."""
+        persistence = self.runtime.persistence_status
+        if persistence is None:
+            return Reply(200, {"status": "ok"})
+        return Reply(200, {"status": "ok", "persistence": persistence})
 
     async def reset(self, ctx: RequestContext) -> Reply:
         """POST /_emulator/reset: state, config, seed, rules, scenarios and journal.
@@ -289,12 +292,13 @@ class ControlAPI:
         """PUT /_emulator/state: restore a snapshot (collections left out are emptied)."""
         await ctx.checked()
         try:
-            self.runtime.check_state(ctx.body)
+            encoded = self.runtime.check_state(ctx.body)  # the one state schema
         except ValueError as exc:
             raise bad_request(str(exc)) from None
         # The parsed body belongs to this call alone: the store takes it as is (no deep
-        # copy, and nothing of 10k documents left to free after the answer).
-        ctx.namespace.store.restore(ctx.body, copied=True)
+        # copy, and nothing of 10k documents left to free after the answer); the data
+        # file's change log takes the JSON the check already made.
+        ctx.namespace.store.restore(ctx.body, copied=True, encoded=encoded)
         return Reply(204)
 
     async def get_config(self, ctx: RequestContext) -> Reply:

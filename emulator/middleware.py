@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emulator.errors import Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError, echo
 from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
+from emulator.persistence import NotPersisted, Persistence
 from emulator.reply import Reply, send_reply
 from emulator.runtime import (CONTEXT, DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
                               JournalEntry, RequestContext, Response, Runtime, body_kept,
@@ -290,6 +291,15 @@ def verdict(shape: ErrorShape, failure: RequestInvalid) -> VendorError | None:
     return error or shape.internal_error
 
 
+async def _durable(ctx: RequestContext, persistence: Persistence) -> None:
+    """``--fsync always``: the call wrote, so it is answered once that is on disk; when the
+    disk cannot take it, the call is not acknowledged (the API's internal error)."""
+    try:
+        await persistence.durable(persistence.appended)
+    except NotPersisted:
+        raise EmulatedError(ctx.shape.internal_error) from None
+
+
 class Dispatcher:
     """The innermost app: (api, operationId) -> handler; the one place fault rules are
     decided; and the one place a call's spec failure becomes its API's error.
@@ -331,11 +341,15 @@ class Dispatcher:
             if error is not None:
                 raise EmulatedError(error)
             ctx.deferred = failure.errors
+        persistence = ctx.runtime.persistence if ctx.runtime is not None else None
+        written = persistence.appended if persistence is not None else 0
         if not ctx.deferred:
             try:
                 reply = await handler(ctx)
             except Answered:
                 return
+            if persistence is not None and persistence.always and persistence.appended != written:
+                await _durable(ctx, persistence)
             await send_reply(send, reply)
             return
         # Until the handler declares its checks passed, it may not write (nor answer).
@@ -350,6 +364,8 @@ class Dispatcher:
         if not ctx.passed_checks:
             raise RuntimeError(f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
                                f"while the spec's errors were left to it")
+        if persistence is not None and persistence.always and persistence.appended != written:
+            await _durable(ctx, persistence)
         await send_reply(send, reply)
 
     @staticmethod

@@ -26,7 +26,8 @@ from emulator.clock import Clock
 from emulator.errors import Catalogue, EmulatedError, ErrorShape, RequestInvalid, VendorError
 from emulator.faults import (MAX_NESTING, Acted, Call, Contract, Engine, RuleError, Scenario,
                              Weighing, load_scenarios, nested_too_deep)
-from emulator.state import DataFile, Store, writes_refused
+from emulator.persistence import DataFileError, Persistence
+from emulator.state import StateSchema, Store, writes_refused
 from emulator.validation import parse_urlencoded
 
 if TYPE_CHECKING:
@@ -451,7 +452,7 @@ class Runtime:
                  data_file: Path | None = None, *, journal_size: int = JOURNAL_SIZE,
                  journal_bytes: int = JOURNAL_BYTES, max_namespaces: int = MAX_NAMESPACES,
                  hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None,
-                 shipped: tuple[str, ...] = ()) -> None:
+                 shipped: tuple[str, ...] = (), fsync: str = "batch") -> None:
         """``shipped``: the names of every vendor the emulator ships, which the shipped
         scenarios may name even where this server serves only some of them."""
         self.vendors = {vendor.name: vendor for vendor in vendors}
@@ -463,17 +464,20 @@ class Runtime:
         self.clock = clock or Clock()  # delays, held calls, rule lifetimes, durations
         self.catalogue = Catalogue()
         self._schema: dict[str, Any] = {}
+        documents: dict[str, Any] = {}
         self._seed_state: dict[str, Any] = {}
         self._seed_config: dict[str, Any] = {"seed": 0}
         for vendor in vendors:
             self.catalogue.register(vendor.name, vendor.errors)
             self._schema.update(vendor.collections)
+            documents.update(vendor.documents)
             path = fixtures_dir / f"{vendor.name}.yaml"
             doc = load_fixture_file(path, dict(vendor.fixture_schema)) if path.exists() else {}
             state, config = vendor.load_fixtures(doc)
             self._seed_state.update(state)
             self._seed_config[vendor.name] = config
         self.contract = contract_of(vendors)
+        self.state_schema = StateSchema(self._schema, documents)
         # Shipped scenarios of every vendor load wherever only some vendors are served; a
         # rule for a vendor this server lacks is refused when its scenario is activated.
         lenient = dataclasses.replace(self.contract, absent=frozenset(shipped) - set(self.vendors))
@@ -484,20 +488,44 @@ class Runtime:
             raise FixtureError(str(exc)) from None
         self._namespaces: dict[str, Namespace] = {}
         self._lock = threading.Lock()
-        self.data_file = DataFile(data_file, self.persisted) if data_file else None
-        if self.data_file is not None:
-            try:
-                saved = self.data_file.load() or {}
-            except ValueError as exc:
-                raise FixtureError(str(exc)) from None
-            for name, state in saved.get("namespaces", {}).items():
-                self.namespace(name).store.restore(state)
-            self.data_file.start()
+        self.persistence: Persistence | None = None
+        self.close_error: str | None = None  # why the data file's last write failed at exit
+        if data_file is not None:
+            self._load(Persistence(data_file, always=fsync == "always"))
         self.max_namespaces = max_namespaces
 
-    def _mark_dirty(self) -> None:
-        if self.data_file is not None:
-            self.data_file.mark_dirty()
+    def _load(self, persistence: Persistence) -> None:
+        """The data file's state (the snapshot, then the change log's writes, each checked
+        by the state schema), then persistence from here on."""
+        try:
+            saved = persistence.load(self.state_schema, NAMESPACE_PATTERN)
+        except DataFileError as exc:
+            raise FixtureError(str(exc)) from None
+        for name, state in saved.namespaces.items():
+            self.namespace(name).store.restore(state, copied=True)
+        for record in saved.records:
+            if record[0] == "drop":
+                self._namespaces.pop(record[1], None)
+                continue
+            store = self.namespace(record[1]).store
+            if record[0] == "put":
+                store[record[2]].put(record[3], record[4])
+            elif record[0] == "del":
+                store[record[2]].delete(record[3])
+            else:
+                store.restore(record[2], copied=True)
+        try:
+            persistence.open(self._live)
+        except OSError as exc:
+            raise FixtureError(f"{persistence.path}: cannot be written "
+                               f"({exc.strerror or exc})") from None
+        self.persistence = persistence
+        for name, namespace in self._namespaces.items():
+            namespace.store.changes = persistence.recorder(name)
+        persistence.start()
+
+    def _live(self) -> dict[str, Any]:
+        return {name: namespace.store.live for name, namespace in list(self._namespaces.items())}
 
     def namespace(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
         """The namespace of that name, made from the fixture seed if there is none. When
@@ -510,8 +538,10 @@ class Runtime:
                 if namespace is None:
                     if self.max_namespaces and len(self._namespaces) >= self.max_namespaces:
                         self._make_room()
-                    store = Store(self._schema, on_write=self._mark_dirty)
+                    store = Store(self._schema, kept=self.state_schema.kept)
                     store.restore(self._seed_state)
+                    if self.persistence is not None:
+                        store.changes = self.persistence.recorder(name)
                     config = copy.deepcopy(self._seed_config)
                     engine = Engine(seed=config["seed"], clock=self.clock.now)
                     namespace = Namespace(name, store, config, engine,
@@ -531,7 +561,7 @@ class Runtime:
             return
         oldest = min(idle, key=lambda ns: ns.used)
         del self._namespaces[oldest.name]
-        self._mark_dirty()
+        self._forget(oldest)
         log.warning("namespace %r dropped to make room (--max-namespaces %d): it was the least "
                     "recently used", oldest.name, self.max_namespaces)
 
@@ -542,8 +572,16 @@ class Runtime:
         dropped namespace (None if it did not exist), for the caller to free at its pace."""
         with self._lock:
             dropped = self._namespaces.pop(name, None)
-        self._mark_dirty()
+        if dropped is not None:
+            self._forget(dropped)
         return dropped
+
+    def _forget(self, dropped: Namespace) -> None:
+        """A dropped namespace leaves the data file too (reset, or evicted to make room)."""
+        if self.persistence is not None:
+            # A call still under way in the dropped namespace writes nowhere the file sees.
+            dropped.store.changes = None
+            self.persistence.dropped(dropped.name)
 
     def namespaces(self) -> list[Namespace]:
         """The namespaces in use (made by a call since they were last reset), by name."""
@@ -554,29 +592,17 @@ class Runtime:
     def collections(self) -> list[str]:
         return list(self._schema)
 
-    def check_state(self, data: dict[str, Any]) -> None:
-        """Refuse a snapshot that is not {collection: {key: document}} for known collections
-        and whose documents do not fit the collections' indexes (ValueError naming it)."""
-        for name, docs in data.items():
-            if name not in self._schema:
-                raise ValueError(f"{name}: unknown collection; expected one of: "
-                                 f"{', '.join(self._schema)}")
-            if not isinstance(docs, dict):
-                raise ValueError(f"{name}: must be an object of documents by key")
-            for key, doc in docs.items():
-                if not isinstance(doc, dict):
-                    raise ValueError(f"{name}.{key}: a document must be an object")
-                for index, key_of in self._schema[name].items():
-                    try:
-                        key_of(doc)
-                    except Exception as exc:  # noqa: BLE001 - any index failure is a bad document
-                        raise ValueError(f"{name}.{key}: does not fit the collection's {index} "
-                                         f"index ({type(exc).__name__}: {exc})") from None
+    def check_state(self, data: Any) -> bytes:
+        """``data`` as JSON when it is state the handlers can use (the state schema, the same
+        one the data file is read with); else ValueError naming the path."""
+        return self.state_schema.check(data)
 
-    def persisted(self) -> dict[str, Any]:
-        return {"version": 1, "namespaces": {name: ns.store.snapshot()
-                                             for name, ns in list(self._namespaces.items())}}
+    @property
+    def persistence_status(self) -> str | None:
+        """None without a data file; else ``ok`` or ``failing: <reason>``."""
+        return None if self.persistence is None else self.persistence.status
 
     def close(self) -> None:
-        if self.data_file is not None:
-            self.data_file.close()
+        """The data file's last snapshot; why it failed goes to ``close_error``."""
+        if self.persistence is not None:
+            self.close_error = self.persistence.close()

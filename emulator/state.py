@@ -1,27 +1,31 @@
-"""Per-namespace state over TinyDB, with keyed look-ups, secondary indexes and safe persistence.
+"""Per-namespace state: keyed collections with secondary indexes, the state schema, snapshots.
 
-This module is the only importer of tinydb. TinyDB 4 rewrites a whole table on every
-write and scans it on every query; here a table is keyed by the document's own key
-(``document_id_class = str``), writes touch one document in place, and secondary indexes
-are plain dicts kept beside the table, so a request costs the same at 100 documents
-or 100,000.
+A collection is a TinyDB table keyed by the documents' own keys, written in place
+(``emulator/tinydb_seam.py`` is the one module that meets TinyDB); secondary indexes are
+plain dicts kept beside it, so a request costs the same at 100 documents or 100,000. Every
+write is also told, as it happens, to the store's :class:`Changes` (the data file's change
+log, when there is one), so persisting a write costs that write, not the whole state.
 """
 from __future__ import annotations
 
 import copy
-import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import jsonschema
+import jsonschema_rs
 import orjson
-from tinydb import TinyDB
-from tinydb.storages import Storage
-from tinydb.table import Table
 
+from emulator import tinydb_seam
 from emulator.files import write_atomically
+from emulator.tinydb_seam import KeyedTable
+
+__all__ = ["Changes", "Collection", "DataFile", "Documents", "KeyedTable", "StateError",
+           "StateSchema", "Store", "clone"]
 
 Doc = dict[str, Any]
 IndexKey = Callable[[Doc], Any]
@@ -52,48 +56,25 @@ def clone(data: Any) -> Any:
         return copy.deepcopy(data)
 
 
-class _InPlaceStorage(Storage):
-    """Holds the tables in memory; ``write`` is a no-op because tables are edited in place."""
+class Changes(Protocol):
+    """Told of every write of one store, as it happens (the data file's change log)."""
 
-    def __init__(self) -> None:
-        self.memory: dict[str, dict[str, Doc]] = {}
-
-    def read(self) -> dict[str, dict[str, Doc]]:
-        return self.memory
-
-    def write(self, data: dict[str, dict[str, Doc]]) -> None:
-        self.memory = data
-
-
-class KeyedTable(Table):
-    """A TinyDB table whose document ids are the documents' own string keys."""
-
-    document_id_class = str
-
-    def _update_table(self, updater: Callable[[dict[str, Doc]], None]) -> None:
-        tables = self._storage.read()
-        raw = tables.setdefault(self.name, {})
-        updater(raw)  # ids are already strings: no whole-table copy, no rewrite
-        self.clear_cache()
-
-    def raw(self) -> dict[str, Doc]:
-        return self._storage.read().setdefault(self.name, {})
-
-
-class KeyedDB(TinyDB):
-    table_class = KeyedTable
+    def put(self, collection: str, key: str, doc: Doc) -> None: ...
+    def delete(self, collection: str, key: str) -> None: ...
+    def replace(self, state: dict[str, dict[str, Doc]], encoded: bytes | None) -> None: ...
 
 
 class Collection:
     """Documents by key, with unique secondary indexes (value -> key)."""
 
-    def __init__(self, table: KeyedTable, indexes: dict[str, IndexKey], lock: threading.RLock,
-                 on_write: Callable[[], None]) -> None:
+    def __init__(self, name: str, table: KeyedTable, indexes: Mapping[str, IndexKey],
+                 lock: threading.RLock) -> None:
+        self.name = name
         self._table = table
         self._indexes = indexes
         self._index: dict[str, dict[Any, str]] = {name: {} for name in indexes}
         self._lock = lock
-        self._on_write = on_write
+        self.changes: Changes | None = None  # the store's (set by Store.changes)
         self.reindex()
 
     def reindex(self) -> None:
@@ -127,8 +108,9 @@ class Collection:
                         del index[old_value]
                 if value is not None:
                     index[value] = key
-            self._table._update_table(lambda table: table.__setitem__(key, doc))
-            self._on_write()
+            self._table.put(key, doc)
+            if self.changes is not None:
+                self.changes.put(self.name, key, doc)
 
     def delete(self, key: str) -> bool:
         _writable()
@@ -140,8 +122,9 @@ class Collection:
                 value = key_of(doc)
                 if value is not None and self._index[name].get(value) == key:
                     del self._index[name][value]
-            self._table._update_table(lambda table: table.pop(key))
-            self._on_write()
+            self._table.pop(key)
+            if self.changes is not None:
+                self.changes.delete(self.name, key)
             return True
 
     def __contains__(self, key: str) -> bool:
@@ -158,27 +141,46 @@ class Store:
     """One namespace's state: named collections in one in-memory TinyDB.
 
     ``lock`` serialises check-then-write sequences (e.g. email uniqueness) across
-    threads; handlers hold it for the whole of such a sequence.
+    threads; handlers hold it for the whole of such a sequence. ``changes``, when set, is
+    told of every write (see :class:`Changes`).
     """
 
-    def __init__(self, schema: dict[str, dict[str, IndexKey]],
-                 on_write: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, schema: Mapping[str, Mapping[str, IndexKey]], *,
+                 kept: frozenset[str] = frozenset(), changes: Changes | None = None) -> None:
         self.lock = threading.RLock()
-        self._db = KeyedDB(storage=_InPlaceStorage)
+        self._db = tinydb_seam.open_db()
         self._schema = schema
-        self._on_write = on_write
-        self._collections = {
-            name: Collection(self._db.table(name, cache_size=0), indexes, self.lock, on_write)
-            for name, indexes in schema.items()
-        }
+        self._kept = kept
+        self._collections = {name: Collection(name, tinydb_seam.table(self._db, name), indexes,
+                                              self.lock)
+                             for name, indexes in schema.items()}
+        self.changes = changes
+
+    @property
+    def changes(self) -> Changes | None:
+        return self._changes
+
+    @changes.setter
+    def changes(self, changes: Changes | None) -> None:
+        # Each collection holds it too (not the store: no reference cycle, so a dropped
+        # namespace is freed by reference counting).
+        self._changes = changes
+        for collection in self._collections.values():
+            collection.changes = changes
 
     def __getitem__(self, name: str) -> Collection:
         return self._collections[name]
 
+    @property
+    def live(self) -> dict[str, dict[str, Doc]]:
+        """The documents themselves, by collection (not a copy: for the data file's
+        snapshot, which encodes them in one call)."""
+        return tinydb_seam.tables_of(self._db)
+
     def snapshot(self) -> dict[str, dict[str, Doc]]:
         """A deep copy of every collection: {collection: {key: doc}}."""
         with self.lock:
-            memory = self._db.storage.read()
+            memory = tinydb_seam.tables_of(self._db)
             return {name: clone(memory.get(name, {})) for name in self._schema}
 
     def dismantle(self, slice_size: int) -> Iterator[int]:
@@ -193,7 +195,7 @@ class Store:
                     index.clear()  # strings only: ~0.1 ms per 10k entries
                 yield count
         with self.lock:
-            for docs in self._db.storage.read().values():
+            for docs in tinydb_seam.tables_of(self._db).values():
                 held.extend(docs.values())  # the list keeps them alive: clearing frees nothing
                 docs.clear()
         yield 0
@@ -203,75 +205,202 @@ class Store:
                 del held[-count:]  # frees `count` documents, in C
             yield count
 
-    def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False) -> None:
-        """Replace all state; unknown collections are refused, missing ones emptied."""
+    def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False,
+                encoded: bytes | None = None) -> None:
+        """Replace all state; unknown collections are refused, missing ones emptied, except
+        the ``kept`` ones (id counters), which keep their values. ``encoded``: ``data`` as
+        JSON already, for the change log."""
         unknown = set(data) - set(self._schema)
         if unknown:
             raise KeyError(f"unknown collections: {', '.join(sorted(unknown))}")
         with self.lock:
             fresh = data if copied else clone(data)
-            memory = self._db.storage.read()
+            memory = tinydb_seam.tables_of(self._db)
             for name in self._schema:
-                memory[name] = fresh.get(name, {})
+                if name in fresh or name not in self._kept:
+                    memory[name] = fresh.get(name, {})
             for collection in self._collections.values():
                 collection.reindex()
-            self._on_write()
+            if self.changes is not None:
+                self.changes.replace(fresh, encoded)
+
+
+# --- the state schema -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Documents:
+    """What a collection's documents must be for the handlers to use them.
+
+    ``schema``: JSON Schema (draft 7) of one document. ``key``: the document property that
+    must equal its key (e.g. an account's ``accountId``). ``required``: keys the collection
+    must hold when a snapshot gives it (e.g. the id counters). ``kept``: a snapshot that
+    leaves the collection out keeps its documents instead of emptying it (the id counters:
+    ids handed out are never handed out again).
+    """
+
+    schema: Mapping[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    required: tuple[str, ...] = ()
+    kept: bool = False
+
+
+class StateError(ValueError):
+    """State the handlers could not use: ``path`` (``collection.key.field``, "" for the
+    whole state) and what is wrong there."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(f"{path or '(top level)'}: {detail}")
+        self.path = path
+        self.detail = detail
+
+    def within(self, outer: str) -> StateError:
+        """The same error, its path inside ``outer`` (e.g. a data file's ``namespaces.x``)."""
+        return StateError(f"{outer}.{self.path}" if self.path else outer, self.detail)
+
+
+def path_of(parts: Any) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class StateSchema:
+    """The one check of a namespace's state, for snapshots (``PUT /_emulator/state``) and
+    the data file alike: known collections, documents of the collection's shape whose
+    indexes can be computed, keys equal to their documents' own, what JSON can write back.
+    """
+
+    def __init__(self, indexes: Mapping[str, Mapping[str, IndexKey]],
+                 documents: Mapping[str, Documents]) -> None:
+        self.indexes = indexes
+        self.documents = {name: documents.get(name, Documents()) for name in indexes}
+        self.kept = frozenset(name for name, docs in self.documents.items() if docs.kept)
+        self._document = {name: jsonschema.Draft7Validator(dict(docs.schema))
+                          for name, docs in self.documents.items()}
+        self._whole = jsonschema_rs.Draft7Validator({
+            "type": "object", "minProperties": 1, "additionalProperties": False,
+            "properties": {name: {"type": "object", "required": list(docs.required),
+                                  "additionalProperties": dict(docs.schema)}
+                           for name, docs in self.documents.items()}})
+
+    def check(self, state: Any) -> bytes:
+        """``state`` encoded as JSON when the handlers can use it; else :class:`StateError`
+        naming the first path that is wrong."""
+        if not isinstance(state, dict):
+            raise StateError("", f"{_quote(state)} is not of type 'object'")
+        if not state:
+            raise StateError("", "names no collection; send the collections GET "
+                                 "/_emulator/state returns (an empty one as {})")
+        valid = self._whole.is_valid(state)
+        for name, docs in state.items():
+            if name not in self.indexes:
+                raise StateError(name, "unknown collection; expected one of: "
+                                 f"{', '.join(self.indexes)}")
+            if not isinstance(docs, dict):
+                raise StateError(name, "must be an object of documents by key")
+            own = self.documents[name].key
+            for key, doc in docs.items():
+                self._check_indexes(name, key, doc)
+                if not valid:
+                    self._check_document(name, key, doc)
+                elif own is not None and doc.get(own) != key:
+                    self._check_key(name, key, doc, own)
+            missing = [key for key in self.documents[name].required if key not in docs]
+            if missing:
+                raise StateError(name, f"{missing[0]!r} is a required property")
+        if not valid:  # what the walk above did not word (the two validators disagree)
+            raise StateError("", "does not match the state schema")
+        try:
+            return orjson.dumps(state)
+        except TypeError as exc:  # deeper than JSON is written back, or not JSON at all
+            raise self._unwritable(state, exc) from None
+
+    def check_document(self, collection: str, key: Any, doc: Any) -> None:
+        """One document of a collection (a change log's record), as :meth:`check` would."""
+        if collection not in self.indexes:
+            raise StateError(str(collection), "unknown collection; expected one of: "
+                             f"{', '.join(self.indexes)}")
+        if not isinstance(key, str):
+            raise StateError(collection, f"a key must be a string, not {_quote(key)}")
+        self._check_indexes(collection, key, doc)
+        self._check_document(collection, key, doc)
+
+    def _check_indexes(self, name: str, key: str, doc: Any) -> None:
+        if not isinstance(doc, dict):
+            raise StateError(f"{name}.{key}", "a document must be an object")
+        for index, key_of in self.indexes[name].items():
+            try:
+                key_of(doc)
+            except Exception as exc:  # noqa: BLE001 - any index failure is a bad document
+                raise StateError(f"{name}.{key}", f"does not fit the collection's {index} "
+                                 f"index ({type(exc).__name__}: {exc})") from None
+
+    def _check_document(self, name: str, key: str, doc: Doc) -> None:
+        error = jsonschema.exceptions.best_match(self._document[name].iter_errors(doc))
+        if error is not None:
+            where = path_of([name, key, *error.absolute_path])
+            raise StateError(where, _shorten(error.message))
+        own = self.documents[name].key
+        if own is not None and doc.get(own) != key:
+            self._check_key(name, key, doc, own)
+
+    @staticmethod
+    def _check_key(name: str, key: str, doc: Doc, own: str) -> None:
+        raise StateError(f"{name}.{key}.{own}", f"{_quote(doc.get(own))} is not the "
+                         f"document's key {key!r}")
+
+    @staticmethod
+    def _unwritable(state: dict[str, Any], exc: Exception) -> StateError:
+        for name, docs in state.items():
+            for key, doc in docs.items():
+                try:
+                    orjson.dumps(doc)
+                except TypeError as found:
+                    return StateError(f"{name}.{key}", f"cannot be written back as JSON ({found})")
+        return StateError("", f"cannot be written back as JSON ({exc})")
+
+
+def _quote(value: Any) -> str:
+    return _shorten(repr(value))
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# --- the data file's snapshot ---------------------------------------------------------------
 
 
 class DataFile:
-    """Write-behind persistence of every namespace's state to one JSON file.
+    """One JSON file holding a snapshot of every namespace, written whole or not at all.
 
-    Writes go to a temporary file in the same folder, are fsynced, then renamed over
-    the target, so a crash leaves either the old file or the new one, never half of one.
+    ``flush()`` encodes ``snapshot()`` (orjson; an ``orjson.Fragment`` inside is written
+    as it is) into a temporary file in the same folder, fsyncs it, renames it over the
+    target and fsyncs the folder, so a crash leaves the old file or the new one, never half
+    of one. The change log beside it is :mod:`emulator.persistence`'s.
     """
 
-    def __init__(self, path: Path, snapshot: Callable[[], dict[str, Any]],
-                 delay: float = 0.05) -> None:
+    def __init__(self, path: Path, snapshot: Callable[[], Any]) -> None:
         self.path = path
         self._snapshot = snapshot
-        self._delay = delay
-        self._dirty = threading.Event()
-        self._stop = threading.Event()
-        self._write_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
 
-    def load(self) -> dict[str, Any] | None:
-        """The saved state, or None when there is no file; ValueError (naming the file) when
-        it is not JSON this class wrote (NaN and Infinity included: state is plain JSON)."""
+    def read(self) -> Any:
+        """The file's JSON, or None when there is no file; ValueError (naming the file)
+        when it is not JSON (NaN and Infinity included: state is plain JSON)."""
         if not self.path.exists():
             return None
+        if self.path.is_dir():
+            raise ValueError(f"{self.path}: is a folder, not a data file")
         try:
-            data = orjson.loads(self.path.read_bytes())
+            return orjson.loads(self.path.read_bytes())
         except orjson.JSONDecodeError as exc:
             raise ValueError(f"{self.path}: not a state file (not JSON: {exc})") from None
-        if not isinstance(data, dict) or not isinstance(data.get("namespaces", {}), dict):
-            raise ValueError(f"{self.path}: not a state file (no namespaces object)")
-        return data
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="emulator-data-file", daemon=True)
-        self._thread.start()
-
-    def mark_dirty(self) -> None:
-        self._dirty.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            # A burst of writes is coalesced into one flush; once stopping, close() flushes.
-            if self._dirty.wait(timeout=0.5) and not self._stop.wait(self._delay):
-                self.flush()
-
-    def flush(self) -> None:
-        with self._write_lock:
-            self._dirty.clear()
-            data = self._snapshot()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.path, lambda handle: json.dump(
-                data, handle, ensure_ascii=False, separators=(",", ":")))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._dirty.set()  # wakes the thread now rather than at its next half-second
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.flush()
+    def flush(self) -> int:
+        """Write the snapshot; returns its size in bytes."""
+        payload = orjson.dumps(self._snapshot())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path, lambda handle: handle.write(payload), binary=True)
+        return len(payload)

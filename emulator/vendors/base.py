@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from emulator.errors import RequestInvalid, VendorError
 from emulator.specs import handler_name
-from emulator.state import IndexKey
+from emulator.state import Documents, IndexKey
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class Vendor:
     - ``prefix``: the URL path prefix that is this vendor's alone (e.g. ``/client/``).
     - ``errors``: the catalogue entries, by name (``<vendor>.<name>`` in the catalogue).
     - ``collections``: state collections with their unique secondary indexes.
+    - ``documents``: what each collection's documents must be for the handlers to use them
+      (the state schema snapshots and the data file are checked against).
     - ``load_fixtures(doc)``: a validated fixture document -> (state, config).
     - ``fixture_schema``: the fixture file's schema; ``config_schema``: the configuration's
       (a fixture's ``config`` and ``PATCH /_emulator/config``'s entry for the vendor).
@@ -43,6 +45,7 @@ class Vendor:
     unreported: Callable[[list[Any]], VendorError | None]
     too_large: VendorError
     internal_error: VendorError
+    documents: Mapping[str, Documents] = field(default_factory=dict)
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
         """operationId (the vendor's camelCase name) -> the snake_case handler function."""

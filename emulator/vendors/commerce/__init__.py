@@ -7,6 +7,7 @@ from typing import Any
 
 from emulator import specs
 from emulator.errors import VendorError
+from emulator.state import Documents
 from emulator.vendors.base import Vendor
 from emulator.vendors.commerce import errors, handlers
 from emulator.vendors.commerce.checks import invalid_request, unreported
@@ -126,6 +127,42 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return state, config
 
 
+# The stored documents, as the handlers read them (the state schema: snapshots and the
+# data file are checked against it). A profile holds every key of the seed's response.
+_ARRAY_OF_OBJECTS = {"type": "array", "items": _OBJ}
+_COUNTER = {"type": "object", "required": ["next"], "additionalProperties": False,
+            "properties": {"next": {"type": "integer", "minimum": 0}}}
+DOCUMENTS = {
+    "commerce.profiles": Documents({
+        "type": "object", "required": list(PROFILE_KEYS),
+        "properties": {
+            "id": _STR, "repositoryId": _STR, "email": _NULLABLE_STR,
+            "active": {"enum": ["true", "false"]}, "parentOrganization": _NULLABLE_STR,
+            "password": _NULLABLE_STR, "translations": _OBJ,
+            "roles": {"type": "array", "items": {"type": "object"}},
+            "loyaltyPrograms": _ARRAY_OF_OBJECTS, "shippingAddresses": _ARRAY_OF_OBJECTS,
+            "secondaryOrganizations": {"type": "array"},
+            "shippingAddress": {"type": ["object", "null"]},
+            "billingAddress": {"type": ["object", "null"]},
+        }}, key="id"),
+    "commerce.organizations": Documents({
+        "type": "object", "required": ["id"],
+        "properties": {"id": _STR, "name": _NULLABLE_STR, "active": {"type": "boolean"},
+                       "approvalRequired": {"type": "boolean"},
+                       "ordersPendingApproval": {"type": "integer", "minimum": 0},
+                       "secondaryAddresses": _ARRAY_OF_OBJECTS}}, key="id"),
+    "commerce.applications": Documents({
+        "type": "object", "required": ["key"], "properties": {"key": _STR}}, key="key"),
+    "commerce.tokens": Documents({
+        "type": "object", "required": ["token", "subject", "issuedAt", "expiresAt"],
+        "properties": {"token": _STR, "issuedAt": {"type": "number"},
+                       "expiresAt": {"type": "number"},
+                       "subject": {"type": "object", "required": ["type", "id"],
+                                   "properties": {"type": _STR, "id": _STR}}}}, key="token"),
+    "commerce.counters": Documents(_COUNTER, required=tuple(COUNTERS), kept=True),
+}
+
+
 _BLANK_PROFILE_PATH = re.compile(r"^/ccadmin/v1/profiles/\s*/?$")
 # The methods of a profile by id, as the spec declares them: for these, an empty id is 22000.
 _PROFILE_METHODS = specs.methods(SPEC, "/profiles/{profile_id}")
@@ -152,6 +189,7 @@ VENDOR = Vendor(
         "commerce.tokens": {},
         "commerce.counters": {},
     },
+    documents=DOCUMENTS,
     load_fixtures=load_fixtures,
     fixture_schema=FIXTURE_SCHEMA,
     config_schema=CONFIG_SCHEMA,

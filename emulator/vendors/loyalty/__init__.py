@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from emulator.errors import VendorError
+from emulator.state import Documents
 from emulator.vendors.base import Vendor
 from emulator.vendors.loyalty import errors, handlers
 from emulator.vendors.loyalty.checks import invalid_request, unreported
@@ -78,6 +79,32 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return state, config
 
 
+# The stored documents, as the handlers read them (the state schema: snapshots and the
+# data file are checked against it).
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+_COUNTER = {"type": "object", "required": ["next"], "additionalProperties": False,
+            "properties": {"next": {"type": "integer", "minimum": 0}}}
+DOCUMENTS = {
+    "loyalty.accounts": Documents({
+        "type": "object", "required": ["accountId", "loyaltyId", "profile", "emd"],
+        "properties": {
+            "accountId": _STR, "loyaltyId": _STR, "externalId": _STR, "partnerLinkId": _STR,
+            "externalAgentId": _STR,
+            "profile": {"type": "object", "properties": {"email": _TEXT_OR_NULL,
+                                                         "phoneNumber": _TEXT_OR_NULL}},
+            "emd": {"type": "object", "additionalProperties": {"type": "object"}},
+        }}, key="accountId"),
+    "loyalty.sessions": Documents({
+        "type": "object", "required": ["correlationId", "accountId", "channel"],
+        "properties": {"correlationId": _STR, "accountId": _STR, "channel": _STR,
+                       "externalAgentSessionId": {}}}, key="correlationId"),
+    "loyalty.emdKeys": Documents({
+        "type": "object", "required": ["key", "source"],
+        "properties": {"key": _STR, "source": _STR}}, key="key"),
+    "loyalty.counters": Documents(_COUNTER, required=("accounts",), kept=True),
+}
+
+
 _BLANK_SESSION_PATH = re.compile(r"^/client/users/\s*/profile(/emd)?/?$")
 
 
@@ -108,6 +135,7 @@ VENDOR = Vendor(
         "loyalty.emdKeys": {},
         "loyalty.counters": {},
     },
+    documents=DOCUMENTS,
     load_fixtures=load_fixtures,
     fixture_schema=FIXTURE_SCHEMA,
     config_schema=CONFIG_SCHEMA,
