@@ -291,3 +291,20 @@ def test_a_call_still_under_way_in_a_reset_namespace_writes_nothing_to_the_file(
     again = Runtime(VENDORS, FIXTURES_DIR, data_file)
     assert "late" not in again.namespace("gone").store["loyalty.sessions"]
     again.close()
+
+
+def test_a_namespace_evicted_to_make_room_leaves_the_file_too(tmp_path: Path) -> None:
+    from emulator.resources import FIXTURES_DIR
+    from emulator.runtime import Runtime
+    from emulator.vendors import VENDORS
+
+    data_file = tmp_path / "state.json"
+    runtime = Runtime(VENDORS, FIXTURES_DIR, data_file, max_namespaces=2)
+    runtime.namespace("first").store["loyalty.sessions"].put(
+        "mine", {"correlationId": "mine", "accountId": "1000000001", "channel": "WEB"})
+    runtime.namespace("second")
+    runtime.namespace("third")  # the least recently used one goes
+    runtime.close()
+    assert runtime.close_error is None
+    saved = json.loads(data_file.read_text())
+    assert "first" not in saved["namespaces"]
