@@ -52,16 +52,16 @@ class Served:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> tuple[int, str, str]:
         """Send the signal, wait (generously) for the exit; (status, stdout, stderr)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"still running 10 s after signal {sig}") from None
+            raise AssertionError(f"still running {timeout} s after signal {sig}") from None
         return self.proc.returncode, self.out.read_text(), self.err.read_text()
 
 

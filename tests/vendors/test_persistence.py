@@ -35,9 +35,7 @@ def test_state_survives_restart(tmp_path: Path):
 import errno  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 
 import pytest  # noqa: E402
 import yaml  # noqa: E402
@@ -46,8 +44,8 @@ from emulator import files  # noqa: E402
 from emulator.resources import OPENAPI_DIR  # noqa: E402
 from emulator.cli import FSYNC_MODES  # noqa: E402
 from emulator.persistence import MODES, log_path  # noqa: E402
+from tests.unit.test_cli import refused, serve  # noqa: E402, F401 - serve is a fixture
 
-SERVE = [sys.executable, "-m", "emulator.cli", "serve", "--quiet"]
 LOYALTY_NS = {"X-Emulator-Namespace": "persisted"}
 
 
@@ -55,97 +53,54 @@ def member(n: int | str) -> dict[str, str]:
     return {**VALID, "email": f"member-{n}@example.com"}
 
 
-class Serving:
-    """`profile-emulator serve --port 0 ...` in a subprocess, its port read from --port-file."""
-
-    def __init__(self, tmp_path: Path, *args: str) -> None:
-        self.port_file = tmp_path / f"port-{uuid.uuid4().hex[:6]}"
-        self.err = tmp_path / f"err-{uuid.uuid4().hex[:6]}.txt"
-        with self.err.open("w") as err:
-            self.proc = subprocess.Popen([*SERVE, "--port", "0", "--port-file",
-                                          str(self.port_file), *args],
-                                         stdout=subprocess.DEVNULL, stderr=err)
-        deadline = time.monotonic() + 60
-        while not self.port_file.exists():
-            assert self.proc.poll() is None, self.err.read_text()
-            assert time.monotonic() < deadline, "the emulator did not start"
-            time.sleep(0.02)
-        self.url = f"http://127.0.0.1:{int(self.port_file.read_text())}"
-
-    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("still running 20 s after the signal") from None
-        return self.proc.returncode, self.err.read_text()
-
-
-@pytest.fixture
-def serving(tmp_path: Path):
-    started: list[Serving] = []
-
-    def start(*args: str) -> Serving:
-        started.append(Serving(tmp_path, *args))
-        return started[-1]
-
-    yield start
-    for server in started:
-        if server.proc.poll() is None:
-            server.proc.kill()
-            server.proc.wait()
-
-
 def test_the_cli_offers_the_fsync_modes_the_writer_has() -> None:
     assert FSYNC_MODES == MODES
 
 
-def test_with_fsync_always_a_sigkill_loses_no_acknowledged_write(serving, tmp_path: Path) -> None:
+def test_with_fsync_always_a_sigkill_loses_no_acknowledged_write(serve, tmp_path: Path) -> None:
     data_file = tmp_path / "state.json"
-    server = serving("--data-file", str(data_file), "--fsync", "always")
+    server = serve("--quiet", "--data-file", str(data_file), "--fsync", "always")
     with httpx.Client(base_url=server.url, headers=LOYALTY_NS) as http:
         created = [http.post("/client/users", json=member(n)).json()["accountId"]
                    for n in range(30)]
-    status, _ = server.stop(signal.SIGKILL)  # no flush at exit: only what is on disk
+    status, _, _ = server.stop(signal.SIGKILL, timeout=20)  # no flush at exit: only what is on disk
     assert status == -signal.SIGKILL
-    again = serving("--data-file", str(data_file))
+    again = serve("--quiet", "--data-file", str(data_file))
     state = httpx.get(again.url + "/_emulator/state", headers=LOYALTY_NS).json()
     assert set(created) <= set(state["loyalty.accounts"])
     assert httpx.get(again.url + "/_emulator/health").json() == {"status": "ok"}
 
 
-def test_a_data_file_killed_mid_write_still_loads(serving, tmp_path: Path) -> None:
+def test_a_data_file_killed_mid_write_still_loads(serve, tmp_path: Path) -> None:
     """Whatever moment a kill lands on, the next start reads the files (here: a record cut
     short at the end of the log, and a temporary file of a snapshot never renamed)."""
     data_file = tmp_path / "state.json"
-    server = serving("--data-file", str(data_file), "--fsync", "always")
+    server = serve("--quiet", "--data-file", str(data_file), "--fsync", "always")
     with httpx.Client(base_url=server.url, headers=LOYALTY_NS) as http:
         kept = http.post("/client/users", json=member("kept")).json()["accountId"]
-    server.stop(signal.SIGKILL)
+    server.stop(signal.SIGKILL, timeout=20)
     with log_path(data_file, 2).open("ab") as log:
         log.write(b'["put","persisted","loyalty.accounts","1000001001",{"accountId":"10')
     stale = tmp_path / f"{files.temporary_prefix(data_file)}x1y2z3"
     stale.write_bytes(b'{"version":2,"generation":3,"namesp')
-    again = serving("--data-file", str(data_file))
+    again = serve("--quiet", "--data-file", str(data_file))
     state = httpx.get(again.url + "/_emulator/state", headers=LOYALTY_NS).json()
     assert kept in state["loyalty.accounts"] and "1000001001" not in state["loyalty.accounts"]
     assert not stale.exists()
-    status, err = again.stop()
+    status, _, err = again.stop(timeout=20)
     assert status == 0
     assert "dropped its last record, cut short" in err and f"removed {stale.name}" in err
 
 
-def test_a_last_snapshot_that_fails_at_the_stop_exits_1_with_one_line(serving,
+def test_a_last_snapshot_that_fails_at_the_stop_exits_1_with_one_line(serve,
                                                                       tmp_path: Path) -> None:
     data_file = tmp_path / "state.json"
-    server = serving("--data-file", str(data_file))
+    server = serve("--quiet", "--data-file", str(data_file))
     with httpx.Client(base_url=server.url, headers=LOYALTY_NS) as http:
         assert http.post("/client/users", json=member(1)).status_code == 201
     data_file.unlink()
     data_file.mkdir()  # the rename over it fails, for root too
-    status, err = server.stop()
+    status, _, err = server.stop(timeout=20)
     assert status == 1
     assert err == (f"profile-emulator: --data-file: could not write {data_file}: [Errno 21] "
                    "Is a directory; the writes up to the stop are in state.json.1.log\n")
@@ -265,10 +220,8 @@ def test_a_corrupt_or_truncated_change_log_is_refused(tmp_path: Path, log: bytes
 
 
 def _refused(*args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([*SERVE, "--port", "0", *args], capture_output=True, text=True,
-                          timeout=60)
-    assert done.returncode == 2, (done.returncode, done.stderr)
-    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    done = refused("--quiet", "--port", "0", *args)
+    assert done.stderr.count("\n") == 1, done.stderr  # one line
     return done
 
 
