@@ -26,18 +26,13 @@ from typing import Any
 
 import httpx
 
+from harness import servers  # bench/ is the script's folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CMD = (f"{ROOT / '.venv' / 'bin' / 'profile-emulator'} serve --port 0 "
                "--port-file {port_file} --fixtures " + str(ROOT / "fixtures") + " --quiet")
 PROFILE = "/client/users/seed-session-1/profile"  # fixtures/loyalty.yaml
 MIB = 1024 * 1024
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
 
 
 class Served:
@@ -61,17 +56,14 @@ class Served:
         self.client.get("/_emulator/health").raise_for_status()
 
     def rss(self) -> float:
-        return rss_mb(self.proc.pid)
+        rss = servers.rss_mb(self.proc.pid)
+        if rss is None:
+            raise RuntimeError(f"no VmRSS for process {self.proc.pid}")
+        return rss
 
     def stop(self) -> None:
         self.client.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        servers.terminate(self.proc)
 
 
 def namespaces(template: str, count: int) -> dict[str, Any]:

@@ -41,6 +41,8 @@ from typing import Any
 
 import orjson
 
+from harness import servers  # bench/ is the script's folder, first on sys.path
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 LOAD_NS = "load"
@@ -112,12 +114,7 @@ class Server:
         return at
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        servers.terminate(self.proc)
         self.err.close()
 
 

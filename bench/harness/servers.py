@@ -63,6 +63,17 @@ def rss_mb(pid: int) -> float | None:
     return round(int(m.group(1)) / 1024, 1) if m else None
 
 
+def terminate(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM a single process and wait for it; SIGKILL if it is still there after `timeout`."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
