@@ -21,7 +21,7 @@ import orjson
 
 from emulator import specs
 from emulator.errors import not_found
-from emulator.reply import Reply
+from emulator.reply import Reply, packaged_file
 from emulator.runtime import RequestContext
 
 BASE = "/_emulator"
@@ -197,11 +197,7 @@ class Docs:
 
     async def docs_asset(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/docs/assets/{asset}"""
-        asset = ctx.path_params["asset"]
-        media_type = ASSETS.get(asset)  # a table look-up: a name never becomes a path
-        if media_type is None:
-            raise not_found(f"No docs asset {asset!r} (known: {', '.join(ASSETS)})")
-        return Reply(200, _asset(asset), ASSET_HEADERS, media_type=media_type)
+        return packaged_file(ctx.path_params["asset"], ASSETS, _asset, ASSET_HEADERS, "docs asset")
 
     async def spec_yaml(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/openapi/{api}.yaml: the file's bytes as written."""

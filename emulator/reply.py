@@ -1,13 +1,13 @@
 """A handler's answer and how it goes on the wire (orjson, exact bytes, no problem+json)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 from starlette.types import Send
 
-from emulator.errors import VendorError
+from emulator.errors import VendorError, not_found
 
 
 class Reply:
@@ -47,3 +47,13 @@ async def send_reply(send: Send, reply: Reply) -> None:
                    for k, v in reply.headers.items())
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def packaged_file(name: str, media_types: Mapping[str, str], read: Callable[[str], bytes],
+                  headers: Mapping[str, str], what: str) -> Reply:
+    """One file of a fixed table (the docs' and the dashboard's assets), or the control API's
+    404 naming the known ones: a table look-up, so a name from a URL never becomes a path."""
+    media_type = media_types.get(name)
+    if media_type is None:
+        raise not_found(f"No {what} {name!r} (known: {', '.join(media_types)})")
+    return Reply(200, read(name), headers, media_type=media_type)

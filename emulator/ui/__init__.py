@@ -9,8 +9,7 @@ from __future__ import annotations
 import functools
 from importlib.resources import files
 
-from emulator.errors import not_found
-from emulator.reply import Reply
+from emulator.reply import Reply, packaged_file
 from emulator.runtime import RequestContext
 
 BASE = "/_emulator/ui"
@@ -45,8 +44,4 @@ class Dashboard:
 
     async def ui_asset(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/ui/assets/{asset}"""
-        asset = ctx.path_params["asset"]
-        media_type = ASSETS.get(asset)  # a table look-up: a name never becomes a path
-        if media_type is None:
-            raise not_found(f"No dashboard asset {asset!r} (known: {', '.join(ASSETS)})")
-        return Reply(200, read(asset), HEADERS, media_type=media_type)
+        return packaged_file(ctx.path_params["asset"], ASSETS, read, HEADERS, "dashboard asset")
