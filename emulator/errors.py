@@ -1,7 +1,7 @@
 """Vendor errors as data, the exception that carries one, and the shared error catalogue."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -135,6 +135,14 @@ def echo(value: str, limit: int = MAX_ECHO) -> str:
     """A refused value as a message repeats it: its repr, cut to ``limit`` characters."""
     text = repr(value[:limit])  # (no repr of a huge value only to cut it)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    """A place in a JSON document as messages name it: ``a.b[0].c`` ('' for the top)."""
+    where = ""
+    for part in parts:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    return where
 
 
 def clipped(detail: str, limit: int = MAX_DETAIL) -> str:

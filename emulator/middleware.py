@@ -26,7 +26,8 @@ from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.errors import Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError, echo
+from emulator.errors import (Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError, echo,
+                             json_path)
 from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
 from emulator.persistence import NotPersisted, Persistence
@@ -238,15 +239,7 @@ def _nesting_refusal(limit: int, raw: bytes, body: Any) -> RequestInvalid | None
     deep = nested_too_deep(body, limit)
     if deep is None:
         return None
-    return RequestInvalid(f"{_where(deep[:2])}: nested deeper than {limit} levels")
-
-
-def _where(path: list[str | int]) -> str:
-    """A place in a JSON body as messages name it: ``a.b``, ``a[0]``."""
-    where = ""
-    for part in path:
-        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
-    return where
+    return RequestInvalid(f"{json_path(deep[:2])}: nested deeper than {limit} levels")
 
 
 def _replay(raw: bytes, receive: Receive) -> Receive:

@@ -23,7 +23,8 @@ import yaml
 
 from emulator import specs
 from emulator.clock import Clock
-from emulator.errors import Catalogue, EmulatedError, ErrorShape, RequestInvalid, VendorError
+from emulator.errors import (Catalogue, EmulatedError, ErrorShape, RequestInvalid, VendorError,
+                             json_path)
 from emulator.faults import (MAX_NESTING, Acted, Call, Contract, Engine, RuleError, Scenario,
                              Weighing, load_scenarios, nested_too_deep)
 from emulator.persistence import DataFileError, Persistence
@@ -380,10 +381,7 @@ class RequestContext:
 
 
 def _field_path(error: jsonschema.ValidationError) -> str:
-    parts = ""
-    for part in error.absolute_path:
-        parts += f"[{part}]" if isinstance(part, int) else (f".{part}" if parts else str(part))
-    return parts or "(top level)"
+    return json_path(error.absolute_path) or "(top level)"
 
 
 def load_fixture_file(path: Path, schema: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import jsonschema_rs
 import orjson
 
 from emulator import tinydb_seam
+from emulator.errors import json_path
 from emulator.files import write_atomically
 from emulator.tinydb_seam import KeyedTable
 
@@ -259,13 +260,6 @@ class StateError(ValueError):
         return StateError(f"{outer}.{self.path}" if self.path else outer, self.detail)
 
 
-def path_of(parts: Any) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 class StateSchema:
     """The one check of a namespace's state, for snapshots (``PUT /_emulator/state``) and
     the data file alike: known collections, documents of the collection's shape whose
@@ -340,7 +334,7 @@ class StateSchema:
     def _check_document(self, name: str, key: str, doc: Doc) -> None:
         error = jsonschema.exceptions.best_match(self._document[name].iter_errors(doc))
         if error is not None:
-            where = path_of([name, key, *error.absolute_path])
+            where = json_path([name, key, *error.absolute_path])
             raise StateError(where, _shorten(error.message))
         own = self.documents[name].key
         if own is not None and doc.get(own) != key:

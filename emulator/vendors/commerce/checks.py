@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from emulator import specs
-from emulator.errors import EmulatedError, RequestInvalid, VendorError
+from emulator.errors import EmulatedError, RequestInvalid, VendorError, json_path
 from emulator.state import Store
 from emulator.validation import EMAIL  # the same address pattern as the spec's format: email
 from emulator.vendors.commerce import errors, regions
@@ -53,9 +53,7 @@ MAX_ECHO = 100  # characters of a rejected value echoed in a message
 
 
 def _describe(error: Any) -> str:
-    where = ""
-    for part in error.absolute_path:
-        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    where = json_path(error.absolute_path)
     message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
     return f"{where or 'body'}: {message}"
 
