@@ -131,10 +131,14 @@ MAX_ECHO = 100  # characters of a refused value repeated in a message
 MAX_DETAIL = 400  # characters of a control API error's detail, at most (it may quote a value)
 
 
+def shortened(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters and '...'."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def echo(value: str, limit: int = MAX_ECHO) -> str:
     """A refused value as a message repeats it: its repr, cut to ``limit`` characters."""
-    text = repr(value[:limit])  # (no repr of a huge value only to cut it)
-    return text if len(text) <= limit else text[:limit] + "..."
+    return shortened(repr(value[:limit]), limit)  # (no repr of a huge value only to cut it)
 
 
 def json_path(parts: Iterable[str | int]) -> str:

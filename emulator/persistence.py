@@ -38,6 +38,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from emulator.errors import shortened
 from emulator.files import remove_stale_temporaries, sync_folder
 from emulator.state import DataFile, Doc, StateError, StateSchema
 
@@ -653,7 +654,7 @@ def _fail(future: asyncio.Future[None], reason: str) -> None:
 
 def _short(value: Any) -> str:
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
-    return text if len(text) <= 80 else text[:80] + "..."
+    return shortened(text, 80)
 
 
 def _record_problem(record: Any, schema: StateSchema, names: re.Pattern[str]) -> str | None:

@@ -21,7 +21,7 @@ import jsonschema_rs
 import orjson
 
 from emulator import tinydb_seam
-from emulator.errors import json_path
+from emulator.errors import json_path, shortened
 from emulator.files import write_atomically
 from emulator.tinydb_seam import KeyedTable
 
@@ -335,7 +335,7 @@ class StateSchema:
         error = jsonschema.exceptions.best_match(self._document[name].iter_errors(doc))
         if error is not None:
             where = json_path([name, key, *error.absolute_path])
-            raise StateError(where, _shorten(error.message))
+            raise StateError(where, shortened(error.message, QUOTED))
         own = self.documents[name].key
         if own is not None and doc.get(own) != key:
             self._check_key(name, key, doc, own)
@@ -356,12 +356,11 @@ class StateSchema:
         return StateError("", f"cannot be written back as JSON ({exc})")
 
 
+QUOTED = 200  # characters of a value or a checker's message a state refusal repeats
+
+
 def _quote(value: Any) -> str:
-    return _shorten(repr(value))
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+    return shortened(repr(value), QUOTED)
 
 
 # --- the data file's snapshot ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from emulator import specs
-from emulator.errors import EmulatedError, RequestInvalid, VendorError, json_path
+from emulator.errors import EmulatedError, RequestInvalid, VendorError, json_path, shortened
 from emulator.state import Store
 from emulator.validation import EMAIL  # the same address pattern as the spec's format: email
 from emulator.vendors.commerce import errors, regions
@@ -98,8 +98,7 @@ def unreported(deferred: list[Any]) -> VendorError | None:
 
 
 def _echo(value: Any) -> str:
-    text = orjson.dumps(value).decode()
-    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "..."
+    return shortened(orjson.dumps(value).decode(), MAX_ECHO)
 
 
 def check_shape(deferred: list[Any]) -> None:
