@@ -59,7 +59,9 @@ class CheckedSpecification(OpenAPISpecification):
 
 class SpecMiddleware(ConnexionMiddleware):
     """ConnexionMiddleware whose dict specs are built as :class:`CheckedSpecification`; the
-    rest is Connexion's add_api (a spec path, Jinja `arguments`, everything it passes on)."""
+    rest is Connexion's add_api (a spec path, Jinja `arguments`, everything it passes on).
+    A dict spec is copied first (Connexion edits what it is given), so the parse that
+    ``specs.shared`` hands every reader can be passed as it is."""
 
     def add_api(self, specification: Any, *, name: str | None = None,
                 base_path: str | None = None, arguments: dict | None = None,
@@ -78,9 +80,12 @@ class SpecMiddleware(ConnexionMiddleware):
 
 
 def _string_keys(obj: Any) -> Any:
-    """YAML keys such as `200:` are ints; OpenAPI's are strings (as Connexion's from_dict)."""
+    """A copy of a parsed spec (every dict and list new) whose keys are strings: YAML keys
+    such as `200:` are ints; OpenAPI's are strings (as Connexion's from_dict)."""
     if isinstance(obj, dict):
         return {str(key): _string_keys(value) for key, value in obj.items()}
+    if isinstance(obj, list):
+        return [_string_keys(value) for value in obj]
     return obj
 
 

@@ -43,6 +43,25 @@ def test_add_api_builds_an_api_from_the_middlewares_options() -> None:
     assert isinstance(api.specification, connexion_seam.CheckedSpecification)
 
 
+def test_connexion_is_given_a_copy_of_the_shared_parse() -> None:
+    """create_app hands Connexion the parse every reader shares (specs.shared), and Connexion
+    edits the spec it is given (defaults, resolved $refs): the seam's copy keeps the shared
+    parse equal to the files."""
+    names = ("loyalty.yaml", "commerce.yaml", "control.yaml")
+    app = create_app()
+    response = asyncio.run(_get(app, "/_emulator/health"))
+    assert response.status_code == 200
+    for name in names:
+        assert specs.shared(name) == specs.read_yaml(specs.OPENAPI_DIR / name), \
+            f"{CONNEXION}: building the app changed the shared parse of {name}"
+
+
+async def _get(app: object, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://emulator") as client:
+        return await client.get(path)
+
+
 def test_the_stack_is_built_at_start_up_with_routers_that_never_redirect() -> None:
     assert callable(getattr(ConnexionMiddleware, "_build_middleware_stack", None)), \
         f"{CONNEXION}: ConnexionMiddleware._build_middleware_stack is gone"
