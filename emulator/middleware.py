@@ -37,6 +37,7 @@ from emulator.runtime import (CONTEXT, DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAME
                               context_of)
 from emulator.state import writes_refused
 from emulator.transport import SERVER_SEND, carry_out
+from emulator.uvicorn_seam import send_whole
 from emulator.validation import parse_json
 
 log = logging.getLogger("emulator")
@@ -98,12 +99,22 @@ class EmulatorApp:
         start: Message | None = None  # the response's start, for the journal
         chunks: list[bytes] = []  # its body as sent (references: nothing is copied here)
 
+        held: Message | None = None  # the start, sent with the body (one write)
+
         async def send_(message: Message) -> None:
-            nonlocal started, status, start
+            nonlocal started, status, start, held
             if message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if held is not None:
+                    first, held = held, None
+                    if not message.get("more_body", False):
+                        await send_whole(send, first, message)
+                        return
+                    await send(first)
             elif message["type"] == "http.response.start":
                 started, status, start = True, message["status"], message
+                held = message
+                return
             await send(message)
 
         guard = mounted.guard if mounted else None
@@ -149,6 +160,8 @@ class EmulatorApp:
                 return
             await send_reply(send_, Reply.of(self.error_for(shape, scope, exc)))
         finally:
+            if held is not None:  # a start without a body (a failure after it): as it was
+                await send(held)
             # The server's send belongs to its per-request object, which holds this scope:
             # unlink them so the request's objects go by reference counting instead of
             # piling up as cyclic garbage for the collector (a pause under load).

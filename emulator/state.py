@@ -66,7 +66,12 @@ class Changes(Protocol):
 
 
 class Collection:
-    """Documents by key, with unique secondary indexes (value -> key)."""
+    """Documents by key, with unique secondary indexes (value -> key).
+
+    It reads and writes the table's documents (the storage's own dict, ``KeyedTable.raw()``,
+    taken again whenever :meth:`reindex` runs, as it does after every restore) in place, and
+    keeps each stored document's index values, so a write computes them for the new document
+    only."""
 
     def __init__(self, name: str, table: KeyedTable, indexes: Mapping[str, IndexKey],
                  lock: threading.RLock) -> None:
@@ -74,68 +79,86 @@ class Collection:
         self._table = table
         self._indexes = indexes
         self._index: dict[str, dict[Any, str]] = {name: {} for name in indexes}
+        self._keys_of = tuple(indexes.values())
+        self._values: dict[str, tuple[Any, ...]] = {}  # key -> its document's index values
+        self._docs: dict[str, Doc] = {}
         self._lock = lock
         self.changes: Changes | None = None  # the store's (set by Store.changes)
         self.reindex()
 
     def reindex(self) -> None:
-        for name, key_of in self._indexes.items():
-            self._index[name] = {}
-            for key, doc in self._table.raw().items():
-                value = key_of(doc)
+        self._docs = self._table.raw()
+        self._index = {name: {} for name in self._indexes}
+        self._values = {}
+        if not self._keys_of:
+            return
+        indexes = tuple(self._index.values())
+        for key, doc in self._docs.items():
+            values = self._values[key] = tuple(key_of(doc) for key_of in self._keys_of)
+            for index, value in zip(indexes, values):
                 if value is not None:
-                    self._index[name][value] = key
+                    index[value] = key
 
     def get(self, key: str) -> Doc | None:
-        return self._table.raw().get(key)
+        return self._docs.get(key)
 
     def find(self, index: str, value: Any) -> Doc | None:
         key = self._index[index].get(value)
-        return None if key is None else self._table.raw().get(key)
+        return None if key is None else self._docs.get(key)
 
     def put(self, key: str, doc: Doc) -> None:
-        _writable()
+        if writes_refused.get() is not None:
+            _writable()
         with self._lock:
-            raw = self._table.raw()
-            old = raw.get(key)
-            for name, key_of in self._indexes.items():
-                index = self._index[name]
-                value = key_of(doc)
-                if old is not None:
-                    old_value = key_of(old)
+            if self._keys_of:
+                values = tuple(key_of(doc) for key_of in self._keys_of)
+                old = self._values.get(key)
+                for index, value, old_value in zip(self._index.values(), values,
+                                                   old or _NONE * len(values)):
                     if old_value == value and (value is None or index.get(value) == key):
                         continue  # unchanged, and the index already points here
                     if old_value is not None and index.get(old_value) == key:
                         del index[old_value]
-                if value is not None:
-                    index[value] = key
-            self._table.put(key, doc)
+                    if value is not None:
+                        index[value] = key
+                self._values[key] = values
+            self._docs[key] = doc
             if self.changes is not None:
                 self.changes.put(self.name, key, doc)
 
     def delete(self, key: str) -> bool:
         _writable()
         with self._lock:
-            doc = self._table.raw().get(key)
+            doc = self._docs.get(key)
             if doc is None:
                 return False
-            for name, key_of in self._indexes.items():
-                value = key_of(doc)
-                if value is not None and self._index[name].get(value) == key:
-                    del self._index[name][value]
-            self._table.pop(key)
+            for index, value in zip(self._index.values(), self._values.pop(key, ())):
+                if value is not None and index.get(value) == key:
+                    del index[value]
+            del self._docs[key]
             if self.changes is not None:
                 self.changes.delete(self.name, key)
             return True
 
+    def clear_indexes(self) -> int:
+        """Forget every index entry (the store is being dismantled); how many there were."""
+        count = sum(len(index) for index in self._index.values())
+        for index in self._index.values():
+            index.clear()
+        self._values.clear()
+        return count
+
     def __contains__(self, key: str) -> bool:
-        return key in self._table.raw()
+        return key in self._docs
 
     def __len__(self) -> int:
-        return len(self._table.raw())
+        return len(self._docs)
 
     def __iter__(self) -> Iterator[Doc]:
-        return iter(list(self._table.raw().values()))
+        return iter(list(self._docs.values()))
+
+
+_NONE = (None,)
 
 
 class Store:
@@ -190,11 +213,9 @@ class Store:
         (freeing 10k documents at once holds the process's one thread for ~5 ms)."""
         held: list[Doc] = []
         for collection in self._collections.values():
-            for index in collection._index.values():
-                count = len(index)
-                with self.lock:
-                    index.clear()  # strings only: ~0.1 ms per 10k entries
-                yield count
+            with self.lock:
+                count = collection.clear_indexes()  # strings only: ~0.1 ms per 10k entries
+            yield count
         with self.lock:
             for docs in tinydb_seam.tables_of(self._db).values():
                 held.extend(docs.values())  # the list keeps them alive: clearing frees nothing

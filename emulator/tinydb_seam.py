@@ -14,8 +14,8 @@ installed TinyDB, so an upgrade that changes one fails there, naming tinydb's ve
 - ``Table.document_id_class = str``: the document ids are the documents' own keys, the form
   TinyDB itself keeps ids in (string keys of the stored table).
 - ``TinyDB.table_class``: picks the keyed table; ``TinyDB.storage`` is the storage object.
-- ``Table.clear_cache()`` after an in-place edit, so no query cache outlives it (tables are
-  opened with ``cache_size=0`` as well).
+- ``cache_size=0``: a table opened so keeps no query result (its LRU cache drops what it is
+  given at once), so an in-place edit needs no ``clear_cache()``: no query cache can outlive it.
 """
 from __future__ import annotations
 
@@ -54,16 +54,9 @@ class KeyedTable(Table):
         self.source = storage  # the storage it reads (TinyDB keeps its own copy private)
 
     def raw(self) -> dict[str, Doc]:
-        """The stored documents by key: the storage's own dict, edited in place."""
+        """The stored documents by key: the storage's own dict, edited in place (by
+        ``state.Collection``, which takes it again after a restore replaces it)."""
         return self.source.read().setdefault(self.name, {})
-
-    def put(self, key: str, doc: Doc) -> None:
-        self.raw()[key] = doc
-        self.clear_cache()
-
-    def pop(self, key: str) -> None:
-        self.raw().pop(key, None)
-        self.clear_cache()
 
 
 class KeyedDB(TinyDB):

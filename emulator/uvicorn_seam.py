@@ -7,7 +7,13 @@ fails there, loudly, not as a fault that quietly stops working.
    method of its per-request cycle object (``RequestResponseCycle`` in both the h11 and
    the httptools protocol), whose ``transport`` attribute is the connection's asyncio
    transport.
-2. ``open_transports`` / ``running_tasks``: a graceful shutdown waits for every call under
+2. ``send_whole``: uvicorn writes a response's status line and headers to the transport
+   when it is given ``http.response.start`` and its body when given the body: two writes,
+   two TCP segments and two wake-ups of the client for every small response. For the length
+   of the two sends, the cycle's ``transport`` attribute is a stand-in that keeps what
+   uvicorn writes, which then goes to the connection in one write (and a ``close()``
+   uvicorn asks for in between is done after it).
+3. ``open_transports`` / ``running_tasks``: a graceful shutdown waits for every call under
    way, and a `timeout` fault holds one for minutes. ``Server.server_state`` holds the open
    connections (protocol objects, each with its ``transport``) and the calls' tasks, so the
    shutdown can close the one and cancel the other.
@@ -24,6 +30,54 @@ def transport_of(server_send: Any) -> asyncio.Transport | None:
     """uvicorn's transport behind its ASGI send, or None under another server."""
     transport = getattr(getattr(server_send, "__self__", None), "transport", None)
     return transport if hasattr(transport, "abort") and hasattr(transport, "get_extra_info") else None
+
+
+class _Gathered:
+    """Stands in for a connection's transport while uvicorn writes one response."""
+
+    __slots__ = ("transport", "chunks", "closing")
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.chunks: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    def close(self) -> None:
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing or self.transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+    def done(self) -> None:
+        if self.chunks:
+            self.transport.write(self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks))
+            self.chunks = []
+        if self.closing:
+            self.transport.close()
+
+
+async def send_whole(server_send: Any, start: Any, body: Any) -> None:
+    """``start`` then ``body`` (the last) through uvicorn's send, written in one go."""
+    cycle = getattr(server_send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(transport, "write"):
+        await server_send(start)
+        await server_send(body)
+        return
+    gathered = _Gathered(transport)
+    cycle.transport = gathered
+    try:
+        await server_send(start)
+        await server_send(body)
+    finally:
+        cycle.transport = transport
+        gathered.done()
 
 
 def open_transports(server: uvicorn.Server) -> list[asyncio.BaseTransport]:

@@ -17,7 +17,7 @@ def test_a_table_reads_its_storage_afresh_and_without_copying() -> None:
     table = tinydb_seam.table(db, "people")
     assert isinstance(db.storage, tinydb_seam.MemoryStorage), \
         f"{VERSION}: TinyDB(storage=cls) no longer builds cls() (TinyDB.storage)"
-    table.put("p1", {"name": "Ada"})  # an edit of the storage's own dict, in place
+    table.raw()["p1"] = {"name": "Ada"}  # an edit of the storage's own dict, in place
     assert tinydb_seam.tables_of(db) == {"people": {"p1": {"name": "Ada"}}}, \
         f"{VERSION}: Storage.read() is no longer the storage's own data"
     found = table.get(doc_id="p1")
@@ -29,10 +29,12 @@ def test_a_table_reads_its_storage_afresh_and_without_copying() -> None:
         f"{VERSION}: Table.search no longer reads the storage afresh"
     assert len(table) == 1 and table.contains(doc_id="p1"), \
         f"{VERSION}: len()/contains() no longer read the storage afresh"
-    table.put("p1", {"name": "Grace"})
+    table.raw()["p1"] = {"name": "Grace"}  # no clear_cache(): cache_size=0 keeps nothing
+    assert table.search(Query().name == "Ada") == [], \
+        f"{VERSION}: a table opened with cache_size=0 keeps query results (stale after an edit)"
     assert table.search(Query().name == "Grace") == [{"name": "Grace"}], \
-        f"{VERSION}: a query cache outlives Table.clear_cache() after an in-place edit"
-    table.pop("p1")
+        f"{VERSION}: Table.search no longer sees an in-place edit"
+    del table.raw()["p1"]
     assert table.get(doc_id="p1") is None and len(table) == 0, \
         f"{VERSION}: a removal in place is not seen by the table"
 
@@ -42,7 +44,7 @@ def test_the_table_is_a_view_of_the_store_documents_not_a_copy() -> None:
     table = tinydb_seam.table(db, "people")
     assert tinydb_seam.table(db, "people") is table, \
         f"{VERSION}: TinyDB.table(name) no longer returns the table it made (TinyDB.table_class)"
-    table.put("p1", {"n": 1})
+    table.raw()["p1"] = {"n": 1}
     assert table.raw() is tinydb_seam.tables_of(db)["people"], \
         f"{VERSION}: the keyed table's documents are not the storage's own dict"
 

@@ -80,3 +80,86 @@ def test_the_server_lifecycle_emulator_server_overrides_is_still_there() -> None
             f"{UVICORN}: Server.{name} is gone or no longer a coroutine"
         assert "sockets" in inspect.signature(method).parameters, \
             f"{UVICORN}: Server.{name} no longer takes sockets"
+
+
+class Recording:
+    """A connection's transport that records each write before it goes out."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport, self.writes, self.closed_after = transport, [], None
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.transport.write(data)
+
+    def close(self) -> None:
+        self.closed_after = len(self.writes)
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+class WholeProbe:
+    """Answers with send_whole, its transport recorded."""
+
+    def __init__(self) -> None:
+        self.recording: Recording | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.recording = send.__self__.transport = Recording(send.__self__.transport)
+        await uvicorn_seam.send_whole(
+            send, {"type": "http.response.start", "status": 200,
+                   "headers": [(b"content-type", b"application/json"), (b"content-length", b"12")]},
+            {"type": "http.response.body", "body": b'{"ok": true}'})
+
+
+@pytest.mark.parametrize("http", ["h11", "httptools"])
+@pytest.mark.parametrize("close", [False, True])
+def test_a_whole_response_goes_out_in_one_write(http: str, close: bool) -> None:
+    probe, port = WholeProbe(), free_port()
+    server = uvicorn.Server(uvicorn.Config(probe, host="127.0.0.1", port=port, http=http,
+                                           loop="asyncio", lifespan="off", log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + (b"Connection: close\r\n" if close else b"")
+                         + b"\r\n")
+            received = b""
+            while not received.endswith(b'{"ok": true}'):
+                chunk = sock.recv(4096)
+                assert chunk, f"{UVICORN} ({http}): the connection closed after {received!r}"
+                received += chunk
+            if close:
+                assert sock.recv(4096) == b"", f"{UVICORN} ({http}): Connection: close was not honoured"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    recording = probe.recording
+    assert recording is not None
+    assert len(recording.writes) == 1, \
+        f"{UVICORN} ({http}): the response took {len(recording.writes)} writes (cycle.transport moved?)"
+    assert recording.writes[0].startswith(b"HTTP/1.1 200") and recording.writes[0].endswith(b'{"ok": true}')
+    assert b"content-length: 12\r\n" in recording.writes[0].lower()
+    assert recording.closed_after == (1 if close else None), \
+        f"{UVICORN} ({http}): the connection was closed before the response was written"
+    assert received == recording.writes[0]
+
+
+def test_under_another_server_a_whole_response_is_two_sends() -> None:
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    start = {"type": "http.response.start", "status": 204, "headers": []}
+    body = {"type": "http.response.body", "body": b""}
+    asyncio.run(uvicorn_seam.send_whole(send, start, body))
+    assert sent == [start, body]
