@@ -182,7 +182,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
 
             from emulator.app import create_app
             from emulator.runtime import FixtureError
-            from emulator.server import Server
+            from emulator.server import WEBSOCKETS, Server
             from emulator.vendors import VENDORS
 
         wanted = [f"{vendor.name}.yaml" for vendor in VENDORS]
@@ -212,7 +212,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
         print(f"profile-emulator listening on {url}", flush=True)
 
     config = uvicorn.Config(app, log_config=None, log_level=args.log_level, access_log=False,
-                            lifespan="on", proxy_headers=False, backlog=BACKLOG,
+                            lifespan="on", proxy_headers=False, backlog=BACKLOG, ws=WEBSOCKETS,
                             timeout_graceful_shutdown=2)  # Server drops held calls before
     server = Server(config, on_started=announce)
     running.append(server)

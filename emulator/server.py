@@ -18,6 +18,14 @@ from emulator.transport import HELD
 from emulator.uvicorn_seam import open_transports, running_tasks
 
 DROPPED = "dropped at shutdown"  # the cancel message of calls still running after the grace
+# No vendor API speaks WebSocket: a request asking to upgrade is answered as the HTTP
+# request it also is (uvicorn's ws="auto" handed it to the app as a websocket, which the
+# app cannot accept: a 500), and uvicorn never imports a WebSocket library (~5 ms of the
+# start-up).
+WEBSOCKETS = "none"
+# What uvicorn's HTTP protocols log, as warnings, for each request asking for an upgrade
+# they do not make; the emulator answers it as a plain request, on purpose.
+_UPGRADE_WARNINGS = ("Unsupported upgrade request.", "No supported WebSocket library detected.")
 
 
 class _QuietDrop(logging.Filter):
@@ -27,6 +35,16 @@ class _QuietDrop(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         return not (isinstance(exc, asyncio.CancelledError) and exc.args == (DROPPED,))
+
+
+class _QuietUpgrade(logging.Filter):
+    """uvicorn warns, twice, about each request asking to upgrade to a protocol it does not
+    speak (with ``ws="none"``: every WebSocket handshake), advising to install a WebSocket
+    library; the emulator serves HTTP only and answers such a request as HTTP."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and isinstance(record.msg, str)
+                    and record.msg.startswith(_UPGRADE_WARNINGS))
 
 
 class Server(uvicorn.Server):
@@ -50,8 +68,9 @@ class Server(uvicorn.Server):
         self.hurry = False  # a second signal: drop what is left now
         self.on_started = on_started
         uvicorn_log = logging.getLogger("uvicorn.error")
-        if not any(isinstance(f, _QuietDrop) for f in uvicorn_log.filters):
-            uvicorn_log.addFilter(_QuietDrop())
+        for quiet in (_QuietDrop, _QuietUpgrade):
+            if not any(isinstance(f, quiet) for f in uvicorn_log.filters):
+                uvicorn_log.addFilter(quiet())
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -102,7 +121,7 @@ class EmulatorServer:
         self.port = port or free_port(host)
         self.app = create_app(fixtures, data_file, **app_options)
         config = uvicorn.Config(self.app, host=host, port=self.port, log_level="warning",
-                                access_log=False, lifespan="on")
+                                access_log=False, lifespan="on", ws=WEBSOCKETS)
         self._server = Server(config)
         self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
 

@@ -302,6 +302,34 @@ def test_quiet_turns_the_access_log_off(serve) -> None:
     assert err == ""
 
 
+def raw_get(url: str, path: str, headers: str) -> tuple[int, bytes]:
+    """One HTTP/1.1 GET over a socket with the headers as given: (status, body)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade, close\r\n"
+                     f"{headers}\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_a_websocket_handshake_is_answered_as_the_http_request_it_is(serve) -> None:
+    """No API the emulator serves speaks WebSocket: a handshake gets the call's own answer
+    (not a 500 for a websocket the app cannot accept), and nothing is logged for it."""
+    served = serve("--quiet")
+    handshake = ("Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n")
+    assert raw_get(served.url, "/_emulator/health", handshake) == (200, b'{"status":"ok"}')
+    plain = httpx.get(served.url + PROFILE)
+    assert plain.status_code == 200
+    assert raw_get(served.url, PROFILE, handshake) == (200, plain.content)
+    status, _, err = served.stop()
+    assert status == 0
+    assert err == ""
+
+
 def test_the_log_level_and_the_access_log_are_apart() -> None:
     """--log-level warning shows warnings and the access log; info records are not shown."""
     root = logging.getLogger()
