@@ -22,6 +22,7 @@ from jsonschema.exceptions import ValidationError, best_match
 # libyaml when present (~20x faster than pure Python); the emulator's one YAML loader
 # (specs and fixtures read through read_yaml too): this module stands alone.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+YAML_READER = f"PyYAML {yaml.__version__} {_YAML_LOADER.__name__}"  # what read_yaml parses with
 FAULTS = ("connection_reset", "empty_response", "malformed_body", "timeout")
 ACTIONS = ("error", "respond", "fault")
 # When a rule acts (REQUIREMENTS 5.11): `checked` once the vendor's own token, body and
@@ -112,7 +113,12 @@ _SCENARIO_VALIDATOR = Draft7Validator(SCENARIO_SCHEMA)
 
 def read_yaml(path: Path) -> Any:
     """A YAML file, parsed safely."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+    return load_yaml(path.read_text(encoding="utf-8"))
+
+
+def load_yaml(text: str) -> Any:
+    """A YAML document, parsed safely (read_yaml's parse of a file's text)."""
+    return yaml.load(text, Loader=_YAML_LOADER)
 
 
 def nested_too_deep(value: Any, limit: int = MAX_NESTING) -> list[str | int] | None:
