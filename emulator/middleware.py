@@ -123,7 +123,7 @@ class EmulatorApp:
             await send_reply(send_, Reply.of(refusal))
             return
         ns_name = headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
-        if not NAMESPACE_PATTERN.match(ns_name):
+        if ns_name is not DEFAULT_NAMESPACE and not NAMESPACE_PATTERN.match(ns_name):
             await send_reply(send_, Reply.of(verdict(shape, RequestInvalid(
                 f"Invalid {NAMESPACE_HEADER} header: {echo(ns_name)}")) or shape.internal_error))
             return
@@ -153,7 +153,9 @@ class EmulatorApp:
                     # Refused once routed, as the spec's failures are (connexion_seam).
                     ctx.refused = _nesting_refusal(mounted.nesting.get(scope["path"], MAX_NESTING),
                                                    raw, ctx.body)
-            await self.app(scope, _replay(raw, receive), send_)
+            # The body is the context's (ctx.raw_body): what the server's receive gives from
+            # now on is what follows it (a disconnect), which is what the faults watch for.
+            await self.app(scope, receive, send_)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a vendor error body
             if started:
                 log.exception("error after the response started")
@@ -213,11 +215,17 @@ class EmulatorApp:
         return shape.internal_error
 
     async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body = message.get("body", b"")  # the usual case: the whole body in one message
+            return body if len(body) <= limit else None
+        return await self._read_rest(message, receive, limit)
+
+    @staticmethod
+    async def _read_rest(message: Message, receive: Receive, limit: int) -> bytes | None:
         chunks: list[bytes] = []
         size = 0
-        more = True
-        while more:
-            message = await receive()
+        while True:
             if message["type"] == "http.disconnect":
                 return _GONE
             chunk = message.get("body", b"")
@@ -225,8 +233,9 @@ class EmulatorApp:
             if size > limit:
                 return None
             chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+            message = await receive()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -253,19 +262,6 @@ def _nesting_refusal(limit: int, raw: bytes, body: Any) -> RequestInvalid | None
     if deep is None:
         return None
     return RequestInvalid(f"{json_path(deep[:2])}: nested deeper than {limit} levels")
-
-
-def _replay(raw: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def receive_() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-        return await receive()
-
-    return receive_
 
 
 class _AtChecks:

@@ -43,8 +43,9 @@ async def send_reply(send: Send, reply: Reply) -> None:
         headers.append((b"content-type", media_type.encode("latin-1")))
     elif reply.body is not None:
         headers.append((b"content-type", b"application/json"))
-    headers.extend((k.lower().encode("latin-1"), str(v).encode("latin-1"))
-                   for k, v in reply.headers.items())
+    if reply.headers:
+        headers.extend((k.lower().encode("latin-1"), str(v).encode("latin-1"))
+                       for k, v in reply.headers.items())
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

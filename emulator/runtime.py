@@ -12,6 +12,7 @@ import string
 import threading
 import time
 from collections import deque
+from itertools import chain
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,11 @@ _HEADER_COST = 112
 
 def _headers_weight(headers: Any) -> int:
     """(name, value) pairs, of str or of bytes."""
-    return sum(_HEADER_COST + len(k) + len(v) for k, v in headers)
+    return len(headers) * _HEADER_COST + sum(map(len, chain.from_iterable(headers)))
+
+
+def _dict_weight(headers: dict[str, str]) -> int:
+    return len(headers) * _HEADER_COST + sum(map(len, headers)) + sum(map(len, headers.values()))
 
 
 class Response:
@@ -152,6 +157,7 @@ class JournalEntry:
     weighing: Weighing | None = None  # how the rules were weighed (near misses)
     id: int = 0  # given by the journal: 1, 2, ... in the namespace
     body_size: int = -1  # the whole request body's length (-1: len(raw_body), nothing cut)
+    cost: int = 0  # its weight when recorded (what its journal counts for it)
 
     def __post_init__(self) -> None:
         if self.body_size < 0:
@@ -165,7 +171,7 @@ class JournalEntry:
         """Bytes this entry holds, roughly: its bodies, headers, path and query, plus the
         objects around them."""
         weight = (_ENTRY_COST + len(self.raw_body) + len(self.path) + len(self.query)
-                  + _headers_weight(self.headers.items()))
+                  + _dict_weight(self.headers))
         if self.response is not None:
             weight += self.response.weight()
         return weight
@@ -229,10 +235,11 @@ class Journal:
         self.last_id += 1
         entry.id = self.last_id
         self._entries.append(entry)
-        self.weight += entry.weight()
+        entry.cost = entry.weight()
+        self.weight += entry.cost
         while len(self._entries) > self.size or (self.weight > self.budget
                                                  and len(self._entries) > 1):
-            self.weight -= self._entries.popleft().weight()
+            self.weight -= self._entries.popleft().cost
 
     def entries(self, api: str | None = None, operation: str | None = None,
                 status: int | None = None, limit: int | None = None, *,

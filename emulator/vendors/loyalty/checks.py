@@ -94,6 +94,8 @@ def check_formats(deferred: list[Any]) -> None:
     A null mandatory field was reported as missing before this runs; any other null
     (an optional field, or the unused one of postalZipCode/postalCode) is a bad value
     (inferred: the spec makes no field nullable)."""
+    if not deferred:
+        return
     failures = {}
     for error in deferred:
         path = list(error.absolute_path)
@@ -133,11 +135,16 @@ def check_emd(store: Store, emd: dict[str, Any], source: str, config: dict[str, 
     if size > limits["dataSizeLimitKb"] * 1024:
         raise EmulatedError(errors.EMD_SIZE_LIMIT, dataSize=size)
     registry = store["loyalty.emdKeys"]
-    new_keys = [key for key in emd if key not in registry]
+    new_keys, taken = [], []
+    for key in emd:
+        entry = registry.get(key)
+        if entry is None:
+            new_keys.append(key)
+        elif entry["source"] != source:
+            taken.append(key)
     total = len(registry) + len(new_keys)
     if total > limits["topLevelKeysLimit"]:
         raise EmulatedError(errors.EMD_KEY_LIMIT, numberOfKeys=total)
-    taken = [key for key in emd if key in registry and registry.get(key)["source"] != source]
     if taken:
         raise EmulatedError(errors.EMD_ATTRIBUTES_IN_OTHER_SOURCE, attributes=", ".join(taken))
     return new_keys

@@ -26,13 +26,20 @@ IDENTIFIER_INDEX = {"LOYALTY_ID": "loyaltyId", "EXTERNAL_ID": "externalId", "EMA
 PROFILE_UPDATED = {"debugMessage": "Profile Updated"}
 
 
+_NOT_DIGITS = re.compile(r"\D")
+
+
 def digits(value: str | None) -> str | None:
-    return re.sub(r"\D", "", value) or None if value else None
+    return _NOT_DIGITS.sub("", value) or None if value else None
 
 
-def _primary(body: dict[str, Any]) -> dict[str, Any]:
-    values = {key: body[key] for key in PRIMARY if body.get(key) is not None}
-    if "postalZipCode" not in values and body.get("postalCode") is not None:
+def _primary(body: dict[str, Any], profile: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``profile`` (a new dict when None) with the body's primary attributes set on it."""
+    values = {} if profile is None else profile
+    for key in PRIMARY:
+        if (value := body.get(key)) is not None:
+            values[key] = value
+    if body.get("postalZipCode") is None and body.get("postalCode") is not None:
         values["postalZipCode"] = body["postalCode"]  # the deprecated alias
     return values
 
@@ -119,7 +126,7 @@ async def update_profile(ctx: RequestContext) -> Reply:
         if stale:
             account = _session_account(ctx)
         source, new_keys = check_business(ctx.store, body, config, account["accountId"])
-        updated = {**account, "profile": {**account["profile"], **_primary(body)},
+        updated = {**account, "profile": _primary(body, dict(account["profile"])),
                    "emd": dict(account["emd"])}
         _store_emd(ctx, updated, body, source, new_keys)
         ctx.store["loyalty.accounts"].put(updated["accountId"], updated)
