@@ -9,7 +9,7 @@ Order of a vendor call::
                          operation and path params on the request context; parameters
                          and body against the spec (a failure is a value on the context)
         Dispatcher       fault rules; spec failure -> the API's error; operationId ->
-                         handler -> JSON response
+                         handler -> its Reply, which EmulatorApp sends (one write)
 
 Control calls (``/_emulator/``) take the same path but are neither journaled nor
 subject to fault rules.
@@ -31,7 +31,7 @@ from emulator.errors import (Answered, EmulatedError, ErrorShape, RequestInvalid
 from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
 from emulator.persistence import NotPersisted, Persistence
-from emulator.reply import Reply, send_reply
+from emulator.reply import Reply, messages
 from emulator.runtime import (CONTEXT, DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
                               JournalEntry, RequestContext, Response, Runtime, body_kept,
                               context_of)
@@ -117,14 +117,21 @@ class EmulatorApp:
                 return
             await send(message)
 
+        async def answer(reply: Reply) -> None:
+            nonlocal started, status, start
+            first, body = messages(reply)
+            started, status, start = True, reply.status, first
+            chunks.append(body["body"])
+            await send_whole(send, first, body)
+
         guard = mounted.guard if mounted else None
         refusal = guard(scope["path"], headers) if guard else None
         if refusal is not None:
-            await send_reply(send_, Reply.of(refusal))
+            await answer(Reply.of(refusal))
             return
         ns_name = headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
         if ns_name is not DEFAULT_NAMESPACE and not NAMESPACE_PATTERN.match(ns_name):
-            await send_reply(send_, Reply.of(verdict(shape, RequestInvalid(
+            await answer(Reply.of(verdict(shape, RequestInvalid(
                 f"Invalid {NAMESPACE_HEADER} header: {echo(ns_name)}")) or shape.internal_error))
             return
         ctx = RequestContext(ns_name, api, scope["method"],
@@ -134,11 +141,18 @@ class EmulatorApp:
         scope[SERVER_SEND] = send
         raw = b""
         try:
-            raw = await self._read_body(receive, mounted.max_body if mounted else MAX_BODY_BYTES)
+            limit = mounted.max_body if mounted else MAX_BODY_BYTES
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                raw = message.get("body", b"")  # the usual case: the whole body in one message
+                if len(raw) > limit:
+                    raw = None
+            else:
+                raw = await self._read_rest(message, receive, limit)
             if raw is _GONE:
                 return  # the client left before its body was whole: nothing is applied
             if raw is None:
-                await send_reply(send_, Reply.of(shape.too_large))
+                await answer(Reply.of(shape.too_large))
                 return
             ctx.raw_body = raw
             if raw and "content-length" not in headers:
@@ -156,18 +170,20 @@ class EmulatorApp:
             # The body is the context's (ctx.raw_body): what the server's receive gives from
             # now on is what follows it (a disconnect), which is what the faults watch for.
             await self.app(scope, receive, send_)
+            if ctx.reply is not None:  # the handler's (the Dispatcher leaves it here)
+                await answer(ctx.reply)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a vendor error body
             if started:
                 log.exception("error after the response started")
                 return
-            await send_reply(send_, Reply.of(self.error_for(shape, scope, exc)))
+            await answer(Reply.of(self.error_for(shape, scope, exc)))
         finally:
             if held is not None:  # a start without a body (a failure after it): as it was
                 await send(held)
             # The server's send belongs to its per-request object, which holds this scope:
             # unlink them so the request's objects go by reference counting instead of
             # piling up as cyclic garbage for the collector (a pause under load).
-            ctx.at_checks = None
+            ctx.at_checks = ctx.reply = None
             del scope[CONTEXT], scope[SERVER_SEND]
             ctx.release()
             if ctx.deferred:
@@ -214,13 +230,6 @@ class EmulatorApp:
         log.exception("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
         return shape.internal_error
 
-    async def _read_body(self, receive: Receive, limit: int) -> bytes | None:
-        message = await receive()
-        if message["type"] == "http.request" and not message.get("more_body", False):
-            body = message.get("body", b"")  # the usual case: the whole body in one message
-            return body if len(body) <= limit else None
-        return await self._read_rest(message, receive, limit)
-
     @staticmethod
     async def _read_rest(message: Message, receive: Receive, limit: int) -> bytes | None:
         chunks: list[bytes] = []
@@ -248,7 +257,7 @@ class EmulatorApp:
                 return
 
 
-_GONE: Any = object()  # _read_body: the client hung up before the body was whole
+_GONE: Any = object()  # _read_rest: the client hung up before the body was whole
 
 
 def _nesting_refusal(limit: int, raw: bytes, body: Any) -> RequestInvalid | None:
@@ -352,7 +361,7 @@ class Dispatcher:
                 return
             if persistence is not None and persistence.always and persistence.appended != written:
                 await _durable(ctx, persistence)
-            await send_reply(send, reply)
+            ctx.reply = reply  # EmulatorApp answers with it
             return
         # Until the handler declares its checks passed, it may not write (nor answer).
         held = writes_refused.set(f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
@@ -368,7 +377,7 @@ class Dispatcher:
                                f"while the spec's errors were left to it")
         if persistence is not None and persistence.always and persistence.appended != written:
             await _durable(ctx, persistence)
-        await send_reply(send, reply)
+        ctx.reply = reply
 
     @staticmethod
     async def _arrive(ctx: RequestContext, engine: Engine, scope: Scope, receive: Receive,

@@ -31,7 +31,8 @@ class Reply:
         return cls(error.status, dict(error.body), error.headers)
 
 
-async def send_reply(send: Send, reply: Reply) -> None:
+def messages(reply: Reply) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ASGI start and body messages of a reply."""
     media_type = reply.media_type
     if media_type is None:
         payload = b"" if reply.body is None else orjson.dumps(reply.body)
@@ -46,8 +47,14 @@ async def send_reply(send: Send, reply: Reply) -> None:
     if reply.headers:
         headers.extend((k.lower().encode("latin-1"), str(v).encode("latin-1"))
                        for k, v in reply.headers.items())
-    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    return ({"type": "http.response.start", "status": reply.status, "headers": headers},
+            {"type": "http.response.body", "body": payload})
+
+
+async def send_reply(send: Send, reply: Reply) -> None:
+    start, body = messages(reply)
+    await send(start)
+    await send(body)
 
 
 def packaged_file(name: str, media_types: Mapping[str, str], read: Callable[[str], bytes],

@@ -331,6 +331,7 @@ class RequestContext:
     _query: dict[str, str] | None = None
     bound: Namespace | None = None  # the namespace, once the call has used it
     refused: RequestInvalid | None = None  # a body nested too deep: its spec failure, once routed
+    reply: Any = None  # the handler's Reply, which the Dispatcher leaves for EmulatorApp to send
 
     @property
     def namespace(self) -> Namespace:
