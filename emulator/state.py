@@ -80,7 +80,7 @@ class Collection:
         self._indexes = indexes
         self._index: dict[str, dict[Any, str]] = {name: {} for name in indexes}
         self._keys_of = tuple(indexes.values())
-        self._values: dict[str, tuple[Any, ...]] = {}  # key -> its document's index values
+        self._values: dict[str, list[Any]] = {}  # key -> its document's index values
         self._docs: dict[str, Doc] = {}
         self._lock = lock
         self.changes: Changes | None = None  # the store's (set by Store.changes)
@@ -94,7 +94,7 @@ class Collection:
             return
         indexes = tuple(self._index.values())
         for key, doc in self._docs.items():
-            values = self._values[key] = tuple(key_of(doc) for key_of in self._keys_of)
+            values = self._values[key] = [key_of(doc) for key_of in self._keys_of]
             for index, value in zip(indexes, values):
                 if value is not None:
                     index[value] = key
@@ -111,7 +111,7 @@ class Collection:
             _writable()
         with self._lock:
             if self._keys_of:
-                values = tuple(key_of(doc) for key_of in self._keys_of)
+                values = [key_of(doc) for key_of in self._keys_of]
                 old = self._values.get(key)
                 for index, value, old_value in zip(self._index.values(), values,
                                                    old or _NONE * len(values)):

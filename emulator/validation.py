@@ -193,9 +193,11 @@ class ParameterValidator:
     """Path, query and header parameters, each schema compiled once per operation."""
 
     def __init__(self, parameters: list[dict]) -> None:
+        # A path parameter any string meets has nothing to check: a routed call has it.
         self._params = [(p["in"], p["name"], p.get("required", False), p.get("schema", {}),
                          None if _any_string(p.get("schema", {})) else compiled(p.get("schema", {})))
-                        for p in parameters if p["in"] in ("path", "header", "query")]
+                        for p in parameters if p["in"] in ("path", "header", "query")
+                        and not (p["in"] == "path" and _any_string(p.get("schema", {})))]
 
     def validate(self, ctx: RequestContext) -> None:
         for where, name, required, schema, checks in self._params:
