@@ -305,9 +305,10 @@ def cold_start(template: str, spawns: int, log_dir: Path) -> dict:
     """Spawn -> first answer on /_emulator/health, and the RSS right then, `spawns` times
     after one spawn that is not counted: it fills the page cache (e.g. after a checkout) and
     a bytecode cache of this run's own (`bytecode_env`), which the counted spawns read, as an
-    installed emulator reads the bytecode pip compiled at its install. (Run with
-    PYTHONDONTWRITEBYTECODE, as the tests and the other benches are, every spawn would compile
-    the emulator's sources again: that first spawn's figures are kept, as `first_spawn_*`.)"""
+    installed emulator reads the bytecode pip compiled at its install. (Under
+    PYTHONDONTWRITEBYTECODE, as the tests and the other benches run, every spawn compiled the
+    emulator's own sources again. The first spawn compiles every module it imports, the
+    standard library's too: its figures are kept, as `first_spawn_*`.)"""
     samples, rss, cpu = [], [], []
     cache = log_dir / "pycache"
     shutil.rmtree(cache, ignore_errors=True)  # the first spawn compiles, in every run
