@@ -35,6 +35,31 @@ def test_putting_a_document_again_points_its_index_entries_back_at_it():
     assert people.find("email", "a@x.co") is people.get("p1")
 
 
+def test_a_document_edited_in_place_and_put_again_moves_its_index_entry():
+    """The index follows what the document was when it was last put, not the object: an edit
+    of the stored dict itself, then put, must not leave the old value pointing at it."""
+    store = Store(SCHEMA)
+    people = store["people"]
+    doc = {"email": "a@x.co"}
+    people.put("p1", doc)
+    doc["email"] = "b@x.co"
+    people.put("p1", doc)
+    assert people.find("email", "a@x.co") is None
+    assert people.find("email", "b@x.co") is doc
+
+
+def test_indexes_follow_a_restore_and_a_delete_after_it():
+    store = Store(SCHEMA)
+    people = store["people"]
+    people.put("p1", {"email": "a@x.co"})
+    store.restore({"people": {"p9": {"email": "z@x.co"}}})
+    assert people.get("p1") is None and people.find("email", "a@x.co") is None
+    assert people.find("email", "z@x.co") == {"email": "z@x.co"} and len(people) == 1
+    people.put("p9", {"email": "y@x.co"})
+    assert people.find("email", "z@x.co") is None
+    assert people.delete("p9") and people.find("email", "y@x.co") is None and len(people) == 0
+
+
 def test_collections_are_tinydb_tables_keyed_by_document_key():
     store = Store(SCHEMA)
     store["people"].put("p1", {"email": "a@x.co"})
