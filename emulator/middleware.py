@@ -171,7 +171,11 @@ class EmulatorApp:
             # now on is what follows it (a disconnect), which is what the faults watch for.
             await self.app(scope, receive, send_)
             if ctx.reply is not None:  # the handler's (the Dispatcher leaves it here)
-                await answer(ctx.reply)
+                if started:
+                    log.error("a reply after the response started on %s %s", scope["method"],
+                              scope["path"])
+                else:
+                    await answer(ctx.reply)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a vendor error body
             if started:
                 log.exception("error after the response started")
@@ -338,46 +342,49 @@ class Dispatcher:
             if ctx.vendor_call and namespace is not None and namespace.faults.listed:
                 ctx.weighing = namespace.faults.weighing()  # no rule acts: each a near miss
             raise HTTPException(404)
-        engine = ctx.namespace.faults
-        # Rules act on vendor operations only. No rules: one attribute test, no Call built.
-        if ctx.vendor_call and engine.active:
-            if await self._arrive(ctx, engine, scope, receive, send):
+        try:
+            engine = ctx.namespace.faults
+            # Rules act on vendor operations only. No rules: one attribute test, no Call built.
+            if ctx.vendor_call and engine.active:
+                if await self._arrive(ctx, engine, scope, receive, send):
+                    return
+            elif ctx.vendor_call and engine.listed:  # spent or expired rules are near misses too
+                ctx.weighing = engine.weighing()
+            failure = ctx.spec_failure
+            if failure is not None:
+                ctx.spec_failure = None
+                error = verdict(ctx.shape, failure)
+                if error is not None:
+                    raise EmulatedError(error)
+                ctx.deferred = failure.errors
+            persistence = ctx.runtime.persistence if ctx.runtime is not None else None
+            written = persistence.appended if persistence is not None else 0
+            if not ctx.deferred:
+                try:
+                    reply = await handler(ctx)
+                except Answered:
+                    return
+                if persistence is not None and persistence.always and persistence.appended != written:
+                    await _durable(ctx, persistence)
+                ctx.reply = reply  # EmulatorApp answers with it
                 return
-        elif ctx.vendor_call and engine.listed:  # spent or expired rules are near misses too
-            ctx.weighing = engine.weighing()
-        failure = ctx.spec_failure
-        if failure is not None:
-            ctx.spec_failure = None
-            error = verdict(ctx.shape, failure)
-            if error is not None:
-                raise EmulatedError(error)
-            ctx.deferred = failure.errors
-        persistence = ctx.runtime.persistence if ctx.runtime is not None else None
-        written = persistence.appended if persistence is not None else 0
-        if not ctx.deferred:
+            # Until the handler declares its checks passed, it may not write (nor answer).
+            held = writes_refused.set(f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
+                                      f"while the spec's errors were left to it")
             try:
                 reply = await handler(ctx)
             except Answered:
                 return
+            finally:
+                writes_refused.reset(held)
+            if not ctx.passed_checks:
+                raise RuntimeError(f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
+                                   f"while the spec's errors were left to it")
             if persistence is not None and persistence.always and persistence.appended != written:
                 await _durable(ctx, persistence)
-            ctx.reply = reply  # EmulatorApp answers with it
-            return
-        # Until the handler declares its checks passed, it may not write (nor answer).
-        held = writes_refused.set(f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
-                                  f"while the spec's errors were left to it")
-        try:
-            reply = await handler(ctx)
-        except Answered:
-            return
-        finally:
-            writes_refused.reset(held)
-        if not ctx.passed_checks:
-            raise RuntimeError(f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
-                               f"while the spec's errors were left to it")
-        if persistence is not None and persistence.always and persistence.appended != written:
-            await _durable(ctx, persistence)
-        ctx.reply = reply
+            ctx.reply = reply
+        except EmulatedError as exc:  # the vendor's own refusal: answered from here, not raised
+            ctx.reply = Reply.of(exc.error)  # up through Connexion's layers to EmulatorApp
 
     @staticmethod
     async def _arrive(ctx: RequestContext, engine: Engine, scope: Scope, receive: Receive,

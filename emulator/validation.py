@@ -129,9 +129,20 @@ class Compiled:
         if self.parts is None or not isinstance(instance, dict):
             return list(self.slow.iter_errors(instance))
         shell, properties = self.parts
-        found = shell._unsorted(instance)
+        # Which parts jsonschema-rs finds fault with: an error of the `properties` keyword
+        # names its property (only that property's part can be invalid for it); any other
+        # keyword's error is the shell's, which is then explained whole.
+        named: set[str] = set()
+        shell_faulted = False
+        for error in self.fast.iter_errors(instance):
+            where = error.schema_path
+            if len(where) > 1 and where[0] == "properties":
+                named.add(where[1])
+            else:
+                shell_faulted = True
+        found = shell._unsorted(instance) if shell_faulted else []
         for name, part in properties.items():
-            if name in instance:
+            if name in named and name in instance:
                 for error in part._unsorted(instance[name]):
                     found.append(as_property(error, name))
         return found
