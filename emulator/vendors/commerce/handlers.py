@@ -78,18 +78,18 @@ async def update_profile(ctx: RequestContext) -> Reply:
     subject = auth.require(ctx)
     profile_id = _profile_id(ctx)
     body: Any = ctx.body
-    profiles = ctx.store["commerce.profiles"]
+    store = ctx.store
+    profiles = store["commerce.profiles"]
     stored = profiles.get(profile_id)
-    check_input(ctx.store, body, ctx.deferred, False,
+    check_input(store, body, ctx.deferred, False,
                 stored["parentOrganization"] if stored else None)
     stale = await ctx.checked()
-    with ctx.store.lock:
+    with store.lock:
         if stale:
             stored = profiles.get(profile_id)
         if stored is None:
             raise EmulatedError(errors.PROFILE_NOT_FOUND, id=profile_id)
-        check_rules(ctx.store, stored, body, subject)
-        doc = merge(ctx.store, stored, body)
+        check_rules(store, stored, body, subject)
+        doc = merge(store, stored, body)
         profiles.put(profile_id, doc)
-    return Reply(200, render(ctx.store, doc))
-
+    return Reply(200, render(store, doc))

@@ -56,8 +56,10 @@ def organization_view(org: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
-    """The stored profile in the updateProfile_response shape."""
-    out = clone({key: doc[key] for key in PROFILE_KEYS})
+    """The stored profile in the updateProfile_response shape. Its values are the stored
+    ones (not copies): a reply is encoded as soon as its handler returns, and a stored
+    document is never edited in place (an update stores a new one, ``merge``)."""
+    out = {key: doc[key] for key in PROFILE_KEYS}
     org_id = doc["parentOrganization"]
     org = store["commerce.organizations"].get(org_id) if org_id else None
     out["parentOrganization"] = organization_view(org) if org is not None else None
