@@ -121,17 +121,13 @@ class Compiled:
                           {name: Compiled(sub, split=False) for name, sub in properties.items()})
 
     def errors(self, instance: Any) -> list[Any]:
-        if self.fast is not None and self.fast.is_valid(instance):
-            return []
-        return sorted(self._explain(instance), key=lambda e: [str(p) for p in e.path])
-
-    def _explain(self, instance: Any) -> list[Any]:
+        if self.fast is None:
+            return _sorted(self.slow.iter_errors(instance))
         if self.parts is None or not isinstance(instance, dict):
-            return list(self.slow.iter_errors(instance))
-        shell, properties = self.parts
-        # Which parts jsonschema-rs finds fault with: an error of the `properties` keyword
-        # names its property (only that property's part can be invalid for it); any other
-        # keyword's error is the shell's, which is then explained whole.
+            return [] if self.fast.is_valid(instance) else _sorted(self.slow.iter_errors(instance))
+        # One pass of jsonschema-rs says whether the body is valid and, when not, which parts
+        # failed: an error of the `properties` keyword names its property (only that
+        # property's part can fail for it); any other keyword's error is the shell's.
         named: set[str] = set()
         shell_faulted = False
         for error in self.fast.iter_errors(instance):
@@ -140,17 +136,18 @@ class Compiled:
                 named.add(where[1])
             else:
                 shell_faulted = True
-        found = shell._unsorted(instance) if shell_faulted else []
+        if not named and not shell_faulted:
+            return []
+        shell, properties = self.parts
+        found = list(shell.slow.iter_errors(instance)) if shell_faulted else []
         for name, part in properties.items():
             if name in named and name in instance:
-                for error in part._unsorted(instance[name]):
-                    found.append(as_property(error, name))
-        return found
+                found.extend(as_property(error, name) for error in part.slow.iter_errors(instance[name]))
+        return _sorted(found)
 
-    def _unsorted(self, instance: Any) -> list[Any]:
-        if self.fast is not None and self.fast.is_valid(instance):
-            return []
-        return list(self.slow.iter_errors(instance))
+
+def _sorted(errors: Any) -> list[Any]:
+    return sorted(errors, key=lambda e: [str(p) for p in e.path])
 
 
 _COMPILED: dict[int, Compiled] = {}
