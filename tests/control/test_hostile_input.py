@@ -123,6 +123,43 @@ def test_a_body_longer_than_its_content_length_is_cut_there(server: EmulatorServ
     assert http.get(LOYALTY_PROFILE).json()["firstName"] == "Ada"
 
 
+def _responses(raw: bytes) -> list[tuple[bytes, dict[str, str], bytes]]:
+    """(status line, headers, body) of each HTTP/1.1 response in `raw`, framed by Content-Length."""
+    out = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        status, *lines = head.split(b"\r\n")
+        headers = {k.strip().lower().decode(): v.strip().decode()
+                   for k, _, v in (line.partition(b":") for line in lines)}
+        size = int(headers["content-length"])
+        out.append((status, headers, rest[:size]))
+        raw = rest[size:]
+    return out
+
+
+def test_pipelined_calls_are_answered_in_order_each_whole(server: EmulatorServer,
+                                                          http: httpx.Client,
+                                                          namespace: str) -> None:
+    """Three calls in one TCP write: three whole answers, in order, the second and third
+    seeing the first's write (each answer is one write of its status line, headers and body)."""
+    body = json.dumps({**VALID_UPDATE, "firstName": "Piped"}).encode()
+    common = f"Host: emulator\r\nX-Emulator-Namespace: {namespace}\r\n"
+    calls = (f"PUT {LOYALTY_PROFILE} HTTP/1.1\r\n{common}Content-Type: application/json\r\n"
+             f"Content-Length: {len(body)}\r\n\r\n").encode() + body + \
+        f"GET {LOYALTY_PROFILE} HTTP/1.1\r\n{common}\r\n".encode() + \
+        f"GET {LOYALTY_PROFILE} HTTP/1.1\r\n{common}Connection: close\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(calls)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    answers = _responses(answer)
+    assert [status for status, _, _ in answers] == [b"HTTP/1.1 200 OK"] * 3
+    assert json.loads(answers[0][2]) == {"debugMessage": "Profile Updated"}  # seed 000
+    assert [json.loads(b)["firstName"] for _, _, b in answers[1:]] == ["Piped", "Piped"]
+    assert all(h["content-type"] == "application/json" for _, h, _ in answers)
+
+
 # --- nesting -----------------------------------------------------------------------------------
 
 
