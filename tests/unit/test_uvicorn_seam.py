@@ -4,9 +4,11 @@ version."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,12 +39,12 @@ class Probe:
         await send({"type": "http.response.body", "body": b""})
 
 
-@pytest.mark.parametrize("http", ["h11", "httptools"])
-def test_the_seam_finds_the_connection_and_the_call_under_way(http: str) -> None:
-    probe, port = Probe(), free_port()
-    server = uvicorn.Server(uvicorn.Config(probe, host="127.0.0.1", port=port, http=http,
+@contextlib.contextmanager
+def served(app: Any, http: str) -> Iterator[tuple[uvicorn.Server, int]]:
+    """uvicorn serving `app` with the `http` protocol in a thread, until the block ends."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=http,
                                            loop="asyncio", lifespan="off", log_level="warning"))
-    probe.server = server
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -50,12 +52,20 @@ def test_the_seam_finds_the_connection_and_the_call_under_way(http: str) -> None
         while not server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.01)
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            assert sock.recv(1024).startswith(b"HTTP/1.1 204")
+        yield server, port
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("http", ["h11", "httptools"])
+def test_the_seam_finds_the_connection_and_the_call_under_way(http: str) -> None:
+    probe = Probe()
+    with served(probe, http) as (server, port):
+        probe.server = server
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(1024).startswith(b"HTTP/1.1 204")
     transport = probe.seen["transport"]
     assert isinstance(transport, asyncio.Transport), f"{UVICORN} ({http}): no transport behind send (send.__self__.transport)"
     assert transport.get_extra_info("socket") is not None, f"{UVICORN} ({http}): no socket"
@@ -119,16 +129,8 @@ class WholeProbe:
 @pytest.mark.parametrize("http", ["h11", "httptools"])
 @pytest.mark.parametrize("close", [False, True])
 def test_a_whole_response_goes_out_in_one_write(http: str, close: bool) -> None:
-    probe, port = WholeProbe(), free_port()
-    server = uvicorn.Server(uvicorn.Config(probe, host="127.0.0.1", port=port, http=http,
-                                           loop="asyncio", lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
+    probe = WholeProbe()
+    with served(probe, http) as (_, port):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + (b"Connection: close\r\n" if close else b"")
                          + b"\r\n")
@@ -139,9 +141,6 @@ def test_a_whole_response_goes_out_in_one_write(http: str, close: bool) -> None:
                 received += chunk
             if close:
                 assert sock.recv(4096) == b"", f"{UVICORN} ({http}): Connection: close was not honoured"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
     recording = probe.recording
     assert recording is not None
     assert len(recording.writes) == 1, \
