@@ -335,7 +335,7 @@ def top(path: Path, n: int = 25, within: str = "") -> None:
 
 
 def short(frame: str) -> str:
-    """'send_reply (emulator/reply.py:40)' -> 'send_reply (emulator/reply.py)': by function."""
+    """'messages (emulator/reply.py:40)' -> 'messages (emulator/reply.py)': by function."""
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
     file = where.rsplit(":", 1)[0]

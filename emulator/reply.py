@@ -5,7 +5,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from starlette.types import Send
 
 from emulator.errors import VendorError, not_found
 
@@ -49,12 +48,6 @@ def messages(reply: Reply) -> tuple[dict[str, Any], dict[str, Any]]:
                        for k, v in reply.headers.items())
     return ({"type": "http.response.start", "status": reply.status, "headers": headers},
             {"type": "http.response.body", "body": payload})
-
-
-async def send_reply(send: Send, reply: Reply) -> None:
-    start, body = messages(reply)
-    await send(start)
-    await send(body)
 
 
 def packaged_file(name: str, media_types: Mapping[str, str], read: Callable[[str], bytes],
