@@ -296,6 +296,16 @@ def test_the_compose_file_waits_for_a_healthy_emulator(emulator: Container) -> N
     assert check.returncode == 0, check.stderr
 
 
+def test_the_image_holds_its_specs_parse_cache(emulator: Container) -> None:
+    """Built into the image (the container writes none), so a start reads JSON, not YAML."""
+    check = ("from emulator import resources, specs\n"
+             "paths = sorted(resources.OPENAPI_DIR.glob('*.yaml'))\n"
+             "print(len(paths), all(specs.cache_path(p).read_bytes().partition(b'\\n')[0]"
+             " == specs.cache_key(p.read_bytes()) for p in paths))")
+    done = podman("exec", emulator.name, "python", "-c", check, check=False)
+    assert (done.returncode, done.stdout.split()) == (0, ["3", "True"]), done.stderr
+
+
 def test_arguments_pass_through_to_serve(image: Image) -> None:
     done = podman("run", "--rm", "--network", "none", *LIMITS, image.name, "--help")
     assert "--control-token" in done.stdout and "--data-file" in done.stdout
