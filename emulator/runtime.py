@@ -67,10 +67,6 @@ def _headers_weight(headers: Any) -> int:
     return len(headers) * _HEADER_COST + sum(map(len, chain.from_iterable(headers)))
 
 
-def _dict_weight(headers: dict[str, str]) -> int:
-    return len(headers) * _HEADER_COST + sum(map(len, headers)) + sum(map(len, headers.values()))
-
-
 class Response:
     """What the client received: status, headers and the body's first bytes (the whole body
     up to ``JOURNAL_BODY_BYTES``, as a request's; ``size`` is always the whole body's length).
@@ -85,7 +81,7 @@ class Response:
         self._headers: dict[str, str] | None = None
         chunks = body or []
         self.size = sum(map(len, chunks))
-        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        raw = b"".join(chunks)  # one chunk: that very bytes object, not a copy
         self.raw_body = raw if len(raw) <= limit else raw[:limit]
 
     @property
@@ -171,7 +167,7 @@ class JournalEntry:
         """Bytes this entry holds, roughly: its bodies, headers, path and query, plus the
         objects around them."""
         weight = (_ENTRY_COST + len(self.raw_body) + len(self.path) + len(self.query)
-                  + _dict_weight(self.headers))
+                  + _headers_weight(self.headers.items()))
         if self.response is not None:
             weight += self.response.weight()
         return weight

@@ -107,14 +107,12 @@ class Collection:
         return None if key is None else self._docs.get(key)
 
     def put(self, key: str, doc: Doc) -> None:
-        if writes_refused.get() is not None:
-            _writable()
+        _writable()
         with self._lock:
             if self._keys_of:
                 values = [key_of(doc) for key_of in self._keys_of]
-                old = self._values.get(key)
-                for index, value, old_value in zip(self._index.values(), values,
-                                                   old or _NONE * len(values)):
+                old = self._values.get(key) or [None] * len(values)
+                for index, value, old_value in zip(self._index.values(), values, old):
                     if old_value == value and (value is None or index.get(value) == key):
                         continue  # unchanged, and the index already points here
                     if old_value is not None and index.get(old_value) == key:
@@ -156,9 +154,6 @@ class Collection:
 
     def __iter__(self) -> Iterator[Doc]:
         return iter(list(self._docs.values()))
-
-
-_NONE = (None,)
 
 
 class Store:

@@ -56,8 +56,7 @@ class _Gathered:
 
     def done(self) -> None:
         if self.chunks:
-            self.transport.write(self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks))
-            self.chunks = []
+            self.transport.write(b"".join(self.chunks))  # one chunk: that very bytes object
         if self.closing:
             self.transport.close()
 

@@ -169,8 +169,6 @@ def parse_json(raw: bytes) -> Any:
         raise RequestInvalid(f"Malformed JSON: {exc}") from None
 
 
-
-
 def parse_urlencoded(text: str) -> dict[str, str]:
     """A query string or a form body (OCC login): the last value of each name, blanks kept
     (a blank is then refused or ignored by the parameter's schema, never silently dropped)."""
@@ -201,11 +199,14 @@ class ParameterValidator:
     """Path, query and header parameters, each schema compiled once per operation."""
 
     def __init__(self, parameters: list[dict]) -> None:
-        # A path parameter any string meets has nothing to check: a routed call has it.
-        self._params = [(p["in"], p["name"], p.get("required", False), p.get("schema", {}),
-                         None if _any_string(p.get("schema", {})) else compiled(p.get("schema", {})))
-                        for p in parameters if p["in"] in ("path", "header", "query")
-                        and not (p["in"] == "path" and _any_string(p.get("schema", {})))]
+        self._params = []
+        for p in parameters:
+            schema = p.get("schema", {})
+            plain = _any_string(schema)
+            if p["in"] not in ("path", "header", "query") or (p["in"] == "path" and plain):
+                continue  # a path parameter any string meets: a routed call has it, as it is
+            self._params.append((p["in"], p["name"], p.get("required", False), schema,
+                                 None if plain else compiled(schema)))
 
     def validate(self, ctx: RequestContext) -> None:
         for where, name, required, schema, checks in self._params:
