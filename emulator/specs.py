@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from importlib.util import cache_from_source
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 import orjson
 
 from emulator import faults, resources
+from emulator.files import write_atomically
 
 OPENAPI_DIR = resources.OPENAPI_DIR  # the shipped specs: in the wheel, or the checkout's openapi/
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -85,22 +84,14 @@ def _read_cache(cache: Path, key: bytes) -> Any:
 
 
 def _write_cache(cache: Path, key: bytes, data: bytes) -> None:
-    """Whole or not at all (a temporary file renamed over it); nothing when it cannot."""
+    """Whole or not at all (files.write_atomically); nothing when it cannot be written. The
+    cache is readable by whoever may read the spec."""
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=cache.parent, prefix=f".{cache.name}.")
+        write_atomically(cache, lambda out: out.write(key + b"\n" + data), binary=True,
+                         mode=0o644)
     except OSError:
-        return
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(key + b"\n" + data)
-        os.chmod(temporary, 0o644)  # readable by whoever may read the spec (mkstemp's is 0600)
-        os.replace(temporary, cache)
-    except OSError:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
+        pass
 
 
 def shared(name: str) -> dict[str, Any]:
