@@ -143,19 +143,27 @@ async def loop_main(calls: int, rounds: int) -> None:
     print(f"  added by the emulator: {min(emu) - min(raw):.1f} us/call")
 
 
+def routed_update(app):
+    """The built app's routed updateProfile operation (what Connexion's routing calls for the
+    valid PUT): the bench-only patches of `layers` and `serve-unrouted` call it directly."""
+    from emulator import connexion_seam
+
+    [validation] = [m for m in app.app.middleware_stack if isinstance(m, connexion_seam.ValidationMiddleware)]
+    [operation] = [op for api in validation.apis["/client"] for op in api.operations.values()
+                   if op.operation_id == "updateProfile"]
+    return operation
+
+
 async def layers_main(calls: int) -> None:
     """CPU µs per call with the handler, then the spec checks, then Connexion's routing taken
     out (a bench-only patch of the built app; the emulator itself has no such switch)."""
-    from emulator import connexion_seam
     from emulator.app import create_app
     from emulator.reply import Reply
 
     app = create_app()
     correlation_id, email = await session(app)
     put = ("PUT", f"/client/users/{correlation_id}/profile", JSON, orjson.dumps(loyalty_body(email, True)))
-    [validation] = [m for m in app.app.middleware_stack if isinstance(m, connexion_seam.ValidationMiddleware)]
-    [operation] = [op for api in validation.apis["/client"] for op in api.operations.values()
-                   if op.operation_id == "updateProfile"]
+    operation = routed_update(app)
     dispatcher = operation.next_app
 
     async def same_reply(ctx):
@@ -228,16 +236,13 @@ def serve_unrouted(port: int) -> None:
     """`profile-emulator serve` with Connexion's routing replaced, for PUT
     /client/users/{correlation_id}/profile only, by a call of the operation it routes to
     (what the routing leaves in the scope is set by hand); every other call is routed."""
-    from emulator import app as app_module, cli, connexion_seam
+    from emulator import app as app_module, cli
 
     made = app_module.create_app
 
     def create_app(*args, **kwargs):
         app = made(*args, **kwargs)
-        [validation] = [m for m in app.app.middleware_stack
-                        if isinstance(m, connexion_seam.ValidationMiddleware)]
-        [operation] = [op for api in validation.apis["/client"] for op in api.operations.values()
-                       if op.operation_id == "updateProfile"]
+        operation = routed_update(app)
         connexion = app.app
 
         async def unrouted(scope, receive, send):
