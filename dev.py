@@ -10,6 +10,7 @@
 The virtualenv is refreshed whenever pyproject.toml or constraints.txt changes; every package
 is installed at the version constraints.txt locks.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,17 +28,29 @@ STAMP = VENV / ".installed"
 
 
 def ensure_venv() -> None:
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
-                            + (ROOT / "constraints.txt").read_bytes()).hexdigest()
+    wanted = hashlib.sha256(
+        (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
+    ).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not (BIN / "python").exists():
         print("creating .venv ...", flush=True)
         venv.create(VENV, with_pip=True)
     print("installing profile-emulator and its test dependencies into .venv ...", flush=True)
-    code = run([str(BIN / "python"), "-m", "pip", "install", "--quiet",
-                "--disable-pip-version-check", "-c", str(ROOT / "constraints.txt"),
-                "-e", f"{ROOT}[test]"])
+    code = run(
+        [
+            str(BIN / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-c",
+            str(ROOT / "constraints.txt"),
+            "-e",
+            f"{ROOT}[test]",
+        ]
+    )
     if code != 0:
         raise SystemExit(code)
     STAMP.write_text(wanted)
@@ -54,8 +67,10 @@ def run(command: list[str], cwd: Path | None = None) -> int:
         if child.poll() is None:
             child.send_signal(signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig, handler in
-                ((signal.SIGTERM, forward), (signal.SIGINT, signal.SIG_IGN))}
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig, handler in ((signal.SIGTERM, forward), (signal.SIGINT, signal.SIG_IGN))
+    }
     try:
         return child.wait()
     finally:

@@ -12,6 +12,7 @@ slows the tail without being wrong.
 
 ``cyclic_garbage()`` returns the report for the benchmark's own summary.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +26,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from emulator.app import create_app  # noqa: E402
+from emulator.app import create_app
 
 
 class ServerCycle:
@@ -43,24 +44,51 @@ class ServerCycle:
         self.sent.append(message)
 
 
-def call(app: Any, method: str, path: str, body: Any = None, *,
-         content_type: str = "application/json", **headers: str) -> tuple[int, Any]:
+def call(
+    app: Any,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    content_type: str = "application/json",
+    **headers: str,
+) -> tuple[int, Any]:
     raw = body if isinstance(body, bytes) else b"" if body is None else orjson.dumps(body)
-    header_list = [(b"host", b"127.0.0.1"), (b"content-type", content_type.encode()),
-                   (b"content-length", str(len(raw)).encode())]
+    header_list = [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(raw)).encode()),
+    ]
     header_list += [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()]
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "headers": header_list,
-             "server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 50000), "state": {}}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": header_list,
+        "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 50000),
+        "state": {},
+    }
     cycle = ServerCycle(scope, raw)
     asyncio.run(app(scope, cycle.receive, cycle.send))
     status, payload = cycle.sent[0]["status"], cycle.sent[1]["body"]
     return status, orjson.loads(payload) if payload else None
 
 
-ADA = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-01-01",
-       "gender": "F", "postalZipCode": "H0H 0H0", "email": "ada-gc@example.com"}
+ADA = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "dateOfBirth": "1990-01-01",
+    "gender": "F",
+    "postalZipCode": "H0H 0H0",
+    "email": "ada-gc@example.com",
+}
 # (status the call must get, method, path, body, headers): each kind of call once.
 EXPECTED = [200, 400, 400, 400, 400, 400, 404, 200, 405, 404, 401, 400, 400, 200, 200, 200, 204]
 
@@ -74,7 +102,9 @@ def _calls(app: Any, token: str) -> list[tuple[int, Any]]:
         call(app, "PUT", profile, {**ADA, "dateOfBirth": "1985-13-45"}),
         call(app, "PUT", profile, {**no_postal, "gender": None}),
         call(app, "PUT", profile, {**ADA, "firstName": 7}),
-        call(app, "PUT", profile, {**ADA, "extendedData": {"x": 1}, "extendedDataSource": "INTERNAL"}),
+        call(
+            app, "PUT", profile, {**ADA, "extendedData": {"x": 1}, "extendedDataSource": "INTERNAL"}
+        ),
         call(app, "PUT", "/client/users/unknown-session/profile", ADA),
         call(app, "GET", profile),
         call(app, "DELETE", "/client/users"),
@@ -94,13 +124,22 @@ def cyclic_garbage(app: Any = None) -> dict[str, Any]:
     app = app or create_app()
     status, enrolled = call(app, "POST", "/client/users", ADA)
     assert status == 201, status
-    status, _ = call(app, "POST", f"/client/users/{enrolled['accountId']}/sessions",
-                     {"correlationId": "gc-session", "channel": "WEBSITE"},
-                     x_identifier_type="ACCOUNT_ID")
+    status, _ = call(
+        app,
+        "POST",
+        f"/client/users/{enrolled['accountId']}/sessions",
+        {"correlationId": "gc-session", "channel": "WEBSITE"},
+        x_identifier_type="ACCOUNT_ID",
+    )
     assert status == 201, status
-    status, login = call(app, "POST", "/ccadmin/v1/login", b"grant_type=client_credentials",
-                         content_type="application/x-www-form-urlencoded",
-                         authorization="Bearer emulator-app-key")
+    status, login = call(
+        app,
+        "POST",
+        "/ccadmin/v1/login",
+        b"grant_type=client_credentials",
+        content_type="application/x-www-form-urlencoded",
+        authorization="Bearer emulator-app-key",
+    )
     assert status == 200, status
     gc.collect()
     gc.set_debug(gc.DEBUG_SAVEALL)
@@ -121,8 +160,10 @@ def cyclic_garbage(app: Any = None) -> dict[str, Any]:
 def main() -> int:
     report = cyclic_garbage()
     garbage = report["garbage"]
-    print(f"cyclic garbage after {report['calls']} calls of every kind: "
-          f"{sum(garbage.values())} objects" + (f" {garbage}" if garbage else ""))
+    print(
+        f"cyclic garbage after {report['calls']} calls of every kind: "
+        f"{sum(garbage.values())} objects" + (f" {garbage}" if garbage else "")
+    )
     return 1 if garbage else 0
 
 

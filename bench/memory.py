@@ -9,6 +9,7 @@ Each figure comes from a fresh server process (`profile-emulator serve`, no acce
 is read from /proc/<pid>/status (VmRSS), so this runs on Linux only. A figure, not a test:
 nothing here passes or fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from harness import servers  # bench/ is the script's folder, first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CMD = (f"{ROOT / '.venv' / 'bin' / 'profile-emulator'} serve --port 0 "
-               "--port-file {port_file} --fixtures " + str(ROOT / "fixtures") + " --quiet")
+DEFAULT_CMD = (
+    f"{ROOT / '.venv' / 'bin' / 'profile-emulator'} serve --port 0 "
+    "--port-file {port_file} --fixtures " + str(ROOT / "fixtures") + " --quiet"
+)
 PROFILE = "/client/users/seed-session-1/profile"  # fixtures/loyalty.yaml
 MIB = 1024 * 1024
 
@@ -42,13 +44,15 @@ class Served:
         self.folder = Path(tempfile.mkdtemp(prefix="bench-memory-"))
         port_file = self.folder / "port"
         command = shlex.split(template.format(port_file=port_file, port=0, python=sys.executable))
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                     stderr=(self.folder / "stderr").open("w"))
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=(self.folder / "stderr").open("w")
+        )
         deadline = time.monotonic() + 60
         while not port_file.exists() or not port_file.read_text().strip():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the emulator did not start: "
-                                   f"{(self.folder / 'stderr').read_text()}")
+                raise RuntimeError(
+                    f"the emulator did not start: {(self.folder / 'stderr').read_text()}"
+                )
             time.sleep(0.02)
         self.port = int(port_file.read_text())
         self.url = f"http://127.0.0.1:{self.port}"
@@ -81,10 +85,13 @@ def namespaces(template: str, count: int) -> dict[str, Any]:
         status = served.client.get(PROFILE, headers={"X-Emulator-Namespace": "bench-0"}).status_code
     finally:
         served.stop()
-    return {"rss_start_mb": round(start, 1), f"rss_after_{count}_namespaces_mb": round(routed, 1),
-            "kb_per_namespace": round((routed - start) * 1024 / count, 1),
-            f"rss_after_{count}_unrouted_calls_mb": round(unrouted, 1),
-            "first_namespace_status_after": status}
+    return {
+        "rss_start_mb": round(start, 1),
+        f"rss_after_{count}_namespaces_mb": round(routed, 1),
+        "kb_per_namespace": round((routed - start) * 1024 / count, 1),
+        f"rss_after_{count}_unrouted_calls_mb": round(unrouted, 1),
+        "first_namespace_status_after": status,
+    }
 
 
 def big_calls(template: str, count: int) -> dict[str, Any]:
@@ -94,22 +101,35 @@ def big_calls(template: str, count: int) -> dict[str, Any]:
     try:
         start = served.rss()
         filler = MIB - 400
-        body = json.dumps({"firstName": "x" * filler, "lastName": "Lovelace",
-                           "dateOfBirth": "1985-12-10", "gender": "F",
-                           "email": "ada@example.com", "postalZipCode": "nope"}).encode()
+        body = json.dumps(
+            {
+                "firstName": "x" * filler,
+                "lastName": "Lovelace",
+                "dateOfBirth": "1985-12-10",
+                "gender": "F",
+                "email": "ada@example.com",
+                "postalZipCode": "nope",
+            }
+        ).encode()
         statuses: dict[int, int] = {}
         for _ in range(count):
-            status = served.client.put(PROFILE, content=body,
-                                       headers={"content-type": "application/json"}).status_code
+            status = served.client.put(
+                PROFILE, content=body, headers={"content-type": "application/json"}
+            ).status_code
             statuses[status] = statuses.get(status, 0) + 1
         after = served.rss()
         journal = served.client.get("/_emulator/requests", params={"limit": 1})
         journal_bytes = len(served.client.get("/_emulator/requests").content)
     finally:
         served.stop()
-    return {"rss_start_mb": round(start, 1), f"rss_after_{count}_big_calls_mb": round(after, 1),
-            "body_bytes": len(body), "statuses": statuses,
-            "journal_status": journal.status_code, "journal_listing_bytes": journal_bytes}
+    return {
+        "rss_start_mb": round(start, 1),
+        f"rss_after_{count}_big_calls_mb": round(after, 1),
+        "body_bytes": len(body),
+        "statuses": statuses,
+        "journal_status": journal.status_code,
+        "journal_listing_bytes": journal_bytes,
+    }
 
 
 def exit_time(template: str, held: int) -> dict[str, Any]:
@@ -141,14 +161,18 @@ def exit_time(template: str, held: int) -> dict[str, Any]:
     for sock in socks:
         sock.close()
     served.client.close()
-    return {"held_connections": held, "exit_seconds": None if seconds is None else round(seconds, 3),
-            "exit_status": status}
+    return {
+        "held_connections": held,
+        "exit_seconds": None if seconds is None else round(seconds, 3),
+        "exit_status": status,
+    }
 
 
 def _open_sockets(pid: int) -> int:
     try:
-        return sum(1 for fd in Path(f"/proc/{pid}/fd").iterdir()
-                   if os.readlink(fd).startswith("socket:"))
+        return sum(
+            1 for fd in Path(f"/proc/{pid}/fd").iterdir() if os.readlink(fd).startswith("socket:")
+        )
     except OSError:
         return 0
 
@@ -158,16 +182,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--namespaces", type=int, default=5000)
     parser.add_argument("--big-calls", type=int, default=1000)
     parser.add_argument("--held", type=int, default=300)
-    parser.add_argument("--emulator-cmd", default=DEFAULT_CMD,
-                        help="command template; {port_file} is where it writes its port "
-                             "(default: this checkout's profile-emulator serve)")
-    parser.add_argument("--only", default="namespaces,big_calls,exit",
-                        help="which figures (comma-separated: namespaces, big_calls, exit)")
+    parser.add_argument(
+        "--emulator-cmd",
+        default=DEFAULT_CMD,
+        help="command template; {port_file} is where it writes its port "
+        "(default: this checkout's profile-emulator serve)",
+    )
+    parser.add_argument(
+        "--only",
+        default="namespaces,big_calls,exit",
+        help="which figures (comma-separated: namespaces, big_calls, exit)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    steps = {"namespaces": lambda: namespaces(args.emulator_cmd, args.namespaces),
-             "big_calls": lambda: big_calls(args.emulator_cmd, args.big_calls),
-             "exit": lambda: exit_time(args.emulator_cmd, args.held)}
+    steps = {
+        "namespaces": lambda: namespaces(args.emulator_cmd, args.namespaces),
+        "big_calls": lambda: big_calls(args.emulator_cmd, args.big_calls),
+        "exit": lambda: exit_time(args.emulator_cmd, args.held),
+    }
     result: dict[str, Any] = {}
     for name in args.only.split(","):
         result[name] = steps[name]()

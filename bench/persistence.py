@@ -10,7 +10,8 @@ in a namespace of their own before the rounds), it starts the real server
 (`python -m emulator.cli serve --data-file ...`), drives writes from several keep-alive
 clients (`POST /client/users`, each a fresh email, in namespace `load`), kills the server with
 SIGKILL at a random moment, restarts it on the same data file, reads the `load`
-namespace back and resets it (so the state stays the size asked). A write is *acknowledged* when its 201 was read whole; it is *lost* when its
+namespace back and resets it (so the state stays the size asked). A write is
+*acknowledged* when its 201 was read whole; it is *lost* when its
 email is not in the restarted server's state. The *loss window* of a round is the time from
 the oldest lost write's acknowledgement to the kill (0 when nothing was lost). A restart that
 refuses the file is reported as such (the file must stay readable after any crash).
@@ -20,6 +21,7 @@ with this checkout's interpreter, for before/after figures in one run; a mode th
 does not know (`always` before `--fsync` existed) is skipped. Figures go to stdout and, as
 JSON, to --out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from harness import servers  # bench/ is the script's folder, first on sys.path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,8 +49,13 @@ HOST = "127.0.0.1"
 LOAD_NS = "load"
 FILL_NS = "fill"
 START_TIMEOUT = 60.0
-PROFILE = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-01-01",
-           "gender": "F", "postalZipCode": "H0H 0H0"}
+PROFILE = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "dateOfBirth": "1990-01-01",
+    "gender": "F",
+    "postalZipCode": "H0H 0H0",
+}
 
 
 @dataclass
@@ -70,14 +76,18 @@ class Cell:
 
     def summary(self) -> dict[str, Any]:
         windows = [r.window_ms for r in self.rounds]
-        return {"mode": self.mode, "profiles": self.profiles, "rounds": len(self.rounds),
-                "acknowledged": sum(r.acknowledged for r in self.rounds),
-                "lost": sum(r.lost for r in self.rounds),
-                "rounds_with_loss": sum(1 for r in self.rounds if r.lost),
-                "window_ms_max": max(windows, default=0.0),
-                "window_ms_median": statistics.median(windows) if windows else 0.0,
-                "unreadable": sum(1 for r in self.rounds if r.restart_exit is not None),
-                "skipped": self.skipped}
+        return {
+            "mode": self.mode,
+            "profiles": self.profiles,
+            "rounds": len(self.rounds),
+            "acknowledged": sum(r.acknowledged for r in self.rounds),
+            "lost": sum(r.lost for r in self.rounds),
+            "rounds_with_loss": sum(1 for r in self.rounds if r.lost),
+            "window_ms_max": max(windows, default=0.0),
+            "window_ms_median": statistics.median(windows) if windows else 0.0,
+            "unreadable": sum(1 for r in self.rounds if r.restart_exit is not None),
+            "skipped": self.skipped,
+        }
 
 
 class Server:
@@ -85,14 +95,26 @@ class Server:
 
     def __init__(self, root: Path, python: str, data_file: Path, mode: str, logs: Path) -> None:
         self.port_file = data_file.parent / f"port-{uuid.uuid4().hex[:8]}"
-        args = [python, "-m", "emulator.cli", "serve", "--port", "0", "--port-file",
-                str(self.port_file), "--data-file", str(data_file), "--quiet"]
+        args = [
+            python,
+            "-m",
+            "emulator.cli",
+            "serve",
+            "--port",
+            "0",
+            "--port-file",
+            str(self.port_file),
+            "--data-file",
+            str(data_file),
+            "--quiet",
+        ]
         if mode == "always":
             args += ["--fsync", "always"]
         env = {**os.environ, "PYTHONPATH": str(root)}
         self.err = logs.open("ab")
-        self.proc = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=self.err)
+        self.proc = subprocess.Popen(
+            args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=self.err
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while not self.port_file.exists():
             if self.proc.poll() is not None:
@@ -124,14 +146,23 @@ class Refused(Exception):
         self.status = status
 
 
-def call(port: int, method: str, path: str, body: Any = None, namespace: str = LOAD_NS,
-         timeout: float = 120.0) -> tuple[int, bytes]:
+def call(
+    port: int,
+    method: str,
+    path: str,
+    body: Any = None,
+    namespace: str = LOAD_NS,
+    timeout: float = 120.0,
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         payload = None if body is None else orjson.dumps(body)
-        conn.request(method, path, body=payload,
-                     headers={"Content-Type": "application/json",
-                              "X-Emulator-Namespace": namespace})
+        conn.request(
+            method,
+            path,
+            body=payload,
+            headers={"Content-Type": "application/json", "X-Emulator-Namespace": namespace},
+        )
         answer = conn.getresponse()
         return answer.status, answer.read()
     finally:
@@ -144,12 +175,23 @@ def fill_state(port: int, profiles: int) -> None:
     for n in range(profiles):
         account_id = str(2_000_000_000 + n)
         accounts[account_id] = {
-            "accountId": account_id, "loyaltyId": str(8_000_000_000 + n), "emd": {},
-            "profile": {**PROFILE, "email": f"fill-{n}@bench.example",
-                        "phoneNumber": f"555{n:07d}", "city": "Montreal",
-                        "address1": f"{n} Rue Sainte-Catherine"}}
-    state = {"loyalty.accounts": accounts, "loyalty.sessions": {}, "loyalty.emdKeys": {},
-             "loyalty.counters": {"accounts": {"next": 1000}}}
+            "accountId": account_id,
+            "loyaltyId": str(8_000_000_000 + n),
+            "emd": {},
+            "profile": {
+                **PROFILE,
+                "email": f"fill-{n}@bench.example",
+                "phoneNumber": f"555{n:07d}",
+                "city": "Montreal",
+                "address1": f"{n} Rue Sainte-Catherine",
+            },
+        }
+    state = {
+        "loyalty.accounts": accounts,
+        "loyalty.sessions": {},
+        "loyalty.emdKeys": {},
+        "loyalty.counters": {"accounts": {"next": 1000}},
+    }
     status, body = call(port, "PUT", "/_emulator/state", state, namespace=FILL_NS)
     if status != 204:
         raise RuntimeError(f"filling the state answered {status}: {body[:200]!r}")
@@ -171,9 +213,12 @@ def writer(port: int, tag: str, stop: threading.Event, acked: list[tuple[str, fl
         while not stop.is_set():
             email = f"{tag}-{n}@bench.example"
             n += 1
-            conn.request("POST", "/client/users", body=orjson.dumps({**PROFILE, "email": email}),
-                         headers={"Content-Type": "application/json",
-                                  "X-Emulator-Namespace": LOAD_NS})
+            conn.request(
+                "POST",
+                "/client/users",
+                body=orjson.dumps({**PROFILE, "email": email}),
+                headers={"Content-Type": "application/json", "X-Emulator-Namespace": LOAD_NS},
+            )
             answer = conn.getresponse()
             answer.read()
             if answer.status == 201:
@@ -198,8 +243,10 @@ def run_cell(cell: Cell, args: argparse.Namespace, work: Path, rng: random.Rando
         stop = threading.Event()
         acked: list[tuple[str, float]] = []
         tag = f"r{number}-{uuid.uuid4().hex[:6]}"
-        threads = [threading.Thread(target=writer, args=(server.port, f"{tag}-{c}", stop, acked))
-                   for c in range(args.clients)]
+        threads = [
+            threading.Thread(target=writer, args=(server.port, f"{tag}-{c}", stop, acked))
+            for c in range(args.clients)
+        ]
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -221,30 +268,49 @@ def run_cell(cell: Cell, args: argparse.Namespace, work: Path, rng: random.Rando
         lost = [at for email, at in acked if email not in present]
         # A write answered in the instant between the clock read and the signal counts 0.
         window = max(0.0, (killed_at - min(lost)) * 1000) if lost else 0.0
-        cell.rounds.append(Round(len(acked), len(lost), round(window, 1),
-                                 round(killed_at - started, 3)))
-        print(f"  {cell.mode:7} {cell.profiles:>6} round {number + 1:2}: acknowledged "
-              f"{len(acked):5}, lost {len(lost):4}, window {window:7.1f} ms", flush=True)
+        cell.rounds.append(
+            Round(len(acked), len(lost), round(window, 1), round(killed_at - started, 3))
+        )
+        print(
+            f"  {cell.mode:7} {cell.profiles:>6} round {number + 1:2}: acknowledged "
+            f"{len(acked):5}, lost {len(lost):4}, window {window:7.1f} ms",
+            flush=True,
+        )
     server.stop()
 
 
 def knows_fsync(root: Path, python: str) -> bool:
-    done = subprocess.run([python, "-m", "emulator.cli", "serve", "--help"], cwd=root,
-                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [python, "-m", "emulator.cli", "serve", "--help"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return "--fsync" in done.stdout
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=20, help="kills per cell (default 20)")
-    parser.add_argument("--profiles", default="100,10000",
-                        help="profiles stored before the rounds, comma-separated (default 100,10000)")
-    parser.add_argument("--modes", default="default,always",
-                        help="default and/or always (--fsync always); default both")
+    parser.add_argument(
+        "--profiles",
+        default="100,10000",
+        help="profiles stored before the rounds, comma-separated (default 100,10000)",
+    )
+    parser.add_argument(
+        "--modes",
+        default="default,always",
+        help="default and/or always (--fsync always); default both",
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent writers (default 4)")
-    parser.add_argument("--min-s", type=float, default=0.3, help="earliest kill after the load starts")
-    parser.add_argument("--max-s", type=float, default=1.5, help="latest kill after the load starts")
+    parser.add_argument(
+        "--min-s", type=float, default=0.3, help="earliest kill after the load starts"
+    )
+    parser.add_argument(
+        "--max-s", type=float, default=1.5, help="latest kill after the load starts"
+    )
     parser.add_argument("--root", type=Path, default=REPO, help="the checkout whose emulator runs")
     parser.add_argument("--python", default=sys.executable, help="the interpreter (with the deps)")
     parser.add_argument("--seed", type=int, default=1, help="of the kill moments")
@@ -256,8 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         args.rounds = min(args.rounds, 5)
     rng = random.Random(args.seed)
     fsync = knows_fsync(args.root, args.python)
-    cells = [Cell(mode, int(profiles)) for mode in args.modes.split(",")
-             for profiles in args.profiles.split(",")]
+    cells = [
+        Cell(mode, int(profiles))
+        for mode in args.modes.split(",")
+        for profiles in args.profiles.split(",")
+    ]
     with tempfile.TemporaryDirectory(prefix="persistence-bench-") as tmp:
         for cell in cells:
             if cell.mode == "always" and not fsync:
@@ -266,28 +335,45 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{cell.mode} mode, {cell.profiles} profiles stored:", flush=True)
             run_cell(cell, args, Path(tmp), rng)
         logs = {p.name: p.read_text(errors="replace")[-2000:] for p in Path(tmp).glob("*.txt")}
-    print(f"\n{'mode':8} {'profiles':>8} {'acked':>7} {'lost':>6} {'rounds lost':>11} "
-          f"{'window max ms':>13} {'median ms':>9}  note")
+    print(
+        f"\n{'mode':8} {'profiles':>8} {'acked':>7} {'lost':>6} {'rounds lost':>11} "
+        f"{'window max ms':>13} {'median ms':>9}  note"
+    )
     for cell in cells:
         s = cell.summary()
-        note = s["skipped"] or (f"{s['unreadable']} restart(s) refused the file"
-                                if s["unreadable"] else "")
-        print(f"{s['mode']:8} {s['profiles']:>8} {s['acknowledged']:>7} {s['lost']:>6} "
-              f"{s['rounds_with_loss']:>11} {s['window_ms_max']:>13.1f} "
-              f"{s['window_ms_median']:>9.1f}  {note}")
+        note = s["skipped"] or (
+            f"{s['unreadable']} restart(s) refused the file" if s["unreadable"] else ""
+        )
+        print(
+            f"{s['mode']:8} {s['profiles']:>8} {s['acknowledged']:>7} {s['lost']:>6} "
+            f"{s['rounds_with_loss']:>11} {s['window_ms_max']:>13.1f} "
+            f"{s['window_ms_median']:>9.1f}  {note}"
+        )
     targets = [c.summary() for c in cells if not c.skipped]
     for s in targets:
         if s["mode"] == "default" and s["profiles"] >= 10_000:
             verdict = "MET" if s["window_ms_max"] <= 100 and not s["unreadable"] else "NOT MET"
-            print(f"target: default mode, {s['profiles']} profiles, loss window <= 100 ms: {verdict}")
+            print(
+                f"target: default mode, {s['profiles']} profiles, loss window <= 100 ms: {verdict}"
+            )
         if s["mode"] == "always":
             verdict = "MET" if s["lost"] == 0 and not s["unreadable"] else "NOT MET"
             print(f"target: --fsync always, {s['profiles']} profiles, 0 lost: {verdict}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"root": str(args.root), "rounds": args.rounds,
-                                    "clients": args.clients, "cells": [
-                                        {**c.summary(), "per_round": [asdict(r) for r in c.rounds]}
-                                        for c in cells], "stderr_tails": logs}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "root": str(args.root),
+                "rounds": args.rounds,
+                "clients": args.clients,
+                "cells": [
+                    {**c.summary(), "per_round": [asdict(r) for r in c.rounds]} for c in cells
+                ],
+                "stderr_tails": logs,
+            },
+            indent=2,
+        )
+    )
     print(f"(JSON: {args.out})")
     return 0
 

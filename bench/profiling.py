@@ -26,6 +26,7 @@ patch), wrk on both in interleaved rounds; CPU µs per request of each and req/s
 ``top``: the functions with the most samples on their own (self) and under them (total),
 and the share of samples in each part of the request path (see PARTS).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import load, servers  # noqa: E402
-from harness.common import REPO, pin  # noqa: E402
-from harness.workloads import ENROLL_BODY, loyalty_body  # noqa: E402
+from harness import load, servers
+from harness.common import REPO, pin
+from harness.workloads import ENROLL_BODY, loyalty_body
 
 PY_SPY = Path(sys.executable).with_name("py-spy")
 
@@ -56,11 +57,26 @@ PARTS = [
     ("journal", ("runtime.py:record", "JournalEntry", "Journal.record", "runtime.py:entry")),
     ("state (Store, TinyDB)", ("emulator/state.py", "tinydb/")),
     ("handler", ("vendors/",)),
-    ("validation", ("validation.py", "jsonschema_rs", "connexion_seam.py:__call__",
-                    "request_validation", "validators/")),
+    (
+        "validation",
+        (
+            "validation.py",
+            "jsonschema_rs",
+            "connexion_seam.py:__call__",
+            "request_validation",
+            "validators/",
+        ),
+    ),
     ("operation middleware, fault engine", ("faults.py", "OperationMiddleware")),
-    ("routing", ("connexion/middleware/routing", "starlette/routing", "connexion_seam.py:routed",
-                 "connexion/middleware/main")),
+    (
+        "routing",
+        (
+            "connexion/middleware/routing",
+            "starlette/routing",
+            "connexion_seam.py:routed",
+            "connexion/middleware/main",
+        ),
+    ),
     ("reply", ("reply.py",)),
     ("emulator app", ("middleware.py",)),
     ("server (uvicorn, httptools)", ("uvicorn/", "httptools")),
@@ -71,13 +87,26 @@ PARTS = [
 def scope_for(method: str, path: str, headers: dict[str, str], body: bytes) -> dict:
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
     raw += [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())]
-    return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-            "root_path": "", "headers": raw, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-            "state": {}}
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": raw,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
 
 
-async def call(app, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
+async def call(
+    app, method: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, bytes]:
     sent: list[dict] = []
     delivered = False
 
@@ -101,12 +130,18 @@ JSON = {"content-type": "application/json", "accept": "application/json"}
 
 async def session(app) -> tuple[str, str]:
     email = f"ada-profile-{uuid.uuid4().hex[:8]}@example.com"
-    status, body = await call(app, "POST", "/client/users", JSON, orjson.dumps({**ENROLL_BODY, "email": email}))
+    status, body = await call(
+        app, "POST", "/client/users", JSON, orjson.dumps({**ENROLL_BODY, "email": email})
+    )
     account = orjson.loads(body)["accountId"]
     correlation_id = str(uuid.uuid4())
-    status, _ = await call(app, "POST", f"/client/users/{account}/sessions",
-                           {**JSON, "x-identifier-type": "ACCOUNT_ID"},
-                           orjson.dumps({"correlationId": correlation_id, "channel": "WEBSITE"}))
+    status, _ = await call(
+        app,
+        "POST",
+        f"/client/users/{account}/sessions",
+        {**JSON, "x-identifier-type": "ACCOUNT_ID"},
+        orjson.dumps({"correlationId": correlation_id, "channel": "WEBSITE"}),
+    )
     assert status == 201, status
     return correlation_id, email
 
@@ -123,11 +158,17 @@ async def per_call_us(app, args: tuple, calls: int) -> float:
 async def loop_main(calls: int, rounds: int) -> None:
     sys.path.insert(0, str(REPO / "bench"))
     import raw_asgi
+
     from emulator.app import create_app
 
     app = create_app()
     correlation_id, email = await session(app)
-    put = ("PUT", f"/client/users/{correlation_id}/profile", JSON, orjson.dumps(loyalty_body(email, True)))
+    put = (
+        "PUT",
+        f"/client/users/{correlation_id}/profile",
+        JSON,
+        orjson.dumps(loyalty_body(email, True)),
+    )
     status, body = await call(app, *put)
     assert status == 200, (status, body)
     await per_call_us(app, put, 1000)  # warm-up
@@ -137,7 +178,9 @@ async def loop_main(calls: int, rounds: int) -> None:
         for out, target in pair if r % 2 == 0 else pair[::-1]:
             out.append(await per_call_us(target, put, calls))
     # The fastest round is the one the machine's other work disturbed least.
-    print(f"in-process, {calls} calls x {rounds} rounds, valid loyalty PUT (15 fields), CPU time, fastest round:")
+    print(
+        f"in-process, {calls} calls x {rounds} rounds, valid loyalty PUT (15 fields), CPU time, fastest round:"
+    )
     print(f"  emulator {min(emu):7.1f} us/call  rounds {[round(x, 1) for x in emu]}")
     print(f"  raw ASGI {min(raw):7.1f} us/call  rounds {[round(x, 1) for x in raw]}")
     print(f"  added by the emulator: {min(emu) - min(raw):.1f} us/call")
@@ -148,9 +191,15 @@ def routed_update(app):
     valid PUT): the bench-only patches of `layers` and `serve-unrouted` call it directly."""
     from emulator import connexion_seam
 
-    [validation] = [m for m in app.app.middleware_stack if isinstance(m, connexion_seam.ValidationMiddleware)]
-    [operation] = [op for api in validation.apis["/client"] for op in api.operations.values()
-                   if op.operation_id == "updateProfile"]
+    [validation] = [
+        m for m in app.app.middleware_stack if isinstance(m, connexion_seam.ValidationMiddleware)
+    ]
+    [operation] = [
+        op
+        for api in validation.apis["/client"]
+        for op in api.operations.values()
+        if op.operation_id == "updateProfile"
+    ]
     return operation
 
 
@@ -162,7 +211,12 @@ async def layers_main(calls: int) -> None:
 
     app = create_app()
     correlation_id, email = await session(app)
-    put = ("PUT", f"/client/users/{correlation_id}/profile", JSON, orjson.dumps(loyalty_body(email, True)))
+    put = (
+        "PUT",
+        f"/client/users/{correlation_id}/profile",
+        JSON,
+        orjson.dumps(loyalty_body(email, True)),
+    )
     operation = routed_update(app)
     dispatcher = operation.next_app
 
@@ -178,12 +232,20 @@ async def layers_main(calls: int) -> None:
         await per_call_us(app, put, 500)
         return min([await per_call_us(app, put, calls) for _ in range(3)])
 
-    steps = [("the whole call", lambda: None),
-             ("handler (checks, state, EMD) out",
-              lambda: dispatcher.handlers.__setitem__(("loyalty", "updateProfile"), same_reply)),
-             ("spec checks out", lambda: setattr(operation.checks, "failure", lambda ctx, headers: None)),
-             ("Connexion's routing out", lambda: setattr(app, "app", routed))]
+    steps = [
+        ("the whole call", lambda: None),
+        (
+            "handler (checks, state, EMD) out",
+            lambda: dispatcher.handlers.__setitem__(("loyalty", "updateProfile"), same_reply),
+        ),
+        (
+            "spec checks out",
+            lambda: setattr(operation.checks, "failure", lambda ctx, headers: None),
+        ),
+        ("Connexion's routing out", lambda: setattr(app, "app", routed)),
+    ]
     import raw_asgi
+
     raw = min([await per_call_us(raw_asgi.app, put, calls) for _ in range(3)])
     print(f"in-process CPU us per valid loyalty PUT, fastest of 3 x {calls} calls:")
     before = None
@@ -193,13 +255,31 @@ async def layers_main(calls: int) -> None:
         part = "" if before is None else f"   (the part taken out: {before - now:5.1f} us)"
         print(f"  {label:34s} {now:6.1f} us{part}")
         before = now
-    print(f"  {'raw ASGI app, same call':34s} {raw:6.1f} us   (what is left of ours: {before - raw:5.1f} us: "
-          f"EmulatorApp, the routed operation, Dispatcher, reply, journal)")
+    print(
+        f"  {'raw ASGI app, same call':34s} {raw:6.1f} us   (what is left of ours: {before - raw:5.1f} us: "
+        f"EmulatorApp, the routed operation, Dispatcher, reply, journal)"
+    )
 
 
 def loop_under_py_spy(out: Path, calls: int) -> None:
-    argv = [str(PY_SPY), "record", "--format", "raw", "--rate", "1000", "-o", str(out), "--",
-            sys.executable, __file__, "loop", "--calls", str(calls), "--rounds", "1"]
+    argv = [
+        str(PY_SPY),
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        "1000",
+        "-o",
+        str(out),
+        "--",
+        sys.executable,
+        __file__,
+        "loop",
+        "--calls",
+        str(calls),
+        "--rounds",
+        "1",
+    ]
     subprocess.run(pin(0) + argv, check=True)
     top(out, within="EmulatorApp.__call__")
 
@@ -218,14 +298,32 @@ def live(seconds: int, connections: int, out: Path, raw: bool = False) -> None:
                 email = f"ada-live-{uuid.uuid4().hex[:8]}@example.com"
                 req = loyalty_put(loyalty_session(c, email), email, True)
             load.run(target.url, req, connections, 2)  # warm-up
-            spy = subprocess.Popen([str(PY_SPY), "record", "--format", "raw", "--rate", "1000", "--nonblocking",
-                                    "-d", str(seconds + 1), "-o", str(out), "--pid", str(target.proc.pid)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            spy = subprocess.Popen(
+                [
+                    str(PY_SPY),
+                    "record",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "1000",
+                    "--nonblocking",
+                    "-d",
+                    str(seconds + 1),
+                    "-o",
+                    str(out),
+                    "--pid",
+                    str(target.proc.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             time.sleep(0.5)
             cell = load.run(target.url, req, connections, seconds)
             spy.wait(timeout=seconds + 60)
-            print(f"live: {cell['rps']:.0f} req/s, p50 {cell['p50_ms']} ms, p99 {cell['p99_ms']} ms "
-                  f"(under py-spy: slower than unprofiled)")
+            print(
+                f"live: {cell['rps']:.0f} req/s, p50 {cell['p50_ms']} ms, p99 {cell['p99_ms']} ms "
+                f"(under py-spy: slower than unprofiled)"
+            )
         finally:
             srv.stop()
             target.stop()
@@ -236,7 +334,8 @@ def serve_unrouted(port: int) -> None:
     """`profile-emulator serve` with Connexion's routing replaced, for PUT
     /client/users/{correlation_id}/profile only, by a call of the operation it routes to
     (what the routing leaves in the scope is set by hand); every other call is routed."""
-    from emulator import app as app_module, cli
+    from emulator import app as app_module
+    from emulator import cli
 
     made = app_module.create_app
 
@@ -247,8 +346,14 @@ def serve_unrouted(port: int) -> None:
 
         async def unrouted(scope, receive, send):
             path = scope["path"]
-            if scope["method"] == "PUT" and path.startswith("/client/users/") and path.endswith("/profile"):
-                scope["path_params"] = {"correlation_id": path[len("/client/users/"):-len("/profile")]}
+            if (
+                scope["method"] == "PUT"
+                and path.startswith("/client/users/")
+                and path.endswith("/profile")
+            ):
+                scope["path_params"] = {
+                    "correlation_id": path[len("/client/users/") : -len("/profile")]
+                }
                 await operation(scope, receive, send)
             else:
                 await connexion(scope, receive, send)
@@ -257,14 +362,19 @@ def serve_unrouted(port: int) -> None:
         return app
 
     app_module.create_app = create_app
-    sys.exit(cli.main(["serve", "--port", str(port), "--fixtures", str(REPO / "fixtures"), "--quiet"]))
+    sys.exit(
+        cli.main(["serve", "--port", str(port), "--fixtures", str(REPO / "fixtures"), "--quiet"])
+    )
 
 
 def routing(rounds: int, seconds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
-        made = {"routed": servers.emulator(servers.DEFAULT_EMULATOR_CMD, Path(tmp), "routed"),
-                "unrouted": servers.emulator(f"{{python}} {__file__} serve-unrouted --port {{port}}",
-                                             Path(tmp), "unrouted")}
+        made = {
+            "routed": servers.emulator(servers.DEFAULT_EMULATOR_CMD, Path(tmp), "routed"),
+            "unrouted": servers.emulator(
+                f"{{python}} {__file__} serve-unrouted --port {{port}}", Path(tmp), "unrouted"
+            ),
+        }
         try:
             import httpx
             from harness.workloads import loyalty_put, loyalty_session
@@ -278,19 +388,25 @@ def routing(rounds: int, seconds: int) -> None:
                 load.run(srv.url, reqs[name], 16, 2)  # warm-up
             cells: dict[str, list[tuple[float, float]]] = {name: [] for name in made}
             for r in range(rounds):
-                for name in (list(made) if r % 2 == 0 else list(made)[::-1]):
+                for name in list(made) if r % 2 == 0 else list(made)[::-1]:
                     srv = made[name]
                     before = srv.cpu_seconds()
                     cell = load.run(srv.url, reqs[name], 16, seconds)
                     cpu_us = (srv.cpu_seconds() - before) / max(cell["requests"], 1) * 1e6
                     cells[name].append((cpu_us, cell["rps"]))
-            print(f"live, valid loyalty PUT @16, {rounds} interleaved rounds of {seconds} s, "
-                  f"the least disturbed round (lowest CPU per request) of each:")
+            print(
+                f"live, valid loyalty PUT @16, {rounds} interleaved rounds of {seconds} s, "
+                f"the least disturbed round (lowest CPU per request) of each:"
+            )
             best = {name: min(rows) for name, rows in cells.items()}
             for name, (cpu_us, rps) in best.items():
-                print(f"  {name:9s} {cpu_us:6.1f} us CPU/request  {rps:8,.0f} req/s   "
-                      f"rounds {[round(c, 1) for c, _ in cells[name]]}")
-            print(f"  Connexion's routing: {best['routed'][0] - best['unrouted'][0]:.1f} us CPU per request")
+                print(
+                    f"  {name:9s} {cpu_us:6.1f} us CPU/request  {rps:8,.0f} req/s   "
+                    f"rounds {[round(c, 1) for c, _ in cells[name]]}"
+                )
+            print(
+                f"  Connexion's routing: {best['routed'][0] - best['unrouted'][0]:.1f} us CPU per request"
+            )
         finally:
             for srv in made.values():
                 srv.stop()
@@ -357,13 +473,17 @@ def main(argv: list[str] | None = None) -> int:
     lp = sub.add_parser("loop")
     lp.add_argument("--calls", type=int, default=20000)
     lp.add_argument("--rounds", type=int, default=5)
-    lp.add_argument("--py-spy", type=Path, default=None, help="profile the loop, raw stacks to this file")
+    lp.add_argument(
+        "--py-spy", type=Path, default=None, help="profile the loop, raw stacks to this file"
+    )
     ly = sub.add_parser("layers")
     ly.add_argument("--calls", type=int, default=4000)
     lv = sub.add_parser("live")
     lv.add_argument("--seconds", type=int, default=10)
     lv.add_argument("--connections", type=int, default=16)
-    lv.add_argument("--raw", action="store_true", help="profile bench/raw_asgi.py instead, on the same request")
+    lv.add_argument(
+        "--raw", action="store_true", help="profile bench/raw_asgi.py instead, on the same request"
+    )
     lv.add_argument("--out", type=Path, default=REPO / "bench/results/profile-live.txt")
     rt = sub.add_parser("routing")
     rt.add_argument("--rounds", type=int, default=4)
@@ -372,7 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     su.add_argument("--port", type=int, required=True)
     tp = sub.add_parser("top")
     tp.add_argument("file", type=Path)
-    tp.add_argument("--within", default="", help="only samples with this frame, e.g. EmulatorApp.__call__")
+    tp.add_argument(
+        "--within", default="", help="only samples with this frame, e.g. EmulatorApp.__call__"
+    )
     args = p.parse_args(argv)
     if args.mode in ("live",) or (args.mode == "loop" and args.py_spy):
         if not PY_SPY.exists() or shutil.which("wrk") is None:

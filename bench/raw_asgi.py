@@ -59,7 +59,7 @@ async def app(scope, receive, send):
         {
             "type": "http.response.start",
             "status": status,
-            "headers": HEADERS + [(b"content-length", str(len(body)).encode())],
+            "headers": [*HEADERS, (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -73,8 +73,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
     # As profile-emulator serve runs uvicorn: no access log, no proxy-headers middleware.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False,
-                proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 if __name__ == "__main__":

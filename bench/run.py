@@ -10,6 +10,7 @@ of the same run, interleaved rounds), then cold start and RSS, reset time, laten
 size, the pytest fixture's cost, and the targets (MET/NOT MET). The same data goes to --out
 as JSON. bench/README.md says what each figure means; the parts are in bench/harness/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,13 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import fixture_cost
 import orjson
-
 from harness import report, servers, state, workloads
 from harness.common import PINNED, REPO, T0, Budget, cpu_count, log, rel
 from harness.servers import PRISM_BIN, Server
-
-import fixture_cost
 
 
 class Terminated(BaseException):
@@ -39,28 +38,52 @@ class Terminated(BaseException):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="1 round of 2 s per cell and smaller time budgets")
-    p.add_argument("--duration", type=int, default=None, help="seconds per wrk run (default 3, --quick 2)")
-    p.add_argument("--rounds", type=int, default=None,
-                   help="interleaved rounds per cell; figures are their medians (default 3, --quick 1)")
+    p.add_argument(
+        "--quick", action="store_true", help="1 round of 2 s per cell and smaller time budgets"
+    )
+    p.add_argument(
+        "--duration", type=int, default=None, help="seconds per wrk run (default 3, --quick 2)"
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="interleaved rounds per cell; figures are their medians (default 3, --quick 1)",
+    )
     p.add_argument("--out", default="bench/results/latest.json", help="JSON results file")
-    p.add_argument("--emulator-cmd", default=servers.DEFAULT_EMULATOR_CMD,
-                   help="command that serves the emulator; {port} is replaced (default: %(default)s)")
+    p.add_argument(
+        "--emulator-cmd",
+        default=servers.DEFAULT_EMULATOR_CMD,
+        help="command that serves the emulator; {port} is replaced (default: %(default)s)",
+    )
     p.add_argument("--loyalty-spec", type=Path, default=REPO / "openapi/loyalty.yaml")
     p.add_argument("--commerce-spec", type=Path, default=REPO / "openapi/commerce.yaml")
     p.add_argument("--connections", default="1,16,64", help="comma-separated connection counts")
-    p.add_argument("--workloads", default=",".join(workloads.WORKLOADS),
-                   help="comma-separated subset of " + ",".join(workloads.WORKLOADS))
+    p.add_argument(
+        "--workloads",
+        default=",".join(workloads.WORKLOADS),
+        help="comma-separated subset of " + ",".join(workloads.WORKLOADS),
+    )
     p.add_argument("--no-prism", action="store_true", help="do not start Prism")
     p.add_argument("--no-wiremock", action="store_true", help="do not start WireMock")
-    p.add_argument("--prism-verbose", default="silent",
-                   choices=("trace", "debug", "info", "warn", "error", "fatal", "silent"),
-                   help="Prism's -v log level (default %(default)s: at 'info' Prism logs ~8 lines per request)")
-    p.add_argument("--namespace", default=None, help="send X-Emulator-Namespace: NAME on every call")
+    p.add_argument(
+        "--prism-verbose",
+        default="silent",
+        choices=("trace", "debug", "info", "warn", "error", "fatal", "silent"),
+        help="Prism's -v log level (default %(default)s: at 'info' Prism logs ~8 lines per request)",
+    )
+    p.add_argument(
+        "--namespace", default=None, help="send X-Emulator-Namespace: NAME on every call"
+    )
     p.add_argument("--no-state", action="store_true", help="skip reset and latency-by-state")
     p.add_argument("--no-fixture", action="store_true", help="skip the pytest fixture's cost")
     p.add_argument("--cold-spawns", type=int, default=5, help="spawns for the cold-start median")
-    p.add_argument("--budget", type=float, default=None, help="wall-clock budget in s (default 720, --quick 360)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="wall-clock budget in s (default 720, --quick 360)",
+    )
     args = p.parse_args(argv)
     args.duration = args.duration or (2 if args.quick else 3)
     args.rounds = args.rounds or (1 if args.quick else 3)
@@ -87,7 +110,9 @@ def tool_version(argv: list[str]) -> str | None:
 
 def git_commit() -> str:
     def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", *a], cwd=REPO, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
 
     sha = git("rev-parse", "--short", "HEAD") or "unknown"
     return sha + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
@@ -95,18 +120,28 @@ def git_commit() -> str:
 
 def meta(args) -> dict[str, Any]:
     return {
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": git_commit(),
-        "host": {"cpus": cpu_count(), "machine": platform.machine(), "python": platform.python_version()},
+        "host": {
+            "cpus": cpu_count(),
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+        },
         "pinned": PINNED,
-        "pinning": "servers on core 0, wrk on core 1" if PINNED else "none (fewer than 2 cores or no taskset)",
-        "duration_s": args.duration, "rounds": args.rounds, "warmup_s": args.warmup,
+        "pinning": "servers on core 0, wrk on core 1"
+        if PINNED
+        else "none (fewer than 2 cores or no taskset)",
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "warmup_s": args.warmup,
         "connections": args.connections,
         "wrk": tool_version(["wrk", "-v"]),
         "prism": tool_version([str(PRISM_BIN), "--version"]) if PRISM_BIN.exists() else None,
-        "wiremock": servers.WIREMOCK_JAR_DIR.exists() and [p.name for p in servers.WIREMOCK_JAR_DIR.glob("*.jar")],
+        "wiremock": servers.WIREMOCK_JAR_DIR.exists()
+        and [p.name for p in servers.WIREMOCK_JAR_DIR.glob("*.jar")],
         "java": tool_version(["java", "-version"]),
-        "emulator_cmd": args.emulator_cmd, "prism_verbose": args.prism_verbose,
+        "emulator_cmd": args.emulator_cmd,
+        "prism_verbose": args.prism_verbose,
         "namespace": args.namespace or "default",
     }
 
@@ -130,7 +165,9 @@ def measure(args, result: dict, log_dir: Path) -> None:
     sc["cold_start"] = servers.cold_start(args.emulator_cmd, args.cold_spawns, log_dir)
     running, result["servers"] = servers.start_all(args, log_dir)
     if running["emulator"] is None or running["raw"] is None:
-        raise RuntimeError(f"emulator: {result['servers']['emulator']}, raw: {result['servers']['raw']}")
+        raise RuntimeError(
+            f"emulator: {result['servers']['emulator']}, raw: {result['servers']['raw']}"
+        )
     result["workloads"] = workloads.run_all(args, running, budget)
     Server.stop_all()
     if not args.no_state:
@@ -143,13 +180,18 @@ def measure(args, result: dict, log_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if shutil.which("wrk") is None:
-        print("wrk is not installed: run `bash bench/setup.sh` (or `apt-get install -y wrk`)", file=sys.stderr)
+        print(
+            "wrk is not installed: run `bash bench/setup.sh` (or `apt-get install -y wrk`)",
+            file=sys.stderr,
+        )
         return 2
     out_path = Path(args.out) if os.path.isabs(args.out) else REPO / args.out
     if args.namespace:
         workloads.EXTRA_HEADERS["X-Emulator-Namespace"] = args.namespace
     if PINNED:
-        os.sched_setaffinity(0, {1})  # the harness (and its set-up calls) stays off the servers' core
+        os.sched_setaffinity(
+            0, {1}
+        )  # the harness (and its set-up calls) stays off the servers' core
 
     def on_term(signum, frame):
         raise Terminated(signum)
@@ -157,9 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
     skipped = {"status": "skipped"}
-    result: dict[str, Any] = {"meta": meta(args), "servers": {}, "workloads": {},
-                              "scalars": {"cold_start": dict(skipped), "reset": dict(skipped),
-                                          "latency_by_state": dict(skipped)}}
+    result: dict[str, Any] = {
+        "meta": meta(args),
+        "servers": {},
+        "workloads": {},
+        "scalars": {
+            "cold_start": dict(skipped),
+            "reset": dict(skipped),
+            "latency_by_state": dict(skipped),
+        },
+    }
     exit_code = 0
     try:
         measure(args, result, out_path.parent / "logs")

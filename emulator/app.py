@@ -1,4 +1,5 @@
 """create_app(): one ASGI app serving every vendor API (and the control API) from its spec."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,12 +22,19 @@ OPENAPI_DIR = specs.OPENAPI_DIR
 FIXTURES_DIR = resources.FIXTURES_DIR
 
 
-def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None, *,
-               control_token: str | None = None, journal_size: int = JOURNAL_SIZE,
-               journal_bytes: int = JOURNAL_BYTES, max_namespaces: int = MAX_NAMESPACES,
-               hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None,
-               vendors: tuple[Vendor, ...] | None = None,
-               fsync: str = "batch") -> EmulatorApp:
+def create_app(
+    fixtures_dir: Path = FIXTURES_DIR,
+    data_file: Path | None = None,
+    *,
+    control_token: str | None = None,
+    journal_size: int = JOURNAL_SIZE,
+    journal_bytes: int = JOURNAL_BYTES,
+    max_namespaces: int = MAX_NAMESPACES,
+    hold_seconds: float = HOLD_SECONDS,
+    clock: Clock | None = None,
+    vendors: tuple[Vendor, ...] | None = None,
+    fsync: str = "batch",
+) -> EmulatorApp:
     """The emulator: every vendor API, and the control API under /_emulator/.
 
     ``control_token``: when set, control calls (health excepted) need it. ``journal_size``
@@ -39,31 +47,54 @@ def create_app(fixtures_dir: Path = FIXTURES_DIR, data_file: Path | None = None,
     write is answered once it is on disk).
     """
     vendors = VENDORS if vendors is None else vendors
-    runtime = Runtime(vendors, fixtures_dir, data_file, journal_size=journal_size,
-                      journal_bytes=journal_bytes, max_namespaces=max_namespaces,
-                      hold_seconds=hold_seconds, clock=clock, fsync=fsync,
-                      shipped=tuple(vendor.name for vendor in emulator.vendors.VENDORS))
+    runtime = Runtime(
+        vendors,
+        fixtures_dir,
+        data_file,
+        journal_size=journal_size,
+        journal_bytes=journal_bytes,
+        max_namespaces=max_namespaces,
+        hold_seconds=hold_seconds,
+        clock=clock,
+        fsync=fsync,
+        shipped=tuple(vendor.name for vendor in emulator.vendors.VENDORS),
+    )
     controls = control.ControlAPI(runtime)
     # One record per API: the vendors, then the control API (its own prefix, error shape,
     # token guard and body cap; EmulatorApp keeps it out of the journal and the fault rules).
-    apis = [API(vendor.name, vendor.prefix, vendor, _handlers(vendor.spec, vendor.handler))
-            for vendor in vendors]
-    apis.append(API("control", control.PREFIX, control.ControlErrors(),
-                    _handlers(control.SPEC, controls.handler), vendor=False,
-                    guard=control.token_guard(control_token) if control_token else None,
-                    max_body=control.MAX_BODY_BYTES,
-                    nesting={"/_emulator/state": control.STATE_NESTING}))
+    apis = [
+        API(vendor.name, vendor.prefix, vendor, _handlers(vendor.spec, vendor.handler))
+        for vendor in vendors
+    ]
+    apis.append(
+        API(
+            "control",
+            control.PREFIX,
+            control.ControlErrors(),
+            _handlers(control.SPEC, controls.handler),
+            vendor=False,
+            guard=control.token_guard(control_token) if control_token else None,
+            max_body=control.MAX_BODY_BYTES,
+            nesting={"/_emulator/state": control.STATE_NESTING},
+        )
+    )
     connexion = SpecMiddleware(
-        Dispatcher(apis), import_name=__name__, specification_dir=OPENAPI_DIR,
-        middlewares=[RoutingMiddleware, ValidationMiddleware])
+        Dispatcher(apis),
+        import_name=__name__,
+        specification_dir=OPENAPI_DIR,
+        middlewares=[RoutingMiddleware, ValidationMiddleware],
+    )
     specs_by_api = {vendor.name: vendor.spec for vendor in vendors} | {"control": control.SPEC}
     # Connexion's router tries the APIs' mounts last added first: the vendors go in last, the
     # first vendor last of all, so its calls match the first mount (and control calls, the
     # rarest under load, the last one). The prefixes are disjoint: only the speed changes.
     # add_api is given the shared parse: it builds Connexion's spec from a copy.
     for api in reversed(apis):
-        connexion.add_api(specs.shared(specs_by_api[api.name]), name=api.name,
-                          resolver=Resolver(function_resolver=api.handlers.__getitem__))
+        connexion.add_api(
+            specs.shared(specs_by_api[api.name]),
+            name=api.name,
+            resolver=Resolver(function_resolver=api.handlers.__getitem__),
+        )
     allowed = specs.route_table(specs_by_api.values())
     app = EmulatorApp(connexion, runtime, apis, PlainErrors(), allowed)
     connexion_seam.build(connexion)

@@ -4,6 +4,7 @@ Exit status: 0 after a clean stop (SIGTERM, Ctrl-C), 2 when it cannot start as a
 option, a port in use, fixtures or a data file it cannot use), with one line saying why; 1
 when the data file's last write at the stop failed (one line says why).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,11 +41,17 @@ class _Version(argparse.Action):
     """--version, read from the installed distribution's metadata only when asked."""
 
     def __init__(self, option_strings: list[str], dest: str, **_: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="print the installed version and exit")
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="print the installed version and exit",
+        )
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         from importlib.metadata import PackageNotFoundError, version
+
         try:
             found = version("profile-emulator")
         except PackageNotFoundError:
@@ -58,44 +65,100 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action=_Version)
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="interface to bind (default 127.0.0.1: loopback only); any other "
-                            "needs --control-token or --insecure-control")
-    serve.add_argument("--port", type=_port, default=8080,
-                       help="port to listen on (default 8080; 0: a free one, printed)")
-    serve.add_argument("--port-file", type=Path, default=None, metavar="PATH",
-                       help="write the port to PATH once listening (atomically; removed at exit)")
-    serve.add_argument("--fixtures", type=Path, default=FIXTURES_DIR, metavar="DIR",
-                       help="fixtures folder: loyalty.yaml, commerce.yaml, scenarios/ "
-                            "(default: the shipped ones)")
-    serve.add_argument("--data-file", type=Path, default=None, metavar="PATH",
-                       help="keep every namespace's state in this JSON file across restarts "
-                            "(a snapshot, plus a change log PATH.N.log beside it while running)")
-    serve.add_argument("--fsync", choices=FSYNC_MODES, default="batch",
-                       help="with --data-file: batch (default) fsyncs the change log every "
-                            "50 ms, a crash of the machine loses at most that; always answers "
-                            "a write only once it is on disk (slower writes)")
-    serve.add_argument("--control-token", default=os.environ.get("EMULATOR_CONTROL_TOKEN"),
-                       help="require this token on /_emulator/* calls (health excepted), as "
-                            "'Authorization: Bearer TOKEN' or 'X-Emulator-Token: TOKEN' "
-                            "(default: $EMULATOR_CONTROL_TOKEN; none)")
-    serve.add_argument("--insecure-control", action="store_true",
-                       help="allow a non-loopback --host without a control token")
-    serve.add_argument("--journal-size", type=_count, default=JOURNAL_SIZE,
-                       help=f"vendor calls kept in each namespace's journal (default {JOURNAL_SIZE})")
-    serve.add_argument("--journal-bytes", type=_count, default=JOURNAL_BYTES, metavar="BYTES",
-                       help="bytes each namespace's journal may hold, oldest calls dropped first "
-                            f"(default {JOURNAL_BYTES}: 2 MiB; a body is kept up to 64 KiB)")
-    serve.add_argument("--max-namespaces", type=_count, default=MAX_NAMESPACES, metavar="N",
-                       help="namespaces kept at once; a new one drops the least recently used "
-                            f"idle one, never 'default' (default {MAX_NAMESPACES}; 0: no cap)")
-    serve.add_argument("--log-level", type=str.lower, choices=logs.LEVELS, default="warning",
-                       help="least severe record shown (default warning); the access log is "
-                            "apart: see --quiet")
-    serve.add_argument("--log-format", choices=logs.FORMATS, default="text",
-                       help="text (default) or json: one object a line")
-    serve.add_argument("--quiet", action="store_true",
-                       help="no access log (one line per vendor call, on by default)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default 127.0.0.1: loopback only); any other "
+        "needs --control-token or --insecure-control",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=8080,
+        help="port to listen on (default 8080; 0: a free one, printed)",
+    )
+    serve.add_argument(
+        "--port-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the port to PATH once listening (atomically; removed at exit)",
+    )
+    serve.add_argument(
+        "--fixtures",
+        type=Path,
+        default=FIXTURES_DIR,
+        metavar="DIR",
+        help="fixtures folder: loyalty.yaml, commerce.yaml, scenarios/ (default: the shipped ones)",
+    )
+    serve.add_argument(
+        "--data-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="keep every namespace's state in this JSON file across restarts "
+        "(a snapshot, plus a change log PATH.N.log beside it while running)",
+    )
+    serve.add_argument(
+        "--fsync",
+        choices=FSYNC_MODES,
+        default="batch",
+        help="with --data-file: batch (default) fsyncs the change log every "
+        "50 ms, a crash of the machine loses at most that; always answers "
+        "a write only once it is on disk (slower writes)",
+    )
+    serve.add_argument(
+        "--control-token",
+        default=os.environ.get("EMULATOR_CONTROL_TOKEN"),
+        help="require this token on /_emulator/* calls (health excepted), as "
+        "'Authorization: Bearer TOKEN' or 'X-Emulator-Token: TOKEN' "
+        "(default: $EMULATOR_CONTROL_TOKEN; none)",
+    )
+    serve.add_argument(
+        "--insecure-control",
+        action="store_true",
+        help="allow a non-loopback --host without a control token",
+    )
+    serve.add_argument(
+        "--journal-size",
+        type=_count,
+        default=JOURNAL_SIZE,
+        help=f"vendor calls kept in each namespace's journal (default {JOURNAL_SIZE})",
+    )
+    serve.add_argument(
+        "--journal-bytes",
+        type=_count,
+        default=JOURNAL_BYTES,
+        metavar="BYTES",
+        help="bytes each namespace's journal may hold, oldest calls dropped first "
+        f"(default {JOURNAL_BYTES}: 2 MiB; a body is kept up to 64 KiB)",
+    )
+    serve.add_argument(
+        "--max-namespaces",
+        type=_count,
+        default=MAX_NAMESPACES,
+        metavar="N",
+        help="namespaces kept at once; a new one drops the least recently used "
+        f"idle one, never 'default' (default {MAX_NAMESPACES}; 0: no cap)",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=logs.LEVELS,
+        default="warning",
+        help="least severe record shown (default warning); the access log is apart: see --quiet",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default="text",
+        help="text (default) or json: one object a line",
+    )
+    serve.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no access log (one line per vendor call, on by default)",
+    )
     return top
 
 
@@ -133,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     # (main() may also be called in a process that goes on: its handlers and loggers are
     # put back on the way out.)
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = {sig: signal.signal(sig, on_signal)
-                for sig in (signal.SIGINT, signal.SIGTERM)} if in_main_thread else {}
+    previous = (
+        {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if in_main_thread
+        else {}
+    )
     undo: list[Callable[[], None]] = []
     try:
         return _serve(args, running, undo)
@@ -155,9 +221,11 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
     port_file = args.port_file.absolute() if args.port_file else None
     insecure = not args.control_token and not _is_loopback(args.host)
     if insecure and not args.insecure_control:
-        raise Refusal(f"--host {args.host} is reachable from other machines: give "
-                      "--control-token TOKEN (or set EMULATOR_CONTROL_TOKEN) to protect "
-                      "/_emulator/, or --insecure-control to run without one")
+        raise Refusal(
+            f"--host {args.host} is reachable from other machines: give "
+            "--control-token TOKEN (or set EMULATOR_CONTROL_TOKEN) to protect "
+            "/_emulator/, or --insecure-control to run without one"
+        )
     if not fixtures.exists():
         raise Refusal(f"--fixtures {fixtures}: no such folder")
     if not fixtures.is_dir():
@@ -187,20 +255,30 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
 
         wanted = [f"{vendor.name}.yaml" for vendor in VENDORS]
         if not any((fixtures / name).is_file() for name in wanted):
-            raise Refusal(f"--fixtures {fixtures}: holds no vendor fixtures "
-                          f"(none of {', '.join(wanted)})")
+            raise Refusal(
+                f"--fixtures {fixtures}: holds no vendor fixtures (none of {', '.join(wanted)})"
+            )
         try:
-            app = create_app(fixtures, data_file, control_token=args.control_token,
-                             journal_size=args.journal_size, journal_bytes=args.journal_bytes,
-                             max_namespaces=args.max_namespaces, fsync=args.fsync)
+            app = create_app(
+                fixtures,
+                data_file,
+                control_token=args.control_token,
+                journal_size=args.journal_size,
+                journal_bytes=args.journal_bytes,
+                max_namespaces=args.max_namespaces,
+                fsync=args.fsync,
+            )
         except FixtureError as exc:
             raise Refusal(str(exc)) from None
         gc.freeze()  # no collection first: what start-up threw away is a few MB, once
     finally:
         gc.enable()
     if insecure:
-        print(f"profile-emulator: warning: {args.host} is reachable from other machines and "
-              "/_emulator/ has no --control-token", file=sys.stderr)
+        print(
+            f"profile-emulator: warning: {args.host} is reachable from other machines and "
+            "/_emulator/ has no --control-token",
+            file=sys.stderr,
+        )
 
     sock = _bind(args.host, args.port)
     port = sock.getsockname()[1]
@@ -211,9 +289,17 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
             _write_port_file(port_file, port)
         print(f"profile-emulator listening on {url}", flush=True)
 
-    config = uvicorn.Config(app, log_config=None, log_level=args.log_level, access_log=False,
-                            lifespan="on", proxy_headers=False, backlog=BACKLOG, ws=WEBSOCKETS,
-                            timeout_graceful_shutdown=2)  # Server drops held calls before
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
+        backlog=BACKLOG,
+        ws=WEBSOCKETS,
+        timeout_graceful_shutdown=2,
+    )  # Server drops held calls before
     server = Server(config, on_started=announce)
     running.append(server)
     try:
@@ -232,7 +318,8 @@ def _bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port, or a Refusal naming them."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
     except socket.gaierror as exc:
         raise Refusal(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock = socket.socket(family, kind, proto)
@@ -254,8 +341,7 @@ def _url_host(host: str) -> str:
 def _write_port_file(path: Path, port: int) -> None:
     """The port, written whole: a reader sees the number or no file. Readable by all
     (mkstemp's 0600 would hide it from other users)."""
-    write_atomically(path, lambda handle: handle.write(f"{port}\n"), encoding="ascii",
-                     mode=0o644)
+    write_atomically(path, lambda handle: handle.write(f"{port}\n"), encoding="ascii", mode=0o644)
 
 
 def _remove_port_file(path: Path, port: int) -> None:

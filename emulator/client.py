@@ -13,6 +13,7 @@ An Emulator owns an ``httpx.Client`` unless it is given one (``client=``) or mad
 namespace (and token) on every call, so one namespace's headers never reach another's calls.
 Closing a view leaves the shared client open; closing its owner closes it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,8 +40,15 @@ class EmulatorError(Exception):
 class Emulator:
     """The control API of one namespace of a running emulator."""
 
-    def __init__(self, url: str, namespace: str = "default", *, token: str | None = None,
-                 timeout: float = 10.0, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        namespace: str = "default",
+        *,
+        token: str | None = None,
+        timeout: float = 10.0,
+        client: httpx.Client | None = None,
+    ) -> None:
         """``client``: an ``httpx.Client`` to send the calls with (absolute URLs, this
         Emulator's own headers on each); it is the caller's to close. Without it the
         Emulator makes one and closes it in :meth:`close`."""
@@ -63,15 +71,27 @@ class Emulator:
 
     # --- faults ---------------------------------------------------------------------------
 
-    def inject(self, error: str | None = None, *, fault: str | None = None,
-               respond: dict[str, Any] | None = None, delay_ms: float | None = None,
-               delay: dict[str, Any] | None = None, api: str | None = None,
-               operation: str | None = None, path_params: dict[str, str] | None = None,
-               headers: dict[str, str] | None = None, body: dict[str, Any] | None = None,
-               times: int | None = None, after: int | None = None,
-               probability: float | None = None, ttl: float | None = None,
-               rule_id: str | None = None, description: str | None = None,
-               stage: str | None = None) -> str:
+    def inject(
+        self,
+        error: str | None = None,
+        *,
+        fault: str | None = None,
+        respond: dict[str, Any] | None = None,
+        delay_ms: float | None = None,
+        delay: dict[str, Any] | None = None,
+        api: str | None = None,
+        operation: str | None = None,
+        path_params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        times: int | None = None,
+        after: int | None = None,
+        probability: float | None = None,
+        ttl: float | None = None,
+        rule_id: str | None = None,
+        description: str | None = None,
+        stage: str | None = None,
+    ) -> str:
         """Add a fault rule; return its id.
 
         The action: ``error`` (a catalogue name, see :meth:`errors`), ``fault``
@@ -86,12 +106,28 @@ class Emulator:
         once the vendor's token, body and session checks pass (``"checked"``, the default)
         or ``"arrival"``, before them.
         """
-        match = {"api": api, "operation": operation, "pathParams": path_params,
-                 "headers": headers, "body": body}
-        rule = {"id": rule_id, "description": description, "error": error, "fault": fault,
-                "respond": respond, "delayMs": delay_ms, "delay": delay, "times": times,
-                "after": after, "probability": probability, "ttlSeconds": ttl, "stage": stage,
-                "match": {key: value for key, value in match.items() if value is not None}}
+        match = {
+            "api": api,
+            "operation": operation,
+            "pathParams": path_params,
+            "headers": headers,
+            "body": body,
+        }
+        rule = {
+            "id": rule_id,
+            "description": description,
+            "error": error,
+            "fault": fault,
+            "respond": respond,
+            "delayMs": delay_ms,
+            "delay": delay,
+            "times": times,
+            "after": after,
+            "probability": probability,
+            "ttlSeconds": ttl,
+            "stage": stage,
+            "match": {key: value for key, value in match.items() if value is not None},
+        }
         return self.add_rule({key: value for key, value in rule.items() if value is not None})
 
     def add_rule(self, rule: dict[str, Any]) -> str:
@@ -127,20 +163,40 @@ class Emulator:
 
     # --- journal --------------------------------------------------------------------------
 
-    def requests(self, *, api: str | None = None, operation: str | None = None,
-                 status: int | None = None, limit: int | None = None, path: str | None = None,
-                 body: str | None = None, rule: str | None = None, since: str | None = None,
-                 until: str | None = None, after: int | None = None) -> list[dict[str, Any]]:
+    def requests(
+        self,
+        *,
+        api: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        limit: int | None = None,
+        path: str | None = None,
+        body: str | None = None,
+        rule: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        after: int | None = None,
+    ) -> list[dict[str, Any]]:
         """The vendor calls made in this namespace, oldest first (each with id, api,
         operation, method, path, query, headers, body, status, rule, fault, at, durationMs,
         response and actedBy). Filters: ``path`` and ``body`` are substrings (of the path;
         of the request or response body), ``rule`` the id of the rule that acted,
         ``since``/``until`` RFC 3339 times, ``after`` an entry id."""
-        params = {"api": api, "operation": operation, "status": status, "limit": limit,
-                  "path": path, "body": body, "rule": rule, "since": since, "until": until,
-                  "after": after}
-        found = self._call("GET", "/requests",
-                           params={k: v for k, v in params.items() if v is not None})
+        params = {
+            "api": api,
+            "operation": operation,
+            "status": status,
+            "limit": limit,
+            "path": path,
+            "body": body,
+            "rule": rule,
+            "since": since,
+            "until": until,
+            "after": after,
+        }
+        found = self._call(
+            "GET", "/requests", params={k: v for k, v in params.items() if v is not None}
+        )
         return found["requests"]
 
     def clear_requests(self) -> None:
@@ -153,26 +209,44 @@ class Emulator:
 
     # --- verification ---------------------------------------------------------------------
 
-    def calls(self, operation: str | None = None, *, api: str | None = None,
-              status: int | None = None, path: str | None = None,
-              body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def calls(
+        self,
+        operation: str | None = None,
+        *,
+        api: str | None = None,
+        status: int | None = None,
+        path: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """The journaled calls that match, oldest first. ``body`` is a subset of the request's
         JSON body (objects key by key, recursively; arrays and scalars equal), as a rule's
         ``match.body``; ``path`` a substring of the path."""
         found = self.requests(api=api, operation=operation, status=status, path=path)
         return [call for call in found if body is None or _subset(body, call["body"])]
 
-    def last(self, operation: str | None = None, *, api: str | None = None,
-             status: int | None = None, path: str | None = None,
-             body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    def last(
+        self,
+        operation: str | None = None,
+        *,
+        api: str | None = None,
+        status: int | None = None,
+        path: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
         """The latest call that matches (see :meth:`calls`), or None."""
         found = self.calls(operation, api=api, status=status, path=path, body=body)
         return found[-1] if found else None
 
-    def assert_called(self, operation: str | None = None, *, times: int | None = None,
-                      api: str | None = None, status: int | None = None,
-                      path: str | None = None,
-                      body: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def assert_called(
+        self,
+        operation: str | None = None,
+        *,
+        times: int | None = None,
+        api: str | None = None,
+        status: int | None = None,
+        path: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """Assert that matching calls were made (see :meth:`calls`): exactly ``times`` of
         them, or at least one; return them. The failure says what was called instead and
         the near misses of the latest call, e.g.::
@@ -182,35 +256,58 @@ class Emulator:
         found = self.calls(operation, api=api, status=status, path=path, body=body)
         if (len(found) != times) if times is not None else not found:
             wanted = "at least once" if times is None else _times(times)
-            self._fail(f"expected {_described(operation, api, status, path, body)} to be "
-                       f"called {wanted}; it was called {_times(len(found))}",
-                       operation, api)
+            self._fail(
+                f"expected {_described(operation, api, status, path, body)} to be "
+                f"called {wanted}; it was called {_times(len(found))}",
+                operation,
+                api,
+            )
         return found
 
-    def assert_not_called(self, operation: str | None = None, *, api: str | None = None,
-                          status: int | None = None, path: str | None = None,
-                          body: dict[str, Any] | None = None) -> None:
+    def assert_not_called(
+        self,
+        operation: str | None = None,
+        *,
+        api: str | None = None,
+        status: int | None = None,
+        path: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         """Assert that no matching call was made (see :meth:`calls`)."""
         found = self.calls(operation, api=api, status=status, path=path, body=body)
         if found:
-            self._fail(f"expected {_described(operation, api, status, path, body)} not to be "
-                       f"called; it was called {_times(len(found))}", operation, api)
+            self._fail(
+                f"expected {_described(operation, api, status, path, body)} not to be "
+                f"called; it was called {_times(len(found))}",
+                operation,
+                api,
+            )
 
     def _fail(self, headline: str, operation: str | None, api: str | None) -> None:
         raise AssertionError(f"{headline}\n{self.report(operation, api=api)}")
 
-    def report(self, operation: str | None = None, *, api: str | None = None,
-               limit: int = 20) -> str:
+    def report(
+        self, operation: str | None = None, *, api: str | None = None, limit: int = 20
+    ) -> str:
         """What was called in this namespace (the latest ``limit`` calls: operation,
         status, body excerpt, the rule that acted) and the near misses of the latest call
         of ``operation`` (or of the latest call): what a failing assertion shows."""
         journal = self.requests(limit=limit)
-        lines = [f"calls in namespace {self.namespace!r} (oldest first):" if journal
-                 else f"no calls in namespace {self.namespace!r}"]
+        lines = [
+            f"calls in namespace {self.namespace!r} (oldest first):"
+            if journal
+            else f"no calls in namespace {self.namespace!r}"
+        ]
         lines += [f"  {_line(call)}" for call in journal]
-        latest = next((call for call in reversed(journal)
-                       if (operation is None or call["operation"] == operation)
-                       and (api is None or call["api"] == api)), None)
+        latest = next(
+            (
+                call
+                for call in reversed(journal)
+                if (operation is None or call["operation"] == operation)
+                and (api is None or call["api"] == api)
+            ),
+            None,
+        )
         if latest is not None:
             misses = self.near_misses(latest["id"])
             if misses:
@@ -244,8 +341,9 @@ class Emulator:
     def view(self, namespace: str) -> Emulator:
         """An Emulator on another namespace of the same server, with the same token, sharing
         this one's connections; closing the view leaves them open."""
-        return Emulator(self.url, namespace, token=self._token, timeout=self._timeout,
-                        client=self._http)
+        return Emulator(
+            self.url, namespace, token=self._token, timeout=self._timeout, client=self._http
+        )
 
     def close(self) -> None:
         """No more calls through this Emulator; its own client (not a shared one) is closed."""
@@ -265,8 +363,13 @@ class Emulator:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         if self._closed:
             raise RuntimeError(f"{self!r} is closed")
-        response = self._http.request(method, self._control + path, headers=self._call_headers,
-                                      timeout=self._timeout, **kwargs)
+        response = self._http.request(
+            method,
+            self._control + path,
+            headers=self._call_headers,
+            timeout=self._timeout,
+            **kwargs,
+        )
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -284,7 +387,8 @@ def _subset(pattern: Any, value: Any) -> bool:
     (true is not 1)."""
     if isinstance(pattern, dict):
         return isinstance(value, dict) and all(
-            key in value and _subset(expected, value[key]) for key, expected in pattern.items())
+            key in value and _subset(expected, value[key]) for key, expected in pattern.items()
+        )
     if isinstance(pattern, bool) or isinstance(value, bool):
         return type(pattern) is type(value) and pattern == value
     return pattern == value
@@ -299,12 +403,19 @@ def _excerpt(value: Any) -> str:
     return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
 
 
-def _described(operation: str | None, api: str | None, status: int | None, path: str | None,
-               body: dict[str, Any] | None) -> str:
+def _described(
+    operation: str | None,
+    api: str | None,
+    status: int | None,
+    path: str | None,
+    body: dict[str, Any] | None,
+) -> str:
     what = " ".join(filter(None, [api, operation])) or "a vendor call"
-    more = [f"path containing {path!r}" if path else None,
-            f"status {status}" if status is not None else None,
-            f"body containing {_excerpt(body)}" if body is not None else None]
+    more = [
+        f"path containing {path!r}" if path else None,
+        f"status {status}" if status is not None else None,
+        f"body containing {_excerpt(body)}" if body is not None else None,
+    ]
     extra = ", ".join(filter(None, more))
     return f"{what} ({extra})" if extra else what
 
@@ -322,8 +433,11 @@ def new_http_client(timeout: float = 10.0) -> httpx.Client:
     a cookie jar that keeps nothing (what one namespace's call receives is never sent with
     another's), and the process's one default TLS context instead of loading the CA
     certificates for each client (~15 ms)."""
-    return httpx.Client(timeout=timeout, verify=_tls_context(),
-                        cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])))
+    return httpx.Client(
+        timeout=timeout,
+        verify=_tls_context(),
+        cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+    )
 
 
 @functools.cache

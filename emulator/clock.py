@@ -2,6 +2,7 @@
 held calls. ``Clock`` is the real one; ``ManualClock`` moves only when told, so a test can
 say how long a call was delayed (and that it was still waiting) without reading a watch.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,6 @@ import threading
 import time
 from collections.abc import Coroutine
 from typing import Any
-
 
 _SLACK = 1e-9  # 0.299 s + 0.001 s ends a 0.3 s wait, whatever the float sums make of it
 
@@ -65,8 +65,10 @@ class ManualClock(Clock):
             self._timers.append((self._now + seconds, timer))
         watcher = asyncio.ensure_future(until) if until is not None else None
         try:
-            done, _ = await asyncio.wait({timer} if watcher is None else {timer, watcher},
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {timer} if watcher is None else {timer, watcher},
+                return_when=asyncio.FIRST_COMPLETED,
+            )
             return watcher is not None and watcher in done
         finally:
             if watcher is not None and not watcher.done():
@@ -84,7 +86,9 @@ class ManualClock(Clock):
     async def _advance(self, seconds: float) -> None:
         self._now += seconds
         with self._lock:
-            due = [timer for at, timer in self._timers if at <= self._now + _SLACK and not timer.done()]
+            due = [
+                timer for at, timer in self._timers if at <= self._now + _SLACK and not timer.done()
+            ]
         for timer in due:
             timer.set_result(None)
         await asyncio.sleep(0)  # the woken waits run before advance() returns

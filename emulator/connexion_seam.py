@@ -19,6 +19,7 @@ naming Connexion and its version.
 Connexion's own validators (its ``validator_map``) are not used: they are rebuilt on every
 request in Connexion 3.3; emulator/validation.py checks requests without Connexion.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,7 +29,10 @@ from typing import Any
 import jsonschema_rs
 from connexion import ConnexionMiddleware
 from connexion.middleware.main import API
-from connexion.middleware.request_validation import RequestValidationAPI, RequestValidationMiddleware
+from connexion.middleware.request_validation import (
+    RequestValidationAPI,
+    RequestValidationMiddleware,
+)
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.spec import OpenAPISpecification
 from connexion.utils import is_nullable
@@ -69,20 +73,34 @@ class SpecMiddleware(ConnexionMiddleware):
     A dict spec is copied first (Connexion edits what it is given), so the parse that
     ``specs.shared`` hands every reader can be passed as it is."""
 
-    def add_api(self, specification: Any, *, name: str | None = None,
-                base_path: str | None = None, arguments: dict | None = None,
-                **options: Any) -> None:
+    def add_api(
+        self,
+        specification: Any,
+        *,
+        name: str | None = None,
+        base_path: str | None = None,
+        arguments: dict | None = None,
+        **options: Any,
+    ) -> None:
         if not isinstance(specification, dict) or arguments is not None:
-            super().add_api(specification, name=name, base_path=base_path,
-                            arguments=arguments, **options)
+            super().add_api(
+                specification, name=name, base_path=base_path, arguments=arguments, **options
+            )
             return
         if self.middleware_stack is not None:
             raise RuntimeError("Cannot add api after an application has started")
         known = {f.name for f in dataclasses.fields(self.options)}
         settings = self.options.replace(**{k: v for k, v in options.items() if k in known})
         extra = {k: v for k, v in options.items() if k not in known}
-        self.apis.append(API(CheckedSpecification(_string_keys(specification)),
-                             base_path=base_path, name=name, **settings.__dict__, **extra))
+        self.apis.append(
+            API(
+                CheckedSpecification(_string_keys(specification)),
+                base_path=base_path,
+                name=name,
+                **settings.__dict__,
+                **extra,
+            )
+        )
 
 
 def _string_keys(obj: Any) -> Any:
@@ -126,9 +144,14 @@ class ValidationOperation:
         self.next_app = next_app
         self.operation_id = operation.operation_id
         request_body = operation.request_body
-        bodies = {media_type: (operation.body_schema(media_type), request_body.get("required", False),
-                               is_nullable(operation.body_definition(media_type)))
-                  for media_type in operation.consumes}
+        bodies = {
+            media_type: (
+                operation.body_schema(media_type),
+                request_body.get("required", False),
+                is_nullable(operation.body_definition(media_type)),
+            )
+            for media_type in operation.consumes
+        }
         self.checks = RequestChecks(operation.parameters, operation.consumes, bodies)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -146,6 +169,6 @@ class ValidationAPI(RequestValidationAPI):
 
 
 class ValidationMiddleware(RequestValidationMiddleware):
-    """Connexion's RequestValidationMiddleware, making :class:`ValidationOperation`\ s."""
+    r"""Connexion's RequestValidationMiddleware, making :class:`ValidationOperation`\ s."""
 
     api_cls = ValidationAPI

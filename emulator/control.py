@@ -6,6 +6,7 @@ methods of :class:`ControlAPI` so they reach the :class:`~emulator.runtime.Runti
 Connexion validates every request first; body failures are reported here (see
 :class:`ControlErrors`) so the 400 names the field, in the fault engine's words.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,10 +39,14 @@ MAX_BODY_BYTES = 256 * 1024 * 1024
 # a call's bound, which still leaves orjson (255 levels) room for the data file's own levels.
 STATE_NESTING = 2 * MAX_NESTING
 UNAUTHORIZED = VendorError(
-    401, {"error": "unauthorized",
-          "detail": "This server needs its control token: 'Authorization: Bearer <token>' "
-                    "or 'X-Emulator-Token: <token>'"},
-    {"WWW-Authenticate": 'Bearer realm="profile-emulator"'})
+    401,
+    {
+        "error": "unauthorized",
+        "detail": "This server needs its control token: 'Authorization: Bearer <token>' "
+        "or 'X-Emulator-Token: <token>'",
+    },
+    {"WWW-Authenticate": 'Bearer realm="profile-emulator"'},
+)
 
 
 FREE_SLICE = 1000  # documents freed per turn of the event loop after a reset (~0.5 ms)
@@ -85,6 +90,7 @@ def token_guard(token: str) -> Callable[[str, Mapping[str, str]], VendorError | 
         if given is not None and hmac.compare_digest(given.encode("latin-1"), expected):
             return None
         return UNAUTHORIZED
+
     return guard
 
 
@@ -108,11 +114,12 @@ def _instant(query: Mapping[str, str], name: str) -> int | None:
     try:
         when = datetime.datetime.fromisoformat(text)
         if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.timezone.utc)
+            when = when.replace(tzinfo=datetime.UTC)
         return round(when.timestamp() * 1000)
     except (ValueError, OverflowError):
-        raise bad_request(f"{name}: {text[:80]!r} is not a date-time such as "
-                          "2026-01-05T10:00:00Z") from None
+        raise bad_request(
+            f"{name}: {text[:80]!r} is not a date-time such as 2026-01-05T10:00:00Z"
+        ) from None
 
 
 class ControlAPI:
@@ -121,16 +128,24 @@ class ControlAPI:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._freeing: set[asyncio.Task[None]] = set()  # namespaces being freed after a reset
-        self.docs = docs.Docs({**{name: vendor.spec for name, vendor in runtime.vendors.items()},
-                               "control": SPEC})
+        self.docs = docs.Docs(
+            {**{name: vendor.spec for name, vendor in runtime.vendors.items()}, "control": SPEC}
+        )
         # The spec's Config takes `seed` and any vendor entry; each vendor's entry is held to
         # that vendor's own configuration schema (vendors are data: the spec names none).
         config = specs.shared(SPEC)["components"]["schemas"]["Config"]
-        self.config_check = Compiled({
-            "type": "object", "additionalProperties": False,
-            "properties": {**{name: dict(vendor.config_schema)
-                              for name, vendor in runtime.vendors.items()},
-                           **config["properties"]}})
+        self.config_check = Compiled(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    **{
+                        name: dict(vendor.config_schema) for name, vendor in runtime.vendors.items()
+                    },
+                    **config["properties"],
+                },
+            }
+        )
         self.dashboard = ui.Dashboard()
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
@@ -168,10 +183,16 @@ class ControlAPI:
         out = []
         for namespace in self.runtime.namespaces():
             rules = namespace.faults.rules()
-            out.append({"name": namespace.name, "requests": len(namespace.journal),
-                        "latest": namespace.journal.last_id, "rules": len(rules),
-                        "spentRules": sum(rule.spent for rule in rules),
-                        "activeScenarios": namespace.faults.active_scenarios()})
+            out.append(
+                {
+                    "name": namespace.name,
+                    "requests": len(namespace.journal),
+                    "latest": namespace.journal.last_id,
+                    "rules": len(rules),
+                    "spentRules": sum(rule.spent for rule in rules),
+                    "activeScenarios": namespace.faults.active_scenarios(),
+                }
+            )
         return Reply(200, out)
 
     async def list_errors(self, ctx: RequestContext) -> Reply:
@@ -226,9 +247,13 @@ class ControlAPI:
     async def list_scenarios(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/scenarios"""
         active = set(ctx.namespace.faults.active_scenarios())
-        return Reply(200, [{"name": name, "description": scenario.description,
-                            "active": name in active}
-                           for name, scenario in sorted(self.runtime.scenarios.items())])
+        return Reply(
+            200,
+            [
+                {"name": name, "description": scenario.description, "active": name in active}
+                for name, scenario in sorted(self.runtime.scenarios.items())
+            ],
+        )
 
     async def activate_scenario(self, ctx: RequestContext) -> Reply:
         """PUT /_emulator/scenarios/{name}: its rules go in front, with fresh counters."""
@@ -254,16 +279,22 @@ class ControlAPI:
         query = ctx.query
         api = query.get("api")
         if api is not None and api not in self.runtime.vendors:
-            raise bad_request(f"query parameter 'api': {api!r} is not one of "
-                              f"{list(self.runtime.vendors)!r}")
+            raise bad_request(
+                f"query parameter 'api': {api!r} is not one of {list(self.runtime.vendors)!r}"
+            )
         status, limit, after = query.get("status"), query.get("limit"), query.get("after")
         entries = ctx.namespace.journal.entries(
-            api=query.get("api"), operation=query.get("operation"),
+            api=query.get("api"),
+            operation=query.get("operation"),
             status=None if status is None else int(status),
             limit=None if limit is None else int(limit),
-            path=query.get("path"), body=query.get("body"), rule=query.get("rule"),
-            since=_instant(query, "since"), until=_instant(query, "until"),
-            after=None if after is None else int(after))
+            path=query.get("path"),
+            body=query.get("body"),
+            rule=query.get("rule"),
+            since=_instant(query, "since"),
+            until=_instant(query, "until"),
+            after=None if after is None else int(after),
+        )
         return Reply(200, {"count": len(entries), "requests": [e.to_dict() for e in entries]})
 
     async def near_misses(self, ctx: RequestContext) -> Reply:
@@ -271,11 +302,17 @@ class ControlAPI:
         request_id = int(ctx.path_params["request_id"])
         entry = ctx.namespace.journal.get(request_id)
         if entry is None:
-            raise not_found(f"No request {request_id} in the journal of namespace "
-                            f"{ctx.namespace.name!r}")
-        return Reply(200, {"request": entry.id,
-                           "actedBy": None if entry.acted is None else entry.acted.to_dict(),
-                           "nearMisses": faults.near_misses(entry.weighing, entry.call())})
+            raise not_found(
+                f"No request {request_id} in the journal of namespace {ctx.namespace.name!r}"
+            )
+        return Reply(
+            200,
+            {
+                "request": entry.id,
+                "actedBy": None if entry.acted is None else entry.acted.to_dict(),
+                "nearMisses": faults.near_misses(entry.weighing, entry.call()),
+            },
+        )
 
     async def clear_requests(self, ctx: RequestContext) -> Reply:
         """DELETE /_emulator/requests"""

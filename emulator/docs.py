@@ -8,6 +8,7 @@ copy of the spec in which every `x-fidelity` label is folded into the descriptio
 (:func:`fold`); the spec files are served unchanged. Everything is built on first use and
 kept: start-up does not pay for the docs.
 """
+
 from __future__ import annotations
 
 import copy
@@ -85,9 +86,10 @@ def _script_json(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8").replace("<", "\\u003c")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _asset(name: str) -> bytes:
     import swagger_ui_bundle  # a file path lookup, but only once someone opens the docs
+
     return (Path(swagger_ui_bundle.swagger_ui_path) / name).read_bytes()
 
 
@@ -137,24 +139,32 @@ class Docs:
         return api, name
 
     def _nav(self, current: str | None) -> str:
-        links = [f'<a href="{BASE}/docs"{" aria-current=page" if current is None else ""}>'
-                 "All APIs</a>"]
-        links += [f'<a href="{BASE}/docs/{api}"{" aria-current=page" if api == current else ""}>'
-                  f"{html.escape(api)}</a>" for api in self.apis]
+        links = [
+            f'<a href="{BASE}/docs"{" aria-current=page" if current is None else ""}>All APIs</a>'
+        ]
+        links += [
+            f'<a href="{BASE}/docs/{api}"{" aria-current=page" if api == current else ""}>'
+            f"{html.escape(api)}</a>"
+            for api in self.apis
+        ]
         files = ""
         if current is not None:
-            files = (f'<span class="files">spec: <a href="{BASE}/openapi/{current}.yaml">YAML</a>'
-                     f'<a href="{BASE}/openapi/{current}.json">JSON</a></span>')
+            files = (
+                f'<span class="files">spec: <a href="{BASE}/openapi/{current}.yaml">YAML</a>'
+                f'<a href="{BASE}/openapi/{current}.json">JSON</a></span>'
+            )
         return f'<nav class="emulator-nav">{files}{"".join(links)}</nav>'
 
     def _head(self, title: str, *, swagger: bool) -> str:
         css = f'<link rel="stylesheet" href="{BASE}/docs/assets/swagger-ui.css">' if swagger else ""
-        return ('<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-                '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f"<title>{html.escape(title)}</title>"
-                f'<link rel="icon" type="image/png" sizes="32x32" href="{BASE}/docs/assets/favicon-32x32.png">'
-                f'<link rel="icon" type="image/png" sizes="16x16" href="{BASE}/docs/assets/favicon-16x16.png">'
-                f"{css}<style>{_STYLE}</style></head>")
+        return (
+            '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title>"
+            f'<link rel="icon" type="image/png" sizes="32x32" href="{BASE}/docs/assets/favicon-32x32.png">'
+            f'<link rel="icon" type="image/png" sizes="16x16" href="{BASE}/docs/assets/favicon-16x16.png">'
+            f"{css}<style>{_STYLE}</style></head>"
+        )
 
     # --- handlers ---------------------------------------------------------------------
 
@@ -166,19 +176,21 @@ class Docs:
                 info = specs.shared(name).get("info", {})
                 items.append(
                     f'<li><a href="{BASE}/docs/{api}"><strong>{html.escape(info.get("title", api))}'
-                    f'</strong></a> <small>{html.escape(str(info.get("version", "")))}</small>'
+                    f"</strong></a> <small>{html.escape(str(info.get('version', '')))}</small>"
                     f'<div class="links"><code>{api}</code>: '
                     f'<a href="{BASE}/docs/{api}">docs page</a>'
                     f'<a href="{BASE}/openapi/{api}.yaml">{api}.yaml</a>'
-                    f'<a href="{BASE}/openapi/{api}.json">{api}.json</a></div></li>')
+                    f'<a href="{BASE}/openapi/{api}.json">{api}.json</a></div></li>'
+                )
             self._index = (
-                f'{self._head("profile-emulator docs", swagger=False)}<body>{self._nav(None)}'
+                f"{self._head('profile-emulator docs', swagger=False)}<body>{self._nav(None)}"
                 '<main class="emulator-index"><h1>profile-emulator: API docs</h1>'
                 "<p>The contract of every API this server answers. Labels on operations, "
                 "responses and examples say whether the vendor documents the behaviour "
                 "(<strong>documented</strong>) or the emulator infers it "
                 "(<strong>inferred</strong>, with the reason).</p>"
-                f'<ul>{"".join(items)}</ul></main></body></html>\n').encode("utf-8")
+                f"<ul>{''.join(items)}</ul></main></body></html>\n"
+            ).encode()
         return Reply(200, self._index, media_type=HTML)
 
     async def docs_page(self, ctx: RequestContext) -> Reply:
@@ -192,7 +204,8 @@ class Docs:
                 f'{self._nav(api)}<div id="swagger-ui"></div>'
                 f'<script id="spec" type="application/json">{_script_json(fold(specs.shared(name)))}'
                 f'</script><script src="{BASE}/docs/assets/swagger-ui-bundle.js"></script>'
-                f"<script>{_INIT}</script></body></html>\n").encode("utf-8")
+                f"<script>{_INIT}</script></body></html>\n"
+            ).encode()
         return Reply(200, page, media_type=HTML)
 
     async def docs_asset(self, ctx: RequestContext) -> Reply:
@@ -210,5 +223,6 @@ class Docs:
         body = self._json.get(api)
         if body is None:
             body = self._json[api] = orjson.dumps(
-                specs.shared(name), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+                specs.shared(name), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+            )
         return Reply(200, body, media_type=JSON)

@@ -1,4 +1,5 @@
 """Vendor errors as data, the exception that carries one, and the shared error catalogue."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -82,8 +83,14 @@ class Catalogue(Mapping[str, VendorError]):
         out = []
         for name, error in self._entries.items():
             filled = error.filled_example()
-            out.append({"name": name, "status": filled.status, "body": dict(filled.body),
-                        "fidelity": error.fidelity})
+            out.append(
+                {
+                    "name": name,
+                    "status": filled.status,
+                    "body": dict(filled.body),
+                    "fidelity": error.fidelity,
+                }
+            )
         return out
 
 

@@ -47,16 +47,27 @@ MAX_NESTING = 64  # JSON depth of a rule, and of a vendor call's body (orjson wr
 
 _STR_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
 _DELAY: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "maxProperties": 1,
     "properties": {
-        "uniform": {"type": "array", "minItems": 2, "maxItems": 2,
-                    "items": {"type": "number", "minimum": 0, "maximum": MAX_DELAY_MS}},
+        "uniform": {
+            "type": "array",
+            "minItems": 2,
+            "maxItems": 2,
+            "items": {"type": "number", "minimum": 0, "maximum": MAX_DELAY_MS},
+        },
         "lognormal": {
-            "type": "object", "additionalProperties": False,
+            "type": "object",
+            "additionalProperties": False,
             "required": ["median", "sigma", "maxMs"],
-            "properties": {"median": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DELAY_MS},
-                           "sigma": {"type": "number", "minimum": 0, "maximum": MAX_SIGMA},
-                           "maxMs": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DELAY_MS}}},
+            "properties": {
+                "median": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DELAY_MS},
+                "sigma": {"type": "number", "minimum": 0, "maximum": MAX_SIGMA},
+                "maxMs": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DELAY_MS},
+            },
+        },
     },
 }
 RULE_SCHEMA: dict[str, Any] = {
@@ -68,15 +79,28 @@ RULE_SCHEMA: dict[str, Any] = {
         "id": {"type": "string", "pattern": ID_PATTERN},
         "description": {"type": "string"},
         "match": {
-            "type": "object", "additionalProperties": False,
+            "type": "object",
+            "additionalProperties": False,
             # `api`: one of the server's APIs, which the Contract knows (checked in parse).
-            "properties": {"api": {"type": "string"}, "operation": {"type": "string"},
-                           "pathParams": _STR_MAP, "headers": _STR_MAP, "body": {"type": "object"}}},
+            "properties": {
+                "api": {"type": "string"},
+                "operation": {"type": "string"},
+                "pathParams": _STR_MAP,
+                "headers": _STR_MAP,
+                "body": {"type": "object"},
+            },
+        },
         "error": {"type": "string", "minLength": 1},
         "respond": {
-            "type": "object", "additionalProperties": False, "required": ["status"],
-            "properties": {"status": {"type": "integer", "minimum": 200, "maximum": 599},
-                           "headers": _STR_MAP, "body": {}}},
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "integer", "minimum": 200, "maximum": 599},
+                "headers": _STR_MAP,
+                "body": {},
+            },
+        },
         "stage": {"enum": list(STAGES)},
         "fault": {"enum": list(FAULTS)},
         "delayMs": {"type": "number", "minimum": 0, "maximum": MAX_DELAY_MS},
@@ -88,24 +112,42 @@ RULE_SCHEMA: dict[str, Any] = {
     },
     # Cross-field rules; parse() checks them itself first to give a readable message.
     "allOf": [
-        {"not": {"anyOf": [{"required": ["error", "respond"]}, {"required": ["error", "fault"]},
-                           {"required": ["respond", "fault"]}]}},
+        {
+            "not": {
+                "anyOf": [
+                    {"required": ["error", "respond"]},
+                    {"required": ["error", "fault"]},
+                    {"required": ["respond", "fault"]},
+                ]
+            }
+        },
         {"not": {"required": ["delayMs", "delay"]}},
         {"anyOf": [{"required": [key]} for key in (*ACTIONS, "delayMs", "delay")]},
-        {"not": {"required": ["respond"],
-                 "properties": {"respond": {"required": ["status", "body"],
-                                            "properties": {"status": {"enum": list(NO_CONTENT)}}}}}},
+        {
+            "not": {
+                "required": ["respond"],
+                "properties": {
+                    "respond": {
+                        "required": ["status", "body"],
+                        "properties": {"status": {"enum": list(NO_CONTENT)}},
+                    }
+                },
+            }
+        },
         {"not": {"required": ["stage", "fault"], "properties": {"stage": {"const": "checked"}}}},
     ],
 }
 SCENARIO_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "title": "Scenario",
-    "type": "object", "additionalProperties": False,
+    "type": "object",
+    "additionalProperties": False,
     "required": ["name", "description", "rules"],
-    "properties": {"name": {"type": "string", "pattern": NAME_PATTERN},
-                   "description": {"type": "string"},
-                   "rules": {"type": "array", "items": {"type": "object"}}},
+    "properties": {
+        "name": {"type": "string", "pattern": NAME_PATTERN},
+        "description": {"type": "string"},
+        "rules": {"type": "array", "items": {"type": "object"}},
+    },
 }
 _RULE_VALIDATOR = Draft7Validator(RULE_SCHEMA)
 _SCENARIO_VALIDATOR = Draft7Validator(SCENARIO_SCHEMA)
@@ -137,7 +179,7 @@ def nested_too_deep(value: Any, limit: int = MAX_NESTING) -> list[str | int] | N
                 path.append(found[at][2])
                 at = found[at][3]
             return path[::-1]
-        for key, child in (node.items() if type(node) is dict else enumerate(node)):
+        for key, child in node.items() if type(node) is dict else enumerate(node):
             if type(child) is dict or type(child) is list:
                 found.append((child, depth + 1, key, at))
         at += 1
@@ -173,10 +215,10 @@ def _close(value: str, known: Iterable[str]) -> str:
 def _fail(where: str, path: Iterable[str | int], message: str) -> RuleError:
     loc = _location(where, path).removesuffix(": ")
     if len(loc) > 2 * MAX_ECHO:
-        loc = loc[:2 * MAX_ECHO] + "..."
+        loc = loc[: 2 * MAX_ECHO] + "..."
     if len(message) > 4 * MAX_ECHO:  # e.g. jsonschema's words around a huge value: keep its
         # start and what it says of the value (the end), at most ~200 characters of the value
-        message = f"{message[:3 * MAX_ECHO // 2]}...{message[-MAX_ECHO:]}"
+        message = f"{message[: 3 * MAX_ECHO // 2]}...{message[-MAX_ECHO:]}"
     return RuleError(f"{loc}: {message}" if loc else message)
 
 
@@ -185,12 +227,16 @@ def _schema_error(error: ValidationError, where: str) -> RuleError:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
-        return _fail(where, [*path, extra[0]], f"unknown field; expected one of: {', '.join(allowed)}")
+        return _fail(
+            where, [*path, extra[0]], f"unknown field; expected one of: {', '.join(allowed)}"
+        )
     if error.validator == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
         return _fail(where, [*path, missing[0]], "required field is missing")
     if error.validator in ("minProperties", "maxProperties"):
-        return _fail(where, path, f"give exactly one of: {', '.join(sorted(error.schema['properties']))}")
+        return _fail(
+            where, path, f"give exactly one of: {', '.join(sorted(error.schema['properties']))}"
+        )
     return _fail(where, path, error.message)
 
 
@@ -220,16 +266,26 @@ class Match:
     documented_on: frozenset[str] | None = None
 
     def matches(self, call: Call) -> bool:
-        return ((self.api is None or call.api == self.api)
-                and (self.operation is None or call.operation == self.operation)
-                and (self.documented_on is None or call.operation in self.documented_on)
-                and all(k in call.path_params and str(call.path_params[k]) == v for k, v in self.path_params.items())
-                and all(call.headers.get(k.lower()) == v for k, v in self.headers.items())
-                and (self.body is None or _subset(self.body, call.body)))
+        return (
+            (self.api is None or call.api == self.api)
+            and (self.operation is None or call.operation == self.operation)
+            and (self.documented_on is None or call.operation in self.documented_on)
+            and all(
+                k in call.path_params and str(call.path_params[k]) == v
+                for k, v in self.path_params.items()
+            )
+            and all(call.headers.get(k.lower()) == v for k, v in self.headers.items())
+            and (self.body is None or _subset(self.body, call.body))
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"api": self.api, "operation": self.operation, "pathParams": dict(self.path_params) or None,
-               "headers": dict(self.headers) or None, "body": copy.deepcopy(self.body)}
+        out = {
+            "api": self.api,
+            "operation": self.operation,
+            "pathParams": dict(self.path_params) or None,
+            "headers": dict(self.headers) or None,
+            "body": copy.deepcopy(self.body),
+        }
         return {key: value for key, value in out.items() if value is not None}
 
 
@@ -238,7 +294,11 @@ def _json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_json_equal(v, b[k]) for k, v in a.items())
+        return (
+            isinstance(b, dict)
+            and a.keys() == b.keys()
+            and all(_json_equal(v, b[k]) for k, v in a.items())
+        )
     if isinstance(a, list):
         return isinstance(b, list) and len(a) == len(b) and all(map(_json_equal, a, b))
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
@@ -249,7 +309,9 @@ def _json_equal(a: Any, b: Any) -> bool:
 def _subset(pattern: Any, value: Any) -> bool:
     """Recursive subset match: dict keys are a subset; lists and scalars must be equal."""
     if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and _subset(p, value[k]) for k, p in pattern.items())
+        return isinstance(value, dict) and all(
+            k in value and _subset(p, value[k]) for k, p in pattern.items()
+        )
     return _json_equal(pattern, value)
 
 
@@ -289,28 +351,53 @@ class FaultRule:
         _validate(_RULE_VALIDATOR, data, where)
         actions = [key for key in ACTIONS if key in data]
         if len(actions) > 1:
-            raise _fail(where, [], f"give exactly one of error, respond, fault (got {', '.join(actions)})")
+            raise _fail(
+                where, [], f"give exactly one of error, respond, fault (got {', '.join(actions)})"
+            )
         if "delayMs" in data and "delay" in data:
             raise _fail(where, [], "give delayMs or delay, not both")
         if not actions and "delayMs" not in data and "delay" not in data:
-            raise _fail(where, [], "a rule needs an action (error, respond or fault) or a delay (delayMs or delay)")
+            raise _fail(
+                where,
+                [],
+                "a rule needs an action (error, respond or fault) or a delay (delayMs or delay)",
+            )
         uniform = data.get("delay", {}).get("uniform")
         if uniform and uniform[0] > uniform[1]:
-            raise _fail(where, ["delay", "uniform"], f"lower bound {uniform[0]} is greater than upper bound {uniform[1]}")
+            raise _fail(
+                where,
+                ["delay", "uniform"],
+                f"lower bound {uniform[0]} is greater than upper bound {uniform[1]}",
+            )
         seen_headers: set[str] = set()
         for name, value in data.get("respond", {}).get("headers", {}).items():
             if name.lower() in seen_headers:
-                raise _fail(where, ["respond", "headers"], f"{_echo(name)} is given twice "
-                                                           "(header names are case-insensitive)")
+                raise _fail(
+                    where,
+                    ["respond", "headers"],
+                    f"{_echo(name)} is given twice (header names are case-insensitive)",
+                )
             seen_headers.add(name.lower())
             if not HEADER_NAME.fullmatch(name) or name.lower() in FRAMING_HEADERS:
-                reason = "is set by the emulator" if HEADER_NAME.fullmatch(name) else "is not a valid header name"
+                reason = (
+                    "is set by the emulator"
+                    if HEADER_NAME.fullmatch(name)
+                    else "is not a valid header name"
+                )
                 raise _fail(where, ["respond", "headers"], f"{_echo(name)} {reason}")
             if not HEADER_VALUE.fullmatch(value):
-                raise _fail(where, ["respond", "headers", name], f"{_echo(value)} is not a valid header value")
+                raise _fail(
+                    where,
+                    ["respond", "headers", name],
+                    f"{_echo(value)} is not a valid header value",
+                )
         if "error" in data and data["error"] not in known_errors:
             hint = _close(data["error"], known_errors) if isinstance(known_errors, Iterable) else ""
-            raise _fail(where, ["error"], f"unknown error {_echo(data['error'])} (see GET /_emulator/errors){hint}")
+            raise _fail(
+                where,
+                ["error"],
+                f"unknown error {_echo(data['error'])} (see GET /_emulator/errors){hint}",
+            )
         respond = data.get("respond")
         if respond is not None and respond.get("status") in NO_CONTENT and "body" in respond:
             raise _fail(where, ["respond", "body"], f"a {respond['status']} response has no body")
@@ -325,33 +412,63 @@ class FaultRule:
         if error is not None:  # an error belongs to its API (REQUIREMENTS 5.12)
             owner = error.partition(".")[0]
             if api is not None and api != owner:
-                raise _fail(where, ["match", "api"], f"{error} is an error of the {owner} API, "
-                                                     f"not of {api}")
+                raise _fail(
+                    where, ["match", "api"], f"{error} is an error of the {owner} API, not of {api}"
+                )
             api = owner
         documented_on = None
         if isinstance(known_errors, Contract):
             documented_on = known_errors.check(api, operation, error, where)
-        stage = data.get("stage", "checked" if error is not None or respond is not None else "arrival")
+        stage = data.get(
+            "stage", "checked" if error is not None or respond is not None else "arrival"
+        )
         return cls(
-            match=Match(api=api, operation=operation, path_params=dict(m.get("pathParams", {})),
-                        headers=dict(m.get("headers", {})), body=copy.deepcopy(m.get("body")),
-                        documented_on=documented_on),
-            error=error, respond=copy.deepcopy(respond), fault=data.get("fault"),
-            delay_ms=data.get("delayMs"), delay=copy.deepcopy(data.get("delay")),
-            times=data.get("times"), after=data.get("after", 0), probability=data.get("probability", 1.0),
-            ttl_seconds=data.get("ttlSeconds"), id=data.get("id"), description=data.get("description"),
-            stage=stage)
+            match=Match(
+                api=api,
+                operation=operation,
+                path_params=dict(m.get("pathParams", {})),
+                headers=dict(m.get("headers", {})),
+                body=copy.deepcopy(m.get("body")),
+                documented_on=documented_on,
+            ),
+            error=error,
+            respond=copy.deepcopy(respond),
+            fault=data.get("fault"),
+            delay_ms=data.get("delayMs"),
+            delay=copy.deepcopy(data.get("delay")),
+            times=data.get("times"),
+            after=data.get("after", 0),
+            probability=data.get("probability", 1.0),
+            ttl_seconds=data.get("ttlSeconds"),
+            id=data.get("id"),
+            description=data.get("description"),
+            stage=stage,
+        )
 
     def to_dict(self, *, counters: bool = True) -> dict[str, Any]:
         """The rule's public JSON (with id); with counters, also matched, fired and scenario."""
-        out = {"id": self.id, "description": self.description, "match": self.match.to_dict(),
-               "error": self.error, "respond": copy.deepcopy(self.respond), "fault": self.fault,
-               "delayMs": self.delay_ms, "delay": copy.deepcopy(self.delay), "times": self.times,
-               "after": self.after, "probability": self.probability, "ttlSeconds": self.ttl_seconds,
-               "stage": self.stage}
+        out = {
+            "id": self.id,
+            "description": self.description,
+            "match": self.match.to_dict(),
+            "error": self.error,
+            "respond": copy.deepcopy(self.respond),
+            "fault": self.fault,
+            "delayMs": self.delay_ms,
+            "delay": copy.deepcopy(self.delay),
+            "times": self.times,
+            "after": self.after,
+            "probability": self.probability,
+            "ttlSeconds": self.ttl_seconds,
+            "stage": self.stage,
+        }
         if counters:
-            out |= {"matched": self.matched, "fired": self.fired, "spent": self.spent,
-                    "scenario": self.scenario}
+            out |= {
+                "matched": self.matched,
+                "fired": self.fired,
+                "spent": self.spent,
+                "scenario": self.scenario,
+            }
         return {key: value for key, value in out.items() if value is not None}
 
 
@@ -369,39 +486,55 @@ class Contract(Container[str]):
     absent: frozenset[str] = frozenset()
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and (name in self.documented
-                                          or name.partition(".")[0] in self.absent)
+        return isinstance(name, str) and (
+            name in self.documented or name.partition(".")[0] in self.absent
+        )
 
     def __iter__(self) -> Iterator[str]:  # close matches in "did you mean" hints
         return iter(self.documented)
 
-    def check(self, api: str | None, operation: str | None, error: str | None,
-              where: str) -> frozenset[str] | None:
+    def check(
+        self, api: str | None, operation: str | None, error: str | None, where: str
+    ) -> frozenset[str] | None:
         """Refuse an operation the API lacks and an error its operations do not document;
         return the operations an error rule naming none is narrowed to (None: no narrowing)."""
         if api in self.absent:
             return None
         if api is not None and api not in self.operations:
-            raise _fail(where, ["match", "api"],
-                        f"{api!r} is not one of {[*self.operations, *sorted(self.absent)]!r}")
+            raise _fail(
+                where,
+                ["match", "api"],
+                f"{api!r} is not one of {[*self.operations, *sorted(self.absent)]!r}",
+            )
         if operation is not None:
-            known = list(self.operations.get(api, ())) if api else \
-                sorted({op for ops in self.operations.values() for op in ops})
+            known = (
+                list(self.operations.get(api, ()))
+                if api
+                else sorted({op for ops in self.operations.values() for op in ops})
+            )
             if operation not in known:
                 hint = _close(operation, known)
                 owner = f"the {api} API has no operation" if api else "no API has an operation"
-                raise _fail(where, ["match", "operation"],
-                            f"{owner} {_echo(operation)} (operations: {', '.join(known)}){hint}")
+                raise _fail(
+                    where,
+                    ["match", "operation"],
+                    f"{owner} {_echo(operation)} (operations: {', '.join(known)}){hint}",
+                )
         if error is None:
             return None
         documented = self.documented.get(error, frozenset())
         if operation is not None and operation not in documented:
             elsewhere = ", ".join(sorted(documented)) or "no operation"
-            raise _fail(where, ["error"], f"{error} is not a response of {api} {operation} in "
-                                          f"its spec (documented for: {elsewhere})")
+            raise _fail(
+                where,
+                ["error"],
+                f"{error} is not a response of {api} {operation} in "
+                f"its spec (documented for: {elsewhere})",
+            )
         if not documented:
-            raise _fail(where, ["error"], f"{error} is not a response of any {api} operation "
-                                          f"in its spec")
+            raise _fail(
+                where, ["error"], f"{error} is not a response of any {api} operation in its spec"
+            )
         return None if operation is not None else documented
 
 
@@ -436,8 +569,15 @@ class Decision:
 
     @property
     def acted(self) -> Acted:
-        action = "error" if self.error is not None else "respond" if self.respond is not None \
-            else "fault" if self.fault is not None else "delay"
+        action = (
+            "error"
+            if self.error is not None
+            else "respond"
+            if self.respond is not None
+            else "fault"
+            if self.fault is not None
+            else "delay"
+        )
         return Acted(self.rule_id, self.scenario, action)
 
 
@@ -459,7 +599,7 @@ class Weighing:
     were spent, the stages weighed, and what each rule that matched drew. Near misses are
     read from it (:func:`near_misses`); nothing here is done for a namespace without rules."""
 
-    __slots__ = ("rules", "spent", "expired", "stages", "outcomes")
+    __slots__ = ("expired", "outcomes", "rules", "spent", "stages")
 
     def __init__(self, rules: tuple[FaultRule, ...], expired: tuple[FaultRule, ...]) -> None:
         self.rules = rules
@@ -472,7 +612,9 @@ class Weighing:
 class Engine:
     """An ordered rule list, first match wins, probabilities and delays from one seeded RNG."""
 
-    def __init__(self, *, seed: int | None = 0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, seed: int | None = 0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._rules: list[FaultRule] = []
         self._scenarios: list[str] = []
         self._rng = random.Random(seed)
@@ -555,9 +697,18 @@ class Engine:
             raise RuleError(f"scenario name {name!r} does not match {NAME_PATTERN}")
         with self._lock:
             now = self._clock()
-            fresh = [replace(r, id=f"s-{name}-{n}", scenario=name, matched=0, fired=0, spent=False,
-                             expires_at=None if r.ttl_seconds is None else now + r.ttl_seconds)
-                     for n, r in enumerate(rules, start=1)]
+            fresh = [
+                replace(
+                    r,
+                    id=f"s-{name}-{n}",
+                    scenario=name,
+                    matched=0,
+                    fired=0,
+                    spent=False,
+                    expires_at=None if r.ttl_seconds is None else now + r.ttl_seconds,
+                )
+                for n, r in enumerate(rules, start=1)
+            ]
             self._rules = fresh + [r for r in self._rules if r.scenario != name]
             self._forget(lambda r: r.scenario == name)
             self._scenarios = [s for s in self._scenarios if s != name] + [name]
@@ -619,13 +770,18 @@ class Engine:
                 outcome = self._apply(rule)
                 if weighing is not None:
                     weighing.outcomes[id(rule)] = (
-                        "declined" if outcome is _DECLINED else "after" if outcome is None
-                        else "acted", rule.matched)
+                        "declined"
+                        if outcome is _DECLINED
+                        else "after"
+                        if outcome is None
+                        else "acted",
+                        rule.matched,
+                    )
                 if outcome is not _DECLINED:
                     return outcome  # type: ignore[return-value]
             return None
 
-    def _apply(self, rule: FaultRule) -> Decision | None | object:
+    def _apply(self, rule: FaultRule) -> Decision | object | None:
         rule.matched += 1
         if rule.matched <= rule.after:
             return None
@@ -636,9 +792,14 @@ class Engine:
         if rule.times is not None and rule.fired >= rule.times:
             rule.spent = True  # stays listed, with its counters, until removed or cleared
             self._recount()
-        return Decision(rule_id=rule.id or "", delay_ms=self._delay(rule), error=rule.error,
-                        respond=copy.deepcopy(rule.respond), fault=rule.fault,
-                        scenario=rule.scenario)
+        return Decision(
+            rule_id=rule.id or "",
+            delay_ms=self._delay(rule),
+            error=rule.error,
+            respond=copy.deepcopy(rule.respond),
+            fault=rule.fault,
+            scenario=rule.scenario,
+        )
 
     def _delay(self, rule: FaultRule) -> float:
         if rule.delay_ms is not None:
@@ -649,12 +810,15 @@ class Engine:
             low, high = rule.delay["uniform"]
             return self._rng.uniform(low, high)
         spec = rule.delay["lognormal"]
-        return float(min(spec["median"] * math.exp(spec["sigma"] * self._rng.gauss(0.0, 1.0)), spec["maxMs"]))
+        return float(
+            min(spec["median"] * math.exp(spec["sigma"] * self._rng.gauss(0.0, 1.0)), spec["maxMs"])
+        )
 
     def _expire(self, now: float) -> None:
         if any(r.expires_at is not None and now >= r.expires_at for r in self._rules):
-            self._expired.extend(r for r in self._rules
-                                 if r.expires_at is not None and now >= r.expires_at)
+            self._expired.extend(
+                r for r in self._rules if r.expires_at is not None and now >= r.expires_at
+            )
             self._rules = [r for r in self._rules if r.expires_at is None or now < r.expires_at]
             self._recount()
 
@@ -678,8 +842,10 @@ class Scenario:
 
     def parse_rules(self, *, known_errors: Container[str], where: str = "") -> list[FaultRule]:
         prefix = where or f"scenario {self.name}: "
-        return [FaultRule.parse(r, known_errors=known_errors, where=_location(prefix, ["rules", i]))
-                for i, r in enumerate(self.rules)]
+        return [
+            FaultRule.parse(r, known_errors=known_errors, where=_location(prefix, ["rules", i]))
+            for i, r in enumerate(self.rules)
+        ]
 
 
 def load_scenario_file(path: Path, *, known_errors: Container[str]) -> Scenario:
@@ -707,10 +873,11 @@ def load_scenarios(directory: Path, *, known_errors: Container[str]) -> dict[str
     for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
         scenario = load_scenario_file(path, known_errors=known_errors)
         if scenario.name in scenarios:
-            raise RuleError(f"{path}: name: scenario {scenario.name!r} is defined twice in {directory}")
+            raise RuleError(
+                f"{path}: name: scenario {scenario.name!r} is defined twice in {directory}"
+            )
         scenarios[scenario.name] = scenario
     return scenarios
-
 
 
 # --- near misses -------------------------------------------------------------------------
@@ -718,8 +885,20 @@ def load_scenarios(directory: Path, *, known_errors: Container[str]) -> dict[str
 # Why a rule did not act on a call, in the order they are looked for: what it matches first,
 # then its counters and its stage. `shadowed`: it matched, but an earlier rule of its stage
 # decided first.
-REASONS = ("api", "operation", "pathParams", "headerMissing", "headerDiffers", "body",
-           "spent", "expired", "after", "probability", "stage", "shadowed")
+REASONS = (
+    "api",
+    "operation",
+    "pathParams",
+    "headerMissing",
+    "headerDiffers",
+    "body",
+    "spent",
+    "expired",
+    "after",
+    "probability",
+    "stage",
+    "shadowed",
+)
 
 
 def _miss(reason: str, detail: str, **more: Any) -> dict[str, Any]:
@@ -736,51 +915,104 @@ def _body_misses(pattern: Any, value: Any, path: str, out: list[dict[str, Any]])
     if isinstance(pattern, dict):
         if not isinstance(value, dict):
             got = "no JSON body" if value is None else f"{type(value).__name__} {_echo(value)}"
-            out.append(_miss("body", f"body {where}: the rule expects an object, the call has {got}",
-                             path=where))
+            out.append(
+                _miss(
+                    "body",
+                    f"body {where}: the rule expects an object, the call has {got}",
+                    path=where,
+                )
+            )
             return
         for key, expected in pattern.items():
             sub = f"{path}.{key}" if path else key
             if key not in value:
-                out.append(_miss("body", f"body {sub}: missing (the rule expects {_echo(expected)})",
-                                 path=sub, expected=expected))
+                out.append(
+                    _miss(
+                        "body",
+                        f"body {sub}: missing (the rule expects {_echo(expected)})",
+                        path=sub,
+                        expected=expected,
+                    )
+                )
             else:
                 _body_misses(expected, value[key], sub, out)
     elif not _json_equal(pattern, value):
-        out.append(_miss("body", f"body {where}: the rule expects {_echo(pattern)}, the call "
-                                 f"has {_echo(value)}", path=where, expected=pattern,
-                         **_actual(value)))
+        out.append(
+            _miss(
+                "body",
+                f"body {where}: the rule expects {_echo(pattern)}, the call has {_echo(value)}",
+                path=where,
+                expected=pattern,
+                **_actual(value),
+            )
+        )
 
 
 def mismatches(match: Match, call: Call) -> list[dict[str, Any]]:
     """Every way a rule's match differs from a call, in the order of :data:`REASONS`."""
     out: list[dict[str, Any]] = []
     if match.api is not None and call.api != match.api:
-        out.append(_miss("api", f"the rule is for the {match.api} API, the call went to {call.api}",
-                         expected=match.api, actual=call.api))
+        out.append(
+            _miss(
+                "api",
+                f"the rule is for the {match.api} API, the call went to {call.api}",
+                expected=match.api,
+                actual=call.api,
+            )
+        )
     if match.operation is not None and call.operation != match.operation:
-        out.append(_miss("operation", f"the rule is for {match.operation}, the call was "
-                                      f"{call.operation}", expected=match.operation,
-                         actual=call.operation))
+        out.append(
+            _miss(
+                "operation",
+                f"the rule is for {match.operation}, the call was {call.operation}",
+                expected=match.operation,
+                actual=call.operation,
+            )
+        )
     elif match.documented_on is not None and call.operation not in match.documented_on:
-        out.append(_miss("operation", f"the rule's error is documented only for "
-                                      f"{', '.join(sorted(match.documented_on))}, the call was "
-                                      f"{call.operation}", actual=call.operation))
+        out.append(
+            _miss(
+                "operation",
+                f"the rule's error is documented only for "
+                f"{', '.join(sorted(match.documented_on))}, the call was "
+                f"{call.operation}",
+                actual=call.operation,
+            )
+        )
     for key, expected in match.path_params.items():
         if str(call.path_params.get(key)) != expected:
-            out.append(_miss("pathParams", f"path parameter {key}: the rule expects "
-                                           f"{_echo(expected)}, the call has "
-                                           f"{_echo(call.path_params.get(key))}",
-                             path=key, expected=expected, actual=call.path_params.get(key)))
+            out.append(
+                _miss(
+                    "pathParams",
+                    f"path parameter {key}: the rule expects "
+                    f"{_echo(expected)}, the call has "
+                    f"{_echo(call.path_params.get(key))}",
+                    path=key,
+                    expected=expected,
+                    actual=call.path_params.get(key),
+                )
+            )
     for name, expected in match.headers.items():
         got = call.headers.get(name.lower())
         if got is None:
-            out.append(_miss("headerMissing", f"header {name}: missing (the rule expects "
-                                              f"{_echo(expected)})", path=name, expected=expected))
+            out.append(
+                _miss(
+                    "headerMissing",
+                    f"header {name}: missing (the rule expects {_echo(expected)})",
+                    path=name,
+                    expected=expected,
+                )
+            )
         elif got != expected:
-            out.append(_miss("headerDiffers", f"header {name}: the rule expects {_echo(expected)}, "
-                                              f"the call has {_echo(got)}", path=name,
-                             expected=expected, actual=got))
+            out.append(
+                _miss(
+                    "headerDiffers",
+                    f"header {name}: the rule expects {_echo(expected)}, the call has {_echo(got)}",
+                    path=name,
+                    expected=expected,
+                    actual=got,
+                )
+            )
     if match.body is not None:
         _body_misses(match.body, call.body, "", out)
     return out
@@ -798,15 +1030,23 @@ def near_misses(weighing: Weighing | None, call: Call) -> list[dict[str, Any]]:
     found: list[tuple[int, int, dict[str, Any]]] = []
     listed = {id(rule) for rule in weighing.rules}
     rules = [*weighing.rules, *(r for r in weighing.expired if id(r) not in listed)]
-    deciders = {rule.stage: rule.id for rule in weighing.rules
-                if weighing.outcomes.get(id(rule), ("",))[0] in ("acted", "after")}
+    deciders = {
+        rule.stage: rule.id
+        for rule in weighing.rules
+        if weighing.outcomes.get(id(rule), ("",))[0] in ("acted", "after")
+    }
     for order, rule in enumerate(rules):
         outcome, matched = weighing.outcomes.get(id(rule), ("", 0))
         if outcome == "acted":
             continue
         if call.operation is None:
-            misses = [_miss("operation", f"the call matched no operation of the {call.api} spec "
-                                         "(rules act on vendor operations only)")]
+            misses = [
+                _miss(
+                    "operation",
+                    f"the call matched no operation of the {call.api} spec "
+                    "(rules act on vendor operations only)",
+                )
+            ]
         else:
             misses = mismatches(rule.match, call)
         if misses:
@@ -816,17 +1056,26 @@ def near_misses(weighing: Weighing | None, call: Call) -> list[dict[str, Any]]:
         elif id(rule) not in listed:
             item = _miss("expired", f"expired: its ttlSeconds ({rule.ttl_seconds}) had run out")
         elif outcome == "after":
-            item = _miss("after", f"after not reached: this was match {matched} of the "
-                                  f"{rule.after} it lets through")
+            item = _miss(
+                "after",
+                f"after not reached: this was match {matched} of the {rule.after} it lets through",
+            )
         elif outcome == "declined":
             item = _miss("probability", f"probability {rule.probability}: the draw said no")
         elif rule.stage not in weighing.stages:
-            item = _miss("stage", f"it acts at stage {rule.stage}, which the call never reached "
-                                  "(it was answered before the vendor's checks passed)")
+            item = _miss(
+                "stage",
+                f"it acts at stage {rule.stage}, which the call never reached "
+                "(it was answered before the vendor's checks passed)",
+            )
         else:
             first = deciders.get(rule.stage)
-            item = _miss("shadowed", f"an earlier rule of stage {rule.stage} decided first"
-                                     + (f" ({first})" if first else ""))
-        found.append((len(misses), order, {"rule": rule.to_dict(), **item,
-                                           "distance": len(misses)}))
+            item = _miss(
+                "shadowed",
+                f"an earlier rule of stage {rule.stage} decided first"
+                + (f" ({first})" if first else ""),
+            )
+        found.append(
+            (len(misses), order, {"rule": rule.to_dict(), **item, "distance": len(misses)})
+        )
     return [item for _, _, item in sorted(found, key=lambda entry: entry[:2])]

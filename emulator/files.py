@@ -1,4 +1,5 @@
 """Files written whole or not at all (standard library only: the CLI imports it light)."""
+
 from __future__ import annotations
 
 import os
@@ -8,15 +9,21 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def write_atomically(path: Path, write: Callable[[IO[Any]], Any], *, encoding: str = "utf-8",
-                     mode: int | None = None, binary: bool = False) -> None:
+def write_atomically(
+    path: Path,
+    write: Callable[[IO[Any]], Any],
+    *,
+    encoding: str = "utf-8",
+    mode: int | None = None,
+    binary: bool = False,
+) -> None:
     """``write(handle)`` into a temporary file beside ``path``, flushed to disk, then renamed
     over ``path`` (and the folder flushed, so the rename is on disk too): a reader, or a
     crash, finds the old file or the new one, never a part. ``mode``: the file's permissions
     (mkstemp's own are 0600). ``binary``: the handle takes bytes."""
     fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), dir=path.parent)
     try:
-        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding)) as handle:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding) as handle:
             write(handle)
             if mode is not None:
                 os.fchmod(handle.fileno(), mode)

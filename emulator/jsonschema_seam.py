@@ -9,6 +9,7 @@ edit against the installed jsonschema, so an upgrade that changes one fails ther
    error through ``parent``; cutting that link once the errors are reported lets them go by
    reference counting instead of as cyclic garbage.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

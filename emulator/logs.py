@@ -11,6 +11,7 @@ stays off: the emulator's names the namespace, the operation and the rule that a
 
 (`-` for the status: no response ever started, a transport fault.) Standard library only.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,14 +29,19 @@ ACCESS = "emulator.access"
 def timestamp(epoch: float) -> str:
     """ISO 8601 in UTC to the millisecond: 2025-05-01T09:30:00.125Z."""
     seconds = int(epoch)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + \
-        f".{int((epoch - seconds) * 1000):03d}Z"
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        + f".{int((epoch - seconds) * 1000):03d}Z"
+    )
 
 
 def access_line(call: dict[str, Any]) -> str:
     """One vendor call: time, namespace, api.operation, status, milliseconds, rule and fault."""
-    what = f"{call['api']}.{call['operation']}" if call.get("operation") else \
-        f"{call['api']} {call.get('method')} {call.get('path')}"  # no route: what was asked
+    what = (
+        f"{call['api']}.{call['operation']}"
+        if call.get("operation")
+        else f"{call['api']} {call.get('method')} {call.get('path')}"
+    )  # no route: what was asked
     status = "-" if call.get("status") is None else call["status"]
     line = f"{timestamp(call['at'])} {call['namespace']} {what} {status} {call['ms']:.1f}ms"
     if call.get("rule"):
@@ -50,7 +56,9 @@ class TextFormatter(logging.Formatter):
         call = getattr(record, "access", None)
         if isinstance(call, dict):
             return access_line(call)
-        line = f"{timestamp(record.created)} {record.levelname} {record.name}: {record.getMessage()}"
+        line = (
+            f"{timestamp(record.created)} {record.levelname} {record.name}: {record.getMessage()}"
+        )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -64,18 +72,27 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         call = getattr(record, "access", None)
         if isinstance(call, dict):
-            out: dict[str, Any] = {"time": timestamp(call["at"]), "level": "info", "logger": record.name}
+            out: dict[str, Any] = {
+                "time": timestamp(call["at"]),
+                "level": "info",
+                "logger": record.name,
+            }
             out.update((key, value) for key, value in call.items() if key != "at")
         else:
-            out = {"time": timestamp(record.created), "level": record.levelname.lower(),
-                   "logger": record.name, "message": record.getMessage()}
+            out = {
+                "time": timestamp(record.created),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
             if record.exc_info:
                 out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def configure(level: str = "warning", fmt: str = "text", quiet: bool = False,
-              stream: TextIO | None = None) -> Callable[[], None]:
+def configure(
+    level: str = "warning", fmt: str = "text", quiet: bool = False, stream: TextIO | None = None
+) -> Callable[[], None]:
     """Root logger at ``level`` to ``stream`` (stderr) in ``fmt``; the access log at INFO,
     or off when ``quiet`` (then the middleware does not even build its records). Returns
     what puts the loggers back as they were (for a caller that goes on afterwards)."""
@@ -91,4 +108,5 @@ def configure(level: str = "warning", fmt: str = "text", quiet: bool = False,
         root.handlers[:], root_level, access_level = saved
         root.setLevel(root_level)
         access.setLevel(access_level)
+
     return restore

@@ -14,6 +14,7 @@ Order of a vendor call::
 Control calls (``/_emulator/``) take the same path but are neither journaled nor
 subject to fault rules.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,15 +27,31 @@ from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from emulator.errors import (Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError, echo,
-                             json_path)
+from emulator.errors import (
+    Answered,
+    EmulatedError,
+    ErrorShape,
+    RequestInvalid,
+    VendorError,
+    echo,
+    json_path,
+)
 from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
 from emulator.persistence import NotPersisted, Persistence
 from emulator.reply import Reply, messages
-from emulator.runtime import (CONTEXT, DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN,
-                              JournalEntry, RequestContext, Response, Runtime, body_kept,
-                              context_of)
+from emulator.runtime import (
+    CONTEXT,
+    DEFAULT_NAMESPACE,
+    NAMESPACE_HEADER,
+    NAMESPACE_PATTERN,
+    JournalEntry,
+    RequestContext,
+    Response,
+    Runtime,
+    body_kept,
+    context_of,
+)
 from emulator.state import writes_refused
 from emulator.transport import SERVER_SEND, carry_out
 from emulator.uvicorn_seam import send_whole
@@ -68,8 +85,14 @@ class API:
 class EmulatorApp:
     """The outermost ASGI app: every response a client sees leaves through here."""
 
-    def __init__(self, app: ASGIApp, runtime: Runtime, apis: Iterable[API], fallback: ErrorShape,
-                 allowed: Callable[[str], list[str]] = lambda path: []) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        runtime: Runtime,
+        apis: Iterable[API],
+        fallback: ErrorShape,
+        allowed: Callable[[str], list[str]] = lambda path: [],
+    ) -> None:
         self.app = app
         self.runtime = runtime
         self.apis = tuple(apis)
@@ -131,12 +154,26 @@ class EmulatorApp:
             return
         ns_name = headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
         if ns_name is not DEFAULT_NAMESPACE and not NAMESPACE_PATTERN.match(ns_name):
-            await answer(Reply.of(verdict(shape, RequestInvalid(
-                f"Invalid {NAMESPACE_HEADER} header: {echo(ns_name)}")) or shape.internal_error))
+            await answer(
+                Reply.of(
+                    verdict(
+                        shape, RequestInvalid(f"Invalid {NAMESPACE_HEADER} header: {echo(ns_name)}")
+                    )
+                    or shape.internal_error
+                )
+            )
             return
-        ctx = RequestContext(ns_name, api, scope["method"],
-                             scope["path"], headers, shape, scope.get("query_string", b""),
-                             runtime=self.runtime, vendor_call=mounted.vendor if mounted else False)
+        ctx = RequestContext(
+            ns_name,
+            api,
+            scope["method"],
+            scope["path"],
+            headers,
+            shape,
+            scope.get("query_string", b""),
+            runtime=self.runtime,
+            vendor_call=mounted.vendor if mounted else False,
+        )
         scope[CONTEXT] = ctx
         scope[SERVER_SEND] = send
         raw = b""
@@ -165,18 +202,22 @@ class EmulatorApp:
                     pass  # the body validator reports it in the vendor's words
                 if ctx.body_parsed and mounted is not None:
                     # Refused once routed, as the spec's failures are (connexion_seam).
-                    ctx.refused = _nesting_refusal(mounted.nesting.get(scope["path"], MAX_NESTING),
-                                                   raw, ctx.body)
+                    ctx.refused = _nesting_refusal(
+                        mounted.nesting.get(scope["path"], MAX_NESTING), raw, ctx.body
+                    )
             # The body is the context's (ctx.raw_body): what the server's receive gives from
             # now on is what follows it (a disconnect), which is what the faults watch for.
             await self.app(scope, receive, send_)
             if ctx.reply is not None:  # the handler's (the Dispatcher leaves it here)
                 if started:
-                    log.error("a reply after the response started on %s %s", scope["method"],
-                              scope["path"])
+                    log.error(
+                        "a reply after the response started on %s %s",
+                        scope["method"],
+                        scope["path"],
+                    )
                 else:
                     await answer(ctx.reply)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a vendor error body
+        except Exception as exc:
             if started:
                 log.exception("error after the response started")
                 return
@@ -199,23 +240,55 @@ class EmulatorApp:
                 # journaled at all: it was never a call (nothing of it was applied).
                 namespace = ctx.bound or self.runtime.existing(ns_name)
                 if namespace is not None and raw is not _GONE:
-                    response = None if start is None else \
-                        Response(start["status"], start.get("headers", ()), chunks)
-                    namespace.journal.record(JournalEntry(
-                        at, api, ctx.operation, ctx.method, ctx.path,
-                        ctx.query_string.decode("latin-1"), headers, body_kept(ctx.raw_body),
-                        status, ctx.rule, ctx.fault,  # status None: no response ever started
-                        response, ms, ctx.acted, ctx.path_params, ctx.weighing,
-                        body_size=len(ctx.raw_body)))
+                    response = (
+                        None
+                        if start is None
+                        else Response(start["status"], start.get("headers", ()), chunks)
+                    )
+                    namespace.journal.record(
+                        JournalEntry(
+                            at,
+                            api,
+                            ctx.operation,
+                            ctx.method,
+                            ctx.path,
+                            ctx.query_string.decode("latin-1"),
+                            headers,
+                            body_kept(ctx.raw_body),
+                            status,
+                            ctx.rule,
+                            ctx.fault,  # status None: no response ever started
+                            response,
+                            ms,
+                            ctx.acted,
+                            ctx.path_params,
+                            ctx.weighing,
+                            body_size=len(ctx.raw_body),
+                        )
+                    )
                 ctx.weighing = None
                 if access_log.isEnabledFor(logging.INFO):
-                    access_log.info("%s %s.%s %s", ns_name, api, ctx.operation, status,
-                                    extra={"access": {
-                                        "at": at, "namespace": ns_name, "api": api,
-                                        "operation": ctx.operation, "method": ctx.method,
-                                        "path": ctx.path, "status": status,
-                                        "ms": ms,
-                                        "rule": ctx.rule, "fault": ctx.fault}})
+                    access_log.info(
+                        "%s %s.%s %s",
+                        ns_name,
+                        api,
+                        ctx.operation,
+                        status,
+                        extra={
+                            "access": {
+                                "at": at,
+                                "namespace": ns_name,
+                                "api": api,
+                                "operation": ctx.operation,
+                                "method": ctx.method,
+                                "path": ctx.path,
+                                "status": status,
+                                "ms": ms,
+                                "rule": ctx.rule,
+                                "fault": ctx.fault,
+                            }
+                        },
+                    )
 
     def error_for(self, shape: ErrorShape, scope: Scope, exc: Exception) -> VendorError:
         if isinstance(exc, EmulatedError):
@@ -226,8 +299,9 @@ class EmulatorApp:
             error = shape.unrouted(scope["method"], scope["path"], exc.status_code == 405)
             if error.status == 405:  # RFC 9110: a 405 lists the methods the resource has
                 allow = ", ".join(self.allowed(scope["path"]))
-                error = VendorError(405, error.body, {**error.headers, "Allow": allow},
-                                    error.fidelity)
+                error = VendorError(
+                    405, error.body, {**error.headers, "Allow": allow}, error.fidelity
+                )
             return error
         if isinstance(exc, ProblemException) and 400 <= exc.status < 500:
             return verdict(shape, RequestInvalid(str(exc.detail))) or shape.internal_error
@@ -281,17 +355,25 @@ class _AtChecks:
     """The rules that wait for the vendor's checks, weighed once the handler says they
     passed. It holds no reference to the request context (the context holds it): no cycle."""
 
-    __slots__ = ("engine", "call", "weighing", "receive", "send", "server_send")
+    __slots__ = ("call", "engine", "receive", "send", "server_send", "weighing")
 
-    def __init__(self, engine: Engine, call: Call, weighing: Weighing, receive: Receive,
-                 send: Send, server_send: Send) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        call: Call,
+        weighing: Weighing,
+        receive: Receive,
+        send: Send,
+        server_send: Send,
+    ) -> None:
         self.engine, self.call, self.weighing = engine, call, weighing
         self.receive, self.send, self.server_send = receive, send, server_send
 
     async def __call__(self, ctx: RequestContext) -> None:
         decision = self.engine.checked(self.call, self.weighing)
-        if decision is not None and await carry_out(decision, ctx, self.receive, self.send,
-                                                    self.server_send):
+        if decision is not None and await carry_out(
+            decision, ctx, self.receive, self.send, self.server_send
+        ):
             raise Answered
 
 
@@ -329,8 +411,11 @@ class Dispatcher:
     never got there is refused here. Unrouted paths become the API's 404."""
 
     def __init__(self, apis: Iterable[API]) -> None:
-        self.handlers = {(api.name, operation): handler
-                         for api in apis for operation, handler in api.handlers.items()}
+        self.handlers = {
+            (api.name, operation): handler
+            for api in apis
+            for operation, handler in api.handlers.items()
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -364,13 +449,19 @@ class Dispatcher:
                     reply = await handler(ctx)
                 except Answered:
                     return
-                if persistence is not None and persistence.always and persistence.appended != written:
+                if (
+                    persistence is not None
+                    and persistence.always
+                    and persistence.appended != written
+                ):
                     await _durable(ctx, persistence)
                 ctx.reply = reply  # EmulatorApp answers with it
                 return
             # Until the handler declares its checks passed, it may not write (nor answer).
-            held = writes_refused.set(f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
-                                      f"while the spec's errors were left to it")
+            held = writes_refused.set(
+                f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
+                f"while the spec's errors were left to it"
+            )
             try:
                 reply = await handler(ctx)
             except Answered:
@@ -378,8 +469,10 @@ class Dispatcher:
             finally:
                 writes_refused.reset(held)
             if not ctx.passed_checks:
-                raise RuntimeError(f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
-                                   f"while the spec's errors were left to it")
+                raise RuntimeError(
+                    f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
+                    f"while the spec's errors were left to it"
+                )
             if persistence is not None and persistence.always and persistence.appended != written:
                 await _durable(ctx, persistence)
             ctx.reply = reply
@@ -387,11 +480,17 @@ class Dispatcher:
             ctx.reply = Reply.of(exc.error)  # up through Connexion's layers to EmulatorApp
 
     @staticmethod
-    async def _arrive(ctx: RequestContext, engine: Engine, scope: Scope, receive: Receive,
-                      send: Send) -> bool:
+    async def _arrive(
+        ctx: RequestContext, engine: Engine, scope: Scope, receive: Receive, send: Send
+    ) -> bool:
         """The `arrival` rules; True when one answered (or dropped) the call."""
-        call = Call(ctx.api, ctx.operation, ctx.path_params, ctx.headers,
-                    ctx.body if ctx.body_parsed else None)
+        call = Call(
+            ctx.api,
+            ctx.operation,
+            ctx.path_params,
+            ctx.headers,
+            ctx.body if ctx.body_parsed else None,
+        )
         weighing = ctx.weighing = engine.weighing()  # the call's near misses
         decision = engine.arrive(call, weighing)
         server_send = scope[SERVER_SEND]

@@ -23,6 +23,7 @@ cannot hold): it logs the failure once, reports it (:attr:`Persistence.status`, 
 ``GET /_emulator/health``), and retries with backoff by writing a whole snapshot, after
 which it carries on as before.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -107,7 +108,7 @@ def describe(exc: BaseException) -> str:
 class _Recorder:
     """One namespace's :class:`~emulator.state.Changes`: each write, encoded, to the queue."""
 
-    __slots__ = ("_persistence", "_namespace")
+    __slots__ = ("_namespace", "_persistence")
 
     def __init__(self, persistence: Persistence, namespace: str) -> None:
         self._persistence = persistence
@@ -134,11 +135,16 @@ class Persistence:
     writer's work, so a test can drive it without its thread.
     """
 
-    def __init__(self, path: Path, *, always: bool = False,
-                 clock: Callable[[], float] = time.monotonic,
-                 sync_interval: float = SYNC_INTERVAL,
-                 retry: tuple[float, float] = (RETRY_FIRST, RETRY_MAX),
-                 min_log_bytes: int = MIN_LOG_BYTES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        always: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sync_interval: float = SYNC_INTERVAL,
+        retry: tuple[float, float] = (RETRY_FIRST, RETRY_MAX),
+        min_log_bytes: int = MIN_LOG_BYTES,
+    ) -> None:
         self.path = path
         self.always = always
         self._clock = clock
@@ -197,8 +203,12 @@ class Persistence:
 
     def _load(self, schema: StateSchema, names: re.Pattern[str]) -> Saved:
         for stale in remove_stale_temporaries(self.path):
-            log.warning("%s: removed %s, a temporary file left by a server that was stopped "
-                        "while writing it", self.path, stale.name)
+            log.warning(
+                "%s: removed %s, a temporary file left by a server that was stopped "
+                "while writing it",
+                self.path,
+                stale.name,
+            )
         try:
             doc = self._file.read()
         except ValueError as exc:
@@ -209,40 +219,49 @@ class Persistence:
         if doc is None:
             if logs:
                 first = next(iter(logs.values()))
-                raise DataFileError(f"{first}: a change log without its data file {self.path} "
-                                    "(remove the logs too to start afresh)")
+                raise DataFileError(
+                    f"{first}: a change log without its data file {self.path} "
+                    "(remove the logs too to start afresh)"
+                )
         else:
             generation = self._check_snapshot(doc, schema, names, saved)
         for number, path in logs.items():
             if number < generation:
                 continue  # already in the snapshot: removed once the next one is written
             if number != generation and number - 1 not in logs:
-                raise DataFileError(f"{path}: change log {number - 1} is missing before it "
-                                    f"(the snapshot {self.path.name} is generation {generation})")
+                raise DataFileError(
+                    f"{path}: change log {number - 1} is missing before it "
+                    f"(the snapshot {self.path.name} is generation {generation})"
+                )
             saved.records.extend(self._read_log(path, number, schema, names))
         self._generation = max([generation, *logs])
         return saved
 
-    def _check_snapshot(self, doc: Any, schema: StateSchema, names: re.Pattern[str],
-                        saved: Saved) -> int:
+    def _check_snapshot(
+        self, doc: Any, schema: StateSchema, names: re.Pattern[str], saved: Saved
+    ) -> int:
         where = self.path
         if not isinstance(doc, dict):
             raise DataFileError(f"{where}: not a state file (not a JSON object)")
         unknown = set(doc) - {"version", "generation", "namespaces"}
         if unknown:
-            raise DataFileError(f"{where}: {sorted(unknown)[0]}: unknown field; a state file "
-                                "holds version, generation and namespaces")
+            raise DataFileError(
+                f"{where}: {sorted(unknown)[0]}: unknown field; a state file "
+                "holds version, generation and namespaces"
+            )
         version = doc.get("version", 1)
         if version not in (1, VERSION):
-            raise DataFileError(f"{where}: version: {version!r} is not a version this "
-                                f"emulator reads (1, {VERSION})")
+            raise DataFileError(
+                f"{where}: version: {version!r} is not a version this emulator reads (1, {VERSION})"
+            )
         generation = doc.get("generation", 0)
         if type(generation) is not int or generation < 0:
             raise DataFileError(f"{where}: generation: {generation!r} is not a whole number")
         namespaces = doc.get("namespaces", {})
         if not isinstance(namespaces, dict):
-            raise DataFileError(f"{where}: not a state file (namespaces: "
-                                f"{_short(namespaces)} is not an object)")
+            raise DataFileError(
+                f"{where}: not a state file (namespaces: {_short(namespaces)} is not an object)"
+            )
         for name, state in namespaces.items():
             if not names.match(name):
                 raise DataFileError(f"{where}: namespaces.{_short(name)}: not a namespace name")
@@ -253,8 +272,9 @@ class Persistence:
         saved.namespaces = namespaces
         return generation
 
-    def _read_log(self, path: Path, generation: int, schema: StateSchema,
-                  names: re.Pattern[str]) -> list[list[Any]]:
+    def _read_log(
+        self, path: Path, generation: int, schema: StateSchema, names: re.Pattern[str]
+    ) -> list[list[Any]]:
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -262,8 +282,12 @@ class Persistence:
         lines = data.split(b"\n")
         tail = lines.pop()  # what follows the last newline: nothing, unless cut short
         if tail.strip(b"\0"):
-            log.warning("%s: dropped its last record, cut short (%d bytes): the server was "
-                        "stopped while writing it", path, len(tail))
+            log.warning(
+                "%s: dropped its last record, cut short (%d bytes): the server was "
+                "stopped while writing it",
+                path,
+                len(tail),
+            )
         if not lines:
             return []
         try:
@@ -271,15 +295,18 @@ class Persistence:
         except orjson.JSONDecodeError:
             header = None
         if header != {"log": 1, "generation": generation}:
-            raise DataFileError(f"{path}: line 1: not a change log of generation {generation} "
-                                f"(its header is {_short(lines[0])})")
+            raise DataFileError(
+                f"{path}: line 1: not a change log of generation {generation} "
+                f"(its header is {_short(lines[0])})"
+            )
         records = []
         for number, line in enumerate(lines[1:], start=2):
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                raise DataFileError(f"{path}: line {number}: not a change record "
-                                    f"(corrupt: {exc})") from None
+                raise DataFileError(
+                    f"{path}: line {number}: not a change record (corrupt: {exc})"
+                ) from None
             problem = _record_problem(record, schema, names)
             if problem is not None:
                 raise DataFileError(f"{path}: line {number}: {problem}")
@@ -296,8 +323,10 @@ class Persistence:
         self._compact(inline=True)
 
     def start(self) -> None:
-        loops = [(self._write_loop, "emulator-data-file"),
-                 (self._compact_loop, "emulator-data-file-compactor")]
+        loops = [
+            (self._write_loop, "emulator-data-file"),
+            (self._compact_loop, "emulator-data-file-compactor"),
+        ]
         if not self.always:  # fsyncs apart, so a slow disk never holds up the appends
             loops.append((self._sync_loop, "emulator-data-file-sync"))
         for target, name in loops:
@@ -316,8 +345,9 @@ class Persistence:
         try:
             line = orjson.dumps(record) + b"\n"
         except TypeError as exc:
-            where = f"namespace {record[1]!r}" + (f", {record[2]}.{record[3]}"
-                                                  if record[0] == "put" else "")
+            where = f"namespace {record[1]!r}" + (
+                f", {record[2]}.{record[3]}" if record[0] == "put" else ""
+            )
             with self._lock:
                 self.appended += 1
                 self._fail_locked(f"{where}: cannot be written as JSON ({describe(exc)})")
@@ -374,12 +404,14 @@ class Persistence:
                 self._sync_wanted.set()  # the syncer's work (batch mode, threads running)
             elif self._unsynced and (self.always or now - self._last_sync >= self._sync_interval):
                 self._sync(upto, now)
-        except Exception as exc:  # noqa: BLE001 - the writer survives every failure
+        except Exception as exc:
             with self._lock:
                 self._fail_locked(f"writing {self._log_name()}: {describe(exc)}")
             return self._retry_at - now
-        if self._log_bytes >= max(self._min_log_bytes, self._snapshot_bytes) \
-                and not self._switch_queued:
+        if (
+            self._log_bytes >= max(self._min_log_bytes, self._snapshot_bytes)
+            and not self._switch_queued
+        ):
             self._compact_wanted.set()
         if self._unsynced and not (self._threads and not self.always):
             return max(0.0, self._last_sync + self._sync_interval - now)
@@ -390,7 +422,7 @@ class Persistence:
         failures are reported and retried, the logs keep everything meanwhile)."""
         try:
             self._compact(inline=False)
-        except Exception as exc:  # noqa: BLE001 - reported, retried; the logs hold the writes
+        except Exception as exc:
             self._compaction_failures += 1
             self._compaction_error = f"writing {self.path.name}: {describe(exc)}"
             self._report(self._compaction_error)
@@ -417,7 +449,7 @@ class Persistence:
             self.step()
         try:
             self._compact(inline=True, final=True)
-        except Exception as exc:  # noqa: BLE001 - said once, by the caller
+        except Exception as exc:
             kept = [] if self._broken else list(log_files(self.path).values())
             where = f"; the writes up to the stop are in {kept[-1].name}" if kept else ""
             return f"could not write {self.path}: {describe(exc)}{where}"
@@ -466,7 +498,7 @@ class Persistence:
     def _open_log(self, generation: int) -> None:
         self._close_log()
         path = log_path(self.path, generation)
-        handle = open(path, "wb", buffering=0)  # noqa: SIM115 - kept open, closed by _close_log
+        handle = open(path, "wb", buffering=0)
         try:
             handle.write(orjson.dumps({"log": 1, "generation": generation}) + b"\n")
             os.fsync(handle.fileno())
@@ -508,8 +540,11 @@ class Persistence:
                 generation = self._generation + 1
                 # One orjson call over the live documents: no other thread runs Python
                 # while it encodes, so it is the state as of this line, whole.
-                self._payload = {"version": VERSION, "generation": generation,
-                                 "namespaces": self._live()}
+                self._payload = {
+                    "version": VERSION,
+                    "generation": generation,
+                    "namespaces": self._live(),
+                }
                 try:
                     encoded = orjson.dumps(self._payload)
                 finally:
@@ -544,7 +579,7 @@ class Persistence:
         self._close_log()
         try:
             self._compact(inline=True)
-        except Exception as exc:  # noqa: BLE001 - still failing: try again later
+        except Exception as exc:
             with self._lock:
                 self._fail_locked(f"writing {self.path.name}: {describe(exc)}")
             return False
@@ -660,8 +695,12 @@ def _short(value: Any) -> str:
 def _record_problem(record: Any, schema: StateSchema, names: re.Pattern[str]) -> str | None:
     """What is wrong with one change record, or None."""
     shapes = {"put": 5, "del": 4, "set": 3, "drop": 2}
-    if not isinstance(record, list) or not record or record[0] not in shapes \
-            or len(record) != shapes[record[0]]:
+    if (
+        not isinstance(record, list)
+        or not record
+        or record[0] not in shapes
+        or len(record) != shapes[record[0]]
+    ):
         return f"not a change record ({_short(record)})"
     namespace = record[1]
     if not isinstance(namespace, str) or not names.match(namespace):
@@ -671,8 +710,10 @@ def _record_problem(record: Any, schema: StateSchema, names: re.Pattern[str]) ->
             schema.check_document(record[2], record[3], record[4])
         elif record[0] == "del":
             if record[2] not in schema.indexes or not isinstance(record[3], str):
-                return f"namespace {namespace!r}: not a document of a known collection " \
-                       f"({_short(record[2])}, {_short(record[3])})"
+                return (
+                    f"namespace {namespace!r}: not a document of a known collection "
+                    f"({_short(record[2])}, {_short(record[3])})"
+                )
         elif record[0] == "set":
             schema.check(record[2])
     except StateError as exc:

@@ -16,6 +16,7 @@ worker under pytest-xdist); ``--emulator-url`` / ``EMULATOR_URL`` uses a running
 instead. Namespaces are random, so tests and workers never see each other's state.
 The Emulators of a session share one connection pool; each sends its own namespace.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,14 +32,23 @@ from emulator.client import Emulator, EmulatorError
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("profile-emulator")
-    group.addoption("--emulator-url", default=os.environ.get("EMULATOR_URL"),
-                    help="use the emulator running at this URL instead of starting one "
-                         "(default: $EMULATOR_URL)")
-    group.addoption("--emulator-token", default=os.environ.get("EMULATOR_CONTROL_TOKEN"),
-                    help="its control token, if it has one (default: $EMULATOR_CONTROL_TOKEN)")
-    group.addoption("--emulator-fixtures", default=os.environ.get("EMULATOR_FIXTURES"),
-                    help="fixtures folder of the server the plugin starts "
-                         "(default: $EMULATOR_FIXTURES, else the emulator's own)")
+    group.addoption(
+        "--emulator-url",
+        default=os.environ.get("EMULATOR_URL"),
+        help="use the emulator running at this URL instead of starting one "
+        "(default: $EMULATOR_URL)",
+    )
+    group.addoption(
+        "--emulator-token",
+        default=os.environ.get("EMULATOR_CONTROL_TOKEN"),
+        help="its control token, if it has one (default: $EMULATOR_CONTROL_TOKEN)",
+    )
+    group.addoption(
+        "--emulator-fixtures",
+        default=os.environ.get("EMULATOR_FIXTURES"),
+        help="fixtures folder of the server the plugin starts "
+        "(default: $EMULATOR_FIXTURES, else the emulator's own)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -63,8 +73,14 @@ def _check_access(url: str, token: str | None) -> None:
         try:
             emulator.rules()
         except EmulatorError as exc:
-            hint = " (pass --emulator-token or set EMULATOR_CONTROL_TOKEN)" if exc.status == 401 else ""
-            raise RuntimeError(f"the emulator at {url} refused its control API: {exc}{hint}") from None
+            hint = (
+                " (pass --emulator-token or set EMULATOR_CONTROL_TOKEN)"
+                if exc.status == 401
+                else ""
+            )
+            raise RuntimeError(
+                f"the emulator at {url} refused its control API: {exc}{hint}"
+            ) from None
         except httpx.HTTPError as exc:
             raise RuntimeError(f"no emulator at {url}: {exc}") from None
 
@@ -97,8 +113,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def make_emulator(_emulator_client: Emulator,
-                  request: pytest.FixtureRequest) -> Iterator[Callable[..., Emulator]]:
+def make_emulator(
+    _emulator_client: Emulator, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Emulator]]:
     """``make_emulator(namespace=None)``: an Emulator on a new (or the named) namespace;
     each is reset at the end of the test."""
     made: list[Emulator] = []

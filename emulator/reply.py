@@ -1,4 +1,5 @@
 """A handler's answer and how it goes on the wire (orjson, exact bytes, no problem+json)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -16,10 +17,15 @@ class Reply:
     docs pages, spec files and their assets); without it the body is JSON.
     """
 
-    __slots__ = ("status", "body", "headers", "media_type")
+    __slots__ = ("body", "headers", "media_type", "status")
 
-    def __init__(self, status: int, body: Any = None, headers: Mapping[str, str] | None = None,
-                 media_type: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+    ):
         self.status = status
         self.body = body
         self.headers = headers or {}
@@ -38,20 +44,31 @@ def messages(reply: Reply) -> tuple[dict[str, Any], dict[str, Any]]:
     else:
         payload = reply.body
     # RFC 9110: a 204 (or 304) carries no Content-Length.
-    headers = [] if reply.status in (204, 304) else [(b"content-length", str(len(payload)).encode())]
+    headers = (
+        [] if reply.status in (204, 304) else [(b"content-length", str(len(payload)).encode())]
+    )
     if media_type is not None:
         headers.append((b"content-type", media_type.encode("latin-1")))
     elif reply.body is not None:
         headers.append((b"content-type", b"application/json"))
     if reply.headers:
-        headers.extend((k.lower().encode("latin-1"), str(v).encode("latin-1"))
-                       for k, v in reply.headers.items())
-    return ({"type": "http.response.start", "status": reply.status, "headers": headers},
-            {"type": "http.response.body", "body": payload})
+        headers.extend(
+            (k.lower().encode("latin-1"), str(v).encode("latin-1"))
+            for k, v in reply.headers.items()
+        )
+    return (
+        {"type": "http.response.start", "status": reply.status, "headers": headers},
+        {"type": "http.response.body", "body": payload},
+    )
 
 
-def packaged_file(name: str, media_types: Mapping[str, str], read: Callable[[str], bytes],
-                  headers: Mapping[str, str], what: str) -> Reply:
+def packaged_file(
+    name: str,
+    media_types: Mapping[str, str],
+    read: Callable[[str], bytes],
+    headers: Mapping[str, str],
+    what: str,
+) -> Reply:
     """One file of a fixed table (the docs' and the dashboard's assets), or the control API's
     404 naming the known ones: a table look-up, so a name from a URL never becomes a path."""
     media_type = media_types.get(name)

@@ -7,6 +7,7 @@ checkout, and its editable install (setuptools' editable finder cannot map a fol
 into a package), reads the top-level folders. Standard library only: the CLI imports this
 before anything heavy.
 """
+
 from __future__ import annotations
 
 from importlib.resources import files

@@ -1,5 +1,6 @@
 """Namespaces (isolated state, config, fault rules and journal, seeded from fixtures) and the
 per-request context."""
+
 from __future__ import annotations
 
 import copy
@@ -12,9 +13,9 @@ import string
 import threading
 import time
 from collections import deque
-from itertools import chain
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,26 @@ import yaml
 
 from emulator import specs
 from emulator.clock import Clock
-from emulator.errors import (Catalogue, EmulatedError, ErrorShape, RequestInvalid, VendorError,
-                             json_path)
-from emulator.faults import (MAX_NESTING, Acted, Call, Contract, Engine, RuleError, Scenario,
-                             Weighing, load_scenarios, nested_too_deep)
+from emulator.errors import (
+    Catalogue,
+    EmulatedError,
+    ErrorShape,
+    RequestInvalid,
+    VendorError,
+    json_path,
+)
+from emulator.faults import (
+    MAX_NESTING,
+    Acted,
+    Call,
+    Contract,
+    Engine,
+    RuleError,
+    Scenario,
+    Weighing,
+    load_scenarios,
+    nested_too_deep,
+)
 from emulator.persistence import DataFileError, Persistence
 from emulator.state import StateSchema, Store, writes_refused
 from emulator.validation import parse_urlencoded
@@ -42,7 +59,9 @@ NAMESPACE_HEADER = "x-emulator-namespace"
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 JOURNAL_SIZE = 1000  # vendor calls kept per namespace, oldest dropped first
 JOURNAL_BYTES = 2 * 1024 * 1024  # what a namespace's journal may hold in all, oldest dropped first
-JOURNAL_BODY_BYTES = 64 * 1024  # of a request or response body, the journal keeps this much (and its size)
+JOURNAL_BODY_BYTES = (
+    64 * 1024
+)  # of a request or response body, the journal keeps this much (and its size)
 MAX_NAMESPACES = 1000  # namespaces kept at once; the least recently used idle one makes room
 HOLD_SECONDS = 300.0  # the `timeout` fault holds a connection at most this long
 
@@ -72,10 +91,15 @@ class Response:
     up to ``JOURNAL_BODY_BYTES``, as a request's; ``size`` is always the whole body's length).
     Built from what went out on the wire: the headers are decoded only when read."""
 
-    __slots__ = ("status", "_raw_headers", "_headers", "raw_body", "size")
+    __slots__ = ("_headers", "_raw_headers", "raw_body", "size", "status")
 
-    def __init__(self, status: int, raw_headers: Any = (), body: list[bytes] | None = None,
-                 limit: int = JOURNAL_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        status: int,
+        raw_headers: Any = (),
+        body: list[bytes] | None = None,
+        limit: int = JOURNAL_BODY_BYTES,
+    ) -> None:
         self.status = status
         self._raw_headers = raw_headers  # the ASGI (name, value) byte pairs
         self._headers: dict[str, str] | None = None
@@ -104,9 +128,13 @@ class Response:
         return len(self.raw_body) + _headers_weight(self._raw_headers)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "headers": self.headers,
-                "body": decoded(self.raw_body, self.headers, self.truncated),
-                "size": self.size, "truncated": self.truncated}
+        return {
+            "status": self.status,
+            "headers": self.headers,
+            "body": decoded(self.raw_body, self.headers, self.truncated),
+            "size": self.size,
+            "truncated": self.truncated,
+        }
 
 
 def decoded(raw: bytes, headers: Mapping[str, str], truncated: bool = False) -> Any:
@@ -121,8 +149,7 @@ def decoded(raw: bytes, headers: Mapping[str, str], truncated: bool = False) -> 
         except orjson.JSONDecodeError:
             pass
         else:
-            if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING or \
-                    nested_too_deep(value) is None:
+            if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING or nested_too_deep(value) is None:
                 return value
     return raw.decode("utf-8", errors="replace")
 
@@ -166,23 +193,38 @@ class JournalEntry:
     def weight(self) -> int:
         """Bytes this entry holds, roughly: its bodies, headers, path and query, plus the
         objects around them."""
-        weight = (_ENTRY_COST + len(self.raw_body) + len(self.path) + len(self.query)
-                  + _headers_weight(self.headers.items()))
+        weight = (
+            _ENTRY_COST
+            + len(self.raw_body)
+            + len(self.path)
+            + len(self.query)
+            + _headers_weight(self.headers.items())
+        )
         if self.response is not None:
             weight += self.response.weight()
         return weight
 
     def to_dict(self) -> dict[str, Any]:
         at = _utc(self.at)
-        return {"id": self.id, "api": self.api, "operation": self.operation,
-                "method": self.method, "path": self.path, "query": self.query,
-                "headers": self.headers, "body": self.body(), "bodySize": self.body_size,
-                "bodyTruncated": self.body_truncated, "status": self.status,
-                "rule": self.rule, "fault": self.fault,
-                "at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "durationMs": self.duration_ms,
-                "response": None if self.response is None else self.response.to_dict(),
-                "actedBy": None if self.acted is None else self.acted.to_dict()}
+        return {
+            "id": self.id,
+            "api": self.api,
+            "operation": self.operation,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "body": self.body(),
+            "bodySize": self.body_size,
+            "bodyTruncated": self.body_truncated,
+            "status": self.status,
+            "rule": self.rule,
+            "fault": self.fault,
+            "at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "durationMs": self.duration_ms,
+            "response": None if self.response is None else self.response.to_dict(),
+            "actedBy": None if self.acted is None else self.acted.to_dict(),
+        }
 
     def body(self) -> Any:
         """JSON as JSON; anything else (a form, broken, cut or too deep JSON) as text; None
@@ -201,11 +243,13 @@ class JournalEntry:
 
     def mentions(self, text: bytes) -> bool:
         """Whether the request or the response body holds these bytes."""
-        return text in self.raw_body or (self.response is not None and text in self.response.raw_body)
+        return text in self.raw_body or (
+            self.response is not None and text in self.response.raw_body
+        )
 
 
 def _utc(at: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(at, datetime.timezone.utc)
+    return datetime.datetime.fromtimestamp(at, datetime.UTC)
 
 
 def at_ms(at: float) -> int:
@@ -233,30 +277,44 @@ class Journal:
         self._entries.append(entry)
         entry.cost = entry.weight()
         self.weight += entry.cost
-        while len(self._entries) > self.size or (self.weight > self.budget
-                                                 and len(self._entries) > 1):
+        while len(self._entries) > self.size or (
+            self.weight > self.budget and len(self._entries) > 1
+        ):
             self.weight -= self._entries.popleft().cost
 
-    def entries(self, api: str | None = None, operation: str | None = None,
-                status: int | None = None, limit: int | None = None, *,
-                path: str | None = None, body: str | None = None, rule: str | None = None,
-                since: int | None = None, until: int | None = None,
-                after: int | None = None) -> list[JournalEntry]:
+    def entries(
+        self,
+        api: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        limit: int | None = None,
+        *,
+        path: str | None = None,
+        body: str | None = None,
+        rule: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        after: int | None = None,
+    ) -> list[JournalEntry]:
         """The entries that pass every filter given: ``path`` and ``body`` are substrings (of
         the path; of the request or response body), ``rule`` the id of the rule that acted,
         ``since``/``until`` a window of arrival times (epoch milliseconds, inclusive, as
         ``at`` shows them), ``after``
         an entry id (only newer entries); ``limit`` keeps the most recent ones."""
         needle = None if body is None else body.encode("utf-8")
-        found = [e for e in list(self._entries)
-                 if (api is None or e.api == api) and (operation is None or e.operation == operation)
-                 and (status is None or e.status == status)
-                 and (after is None or e.id > after)
-                 and (path is None or path in e.path)
-                 and (rule is None or (e.acted is not None and e.acted.id == rule))
-                 and (since is None or at_ms(e.at) >= since)
-                 and (until is None or at_ms(e.at) <= until)
-                 and (needle is None or e.mentions(needle))]
+        found = [
+            e
+            for e in list(self._entries)
+            if (api is None or e.api == api)
+            and (operation is None or e.operation == operation)
+            and (status is None or e.status == status)
+            and (after is None or e.id > after)
+            and (path is None or path in e.path)
+            and (rule is None or (e.acted is not None and e.acted.id == rule))
+            and (since is None or at_ms(e.at) >= since)
+            and (until is None or at_ms(e.at) <= until)
+            and (needle is None or e.mentions(needle))
+        ]
         return found[-limit:] if limit else found
 
     def get(self, entry_id: int) -> JournalEntry | None:
@@ -399,7 +457,9 @@ def load_fixture_file(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
         raise FixtureError(f"{path}: {_field_path(error)}: {error.message}")
     where = _non_finite(doc)
     if where is not None:
-        raise FixtureError(f"{path}: {where or '(top level)'}: NaN and Infinity are not JSON numbers")
+        raise FixtureError(
+            f"{path}: {where or '(top level)'}: NaN and Infinity are not JSON numbers"
+        )
     return doc
 
 
@@ -407,11 +467,18 @@ def _non_finite(node: Any, where: str = "") -> str | None:
     """The path of the first NaN or Infinity in a YAML document (`.nan`, `.inf`), if any."""
     if isinstance(node, float) and not math.isfinite(node):
         return where
-    children = node.items() if isinstance(node, dict) else enumerate(node) \
-        if isinstance(node, list) else ()
+    children = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
     for key, child in children:
-        found = _non_finite(child, f"{where}[{key}]" if isinstance(key, int)
-                            else f"{where}.{key}" if where else str(key))
+        found = _non_finite(
+            child,
+            f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key),
+        )
         if found is not None:
             return found
     return None
@@ -420,12 +487,18 @@ def _non_finite(node: Any, where: str = "") -> str | None:
 def documents(error: VendorError, status: int, example: Any) -> bool:
     """Whether a spec's example response is this error: its status, its keys, its values
     (a ``{placeholder}`` in the error's text stands for any text)."""
-    if status != error.status or not isinstance(example, dict) or example.keys() != error.body.keys():
+    if (
+        status != error.status
+        or not isinstance(example, dict)
+        or example.keys() != error.body.keys()
+    ):
         return False
     for key, value in error.body.items():
         if isinstance(value, str) and "{" in value:
-            pattern = "".join(re.escape(literal) + (".+" if name is not None else "")
-                              for literal, name, _, _ in string.Formatter().parse(value))
+            pattern = "".join(
+                re.escape(literal) + (".+" if name is not None else "")
+                for literal, name, _, _ in string.Formatter().parse(value)
+            )
             if not isinstance(example[key], str) or not re.fullmatch(pattern, example[key], re.S):
                 return False
         elif type(example[key]) is not type(value) or example[key] != value:
@@ -442,19 +515,30 @@ def contract_of(vendors: tuple[Vendor, ...]) -> Contract:
         operations[vendor.name] = tuple(examples)
         for name, error in vendor.errors.items():
             documented[f"{vendor.name}.{name}"] = frozenset(
-                operation for operation, found in examples.items()
-                if any(documents(error, status, body) for status, body in found))
+                operation
+                for operation, found in examples.items()
+                if any(documents(error, status, body) for status, body in found)
+            )
     return Contract(operations, documented)
 
 
 class Runtime:
     """The namespaces of one server, their fixture seed, scenarios and the optional data file."""
 
-    def __init__(self, vendors: tuple[Vendor, ...], fixtures_dir: Path,
-                 data_file: Path | None = None, *, journal_size: int = JOURNAL_SIZE,
-                 journal_bytes: int = JOURNAL_BYTES, max_namespaces: int = MAX_NAMESPACES,
-                 hold_seconds: float = HOLD_SECONDS, clock: Clock | None = None,
-                 shipped: tuple[str, ...] = (), fsync: str = "batch") -> None:
+    def __init__(
+        self,
+        vendors: tuple[Vendor, ...],
+        fixtures_dir: Path,
+        data_file: Path | None = None,
+        *,
+        journal_size: int = JOURNAL_SIZE,
+        journal_bytes: int = JOURNAL_BYTES,
+        max_namespaces: int = MAX_NAMESPACES,
+        hold_seconds: float = HOLD_SECONDS,
+        clock: Clock | None = None,
+        shipped: tuple[str, ...] = (),
+        fsync: str = "batch",
+    ) -> None:
         """``shipped``: the names of every vendor the emulator ships, which the shipped
         scenarios may name even where this server serves only some of them."""
         self.vendors = {vendor.name: vendor for vendor in vendors}
@@ -485,7 +569,8 @@ class Runtime:
         lenient = dataclasses.replace(self.contract, absent=frozenset(shipped) - set(self.vendors))
         try:
             self.scenarios: dict[str, Scenario] = load_scenarios(
-                fixtures_dir / "scenarios", known_errors=lenient)
+                fixtures_dir / "scenarios", known_errors=lenient
+            )
         except RuleError as exc:
             raise FixtureError(str(exc)) from None
         self._namespaces: dict[str, Namespace] = {}
@@ -519,8 +604,9 @@ class Runtime:
         try:
             persistence.open(self._live)
         except OSError as exc:
-            raise FixtureError(f"{persistence.path}: cannot be written "
-                               f"({exc.strerror or exc})") from None
+            raise FixtureError(
+                f"{persistence.path}: cannot be written ({exc.strerror or exc})"
+            ) from None
         self.persistence = persistence
         for name, namespace in self._namespaces.items():
             namespace.store.changes = persistence.recorder(name)
@@ -546,9 +632,14 @@ class Runtime:
                         store.changes = self.persistence.recorder(name)
                     config = copy.deepcopy(self._seed_config)
                     engine = Engine(seed=config["seed"], clock=self.clock.now)
-                    namespace = Namespace(name, store, config, engine,
-                                          Journal(self.journal_size, self.journal_bytes),
-                                          used=time.monotonic())
+                    namespace = Namespace(
+                        name,
+                        store,
+                        config,
+                        engine,
+                        Journal(self.journal_size, self.journal_bytes),
+                        used=time.monotonic(),
+                    )
                     self._namespaces[name] = namespace
         return namespace
 
@@ -557,15 +648,22 @@ class Runtime:
         return self._namespaces.get(name)
 
     def _make_room(self) -> None:
-        idle = [ns for ns in self._namespaces.values()
-                if not ns.in_flight and ns.name != DEFAULT_NAMESPACE]
+        idle = [
+            ns
+            for ns in self._namespaces.values()
+            if not ns.in_flight and ns.name != DEFAULT_NAMESPACE
+        ]
         if not idle:  # every one has a call under way: the cap gives way until they end
             return
         oldest = min(idle, key=lambda ns: ns.used)
         del self._namespaces[oldest.name]
         self._forget(oldest)
-        log.warning("namespace %r dropped to make room (--max-namespaces %d): it was the least "
-                    "recently used", oldest.name, self.max_namespaces)
+        log.warning(
+            "namespace %r dropped to make room (--max-namespaces %d): it was the least "
+            "recently used",
+            oldest.name,
+            self.max_namespaces,
+        )
 
     def reset(self, name: str) -> Namespace | None:
         """The namespace back to its fixture seed: state, configuration, seed, rules, active

@@ -1,5 +1,6 @@
 """uvicorn's server with a shutdown that held calls cannot stall, and a threaded one on a free
 loopback port (tests, the pytest plugin)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,8 +44,11 @@ class _QuietUpgrade(logging.Filter):
     library; the emulator serves HTTP only and answers such a request as HTTP."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno == logging.WARNING and isinstance(record.msg, str)
-                    and record.msg.startswith(_UPGRADE_WARNINGS))
+        return not (
+            record.levelno == logging.WARNING
+            and isinstance(record.msg, str)
+            and record.msg.startswith(_UPGRADE_WARNINGS)
+        )
 
 
 class Server(uvicorn.Server):
@@ -61,8 +65,13 @@ class Server(uvicorn.Server):
     ``on_started(server)`` is called once it accepts.
     """
 
-    def __init__(self, config: uvicorn.Config, *, grace: float = 1.5,
-                 on_started: Callable[[Server], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        grace: float = 1.5,
+        on_started: Callable[[Server], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self.grace = grace
         self.hurry = False  # a second signal: drop what is left now
@@ -115,13 +124,26 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmulatorServer:
     """``with EmulatorServer() as server: server.url`` - a real uvicorn server, stopped on exit."""
 
-    def __init__(self, fixtures: Path = FIXTURES_DIR, data_file: Path | None = None,
-                 host: str = "127.0.0.1", port: int | None = None, **app_options: Any) -> None:
+    def __init__(
+        self,
+        fixtures: Path = FIXTURES_DIR,
+        data_file: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        **app_options: Any,
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.app = create_app(fixtures, data_file, **app_options)
-        config = uvicorn.Config(self.app, host=host, port=self.port, log_level="warning",
-                                access_log=False, lifespan="on", ws=WEBSOCKETS)
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            ws=WEBSOCKETS,
+        )
         self._server = Server(config)
         self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
 

@@ -8,6 +8,7 @@ PYTHONPYCACHEPREFIX), never written when Python writes no bytecode (PYTHONDONTWR
 or where it cannot write; a cache is used only when it holds the parse of the file's bytes
 as they are now, by this YAML reader.
 """
+
 from __future__ import annotations
 
 import functools
@@ -30,7 +31,7 @@ read_yaml = faults.read_yaml  # the one YAML loader (libyaml when present)
 CACHE_FORMAT = 1  # what a parse cache holds: its key line, then the document as JSON
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(path: Path) -> dict[str, Any]:
     return parse(path)
 
@@ -88,8 +89,7 @@ def _write_cache(cache: Path, key: bytes, data: bytes) -> None:
     cache is readable by whoever may read the spec."""
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(cache, lambda out: out.write(key + b"\n" + data), binary=True,
-                         mode=0o644)
+        write_atomically(cache, lambda out: out.write(key + b"\n" + data), binary=True, mode=0o644)
     except OSError:
         pass
 
@@ -99,7 +99,7 @@ def shared(name: str) -> dict[str, Any]:
     return _load(OPENAPI_DIR / name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source(name: str) -> bytes:
     """openapi/<name>'s bytes as written (the docs serve the file itself)."""
     return (OPENAPI_DIR / name).read_bytes()
@@ -108,6 +108,7 @@ def source(name: str) -> bytes:
 def load(name: str) -> dict[str, Any]:
     """A fresh copy of openapi/<name> (Connexion resolves and mutates what it is given)."""
     import copy
+
     return copy.deepcopy(_load(OPENAPI_DIR / name))
 
 
@@ -119,9 +120,12 @@ def handler_name(operation_id: str) -> str:
 def operations(name: str) -> dict[str, tuple[str, str]]:
     """operationId -> (METHOD, path template) of every operation openapi/<name> declares."""
     spec = _load(OPENAPI_DIR / name)
-    return {operation["operationId"]: (method.upper(), template)
-            for template, item in spec.get("paths", {}).items()
-            for method, operation in item.items() if method in HTTP_METHODS}
+    return {
+        operation["operationId"]: (method.upper(), template)
+        for template, item in spec.get("paths", {}).items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
 
 
 def methods(name: str, template: str) -> tuple[str, ...]:
@@ -175,4 +179,5 @@ def route_table(names: Iterable[str]) -> Callable[[str], list[str]]:
 
     def allowed(path: str) -> list[str]:
         return next((methods for regex, methods in routes if regex.match(path)), [])
+
     return allowed

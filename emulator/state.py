@@ -6,6 +6,7 @@ plain dicts kept beside it, so a request costs the same at 100 documents or 100,
 write is also told, as it happens, to the store's :class:`Changes` (the data file's change
 log, when there is one), so persisting a write costs that write, not the whole state.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,8 +26,17 @@ from emulator.errors import json_path, shortened
 from emulator.files import write_atomically
 from emulator.tinydb_seam import KeyedTable
 
-__all__ = ["Changes", "Collection", "DataFile", "Documents", "KeyedTable", "StateError",
-           "StateSchema", "Store", "clone"]
+__all__ = [
+    "Changes",
+    "Collection",
+    "DataFile",
+    "Documents",
+    "KeyedTable",
+    "StateError",
+    "StateSchema",
+    "Store",
+    "clone",
+]
 
 Doc = dict[str, Any]
 IndexKey = Callable[[Doc], Any]
@@ -42,8 +52,11 @@ def _writable() -> None:
         raise RuntimeError(reason)
 
 
-_PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
-                    | orjson.OPT_PASSTHROUGH_DATACLASS)
+_PLAIN_JSON_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
 
 
 def clone(data: Any) -> Any:
@@ -73,8 +86,9 @@ class Collection:
     keeps each stored document's index values, so a write computes them for the new document
     only."""
 
-    def __init__(self, name: str, table: KeyedTable, indexes: Mapping[str, IndexKey],
-                 lock: threading.RLock) -> None:
+    def __init__(
+        self, name: str, table: KeyedTable, indexes: Mapping[str, IndexKey], lock: threading.RLock
+    ) -> None:
         self.name = name
         self._table = table
         self._indexes = indexes
@@ -95,7 +109,7 @@ class Collection:
         indexes = tuple(self._index.values())
         for key, doc in self._docs.items():
             values = self._values[key] = [key_of(doc) for key_of in self._keys_of]
-            for index, value in zip(indexes, values):
+            for index, value in zip(indexes, values, strict=True):
                 if value is not None:
                     index[value] = key
 
@@ -112,7 +126,7 @@ class Collection:
             if self._keys_of:
                 values = [key_of(doc) for key_of in self._keys_of]
                 old = self._values.get(key) or [None] * len(values)
-                for index, value, old_value in zip(self._index.values(), values, old):
+                for index, value, old_value in zip(self._index.values(), values, old, strict=True):
                     if old_value == value and (value is None or index.get(value) == key):
                         continue  # unchanged, and the index already points here
                     if old_value is not None and index.get(old_value) == key:
@@ -130,7 +144,7 @@ class Collection:
             doc = self._docs.get(key)
             if doc is None:
                 return False
-            for index, value in zip(self._index.values(), self._values.pop(key, ())):
+            for index, value in zip(self._index.values(), self._values.pop(key, ()), strict=False):
                 if value is not None and index.get(value) == key:
                     del index[value]
             del self._docs[key]
@@ -164,15 +178,21 @@ class Store:
     told of every write (see :class:`Changes`).
     """
 
-    def __init__(self, schema: Mapping[str, Mapping[str, IndexKey]], *,
-                 kept: frozenset[str] = frozenset(), changes: Changes | None = None) -> None:
+    def __init__(
+        self,
+        schema: Mapping[str, Mapping[str, IndexKey]],
+        *,
+        kept: frozenset[str] = frozenset(),
+        changes: Changes | None = None,
+    ) -> None:
         self.lock = threading.RLock()
         self._db = tinydb_seam.open_db()
         self._schema = schema
         self._kept = kept
-        self._collections = {name: Collection(name, tinydb_seam.table(self._db, name), indexes,
-                                              self.lock)
-                             for name, indexes in schema.items()}
+        self._collections = {
+            name: Collection(name, tinydb_seam.table(self._db, name), indexes, self.lock)
+            for name, indexes in schema.items()
+        }
         self.changes = changes
 
     @property
@@ -222,8 +242,9 @@ class Store:
                 del held[-count:]  # frees `count` documents, in C
             yield count
 
-    def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False,
-                encoded: bytes | None = None) -> None:
+    def restore(
+        self, data: dict[str, dict[str, Doc]], *, copied: bool = False, encoded: bytes | None = None
+    ) -> None:
         """Replace all state; unknown collections are refused, missing ones emptied, except
         the ``kept`` ones (id counters), which keep their values. ``encoded``: ``data`` as
         JSON already, for the change log."""
@@ -282,18 +303,31 @@ class StateSchema:
     indexes can be computed, keys equal to their documents' own, what JSON can write back.
     """
 
-    def __init__(self, indexes: Mapping[str, Mapping[str, IndexKey]],
-                 documents: Mapping[str, Documents]) -> None:
+    def __init__(
+        self, indexes: Mapping[str, Mapping[str, IndexKey]], documents: Mapping[str, Documents]
+    ) -> None:
         self.indexes = indexes
         self.documents = {name: documents.get(name, Documents()) for name in indexes}
         self.kept = frozenset(name for name, docs in self.documents.items() if docs.kept)
-        self._document = {name: jsonschema.Draft7Validator(dict(docs.schema))
-                          for name, docs in self.documents.items()}
-        self._whole = jsonschema_rs.Draft7Validator({
-            "type": "object", "minProperties": 1, "additionalProperties": False,
-            "properties": {name: {"type": "object", "required": list(docs.required),
-                                  "additionalProperties": dict(docs.schema)}
-                           for name, docs in self.documents.items()}})
+        self._document = {
+            name: jsonschema.Draft7Validator(dict(docs.schema))
+            for name, docs in self.documents.items()
+        }
+        self._whole = jsonschema_rs.Draft7Validator(
+            {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": False,
+                "properties": {
+                    name: {
+                        "type": "object",
+                        "required": list(docs.required),
+                        "additionalProperties": dict(docs.schema),
+                    }
+                    for name, docs in self.documents.items()
+                },
+            }
+        )
 
     def check(self, state: Any) -> bytes:
         """``state`` encoded as JSON when the handlers can use it; else :class:`StateError`
@@ -301,13 +335,17 @@ class StateSchema:
         if not isinstance(state, dict):
             raise StateError("", f"{_quote(state)} is not of type 'object'")
         if not state:
-            raise StateError("", "names no collection; send the collections GET "
-                                 "/_emulator/state returns (an empty one as {})")
+            raise StateError(
+                "",
+                "names no collection; send the collections GET "
+                "/_emulator/state returns (an empty one as {})",
+            )
         valid = self._whole.is_valid(state)
         for name, docs in state.items():
             if name not in self.indexes:
-                raise StateError(name, "unknown collection; expected one of: "
-                                 f"{', '.join(self.indexes)}")
+                raise StateError(
+                    name, f"unknown collection; expected one of: {', '.join(self.indexes)}"
+                )
             if not isinstance(docs, dict):
                 raise StateError(name, "must be an object of documents by key")
             own = self.documents[name].key
@@ -330,8 +368,9 @@ class StateSchema:
     def check_document(self, collection: str, key: Any, doc: Any) -> None:
         """One document of a collection (a change log's record), as :meth:`check` would."""
         if collection not in self.indexes:
-            raise StateError(str(collection), "unknown collection; expected one of: "
-                             f"{', '.join(self.indexes)}")
+            raise StateError(
+                str(collection), f"unknown collection; expected one of: {', '.join(self.indexes)}"
+            )
         if not isinstance(key, str):
             raise StateError(collection, f"a key must be a string, not {_quote(key)}")
         self._check_indexes(collection, key, doc)
@@ -343,9 +382,11 @@ class StateSchema:
         for index, key_of in self.indexes[name].items():
             try:
                 key_of(doc)
-            except Exception as exc:  # noqa: BLE001 - any index failure is a bad document
-                raise StateError(f"{name}.{key}", f"does not fit the collection's {index} "
-                                 f"index ({type(exc).__name__}: {exc})") from None
+            except Exception as exc:
+                raise StateError(
+                    f"{name}.{key}",
+                    f"does not fit the collection's {index} index ({type(exc).__name__}: {exc})",
+                ) from None
 
     def _check_document(self, name: str, key: str, doc: Doc) -> None:
         error = jsonschema.exceptions.best_match(self._document[name].iter_errors(doc))
@@ -358,8 +399,9 @@ class StateSchema:
 
     @staticmethod
     def _check_key(name: str, key: str, doc: Doc, own: str) -> None:
-        raise StateError(f"{name}.{key}.{own}", f"{_quote(doc.get(own))} is not the "
-                         f"document's key {key!r}")
+        raise StateError(
+            f"{name}.{key}.{own}", f"{_quote(doc.get(own))} is not the document's key {key!r}"
+        )
 
     @staticmethod
     def _unwritable(state: dict[str, Any], exc: Exception) -> StateError:

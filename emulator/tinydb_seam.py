@@ -17,6 +17,7 @@ installed TinyDB, so an upgrade that changes one fails there, naming tinydb's ve
 - ``cache_size=0``: a table opened so keeps no query result (its LRU cache drops what it is
   given at once), so an in-place edit needs no ``clear_cache()``: no query cache can outlive it.
 """
+
 from __future__ import annotations
 
 from typing import Any

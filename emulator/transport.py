@@ -6,6 +6,7 @@ its ASGI ``send``, which the emulator leaves in the call's scope (``SERVER_SEND`
 context carries no server objects). Under another server those two faults answer with the
 vendor's internal error and a log line.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,9 @@ def _held() -> Iterator[None]:
             HELD.discard(task)
 
 
-async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, send: Send,
-                    server_send: Send) -> bool:
+async def carry_out(
+    decision: Decision, ctx: RequestContext, receive: Receive, send: Send, server_send: Send
+) -> bool:
     """Wait the decision's delay, then act; False lets the call go on to its handler.
     ``server_send``: the server's own send, behind which the connection is."""
     # Set first: journaled even if the client leaves mid-delay. A pure delay acted too
@@ -69,9 +71,16 @@ async def carry_out(decision: Decision, ctx: RequestContext, receive: Receive, s
         return True
     ctx.fault = decision.fault
     if decision.fault == "malformed_body":
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(MALFORMED_JSON)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(MALFORMED_JSON)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": MALFORMED_JSON})
         return True
     if decision.fault == "timeout":
@@ -96,8 +105,13 @@ async def respond(send: Send, spec: dict[str, Any]) -> None:
         headers.setdefault("content-type", "application/json")
     if spec["status"] not in BODILESS:  # RFC 9110: no Content-Length on a 204 or 304
         headers["content-length"] = str(len(payload))
-    await send({"type": "http.response.start", "status": spec["status"],
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": spec["status"],
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 

@@ -18,6 +18,7 @@ fails there, loudly, not as a fault that quietly stops working.
    connections (protocol objects, each with its ``transport``) and the calls' tasks, so the
    shutdown can close the one and cancel the other.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,13 +30,15 @@ import uvicorn
 def transport_of(server_send: Any) -> asyncio.Transport | None:
     """uvicorn's transport behind its ASGI send, or None under another server."""
     transport = getattr(getattr(server_send, "__self__", None), "transport", None)
-    return transport if hasattr(transport, "abort") and hasattr(transport, "get_extra_info") else None
+    return (
+        transport if hasattr(transport, "abort") and hasattr(transport, "get_extra_info") else None
+    )
 
 
 class _Gathered:
     """Stands in for a connection's transport while uvicorn writes one response."""
 
-    __slots__ = ("transport", "chunks", "closing")
+    __slots__ = ("chunks", "closing", "transport")
 
     def __init__(self, transport: Any) -> None:
         self.transport = transport
@@ -81,7 +84,10 @@ async def send_whole(server_send: Any, start: Any, body: Any) -> None:
 
 def open_transports(server: uvicorn.Server) -> list[asyncio.BaseTransport]:
     """The transports of the server's open connections."""
-    found = (getattr(connection, "transport", None) for connection in list(server.server_state.connections))
+    found = (
+        getattr(connection, "transport", None)
+        for connection in list(server.server_state.connections)
+    )
     return [transport for transport in found if transport is not None]
 
 

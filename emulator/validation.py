@@ -8,6 +8,7 @@ operations), ``date`` and ``email`` are checked the way the vendors define them,
 failure is a value, :class:`~emulator.errors.RequestInvalid`, that the request path turns
 into the API's own error in one place (``middleware.Dispatcher``).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -107,18 +108,26 @@ class Compiled:
         self.slow = OpenAPIValidator(schema, format_checker=FORMATS)
         try:
             self.fast = jsonschema_rs.Draft4Validator(
-                _draft4(schema), validate_formats=True, formats=_RS_FORMATS)
-        except Exception:  # noqa: BLE001 - a schema jsonschema-rs cannot take: Python only
+                _draft4(schema), validate_formats=True, formats=_RS_FORMATS
+            )
+        except Exception:
             self.fast = None
         self.parts: tuple[Compiled, dict[str, Compiled]] | None = None
         properties = schema.get("properties")
-        if split and self.fast is not None and isinstance(properties, dict) and properties \
-                and "$ref" not in orjson.dumps(schema).decode():
+        if (
+            split
+            and self.fast is not None
+            and isinstance(properties, dict)
+            and properties
+            and "$ref" not in orjson.dumps(schema).decode()
+        ):
             # The object's own keywords: `properties` kept by name only (additionalProperties
             # needs the names), each property's schema compiled on its own.
             shell = {**schema, "properties": {name: {} for name in properties}}
-            self.parts = (Compiled(shell, split=False),
-                          {name: Compiled(sub, split=False) for name, sub in properties.items()})
+            self.parts = (
+                Compiled(shell, split=False),
+                {name: Compiled(sub, split=False) for name, sub in properties.items()},
+            )
 
     def errors(self, instance: Any) -> list[Any]:
         if self.fast is None:
@@ -142,7 +151,9 @@ class Compiled:
         found = list(shell.slow.iter_errors(instance)) if shell_faulted else []
         for name, part in properties.items():
             if name in named and name in instance:
-                found.extend(as_property(error, name) for error in part.slow.iter_errors(instance[name]))
+                found.extend(
+                    as_property(error, name) for error in part.slow.iter_errors(instance[name])
+                )
         return _sorted(found)
 
 
@@ -182,7 +193,11 @@ def parse_form(raw: bytes, encoding: str) -> dict[str, str]:
         raise RequestInvalid("Form body is not valid UTF-8") from None
 
 
-_COERCE = {"integer": int, "number": float, "boolean": lambda v: {"true": True, "false": False}[v.lower()]}
+_COERCE = {
+    "integer": int,
+    "number": float,
+    "boolean": lambda v: {"true": True, "false": False}[v.lower()],
+}
 
 
 _ANNOTATIONS = {"description", "example", "examples", "deprecated", "title"}
@@ -205,8 +220,15 @@ class ParameterValidator:
             plain = _any_string(schema)
             if p["in"] not in ("path", "header", "query") or (p["in"] == "path" and plain):
                 continue  # a path parameter any string meets: a routed call has it, as it is
-            self._params.append((p["in"], p["name"], p.get("required", False), schema,
-                                 None if plain else compiled(schema)))
+            self._params.append(
+                (
+                    p["in"],
+                    p["name"],
+                    p.get("required", False),
+                    schema,
+                    None if plain else compiled(schema),
+                )
+            )
 
     def validate(self, ctx: RequestContext) -> None:
         for where, name, required, schema, checks in self._params:
@@ -225,8 +247,9 @@ class ParameterValidator:
                 try:
                     value = coerce(value)
                 except (ValueError, KeyError):
-                    raise RequestInvalid(f"{where} parameter '{name}': {value!r} is not of type "
-                                         f"'{schema['type']}'") from None
+                    raise RequestInvalid(
+                        f"{where} parameter '{name}': {value!r} is not of type '{schema['type']}'"
+                    ) from None
             errors = checks.errors(value) if checks is not None else None
             if errors:
                 raise RequestInvalid(f"{where} parameter '{name}': {errors[0].message}")
@@ -278,26 +301,35 @@ class RequestChecks:
     ``bodies``: media type -> (schema, required, nullable), as the spec's requestBody says.
     """
 
-    def __init__(self, parameters: list[dict], consumes: list[str],
-                 bodies: Mapping[str, tuple[dict, bool, bool]]) -> None:
+    def __init__(
+        self,
+        parameters: list[dict],
+        consumes: list[str],
+        bodies: Mapping[str, tuple[dict, bool, bool]],
+    ) -> None:
         self.parameters = ParameterValidator(parameters)
         self.consumes = consumes
         self.bodies: dict[str, Body] = {}
         for media_type, (schema, required, nullable) in bodies.items():
             form = media_type.lower() == FORM_MEDIA_TYPE
             if schema and (form or fnmatch(media_type.lower(), JSON_MEDIA_TYPES)):
-                self.bodies[media_type.lower()] = Body(schema, form=form, required=required,
-                                                       nullable=nullable)
+                self.bodies[media_type.lower()] = Body(
+                    schema, form=form, required=required, nullable=nullable
+                )
         self._accepts = {media_type.lower() for media_type in consumes}
         self._content_types: dict[bytes | None, tuple[str, str, bool]] = {}
 
-    def failure(self, ctx: RequestContext, headers: list[tuple[bytes, bytes]]) -> RequestInvalid | None:
+    def failure(
+        self, ctx: RequestContext, headers: list[tuple[bytes, bytes]]
+    ) -> RequestInvalid | None:
         """The first way the request fails its spec, or None."""
         try:
             self.parameters.validate(ctx)
             media_type, encoding, accepted = self._content_type(headers)
             if not accepted:
-                return RequestInvalid(f"Invalid Content-type ({media_type}), expected {self.consumes}")
+                return RequestInvalid(
+                    f"Invalid Content-type ({media_type}), expected {self.consumes}"
+                )
             body = self.bodies.get(media_type)
             return body.failure(ctx, encoding) if body is not None else None
         except RequestInvalid as exc:
@@ -329,5 +361,5 @@ def _split_content_type(raw: bytes | None) -> tuple[str | None, str | None]:
     encoding = None
     for parameter in parameters.split(";") if parameters else ():
         if parameter.startswith("charset="):
-            encoding = parameter[len("charset="):]
+            encoding = parameter[len("charset=") :]
     return media_type, encoding

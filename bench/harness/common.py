@@ -1,4 +1,5 @@
 """What every part of the benchmark shares: paths, the log line, the time budget."""
+
 from __future__ import annotations
 
 import os
@@ -53,4 +54,6 @@ class Budget:
 
     def need(self, seconds: float, what: str) -> None:
         if self.left() < seconds:
-            raise Skip(f"time budget: {what} needs ~{seconds:.0f} s, {max(self.left(), 0):.0f} s left")
+            raise Skip(
+                f"time budget: {what} needs ~{seconds:.0f} s, {max(self.left(), 0):.0f} s left"
+            )

@@ -7,6 +7,7 @@ answers, stopped group-wide.
 - ``wiremock``: WireMock standalone (the jar of the npm package ``wiremock``) with one stub:
   the loyalty PUT, its body checked against the spec's ProfileUpdate schema, no state.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 import yaml
 
@@ -101,7 +103,7 @@ class Server:
     startup_s: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
-    registry = []  # every started server, for stop_all (a class attribute: no annotation)
+    registry: ClassVar[list[Server]] = []  # every started server, for stop_all
 
     @property
     def url(self) -> str:
@@ -111,13 +113,20 @@ class Server:
     def log_path(self) -> Path:
         return self.log_dir / f"{self.name}-{self.port}.log"
 
-    def start(self, timeout: float) -> "Server":
+    def start(self, timeout: float) -> Server:
         """Spawn and wait until ready_path answers (any status below 500)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         with open(self.log_path, "wb") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True, env=self.env)
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=self.env,
+            )
         Server.registry.append(self)
         try:
             self._wait_ready(timeout)
@@ -132,13 +141,17 @@ class Server:
         status = None
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
-                raise Skip(f"{self.name} exited with code {self.proc.returncode}: {self.log_tail()}")
+                raise Skip(
+                    f"{self.name} exited with code {self.proc.returncode}: {self.log_tail()}"
+                )
             status = http_probe(self.port, self.ready_path)
             if status is not None and status < 500:
                 return
             time.sleep(0.005)
-        raise Skip(f"{self.name} not ready after {timeout:.0f} s (GET {self.ready_path}: {status}): "
-                   f"{self.log_tail()}")
+        raise Skip(
+            f"{self.name} not ready after {timeout:.0f} s (GET {self.ready_path}: {status}): "
+            f"{self.log_tail()}"
+        )
 
     def rss_mb(self) -> float | None:
         return rss_mb(self.proc.pid) if self.proc else None
@@ -181,8 +194,9 @@ def expand_cmd(template: str, port: int) -> list[str]:
     return [a.format(port=port, python=sys.executable) for a in shlex.split(template)]
 
 
-def emulator(template: str, log_dir: Path, name: str = "emulator",
-             env: dict[str, str] | None = None) -> Server:
+def emulator(
+    template: str, log_dir: Path, name: str = "emulator", env: dict[str, str] | None = None
+) -> Server:
     port = free_port()
     return Server(name, pin(0) + expand_cmd(template, port), port, HEALTH, log_dir, env=env)
 
@@ -209,7 +223,7 @@ def prism(name: str, spec: Path, verbose: str, log_dir: Path) -> Server:
     if not PRISM_BIN.exists():
         raise Skip(f"{rel(PRISM_BIN)} missing (run bash bench/setup.sh)")
     port = free_port()
-    argv = pin(0) + [str(PRISM_BIN), "mock", "-v", verbose, "-h", HOST, "-p", str(port), str(spec)]
+    argv = [*pin(0), str(PRISM_BIN), "mock", "-v", verbose, "-h", HOST, "-p", str(port), str(spec)]
     return Server(name, argv, port, "/", log_dir, base_path=spec_base_path(spec))
 
 
@@ -230,7 +244,11 @@ def resolved(node: Any, doc: dict) -> Any:
             for part in node["$ref"].removeprefix("#/").split("/"):
                 target = target[part]
             return resolved(target, doc)
-        return {k: resolved(v, doc) for k, v in node.items() if not k.startswith("x-") and k != "example"}
+        return {
+            k: resolved(v, doc)
+            for k, v in node.items()
+            if not k.startswith("x-") and k != "example"
+        }
     if isinstance(node, list):
         return [resolved(v, doc) for v in node]
     return node
@@ -245,14 +263,31 @@ def loyalty_stub(spec: Path) -> list[dict]:
     path = {"method": "PUT", "urlPathPattern": spec_base_path(spec) + "/users/[^/]+/profile"}
     json_reply = {"Content-Type": "application/json"}
     return [
-        {"priority": 1,
-         "request": {**path, "bodyPatterns": [{"matchesJsonSchema": schema, "schemaVersion": "V7"}]},
-         "response": {"status": 200, "headers": json_reply,
-                      "jsonBody": {"debugMessage": "Profile Updated"}}},
-        {"priority": 2, "request": path,
-         "response": {"status": 400, "headers": json_reply,
-                      "jsonBody": {"statusCode": 400, "errorCode": "INVALID_REQUEST",
-                                   "errorMessage": "Request body does not match the schema"}}},
+        {
+            "priority": 1,
+            "request": {
+                **path,
+                "bodyPatterns": [{"matchesJsonSchema": schema, "schemaVersion": "V7"}],
+            },
+            "response": {
+                "status": 200,
+                "headers": json_reply,
+                "jsonBody": {"debugMessage": "Profile Updated"},
+            },
+        },
+        {
+            "priority": 2,
+            "request": path,
+            "response": {
+                "status": 400,
+                "headers": json_reply,
+                "jsonBody": {
+                    "statusCode": 400,
+                    "errorCode": "INVALID_REQUEST",
+                    "errorMessage": "Request body does not match the schema",
+                },
+            },
+        },
     ]
 
 
@@ -260,12 +295,26 @@ def wiremock(spec: Path, log_dir: Path) -> Server:
     jar = wiremock_jar()
     root = log_dir / "wiremock-root"
     (root / "mappings").mkdir(parents=True, exist_ok=True)
-    (root / "mappings" / "loyalty-put.json").write_text(json.dumps({"mappings": loyalty_stub(spec)}))
+    (root / "mappings" / "loyalty-put.json").write_text(
+        json.dumps({"mappings": loyalty_stub(spec)})
+    )
     port = free_port()
     # No request journal and no request log: WireMock at its fastest, as a stateless stub.
-    argv = pin(0) + ["java", "-jar", str(jar), "--port", str(port), "--bind-address", HOST,
-                     "--root-dir", str(root), "--no-request-journal", "--disable-request-logging",
-                     "--disable-banner"]
+    argv = [
+        *pin(0),
+        "java",
+        "-jar",
+        str(jar),
+        "--port",
+        str(port),
+        "--bind-address",
+        HOST,
+        "--root-dir",
+        str(root),
+        "--no-request-journal",
+        "--disable-request-logging",
+        "--disable-banner",
+    ]
     return Server("wiremock", argv, port, "/__admin/mappings", log_dir)
 
 
@@ -278,8 +327,13 @@ def start(name: str, make: Callable[[], Server], timeout: float) -> tuple[Server
     except Skip as exc:
         log(f"{name}: skipped: {exc}")
         return None, {"status": f"skipped: {exc}"}
-    info.update(status="ok", port=srv.port, startup_s=round(srv.startup_s, 3), log=rel(srv.log_path),
-                rss_mb_after_start=srv.rss_mb())
+    info.update(
+        status="ok",
+        port=srv.port,
+        startup_s=round(srv.startup_s, 3),
+        log=rel(srv.log_path),
+        rss_mb_after_start=srv.rss_mb(),
+    )
     log(f"{name}: ready on :{srv.port} in {srv.startup_s:.2f} s")
     return srv, info
 
@@ -290,9 +344,14 @@ def start_all(args, log_dir: Path) -> tuple[dict[str, Server | None], dict[str, 
         "raw": (lambda: raw(log_dir), 30),
     }
     if not args.no_prism:
-        makers["prism"] = (lambda: prism("prism", args.loyalty_spec, args.prism_verbose, log_dir), 90)
-        makers["prism_commerce"] = (lambda: prism("prism_commerce", args.commerce_spec, args.prism_verbose,
-                                                  log_dir), 90)
+        makers["prism"] = (
+            lambda: prism("prism", args.loyalty_spec, args.prism_verbose, log_dir),
+            90,
+        )
+        makers["prism_commerce"] = (
+            lambda: prism("prism_commerce", args.commerce_spec, args.prism_verbose, log_dir),
+            90,
+        )
     if not args.no_wiremock:
         makers["wiremock"] = (lambda: wiremock(args.loyalty_spec, log_dir), 90)
     servers, info = {}, {}
@@ -325,13 +384,22 @@ def cold_start(template: str, spawns: int, log_dir: Path) -> dict:
             return {"status": f"failed: {exc}", "samples_s": samples, "median_s": None}
         finally:
             srv.stop()
-        log(f"cold start {'(not counted: no bytecode yet)' if i < 0 else f'{i + 1}/{spawns}'}: "
-            f"{samples[-1]:.3f} s, RSS {rss[-1]} MB")
+        log(
+            f"cold start {'(not counted: no bytecode yet)' if i < 0 else f'{i + 1}/{spawns}'}: "
+            f"{samples[-1]:.3f} s, RSS {rss[-1]} MB"
+        )
         if i < 0:
             first = {"first_spawn_s": round(samples[0], 4), "first_spawn_cpu_s": cpu[0]}
             samples.clear()
             rss.clear()
             cpu.clear()
-    return {"status": "ok", "samples_s": [round(s, 4) for s in samples], "median_s": round(median(samples), 4),
-            "rss_mb": rss, "rss_median_mb": median([r for r in rss if r is not None]),
-            "cpu_s": cpu, "cpu_median_s": median([c for c in cpu if c is not None]), **first}
+    return {
+        "status": "ok",
+        "samples_s": [round(s, 4) for s in samples],
+        "median_s": round(median(samples), 4),
+        "rss_mb": rss,
+        "rss_median_mb": median([r for r in rss if r is not None]),
+        "cpu_s": cpu,
+        "cpu_median_s": median([c for c in cpu if c is not None]),
+        **first,
+    }

@@ -6,6 +6,7 @@
 - ``POST /_emulator/reset`` with the 10k state (restored with ``PUT /_emulator/state``
   between samples), and on an empty one.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -36,15 +37,22 @@ def with_accounts(snapshot: dict, count: int) -> dict:
     accounts = snapshot["loyalty.accounts"]
     for j in range(count):
         account_id, loyalty_id = str(9_000_000_000 + j), str(8_000_000_000 + j)
-        accounts[account_id] = {"accountId": account_id, "loyaltyId": loyalty_id, "emd": {},
-                                "profile": {**ENROLL_BODY, "email": f"bench-snap-{j}@example.com"}}
+        accounts[account_id] = {
+            "accountId": account_id,
+            "loyaltyId": loyalty_id,
+            "emd": {},
+            "profile": {**ENROLL_BODY, "email": f"bench-snap-{j}@example.com"},
+        }
     return snapshot
 
 
 def enroll_99(c: httpx.Client) -> None:
     prefix = f"bench-known-{uuid.uuid4().hex[:6]}"
     for i in range(99):
-        ok(c.post("/client/users", json={**ENROLL_BODY, "email": f"{prefix}-{i}@example.com"}), "enroll")
+        ok(
+            c.post("/client/users", json={**ENROLL_BODY, "email": f"{prefix}-{i}@example.com"}),
+            "enroll",
+        )
 
 
 class StatePhase:
@@ -59,26 +67,35 @@ class StatePhase:
         cell = load.run(self.srv.url, self.req, 1, self.args.duration)
         cell.update(profiles=profiles, check=load.check(200, cell))
         self.steps[label] = cell
-        log(f"latency with {profiles:>7d} profiles: p50 {cell['p50_ms']:.3f} ms  mean {cell['mean_ms']:.3f} ms  "
-            f"p99 {cell['p99_ms']:.3f} ms  [{cell['check']}]")
+        log(
+            f"latency with {profiles:>7d} profiles: p50 {cell['p50_ms']:.3f} ms  mean {cell['mean_ms']:.3f} ms  "
+            f"p99 {cell['p99_ms']:.3f} ms  [{cell['check']}]"
+        )
 
     def put_state(self, body: bytes) -> None:
         ok(self.c.put("/_emulator/state", content=body, headers=JSON), "PUT /_emulator/state")
 
     def run(self) -> dict:
         lat = self.out["latency_by_state"]
-        self.out["reset"]["empty_median_ms"] = round(median([time_post(self.c, "/_emulator/reset")
-                                                             for _ in range(SAMPLES)]), 3)
+        self.out["reset"]["empty_median_ms"] = round(
+            median([time_post(self.c, "/_emulator/reset") for _ in range(SAMPLES)]), 3
+        )
         self.req = loyalty_put(*self._fresh_session(), True)
         enroll_99(self.c)
         load.run(self.srv.url, self.req, 1, 1)  # warm-up
         self.measure("100", 100)
 
         self.budget.need(10, "filling 10k profiles")
-        filled = load.fill(self.srv.url, EXTRA_HEADERS, 10_000 - 100, min(self.args.fill_budget,
-                                                                           self.budget.left() - 60))
+        filled = load.fill(
+            self.srv.url,
+            EXTRA_HEADERS,
+            10_000 - 100,
+            min(self.args.fill_budget, self.budget.left() - 60),
+        )
         lat["fill_10k"] = filled
-        log(f"filled to {100 + filled['ok']} profiles in {filled['seconds']} s ({filled['rate']} enroll/s)")
+        log(
+            f"filled to {100 + filled['ok']} profiles in {filled['seconds']} s ({filled['rate']} enroll/s)"
+        )
         if filled["ok"] < 9_400:
             raise Skip(f"fill reached only {100 + filled['ok']} profiles ({filled})")
         self.measure("10k", 100 + filled["ok"])
@@ -86,8 +103,10 @@ class StatePhase:
 
         started = time.perf_counter()
         self.put_state(orjson.dumps(with_accounts(orjson.loads(snap10k), 90_000)))
-        lat["fill_100k"] = {"how": "PUT /_emulator/state: the 10k snapshot plus 90k generated accounts",
-                            "seconds": round(time.perf_counter() - started, 2)}
+        lat["fill_100k"] = {
+            "how": "PUT /_emulator/state: the 10k snapshot plus 90k generated accounts",
+            "seconds": round(time.perf_counter() - started, 2),
+        }
         self.measure("100k", 100 + filled["ok"] + 90_000)
         lat["status"] = "ok"
         self.reset_10k(snap10k)
@@ -104,9 +123,12 @@ class StatePhase:
             self.put_state(snap10k)
             samples.append(time_post(self.c, "/_emulator/reset"))
             log(f"reset with 10k profiles {i + 1}/{SAMPLES}: {samples[-1]:.2f} ms")
-        self.out["reset"].update(status="ok", samples_ms=[round(s, 3) for s in samples],
-                                 median_ms=round(median(samples), 3),
-                                 restore="PUT /_emulator/state (snapshot taken at 10k)")
+        self.out["reset"].update(
+            status="ok",
+            samples_ms=[round(s, 3) for s in samples],
+            median_ms=round(median(samples), 3),
+            restore="PUT /_emulator/state (snapshot taken at 10k)",
+        )
 
 
 def ratios(lat: dict) -> None:
@@ -120,7 +142,10 @@ def run(args, log_dir: Path, budget: Budget) -> dict:
     try:
         srv = servers.emulator(args.emulator_cmd, log_dir, "emulator-state").start(timeout=60)
     except Skip as exc:
-        return {"reset": {"status": f"failed: {exc}"}, "latency_by_state": {"status": f"failed: {exc}"}}
+        return {
+            "reset": {"status": f"failed: {exc}"},
+            "latency_by_state": {"status": f"failed: {exc}"},
+        }
     with client(srv, timeout=120) as c:
         phase = StatePhase(args, srv, c, budget)
         try:

@@ -5,6 +5,7 @@ Every reference gets the emulator's request as is (Prism without the spec's base
 which it ignores by design); what each answers is in `expect`. A reference that has no
 counterpart of a workload is left out of it (WireMock stubs the loyalty PUT only).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -21,10 +22,18 @@ from .load import Req
 from .servers import Server
 
 ORDER = ("emulator", "raw", "wiremock", "prism")  # the table's columns
-ENROLL_BODY = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-01-01", "gender": "F",
-               "postalZipCode": "H0H 0H0"}
-FAULT_RULE = {"match": {"api": "loyalty", "operation": "updateProfile"},
-              "error": "loyalty.EMAIL_ALREADY_EXISTS", "probability": 0.1}
+ENROLL_BODY = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "dateOfBirth": "1990-01-01",
+    "gender": "F",
+    "postalZipCode": "H0H 0H0",
+}
+FAULT_RULE = {
+    "match": {"api": "loyalty", "operation": "updateProfile"},
+    "error": "loyalty.EMAIL_ALREADY_EXISTS",
+    "probability": 0.1,
+}
 MIXED_SHARE = (0.05, 0.15)  # of 4xx answers under FAULT_RULE
 
 
@@ -36,12 +45,15 @@ class Workload:
     fault: bool = False
 
 
-WORKLOADS = {w.name: w for w in (
-    Workload("loyalty_valid", "loyalty"),
-    Workload("loyalty_invalid", "loyalty", valid=False),
-    Workload("commerce_update", "commerce"),
-    Workload("mixed_faults", "loyalty", fault=True),
-)}
+WORKLOADS = {
+    w.name: w
+    for w in (
+        Workload("loyalty_valid", "loyalty"),
+        Workload("loyalty_invalid", "loyalty", valid=False),
+        Workload("commerce_update", "commerce"),
+        Workload("mixed_faults", "loyalty", fault=True),
+    )
+}
 
 # Headers sent on every call to every server (--namespace adds X-Emulator-Namespace).
 EXTRA_HEADERS: dict[str, str] = {}
@@ -49,7 +61,9 @@ EXTRA_HEADERS: dict[str, str] = {}
 
 def client(server: Server, timeout: float = 30.0) -> httpx.Client:
     # trust_env=False: never route loopback traffic through a proxy from the environment.
-    return httpx.Client(base_url=server.url, timeout=timeout, trust_env=False, headers=EXTRA_HEADERS)
+    return httpx.Client(
+        base_url=server.url, timeout=timeout, trust_env=False, headers=EXTRA_HEADERS
+    )
 
 
 def ok(r: httpx.Response, what: str) -> dict:
@@ -65,29 +79,49 @@ def ok(r: httpx.Response, what: str) -> dict:
 def loyalty_body(email: str, valid: bool) -> dict:
     """A 15-field profile update (the issue's workload): every primary attribute, EMD."""
     return {
-        "firstName": "Ada", "lastName": "Lovelace", "email": email, "dateOfBirth": "1990-01-01",
-        "gender": "F", "postalZipCode": "H0H 0H0" if valid else "nope", "provinceState": "QC",
-        "phoneNumber": "(514) 555-0100", "languagePreference": "en-CA", "city": "Montreal",
-        "street": "1 Rue Sainte-Catherine", "street2": "Suite 100", "channel": "WEB",
-        "extendedDataSource": "MARKETING", "extendedData": {"casl": True, "doNotEmail": False},
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "email": email,
+        "dateOfBirth": "1990-01-01",
+        "gender": "F",
+        "postalZipCode": "H0H 0H0" if valid else "nope",
+        "provinceState": "QC",
+        "phoneNumber": "(514) 555-0100",
+        "languagePreference": "en-CA",
+        "city": "Montreal",
+        "street": "1 Rue Sainte-Catherine",
+        "street2": "Suite 100",
+        "channel": "WEB",
+        "extendedDataSource": "MARKETING",
+        "extendedData": {"casl": True, "doNotEmail": False},
     }
 
 
 def loyalty_session(c: httpx.Client, email: str) -> str:
     """Enroll a member and open a session for it; the session's correlation id."""
-    account = ok(c.post("/client/users", json={**ENROLL_BODY, "email": email}), "enroll: POST /client/users")
+    account = ok(
+        c.post("/client/users", json={**ENROLL_BODY, "email": email}), "enroll: POST /client/users"
+    )
     correlation_id = str(uuid.uuid4())
-    ok(c.post(f"/client/users/{account['accountId']}/sessions",
-              json={"correlationId": correlation_id, "channel": "WEBSITE"},
-              headers={"X-Identifier-Type": "ACCOUNT_ID"}),
-       "session: POST /client/users/{accountId}/sessions")
+    ok(
+        c.post(
+            f"/client/users/{account['accountId']}/sessions",
+            json={"correlationId": correlation_id, "channel": "WEBSITE"},
+            headers={"X-Identifier-Type": "ACCOUNT_ID"},
+        ),
+        "session: POST /client/users/{accountId}/sessions",
+    )
     return correlation_id
 
 
 def loyalty_put(correlation_id: str, email: str, valid: bool) -> Req:
-    return Req("PUT", f"/client/users/{correlation_id}/profile",
-               {"Content-Type": "application/json", "Accept": "application/json", **EXTRA_HEADERS},
-               orjson.dumps(loyalty_body(email, valid)), expect=200 if valid else 400)
+    return Req(
+        "PUT",
+        f"/client/users/{correlation_id}/profile",
+        {"Content-Type": "application/json", "Accept": "application/json", **EXTRA_HEADERS},
+        orjson.dumps(loyalty_body(email, valid)),
+        expect=200 if valid else 400,
+    )
 
 
 def loyalty_setup(c: httpx.Client, workload: Workload) -> Req:
@@ -99,21 +133,37 @@ def loyalty_setup(c: httpx.Client, workload: Workload) -> Req:
 
 
 def commerce_setup(c: httpx.Client) -> Req:
-    token = ok(c.post("/ccadmin/v1/login", data={"grant_type": "client_credentials"},
-                      headers={"Authorization": "Bearer emulator-app-key"}),
-               "login: POST /ccadmin/v1/login")["access_token"]
+    token = ok(
+        c.post(
+            "/ccadmin/v1/login",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": "Bearer emulator-app-key"},
+        ),
+        "login: POST /ccadmin/v1/login",
+    )["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
-    body = {"firstName": "Kim", "lastName": "Anderson", "email": f"kim-{uuid.uuid4().hex[:8]}@example.com"}
-    profile = ok(c.post("/ccadmin/v1/profiles", json=body, headers=auth), "create: POST /ccadmin/v1/profiles")
-    return Req("PUT", f"/ccadmin/v1/profiles/{profile['id']}",
-               {"Content-Type": "application/json", "Accept": "application/json", **auth, **EXTRA_HEADERS},
-               orjson.dumps({"firstName": "Kim", "lastName": "Anderson"}))
+    body = {
+        "firstName": "Kim",
+        "lastName": "Anderson",
+        "email": f"kim-{uuid.uuid4().hex[:8]}@example.com",
+    }
+    profile = ok(
+        c.post("/ccadmin/v1/profiles", json=body, headers=auth), "create: POST /ccadmin/v1/profiles"
+    )
+    return Req(
+        "PUT",
+        f"/ccadmin/v1/profiles/{profile['id']}",
+        {"Content-Type": "application/json", "Accept": "application/json", **auth, **EXTRA_HEADERS},
+        orjson.dumps({"firstName": "Kim", "lastName": "Anderson"}),
+    )
 
 
 # ----------------------------------------------------------------------------- per server
 
 
-def requests_for(workload: Workload, servers: dict[str, Server | None]) -> dict[str, tuple[Server, Req]]:
+def requests_for(
+    workload: Workload, servers: dict[str, Server | None]
+) -> dict[str, tuple[Server, Req]]:
     """(server, request) for each server that takes part in the workload."""
     with client(servers["emulator"]) as c:
         req = commerce_setup(c) if workload.api == "commerce" else loyalty_setup(c, workload)
@@ -149,8 +199,9 @@ def remove_fault(emu: Server, rule_id: str) -> None:
 # ----------------------------------------------------------------------------- rounds
 
 
-def interleaved(running: dict[str, tuple[Server, Req]], connections: int, rounds: int,
-                seconds: int) -> dict[str, list[dict]]:
+def interleaved(
+    running: dict[str, tuple[Server, Req]], connections: int, rounds: int, seconds: int
+) -> dict[str, list[dict]]:
     """`rounds` rounds, each one wrk run per server, the order rotating from round to round:
     a shared VM drifts by tens of percent within minutes, and interleaving puts the same
     drift into every server's figures, so their ratios hold."""
@@ -178,15 +229,23 @@ def cell_check(workload: Workload, name: str, req: Req, cell: dict, pre: dict | 
 
 def run_one(workload: Workload, servers: dict[str, Server | None], args, budget: Budget) -> dict:
     running = requests_for(workload, servers)
-    result: dict[str, Any] = {"servers": {name: {"request": {"method": r.method, "path": r.path,
-                                                             "body": r.body.decode()}, "cells": {}}
-                                          for name, (_, r) in running.items()}}
+    result: dict[str, Any] = {
+        "servers": {
+            name: {
+                "request": {"method": r.method, "path": r.path, "body": r.body.decode()},
+                "cells": {},
+            }
+            for name, (_, r) in running.items()
+        }
+    }
     preflights = {}
     if not workload.fault:
         for name, (srv, req) in running.items():
             preflights[name] = result["servers"][name]["preflight"] = preflight(srv, req)
-    budget.need(len(running) * (len(args.connections) * args.rounds * (args.duration + 0.5) + args.warmup),
-                workload.name)
+    budget.need(
+        len(running) * (len(args.connections) * args.rounds * (args.duration + 0.5) + args.warmup),
+        workload.name,
+    )
     rule_id = add_fault(servers["emulator"]) if workload.fault else None
     try:
         for srv, req in running.values():
@@ -194,11 +253,15 @@ def run_one(workload: Workload, servers: dict[str, Server | None], args, budget:
         for conns in args.connections:
             for name, rounds in interleaved(running, conns, args.rounds, args.duration).items():
                 cell = load.merge_rounds(rounds)
-                cell["check"] = cell_check(workload, name, running[name][1], cell, preflights.get(name))
+                cell["check"] = cell_check(
+                    workload, name, running[name][1], cell, preflights.get(name)
+                )
                 result["servers"][name]["cells"][str(conns)] = cell
-                log(f"{workload.name:16s} {name:8s} c={conns:<3d} {cell['rps']:9.0f} req/s  "
+                log(
+                    f"{workload.name:16s} {name:8s} c={conns:<3d} {cell['rps']:9.0f} req/s  "
                     f"p50 {cell['p50_ms']:7.2f} ms  p99 {cell['p99_ms']:7.2f} ms  [{cell['check']}]  "
-                    f"rounds: {', '.join(format(x['rps'], '.0f') for x in cell['rounds'])}")
+                    f"rounds: {', '.join(format(x['rps'], '.0f') for x in cell['rounds'])}"
+                )
     finally:
         if rule_id is not None:
             remove_fault(servers["emulator"], rule_id)

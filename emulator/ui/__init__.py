@@ -4,6 +4,7 @@ no data: its script reads and changes the namespace through the control API alon
 view is also an API call), with the control token, when the server has one, asked for and
 kept in the tab's sessionStorage, never in a URL.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,11 +22,13 @@ ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; char
 HTML = "text/html; charset=utf-8"
 # The page's files change only with the package; a short cache keeps an upgrade visible.
 HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-PAGE_HEADERS = {**HEADERS, "Content-Security-Policy":
-                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"}
+PAGE_HEADERS = {
+    **HEADERS,
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def read(name: str) -> bytes:
     """A file of ``static/``, read once."""
     return (files(__package__) / "static" / name).read_bytes()

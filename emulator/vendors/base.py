@@ -1,4 +1,5 @@
 """What a vendor plug-in declares: its spec, handlers, errors, state and fixtures."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

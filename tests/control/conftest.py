@@ -1,5 +1,6 @@
 """Fixtures of the control API tests: the control client of the test's namespace, vendor
 calls that succeed when no rule interferes, and raw-socket access for transport faults."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -21,8 +22,14 @@ from emulator.server import EmulatorServer
 LOYALTY_PROFILE = "/client/users/seed-session-1/profile"
 COMMERCE_PROFILE = "/ccadmin/v1/profiles/se-570031"
 APP_KEY = "emulator-app-key"
-VALID_UPDATE = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1985-12-10",
-                "gender": "F", "email": "ada@example.com", "postalZipCode": "H0H 0H0"}
+VALID_UPDATE = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "dateOfBirth": "1985-12-10",
+    "gender": "F",
+    "email": "ada@example.com",
+    "postalZipCode": "H0H 0H0",
+}
 
 
 @pytest.fixture
@@ -33,8 +40,11 @@ def emu(server: EmulatorServer, namespace: str) -> Iterator[Emulator]:
 
 
 def commerce_token(http: httpx.Client) -> str:
-    response = http.post("/ccadmin/v1/login", data={"grant_type": "client_credentials"},
-                         headers={"Authorization": f"Bearer {APP_KEY}"})
+    response = http.post(
+        "/ccadmin/v1/login",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Bearer {APP_KEY}"},
+    )
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
 
@@ -51,8 +61,10 @@ def raw_request(port: int, request: bytes, timeout: float = 2.0) -> bytes:
 
 
 def raw_get(path: str, namespace: str) -> bytes:
-    return (f"GET {path} HTTP/1.1\r\nHost: emulator\r\nX-Emulator-Namespace: {namespace}\r\n"
-            "Connection: close\r\n\r\n").encode()
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: emulator\r\nX-Emulator-Namespace: {namespace}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
@@ -70,9 +82,16 @@ class H11Server(EmulatorServer):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        config = uvicorn.Config(self.app, host=self.host, port=self.port, http="h11",
-                                loop="asyncio", log_level="warning", access_log=False,
-                                lifespan="on")
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=self.port,
+            http="h11",
+            loop="asyncio",
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="emulator-h11", daemon=True)
 
@@ -102,7 +121,9 @@ class Clocked:
     clock: ManualClock
     pool: concurrent.futures.ThreadPoolExecutor
 
-    def start(self, method: str, path: str, **options: Any) -> concurrent.futures.Future[httpx.Response]:
+    def start(
+        self, method: str, path: str, **options: Any
+    ) -> concurrent.futures.Future[httpx.Response]:
         """The call, sent from another thread, once the clock holds one more wait for it."""
         before = self.clock.waiting
         call = self.pool.submit(self.http.request, method, path, **options)
@@ -115,8 +136,11 @@ def clocked(clocked_server: EmulatorServer, namespace: str) -> Iterator[Clocked]
     clock = clocked_server.app.runtime.clock
     assert isinstance(clock, ManualClock)
     clock.asked.clear()
-    with Emulator(clocked_server.url, namespace) as emulator, \
-            httpx.Client(base_url=clocked_server.url, headers={"X-Emulator-Namespace": namespace},
-                         timeout=10) as http, \
-            concurrent.futures.ThreadPoolExecutor(4) as pool:
+    with (
+        Emulator(clocked_server.url, namespace) as emulator,
+        httpx.Client(
+            base_url=clocked_server.url, headers={"X-Emulator-Namespace": namespace}, timeout=10
+        ) as http,
+        concurrent.futures.ThreadPoolExecutor(4) as pool,
+    ):
         yield Clocked(clocked_server, emulator, http, clock, pool)

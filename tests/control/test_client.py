@@ -1,4 +1,5 @@
 """emulator.client.Emulator: each helper against the live server."""
+
 from __future__ import annotations
 
 import httpx
@@ -15,24 +16,54 @@ def test_url_namespace_and_headers(emu: Emulator, namespace: str, server) -> Non
 
 
 def test_inject_builds_the_rule_from_keywords(emu: Emulator) -> None:
-    rule_id = emu.inject(error="loyalty.EMAIL_ALREADY_EXISTS", api="loyalty", operation="updateProfile",
-                         path_params={"correlation_id": "c-1"}, headers={"X-A": "1"},
-                         body={"email": "a@b.co"}, delay_ms=5, times=2, after=1, probability=0.5,
-                         ttl=60, rule_id="dup-email", description="email taken")
+    rule_id = emu.inject(
+        error="loyalty.EMAIL_ALREADY_EXISTS",
+        api="loyalty",
+        operation="updateProfile",
+        path_params={"correlation_id": "c-1"},
+        headers={"X-A": "1"},
+        body={"email": "a@b.co"},
+        delay_ms=5,
+        times=2,
+        after=1,
+        probability=0.5,
+        ttl=60,
+        rule_id="dup-email",
+        description="email taken",
+    )
     assert rule_id == "dup-email"
-    assert emu.rules() == [{
-        "id": "dup-email", "description": "email taken", "error": "loyalty.EMAIL_ALREADY_EXISTS",
-        "match": {"api": "loyalty", "operation": "updateProfile", "pathParams": {"correlation_id": "c-1"},
-                  "headers": {"X-A": "1"}, "body": {"email": "a@b.co"}},
-        "delayMs": 5, "times": 2, "after": 1, "probability": 0.5, "ttlSeconds": 60,
-        "stage": "checked", "matched": 0, "fired": 0, "spent": False}]
+    assert emu.rules() == [
+        {
+            "id": "dup-email",
+            "description": "email taken",
+            "error": "loyalty.EMAIL_ALREADY_EXISTS",
+            "match": {
+                "api": "loyalty",
+                "operation": "updateProfile",
+                "pathParams": {"correlation_id": "c-1"},
+                "headers": {"X-A": "1"},
+                "body": {"email": "a@b.co"},
+            },
+            "delayMs": 5,
+            "times": 2,
+            "after": 1,
+            "probability": 0.5,
+            "ttlSeconds": 60,
+            "stage": "checked",
+            "matched": 0,
+            "fired": 0,
+            "spent": False,
+        }
+    ]
     emu.remove("dup-email")
     assert emu.rules() == []
 
 
 def test_inject_fault_respond_and_delay(emu: Emulator, http: httpx.Client) -> None:
     emu.inject(fault="malformed_body", operation="getExtendedData")
-    emu.inject(respond={"status": 503, "headers": {"Retry-After": "1"}}, operation="getProfile", times=1)
+    emu.inject(
+        respond={"status": 503, "headers": {"Retry-After": "1"}}, operation="getProfile", times=1
+    )
     emu.inject(delay={"uniform": [1, 2]})
     assert http.get(f"{LOYALTY_PROFILE}/emd").content.startswith(b'{"status"')
     assert http.get(LOYALTY_PROFILE).status_code == 503

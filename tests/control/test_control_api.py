@@ -1,4 +1,5 @@
 """Every call of the control API (openapi/control.yaml) over HTTP, on a real server."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,10 +24,15 @@ def test_health(http: httpx.Client) -> None:
 # --- errors ---------------------------------------------------------------------------------
 
 
-def test_errors_lists_every_catalogue_entry_with_its_exact_status_and_body(http: httpx.Client) -> None:
+def test_errors_lists_every_catalogue_entry_with_its_exact_status_and_body(
+    http: httpx.Client,
+) -> None:
     listing = http.get(f"{CONTROL}/errors").json()
-    expected = {f"{vendor.name}.{name}": error.filled_example()
-                for vendor in VENDORS for name, error in vendor.errors.items()}
+    expected = {
+        f"{vendor.name}.{name}": error.filled_example()
+        for vendor in VENDORS
+        for name, error in vendor.errors.items()
+    }
     assert [entry["name"] for entry in listing] == list(expected)
     for entry in listing:
         error = expected[entry["name"]]
@@ -42,18 +48,45 @@ def test_errors_lists_every_catalogue_entry_with_its_exact_status_and_body(http:
 
 
 def test_add_list_remove_and_clear_fault_rules(http: httpx.Client) -> None:
-    r = http.post(f"{CONTROL}/faults", json={"error": "loyalty.EMAIL_ALREADY_EXISTS",
-                                             "match": {"operation": "updateProfile"}, "times": 1})
+    r = http.post(
+        f"{CONTROL}/faults",
+        json={
+            "error": "loyalty.EMAIL_ALREADY_EXISTS",
+            "match": {"operation": "updateProfile"},
+            "times": 1,
+        },
+    )
     assert (r.status_code, r.json()) == (201, {"id": "f-1"})
-    r = http.post(f"{CONTROL}/faults", json={"id": "mine", "fault": "timeout",
-                                             "description": "hang", "probability": 0.5})
+    r = http.post(
+        f"{CONTROL}/faults",
+        json={"id": "mine", "fault": "timeout", "description": "hang", "probability": 0.5},
+    )
     assert (r.status_code, r.json()) == (201, {"id": "mine"})
     assert http.get(f"{CONTROL}/faults").json() == [
-        {"id": "f-1", "match": {"api": "loyalty", "operation": "updateProfile"},
-         "error": "loyalty.EMAIL_ALREADY_EXISTS", "times": 1, "after": 0, "probability": 1.0,
-         "stage": "checked", "matched": 0, "fired": 0, "spent": False},
-        {"id": "mine", "description": "hang", "match": {}, "fault": "timeout", "after": 0,
-         "probability": 0.5, "stage": "arrival", "matched": 0, "fired": 0, "spent": False},
+        {
+            "id": "f-1",
+            "match": {"api": "loyalty", "operation": "updateProfile"},
+            "error": "loyalty.EMAIL_ALREADY_EXISTS",
+            "times": 1,
+            "after": 0,
+            "probability": 1.0,
+            "stage": "checked",
+            "matched": 0,
+            "fired": 0,
+            "spent": False,
+        },
+        {
+            "id": "mine",
+            "description": "hang",
+            "match": {},
+            "fault": "timeout",
+            "after": 0,
+            "probability": 0.5,
+            "stage": "arrival",
+            "matched": 0,
+            "fired": 0,
+            "spent": False,
+        },
     ]
     assert http.delete(f"{CONTROL}/faults/mine").status_code == 204
     assert [rule["id"] for rule in http.get(f"{CONTROL}/faults").json()] == ["f-1"]
@@ -67,21 +100,31 @@ def test_add_list_remove_and_clear_fault_rules(http: httpx.Client) -> None:
 def test_a_rule_id_in_use_is_refused(http: httpx.Client) -> None:
     assert http.post(f"{CONTROL}/faults", json={"id": "x", "delayMs": 1}).status_code == 201
     r = http.post(f"{CONTROL}/faults", json={"id": "x", "delayMs": 1})
-    assert (r.status_code, r.json()) == (400, {"error": "invalid_request",
-                                              "detail": "id: 'x' is already in use"})
+    assert (r.status_code, r.json()) == (
+        400,
+        {"error": "invalid_request", "detail": "id: 'x' is already in use"},
+    )
 
 
 BAD_RULES = [
     ({"error": "loyalty.NOPE"}, "error: unknown error 'loyalty.NOPE' (see GET /_emulator/errors)"),
     ({"error": "loyalty.EMAIL_ALREADY_EXIST"}, "did you mean loyalty.EMAIL_ALREADY_EXISTS"),
-    ({"error": "commerce.22001", "fault": "timeout"},
-     "give exactly one of error, respond, fault (got error, fault)"),
+    (
+        {"error": "commerce.22001", "fault": "timeout"},
+        "give exactly one of error, respond, fault (got error, fault)",
+    ),
     ({"match": {"api": "loyalty"}}, "a rule needs an action (error, respond or fault) or a delay"),
     ({}, "a rule needs an action"),
     ({"fault": "explode"}, "fault: "),
     ({"fault": "timeout", "probability": 2}, "probability: "),
-    ({"fault": "timeout", "match": {"api": "shop"}}, "match.api: 'shop' is not one of ['loyalty', 'commerce']"),
-    ({"fault": "timeout", "match": {"vendor": "x"}}, "match.vendor: unknown field; expected one of: api, body"),
+    (
+        {"fault": "timeout", "match": {"api": "shop"}},
+        "match.api: 'shop' is not one of ['loyalty', 'commerce']",
+    ),
+    (
+        {"fault": "timeout", "match": {"vendor": "x"}},
+        "match.vendor: unknown field; expected one of: api, body",
+    ),
     ({"delay": {"lognormal": {"median": 5, "sigma": -1, "maxMs": 10}}}, "delay.lognormal.sigma: "),
     ({"delay": {"uniform": [5, 1]}}, "delay.uniform: lower bound 5 is greater than upper bound 1"),
     ({"respond": {"body": {}}}, "respond.status: required field is missing"),
@@ -94,9 +137,12 @@ BAD_RULES = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "detail"), BAD_RULES, ids=[d or "top level" for _, d in BAD_RULES])
-def test_bad_rules_are_refused_with_a_400_naming_what_is_wrong(http: httpx.Client, rule: object,
-                                                               detail: str) -> None:
+@pytest.mark.parametrize(
+    ("rule", "detail"), BAD_RULES, ids=[d or "top level" for _, d in BAD_RULES]
+)
+def test_bad_rules_are_refused_with_a_400_naming_what_is_wrong(
+    http: httpx.Client, rule: object, detail: str
+) -> None:
     """What the emulator words is asserted whole; where jsonschema words the reason (a type,
     a bound, an enum), only the field it names: `field.path: <jsonschema's reason>`."""
     r = http.post(f"{CONTROL}/faults", json=rule)
@@ -109,12 +155,16 @@ def test_bad_rules_are_refused_with_a_400_naming_what_is_wrong(http: httpx.Clien
     assert http.get(f"{CONTROL}/faults").json() == []
 
 
-@pytest.mark.parametrize(("content", "headers", "detail"), [
-    (b"{not json", {"content-type": "application/json"}, "Malformed JSON"),
-    (b"", {"content-type": "application/json"}, "RequestBody is required"),
-])
-def test_unreadable_rule_bodies_are_refused(http: httpx.Client, content: bytes,
-                                            headers: dict[str, str], detail: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "headers", "detail"),
+    [
+        (b"{not json", {"content-type": "application/json"}, "Malformed JSON"),
+        (b"", {"content-type": "application/json"}, "RequestBody is required"),
+    ],
+)
+def test_unreadable_rule_bodies_are_refused(
+    http: httpx.Client, content: bytes, headers: dict[str, str], detail: str
+) -> None:
     r = http.post(f"{CONTROL}/faults", content=content, headers=headers)
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_request" and detail in r.json()["detail"]
@@ -123,14 +173,18 @@ def test_unreadable_rule_bodies_are_refused(http: httpx.Client, content: bytes,
 # --- scenarios ------------------------------------------------------------------------------
 
 
-def test_scenarios_are_listed_from_the_fixtures_with_their_descriptions(http: httpx.Client,
-                                                                       server: EmulatorServer) -> None:
+def test_scenarios_are_listed_from_the_fixtures_with_their_descriptions(
+    http: httpx.Client, server: EmulatorServer
+) -> None:
     listing = http.get(f"{CONTROL}/scenarios").json()
     shipped = server.app.runtime.scenarios
     assert [s["name"] for s in listing] == sorted(shipped)
     for entry in listing:
-        assert entry == {"name": entry["name"], "description": shipped[entry["name"]].description,
-                         "active": False}
+        assert entry == {
+            "name": entry["name"],
+            "description": shipped[entry["name"]].description,
+            "active": False,
+        }
         assert entry["description"].strip()
 
 
@@ -138,12 +192,17 @@ def test_activate_and_deactivate_a_scenario(http: httpx.Client) -> None:
     http.post(f"{CONTROL}/faults", json={"delayMs": 0, "id": "own"})
     r = http.put(f"{CONTROL}/scenarios/commerce-internal-error")
     assert r.status_code == 200
-    assert r.json() == {"name": "commerce-internal-error", "active": True,
-                        "description": r.json()["description"]}
+    assert r.json() == {
+        "name": "commerce-internal-error",
+        "active": True,
+        "description": r.json()["description"],
+    }
     rules = http.get(f"{CONTROL}/faults").json()
     assert [(rule["id"], rule.get("scenario")) for rule in rules] == [
         ("s-commerce-internal-error-1", "commerce-internal-error"),
-        ("s-commerce-internal-error-2", "commerce-internal-error"), ("own", None)]
+        ("s-commerce-internal-error-2", "commerce-internal-error"),
+        ("own", None),
+    ]
     active = {s["name"]: s["active"] for s in http.get(f"{CONTROL}/scenarios").json()}
     assert active["commerce-internal-error"] is True and sum(active.values()) == 1
     r = http.delete(f"{CONTROL}/scenarios/commerce-internal-error")
@@ -179,10 +238,20 @@ def test_the_journal_records_vendor_calls_oldest_first(http: httpx.Client) -> No
     journal = http.get(f"{CONTROL}/requests").json()
     assert journal["count"] == 2
     first, second = journal["requests"]
-    assert {k: first[k] for k in ("api", "operation", "method", "path", "query", "body",
-                                  "status", "rule", "fault")} == {
-        "api": "loyalty", "operation": "getProfile", "method": "GET", "path": LOYALTY_PROFILE,
-        "query": "x=1", "body": None, "status": 200, "rule": None, "fault": None}
+    assert {
+        k: first[k]
+        for k in ("api", "operation", "method", "path", "query", "body", "status", "rule", "fault")
+    } == {
+        "api": "loyalty",
+        "operation": "getProfile",
+        "method": "GET",
+        "path": LOYALTY_PROFILE,
+        "query": "x=1",
+        "body": None,
+        "status": 200,
+        "rule": None,
+        "fault": None,
+    }
     assert first["headers"]["x-emulator-namespace"] == http.headers["x-emulator-namespace"]
     assert first["at"].endswith("Z") and first["at"] <= second["at"]
     assert (second["operation"], second["status"]) == ("updateProfile", 400)  # a documented error
@@ -190,11 +259,15 @@ def test_the_journal_records_vendor_calls_oldest_first(http: httpx.Client) -> No
 
 
 def test_the_journal_records_spec_failures_unrouted_calls_and_non_json_bodies(
-        http: httpx.Client) -> None:
+    http: httpx.Client,
+) -> None:
     http.put(LOYALTY_PROFILE, content=b"{broken", headers={"content-type": "application/json"})
     http.get("/client/nowhere")
-    http.post("/ccadmin/v1/login", data={"grant_type": "client_credentials"},
-              headers={"Authorization": "Bearer wrong-key"})
+    http.post(
+        "/ccadmin/v1/login",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Bearer wrong-key"},
+    )
     entries = http.get(f"{CONTROL}/requests").json()["requests"]
     assert [(e["api"], e["operation"], e["status"], e["body"]) for e in entries] == [
         ("loyalty", "updateProfile", 400, "{broken"),
@@ -217,15 +290,20 @@ def test_the_journal_filters_by_api_operation_status_and_limit(http: httpx.Clien
     assert len(query()) == 5
     assert query(api="commerce") == [("commerce", "getProfile", 401)]
     assert query(operation="getProfile") == [("loyalty", "getProfile", 200)] * 3 + [
-        ("commerce", "getProfile", 401)]
-    assert query(api="loyalty", operation="getProfile", status=200) == [("loyalty", "getProfile", 200)] * 3
+        ("commerce", "getProfile", 401)
+    ]
+    assert (
+        query(api="loyalty", operation="getProfile", status=200)
+        == [("loyalty", "getProfile", 200)] * 3
+    )
     assert query(status=400) == [("loyalty", "updateProfile", 400)]
     assert query(limit=2) == [("loyalty", "updateProfile", 400), ("commerce", "getProfile", 401)]
     assert query(operation="enrollMember") == []
 
 
-@pytest.mark.parametrize("params", [{"api": "shop"}, {"status": "abc"}, {"status": 99},
-                                    {"limit": 0}, {"operation": ""}])
+@pytest.mark.parametrize(
+    "params", [{"api": "shop"}, {"status": "abc"}, {"status": 99}, {"limit": 0}, {"operation": ""}]
+)
 def test_bad_journal_filters_are_400(http: httpx.Client, params: dict[str, object]) -> None:
     r = http.get(f"{CONTROL}/requests", params=params)
     assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
@@ -252,7 +330,9 @@ def test_state_snapshot_and_restore(http: httpx.Client) -> None:
     snapshot = http.get(f"{CONTROL}/state").json()
     assert {"loyalty.accounts", "loyalty.sessions"} <= snapshot.keys()
     assert snapshot["loyalty.sessions"]["seed-session-1"]["accountId"] == "1000000001"
-    r = http.post("/client/users/1000000002/sessions", json={"correlationId": "c-new", "channel": "APP"})
+    r = http.post(
+        "/client/users/1000000002/sessions", json={"correlationId": "c-new", "channel": "APP"}
+    )
     assert r.status_code == 201
     assert "c-new" in http.get(f"{CONTROL}/state").json()["loyalty.sessions"]
     assert http.put(f"{CONTROL}/state", json=snapshot).status_code == 204
@@ -263,8 +343,11 @@ def test_state_snapshot_and_restore(http: httpx.Client) -> None:
 def test_restore_can_set_up_a_test_state(http: httpx.Client) -> None:
     state = http.get(f"{CONTROL}/state").json()
     del state["loyalty.sessions"]["seed-session-1"]
-    state["loyalty.sessions"]["mine"] = {"correlationId": "mine", "accountId": "1000000001",
-                                         "channel": "STORE"}
+    state["loyalty.sessions"]["mine"] = {
+        "correlationId": "mine",
+        "accountId": "1000000001",
+        "channel": "STORE",
+    }
     assert http.put(f"{CONTROL}/state", json=state).status_code == 204
     assert http.get("/client/users/mine/profile").json()["firstName"] == "Ada"
     assert http.get(LOYALTY_PROFILE).status_code != 200
@@ -277,44 +360,66 @@ def test_a_snapshot_far_over_the_vendor_body_cap_restores(http: httpx.Client) ->
     for n in range(10_000):
         account_id = str(2_000_000_000 + n)
         state["loyalty.accounts"][account_id] = {
-            **template, "accountId": account_id, "loyaltyId": str(8_000_000_000 + n),
-            "profile": {**template["profile"], "email": f"member-{n}@example.com",
-                        "phoneNumber": None}}
+            **template,
+            "accountId": account_id,
+            "loyaltyId": str(8_000_000_000 + n),
+            "profile": {
+                **template["profile"],
+                "email": f"member-{n}@example.com",
+                "phoneNumber": None,
+            },
+        }
     r = http.put(f"{CONTROL}/state", json=state)
     assert r.status_code == 204, r.text
     assert len(r.request.content) > 2 * 1024 * 1024
     assert http.get(f"{CONTROL}/state").json() == state
     session = {"correlationId": "big-1", "channel": "WEB"}
-    assert http.post("/client/users/member-9999@example.com/sessions", json=session,
-                     headers={"X-Identifier-Type": "EMAIL"}).status_code == 201
+    assert (
+        http.post(
+            "/client/users/member-9999@example.com/sessions",
+            json=session,
+            headers={"X-Identifier-Type": "EMAIL"},
+        ).status_code
+        == 201
+    )
 
 
-def test_control_bodies_over_their_cap_are_413_in_the_control_shape(server: EmulatorServer,
-                                                                     http: httpx.Client) -> None:
+def test_control_bodies_over_their_cap_are_413_in_the_control_shape(
+    server: EmulatorServer, http: httpx.Client
+) -> None:
     apis = server.app.apis
     [control] = [api for api in apis if api.name == "control"]
     assert control.max_body == 256 * 1024 * 1024
     # The same check as at 256 MiB, without sending 256 MiB.
-    server.app.apis = tuple(dataclasses.replace(api, max_body=1000) if api is control else api
-                            for api in apis)
+    server.app.apis = tuple(
+        dataclasses.replace(api, max_body=1000) if api is control else api for api in apis
+    )
     try:
         r = http.put(f"{CONTROL}/state", json={"loyalty.sessions": {"x" * 2000: {}}})
     finally:
         server.app.apis = apis
-    assert (r.status_code, r.json()) == (413, {"error": "payload_too_large",
-                                               "detail": "Request body too large"})
+    assert (r.status_code, r.json()) == (
+        413,
+        {"error": "payload_too_large", "detail": "Request body too large"},
+    )
 
 
-@pytest.mark.parametrize(("state", "detail"), [
-    ({"nope": {}}, "nope: unknown collection; expected one of: loyalty.accounts"),
-    ({"loyalty.accounts": {"x": {"accountId": "x"}}},
-     "loyalty.accounts.x: does not fit the collection's email index (KeyError: 'profile')"),
-    ({"loyalty.sessions": []}, "loyalty.sessions: []"),  # the path and the value: the
-    ({"loyalty.sessions": {"a": 1}}, "loyalty.sessions.a: 1"),  # checker words the rest
-    ([], "[]"),
-])
-def test_bad_state_is_refused_and_leaves_state_alone(http: httpx.Client, state: object,
-                                                     detail: str) -> None:
+@pytest.mark.parametrize(
+    ("state", "detail"),
+    [
+        ({"nope": {}}, "nope: unknown collection; expected one of: loyalty.accounts"),
+        (
+            {"loyalty.accounts": {"x": {"accountId": "x"}}},
+            "loyalty.accounts.x: does not fit the collection's email index (KeyError: 'profile')",
+        ),
+        ({"loyalty.sessions": []}, "loyalty.sessions: []"),  # the path and the value: the
+        ({"loyalty.sessions": {"a": 1}}, "loyalty.sessions.a: 1"),  # checker words the rest
+        ([], "[]"),
+    ],
+)
+def test_bad_state_is_refused_and_leaves_state_alone(
+    http: httpx.Client, state: object, detail: str
+) -> None:
     before = http.get(f"{CONTROL}/state").json()
     r = http.put(f"{CONTROL}/state", json=state)
     assert r.status_code == 400
@@ -326,8 +431,9 @@ def test_bad_state_is_refused_and_leaves_state_alone(http: httpx.Client, state: 
 # --- config ---------------------------------------------------------------------------------
 
 
-def test_config_is_each_vendors_fixture_config_and_the_seed(http: httpx.Client,
-                                                           server: EmulatorServer) -> None:
+def test_config_is_each_vendors_fixture_config_and_the_seed(
+    http: httpx.Client, server: EmulatorServer
+) -> None:
     config = http.get(f"{CONTROL}/config").json()
     assert config["seed"] == 0
     assert config["loyalty"]["extendedData"] == {"dataSizeLimitKb": 5, "topLevelKeysLimit": 20}
@@ -343,15 +449,21 @@ def test_every_vendors_config_is_described_by_the_control_spec(http: httpx.Clien
     from emulator.specs import load
 
     schema = load("control.yaml")["components"]["schemas"]["Config"]
-    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-              for e in OAS30Validator(schema).iter_errors(http.get(f"{CONTROL}/config").json())]
+    errors = [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in OAS30Validator(schema).iter_errors(http.get(f"{CONTROL}/config").json())
+    ]
     assert errors == []
 
 
 def test_patch_config_deep_merges_and_takes_effect(http: httpx.Client) -> None:
-    r = http.patch(f"{CONTROL}/config", json={"loyalty": {"extendedData": {"dataSizeLimitKb": 1},
-                                                          "mandatoryFields": ["email"]},
-                                              "commerce": {"authEnabled": False}})
+    r = http.patch(
+        f"{CONTROL}/config",
+        json={
+            "loyalty": {"extendedData": {"dataSizeLimitKb": 1}, "mandatoryFields": ["email"]},
+            "commerce": {"authEnabled": False},
+        },
+    )
     assert r.status_code == 200
     config = r.json()
     assert config["loyalty"]["extendedData"] == {"dataSizeLimitKb": 1, "topLevelKeysLimit": 20}
@@ -360,25 +472,44 @@ def test_patch_config_deep_merges_and_takes_effect(http: httpx.Client) -> None:
     assert http.get(f"{CONTROL}/config").json() == config
     assert http.get("/ccadmin/v1/profiles/se-570031").status_code == 200  # auth is off
     big = {"casl": True, "blob": "x" * 1100}
-    r = http.put(LOYALTY_PROFILE, json={**{"email": "ada@example.com"}, "extendedData": big,
-                                        "extendedDataSource": "MARKETING"})
+    r = http.put(
+        LOYALTY_PROFILE,
+        json={
+            **{"email": "ada@example.com"},
+            "extendedData": big,
+            "extendedDataSource": "MARKETING",
+        },
+    )
     assert r.json()["errorMessage"].startswith("Invalid Extended data: Exceeded data size limit")
 
 
-@pytest.mark.parametrize(("patch", "detail"), [
-    # jsonschema words the reason: only the field the emulator names is asserted
-    ({"loyalty": {"extendedData": {"dataSizeLimitKb": "x"}}}, "loyalty.extendedData.dataSizeLimitKb: "),
-    ({"loyalty": {"extendedData": {"dataSizeLimitKb": 0}}}, "loyalty.extendedData.dataSizeLimitKb: "),
-    ({"commerce": {"authEnabled": "no"}}, "commerce.authEnabled: "),
-    ({"commerce": {"tokenLifetimeSeconds": 1.5}}, "commerce.tokenLifetimeSeconds: "),
-    ({"seed": "7"}, "seed: "),
-    ({"loyalty": {"validSources": ["OK", ""]}}, "loyalty.validSources[1]: "),
-    # the emulator's own words, whole
-    ({"loyalty": {"foo": 1}}, "loyalty.foo: unknown field; expected one of: extendedData, mandatoryFields, validSources"),
-    ({"shop": {}}, "shop: unknown field; expected one of: commerce, loyalty, seed"),
-])
-def test_bad_config_is_refused_naming_the_field(http: httpx.Client, patch: dict[str, object],
-                                                detail: str) -> None:
+@pytest.mark.parametrize(
+    ("patch", "detail"),
+    [
+        # jsonschema words the reason: only the field the emulator names is asserted
+        (
+            {"loyalty": {"extendedData": {"dataSizeLimitKb": "x"}}},
+            "loyalty.extendedData.dataSizeLimitKb: ",
+        ),
+        (
+            {"loyalty": {"extendedData": {"dataSizeLimitKb": 0}}},
+            "loyalty.extendedData.dataSizeLimitKb: ",
+        ),
+        ({"commerce": {"authEnabled": "no"}}, "commerce.authEnabled: "),
+        ({"commerce": {"tokenLifetimeSeconds": 1.5}}, "commerce.tokenLifetimeSeconds: "),
+        ({"seed": "7"}, "seed: "),
+        ({"loyalty": {"validSources": ["OK", ""]}}, "loyalty.validSources[1]: "),
+        # the emulator's own words, whole
+        (
+            {"loyalty": {"foo": 1}},
+            "loyalty.foo: unknown field; expected one of: extendedData, mandatoryFields, validSources",
+        ),
+        ({"shop": {}}, "shop: unknown field; expected one of: commerce, loyalty, seed"),
+    ],
+)
+def test_bad_config_is_refused_naming_the_field(
+    http: httpx.Client, patch: dict[str, object], detail: str
+) -> None:
     before = http.get(f"{CONTROL}/config").json()
     r = http.patch(f"{CONTROL}/config", json=patch)
     assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
@@ -408,11 +539,20 @@ def test_reset_restores_state_config_seed_rules_scenarios_and_journal(http: http
 
 
 def test_reset_answers_at_once_and_frees_the_old_state_afterwards(
-        server: EmulatorServer, http: httpx.Client, namespace: str) -> None:
+    server: EmulatorServer, http: httpx.Client, namespace: str
+) -> None:
     for n in range(300):
-        r = http.post("/client/users", json={
-            "firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-01-01",
-            "gender": "F", "postalZipCode": "H0H 0H0", "email": f"reset-{n}@example.com"})
+        r = http.post(
+            "/client/users",
+            json={
+                "firstName": "Ada",
+                "lastName": "Lovelace",
+                "dateOfBirth": "1990-01-01",
+                "gender": "F",
+                "postalZipCode": "H0H 0H0",
+                "email": f"reset-{n}@example.com",
+            },
+        )
         assert r.status_code == 201
     old = server.app.runtime.namespace(namespace)
     assert len(old.store["loyalty.accounts"]) > 300
@@ -425,10 +565,15 @@ def test_reset_answers_at_once_and_frees_the_old_state_afterwards(
 
 
 def test_a_call_under_way_during_a_reset_answers_from_the_state_it_started_with(
-        clocked: Clocked) -> None:
+    clocked: Clocked,
+) -> None:
     http = clocked.http
-    assert http.post(f"{CONTROL}/faults", json={
-        "match": {"operation": "getProfile"}, "delayMs": 400}).status_code == 201
+    assert (
+        http.post(
+            f"{CONTROL}/faults", json={"match": {"operation": "getProfile"}, "delayMs": 400}
+        ).status_code
+        == 201
+    )
     old = clocked.server.app.runtime.namespace(clocked.emu.namespace)
     slow = clocked.start("GET", LOYALTY_PROFILE)  # waits on the clock, inside the old state
     assert old.in_flight == 1
@@ -446,7 +591,8 @@ def test_a_call_under_way_during_a_reset_answers_from_the_state_it_started_with(
 
 
 def test_reset_and_every_control_call_act_on_the_callers_namespace_only(
-        server: EmulatorServer, emu: Emulator) -> None:
+    server: EmulatorServer, emu: Emulator
+) -> None:
     with Emulator(server.url, emu.namespace + "-other") as other:
         other.inject(delay_ms=1)
         other.config(seed=3)
@@ -475,6 +621,10 @@ def test_control_paths_and_methods_outside_the_spec(http: httpx.Client) -> None:
     r = http.get(f"{CONTROL}/nothing-here")
     assert (r.status_code, r.json()["error"]) == (404, "not_found")
     r = http.post(f"{CONTROL}/health")
-    assert (r.status_code, r.json()["error"], r.headers["allow"]) == (405, "method_not_allowed", "GET")
+    assert (r.status_code, r.json()["error"], r.headers["allow"]) == (
+        405,
+        "method_not_allowed",
+        "GET",
+    )
     r = http.post(f"{CONTROL}/faults/f-1")
     assert (r.status_code, r.headers["allow"]) == (405, "DELETE")

@@ -8,6 +8,7 @@ when Chromium or Playwright is missing, except under CI (env CI set), where that
 Screenshots go to $DASHBOARD_SCREENSHOTS when set, else to build/screenshots/dashboard/
 (the folder the README names; CI keeps it as an artifact).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,8 @@ import pytest
 
 from emulator.client import Emulator
 from emulator.server import EmulatorServer
+from tests.browser import Visit
 from tests.control.conftest import LOYALTY_PROFILE, VALID_UPDATE
-from tests.control.test_docs_browser import Visit, browser  # noqa: F401 - the browser fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 UI = "/_emulator/ui/"
@@ -44,10 +45,11 @@ def emu(server: EmulatorServer) -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def page(browser: Any, server: EmulatorServer, emu: Emulator) -> Iterator[Any]:  # noqa: F811
+def page(browser: Any, server: EmulatorServer, emu: Emulator) -> Iterator[Any]:
     visit = Visit(browser, server)
     visit.page.add_init_script(
-        f"sessionStorage.setItem('profile-emulator-namespace', '{emu.namespace}')")
+        f"sessionStorage.setItem('profile-emulator-namespace', '{emu.namespace}')"
+    )
     visit.page.set_default_timeout(WAIT_MS)
     try:
         yield visit.page
@@ -71,21 +73,24 @@ def row(page: Any, entry_id: int) -> Any:
 
 
 def test_calls_appear_live_and_open_to_request_response_and_near_misses(
-        page: Any, server: EmulatorServer, emu: Emulator, shots: Path) -> None:
+    page: Any, server: EmulatorServer, emu: Emulator, shots: Path
+) -> None:
     open_dashboard(page, server)
     assert page.locator("#journal tbody tr").count() == 0
     option = page.locator(f'#namespace option[value="{emu.namespace}"]')
     assert option.get_attribute("selected") is not None
-    emu.inject(respond={"status": 503}, operation="getProfile", body={"never": True},
-               rule_id="near")
+    emu.inject(
+        respond={"status": 503}, operation="getProfile", body={"never": True}, rule_id="near"
+    )
     with httpx.Client(base_url=server.url, headers=emu.headers) as http:
         http.get(LOYALTY_PROFILE)
         http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
     first, second = row(page, 1), row(page, 2)  # no reload: the page polls the journal
     assert "getProfile" in first.inner_text() and "200" in first.inner_text()
     assert "updateProfile" in second.inner_text()
-    page.wait_for_selector(f'#namespace option[value="{emu.namespace}"]:text("2 calls")',
-                           state="attached")
+    page.wait_for_selector(
+        f'#namespace option[value="{emu.namespace}"]:text("2 calls")', state="attached"
+    )
     first.click()
     page.wait_for_selector("#entry:not([hidden])")
     page.wait_for_selector("#near-misses .miss")
@@ -94,12 +99,14 @@ def test_calls_appear_live_and_open_to_request_response_and_near_misses(
     assert "Response 200" in entry
     assert "no rule acted on this call" in entry
     assert page.locator("#near-misses").inner_text() == (
-        "near body: body (top level): the rule expects an object, the call has no JSON body")
+        "near body: body (top level): the rule expects an object, the call has no JSON body"
+    )
     page.screenshot(path=str(shots / "journal-entry.png"))
 
 
-def test_a_scenario_switched_on_acts_on_the_next_call(page: Any, server: EmulatorServer,
-                                                     emu: Emulator, shots: Path) -> None:
+def test_a_scenario_switched_on_acts_on_the_next_call(
+    page: Any, server: EmulatorServer, emu: Emulator, shots: Path
+) -> None:
     open_dashboard(page, server)
     tab(page, "scenarios")
     box = page.locator('li[data-scenario="loyalty-email-taken"] input[type=checkbox]')
@@ -121,7 +128,8 @@ def test_a_scenario_switched_on_acts_on_the_next_call(page: Any, server: Emulato
 
 
 def test_inject_once_from_the_catalogue_then_remove_the_spent_rule(
-        page: Any, server: EmulatorServer, emu: Emulator, shots: Path) -> None:
+    page: Any, server: EmulatorServer, emu: Emulator, shots: Path
+) -> None:
     open_dashboard(page, server)
     tab(page, "errors")
     page.fill("#errors-filter", "EMAIL_ALREADY_EXISTS")
@@ -149,8 +157,9 @@ def test_inject_once_from_the_catalogue_then_remove_the_spent_rule(
     assert "f-1 (error)" in row(page, 1).inner_text()
 
 
-def test_the_state_tree_and_reset(page: Any, server: EmulatorServer, emu: Emulator,
-                                  shots: Path) -> None:
+def test_the_state_tree_and_reset(
+    page: Any, server: EmulatorServer, emu: Emulator, shots: Path
+) -> None:
     with httpx.Client(base_url=server.url, headers=emu.headers) as http:
         http.put(LOYALTY_PROFILE, json={**VALID_UPDATE, "firstName": "Grace"})
     emu.inject(respond={"status": 503}, operation="getProfile", rule_id="gone-after-reset")
@@ -173,8 +182,9 @@ def test_the_state_tree_and_reset(page: Any, server: EmulatorServer, emu: Emulat
     page.screenshot(path=str(shots / "after-reset.png"))
 
 
-def test_a_journal_of_a_thousand_calls(page: Any, server: EmulatorServer, emu: Emulator,
-                                       shots: Path) -> None:
+def test_a_journal_of_a_thousand_calls(
+    page: Any, server: EmulatorServer, emu: Emulator, shots: Path
+) -> None:
     with httpx.Client(base_url=server.url, headers=emu.headers) as http:
         for n in range(1000):
             http.get(LOYALTY_PROFILE, params={"n": n})
@@ -182,14 +192,15 @@ def test_a_journal_of_a_thousand_calls(page: Any, server: EmulatorServer, emu: E
     row(page, 1000)
     assert page.locator("#journal tbody tr").count() == 1000
     took = page.evaluate("window.emulatorDashboard.lastRender")
-    size = sum(len(httpx.get(f"{server.url}{UI}{path}").content)
-               for path in ("", "assets/app.js", "assets/app.css"))
+    size = sum(
+        len(httpx.get(f"{server.url}{UI}{path}").content)
+        for path in ("", "assets/app.js", "assets/app.css")
+    )
     print(f"dashboard: 1,000 journal entries rendered in {took:.1f} ms; page weight {size} bytes")
     page.screenshot(path=str(shots / "journal-1000.png"))
 
 
-def test_the_control_token_is_asked_for_and_never_put_in_the_url(
-        browser: Any, shots: Path) -> None:  # noqa: F811
+def test_the_control_token_is_asked_for_and_never_put_in_the_url(browser: Any, shots: Path) -> None:
     with EmulatorServer(control_token="s3cret-token") as guarded:
         visit = Visit(browser, guarded)
         page = visit.page
@@ -208,7 +219,9 @@ def test_the_control_token_is_asked_for_and_never_put_in_the_url(
             row(page, 1)
             assert "s3cret-token" not in page.url
             assert all("s3cret-token" not in url for url in visit.local)
-            assert page.evaluate("sessionStorage.getItem('profile-emulator-token')") == "s3cret-token"
+            assert (
+                page.evaluate("sessionStorage.getItem('profile-emulator-token')") == "s3cret-token"
+            )
             assert visit.outside == [] and visit.errors == []
             assert {f.split(" ")[0] for f in visit.failed} == {"401"}  # the calls before the token
         finally:

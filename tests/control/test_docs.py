@@ -1,5 +1,6 @@
 """The docs the emulator serves itself: spec files as written and as JSON, Swagger UI pages
 (with the fidelity labels folded in) whose every asset is the emulator's own."""
+
 from __future__ import annotations
 
 import json
@@ -84,13 +85,21 @@ def test_the_json_is_the_yaml_parsed(http: httpx.Client, api: str) -> None:
     assert r.json() == yaml.safe_load(spec_file(api))
 
 
-@pytest.mark.parametrize("path", ["/_emulator/openapi/billing.yaml", "/_emulator/openapi/billing.json",
-                                  "/_emulator/docs/billing"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_emulator/openapi/billing.yaml",
+        "/_emulator/openapi/billing.json",
+        "/_emulator/docs/billing",
+    ],
+)
 def test_an_unknown_api_is_the_control_apis_404(http: httpx.Client, path: str) -> None:
     r = http.get(path)
     assert r.status_code == 404
-    assert r.json() == {"error": "not_found",
-                        "detail": "No API 'billing' (known: commerce, control, loyalty)"}
+    assert r.json() == {
+        "error": "not_found",
+        "detail": "No API 'billing' (known: commerce, control, loyalty)",
+    }
 
 
 def test_only_the_files_a_page_uses_are_served(http: httpx.Client) -> None:
@@ -99,7 +108,9 @@ def test_only_the_files_a_page_uses_are_served(http: httpx.Client) -> None:
         r = http.get(f"/_emulator/docs/assets/{name}")
         assert r.status_code == 404, name
         assert r.json()["error"] == "not_found"
-        assert r.json()["detail"].startswith(f"No docs asset {name!r} (known: swagger-ui-bundle.js,")
+        assert r.json()["detail"].startswith(
+            f"No docs asset {name!r} (known: swagger-ui-bundle.js,"
+        )
 
 
 def test_the_index_links_every_api_page_and_file(http: httpx.Client) -> None:
@@ -108,8 +119,11 @@ def test_the_index_links_every_api_page_and_file(http: httpx.Client) -> None:
     assert r.headers["content-type"] == "text/html; charset=utf-8"
     links = {url for tag, url in references(r.text).urls if tag == "a"}
     for api in APIS:
-        assert {f"/_emulator/docs/{api}", f"/_emulator/openapi/{api}.yaml",
-                f"/_emulator/openapi/{api}.json"} <= links
+        assert {
+            f"/_emulator/docs/{api}",
+            f"/_emulator/openapi/{api}.yaml",
+            f"/_emulator/openapi/{api}.json",
+        } <= links
         assert http.get(f"/_emulator/docs/{api}").status_code == 200
 
 
@@ -125,10 +139,16 @@ def test_a_page_refers_only_to_the_emulators_own_files(http: httpx.Client, api: 
         if tag != "a":  # what the browser loads by itself: scripts, styles, icons
             asset = http.get(url)
             assert asset.status_code == 200, url
-    media = {url.rsplit(".", 1)[-1]: http.get(url).headers["content-type"]
-             for tag, url in found.urls if tag != "a"}
-    assert media == {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
-                     "png": "image/png"}
+    media = {
+        url.rsplit(".", 1)[-1]: http.get(url).headers["content-type"]
+        for tag, url in found.urls
+        if tag != "a"
+    }
+    assert media == {
+        "js": "text/javascript; charset=utf-8",
+        "css": "text/css; charset=utf-8",
+        "png": "image/png",
+    }
     # Nothing on the page names another host (no CDN, no online validator).
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", r.text)
 
@@ -149,7 +169,8 @@ def test_labels_land_in_descriptions_and_inferred_summaries(http: httpx.Client) 
     original = yaml.safe_load(spec_file("commerce"))
     login, shown_login = original["paths"]["/login"]["post"], shown["paths"]["/login"]["post"]
     assert shown_login["description"] == (
-        f"**Fidelity: inferred** — {login['x-fidelity-reason']}\n\n{login['description']}")
+        f"**Fidelity: inferred** — {login['x-fidelity-reason']}\n\n{login['description']}"
+    )
     assert shown_login["summary"] == f"{login['summary']} [inferred]"
     update = shown["paths"]["/profiles/{profile_id}"]["put"]
     assert update["description"].startswith("**Fidelity: documented**\n\n")
@@ -159,27 +180,49 @@ def test_labels_land_in_descriptions_and_inferred_summaries(http: httpx.Client) 
     example = shown["components"]["examples"]["Error22000ProfileIdBlank"]
     assert example["summary"].endswith(" [inferred]")
     assert example["description"].startswith("**Fidelity: inferred** — ")
-    assert example["value"] == original["components"]["examples"]["Error22000ProfileIdBlank"]["value"]
+    assert (
+        example["value"] == original["components"]["examples"]["Error22000ProfileIdBlank"]["value"]
+    )
 
 
 def test_fold_leaves_data_alone_and_copies() -> None:
-    spec = {"paths": {"/a": {"get": {"summary": "A.", "x-fidelity": "inferred",
-                                     "responses": {"200": {"description": "ok", "content": {
-                                         "application/json": {"example": {"x-fidelity": "inferred"}}}}}}}}}
+    spec = {
+        "paths": {
+            "/a": {
+                "get": {
+                    "summary": "A.",
+                    "x-fidelity": "inferred",
+                    "responses": {
+                        "200": {
+                            "description": "ok",
+                            "content": {
+                                "application/json": {"example": {"x-fidelity": "inferred"}}
+                            },
+                        }
+                    },
+                }
+            }
+        }
+    }
     folded = fold(spec)
     get = folded["paths"]["/a"]["get"]
     assert get["description"] == "**Fidelity: inferred**" and get["summary"] == "A. [inferred]"
-    assert get["responses"]["200"]["content"]["application/json"]["example"] == {"x-fidelity": "inferred"}
+    assert get["responses"]["200"]["content"]["application/json"]["example"] == {
+        "x-fidelity": "inferred"
+    }
     assert spec["paths"]["/a"]["get"]["x-fidelity"] == "inferred"  # the original is untouched
 
 
 def test_assets_come_from_the_swagger_ui_bundle_package(http: httpx.Client) -> None:
     import swagger_ui_bundle
+
     folder = Path(swagger_ui_bundle.swagger_ui_path)
-    for name, media in (("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
-                        ("swagger-ui.css", "text/css; charset=utf-8"),
-                        ("swagger-ui.css.map", "application/json"),
-                        ("favicon-32x32.png", "image/png")):
+    for name, media in (
+        ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+        ("swagger-ui.css", "text/css; charset=utf-8"),
+        ("swagger-ui.css.map", "application/json"),
+        ("favicon-32x32.png", "image/png"),
+    ):
         r = http.get(f"/_emulator/docs/assets/{name}")
         assert r.status_code == 200
         assert r.headers["content-type"] == media
@@ -188,8 +231,13 @@ def test_assets_come_from_the_swagger_ui_bundle_package(http: httpx.Client) -> N
 
 
 def test_docs_need_no_control_token(guarded: EmulatorServer) -> None:
-    for path in ("/_emulator/docs", "/_emulator/docs/control", "/_emulator/docs/assets/swagger-ui.css",
-                 "/_emulator/openapi/loyalty.yaml", "/_emulator/openapi/control.json"):
+    for path in (
+        "/_emulator/docs",
+        "/_emulator/docs/control",
+        "/_emulator/docs/assets/swagger-ui.css",
+        "/_emulator/openapi/loyalty.yaml",
+        "/_emulator/openapi/control.json",
+    ):
         assert httpx.get(guarded.url + path).status_code == 200, path
     assert httpx.get(f"{guarded.url}/_emulator/docs/billing").status_code == 404
     # The rest of the control API still needs it, paths that merely start alike included.

@@ -5,6 +5,7 @@ loads nothing from anywhere but the emulator.
 Skips when Chromium or Playwright is missing, except under CI (env CI set), where that
 fails. Screenshots go to $DOCS_SCREENSHOTS when set, else to the test's temporary folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,46 +13,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from emulator.server import EmulatorServer
+from tests.browser import Visit
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 APIS = ("loyalty", "commerce", "control")
-
-
-def _missing() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} not found: run 'bash tools/setup-browser.sh' (as root) or apt-get install chromium"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the Python package playwright is not installed: pip install -e '.[test]'"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    reason = _missing()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set and the browser test cannot run: {reason}")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path_factory.mktemp("chromium-profile"), executable_path=str(CHROMIUM),
-            headless=True, args=FLAGS, viewport={"width": 1280, "height": 900})
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 @pytest.fixture(scope="module")
@@ -59,38 +29,6 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(os.environ.get("DOCS_SCREENSHOTS") or tmp_path_factory.mktemp("docs-screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-class Visit:
-    """A page of the browser that records every request it makes and every script error;
-    a request for anywhere but the emulator is recorded and never sent."""
-
-    def __init__(self, context: Any, server: EmulatorServer) -> None:
-        self.origin = urlsplit(server.url).netloc
-        self.local: list[str] = []
-        self.outside: list[str] = []
-        self.failed: list[str] = []
-        self.errors: list[str] = []
-        self.page = context.new_page()
-        self.page.route("**/*", self._route)
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
-
-    def _route(self, route: Any) -> None:
-        url = route.request.url
-        parts = urlsplit(url)
-        if parts.scheme in ("http", "https") and parts.netloc == self.origin:
-            self.local.append(url)
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
-
-    def check_clean(self) -> None:
-        assert self.outside == []
-        assert self.failed == []
-        assert self.errors == []
-        assert self.local and all(urlsplit(url).hostname == "127.0.0.1" for url in self.local)
 
 
 @pytest.fixture
@@ -108,13 +46,18 @@ def exactly(text: str) -> re.Pattern[str]:
 
 def operations(api: str) -> list[dict[str, Any]]:
     spec = yaml.safe_load((ROOT / "openapi" / f"{api}.yaml").read_bytes())
-    return [op for item in spec["paths"].values() for method, op in item.items()
-            if isinstance(op, dict) and "operationId" in op]
+    return [
+        op
+        for item in spec["paths"].values()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    ]
 
 
 @pytest.mark.parametrize("api", APIS)
-def test_a_page_renders_every_operation_of_its_spec(visit: Visit, server: EmulatorServer,
-                                                    shots: Path, api: str) -> None:
+def test_a_page_renders_every_operation_of_its_spec(
+    visit: Visit, server: EmulatorServer, shots: Path, api: str
+) -> None:
     page = visit.page
     page.goto(f"{server.url}/_emulator/docs/{api}")
     page.wait_for_selector(".opblock-summary-operation-id")
@@ -122,8 +65,10 @@ def test_a_page_renders_every_operation_of_its_spec(visit: Visit, server: Emulat
     shown_ids = page.locator(".opblock-summary-operation-id").all_inner_texts()
     assert sorted(shown_ids) == sorted(op["operationId"] for op in ops)
     for op in ops:
-        block = page.locator(".opblock", has=page.locator(
-            ".opblock-summary-operation-id", has_text=exactly(op["operationId"]))).first
+        block = page.locator(
+            ".opblock",
+            has=page.locator(".opblock-summary-operation-id", has_text=exactly(op["operationId"])),
+        ).first
         assert block.is_visible()
         if "summary" in op:
             assert op["summary"] in block.locator(".opblock-summary-description").inner_text()
@@ -135,13 +80,16 @@ def test_a_page_renders_every_operation_of_its_spec(visit: Visit, server: Emulat
 
 
 @pytest.mark.parametrize("api", ["loyalty", "commerce"])
-def test_an_inferred_operation_shows_its_label_and_reason(visit: Visit, server: EmulatorServer,
-                                                          shots: Path, api: str) -> None:
+def test_an_inferred_operation_shows_its_label_and_reason(
+    visit: Visit, server: EmulatorServer, shots: Path, api: str
+) -> None:
     op = next(op for op in operations(api) if op.get("x-fidelity") == "inferred")
     page = visit.page
     page.goto(f"{server.url}/_emulator/docs/{api}")
-    summary = page.locator(".opblock-summary", has=page.locator(
-        ".opblock-summary-operation-id", has_text=exactly(op["operationId"]))).first
+    summary = page.locator(
+        ".opblock-summary",
+        has=page.locator(".opblock-summary-operation-id", has_text=exactly(op["operationId"])),
+    ).first
     assert "[inferred]" in summary.inner_text()  # visible while collapsed
     summary.click()
     # The operation's own description: the first block of the opened operation.
@@ -159,10 +107,14 @@ def test_an_inferred_operation_shows_its_label_and_reason(visit: Visit, server: 
 def test_an_inferred_response_shows_its_label(visit: Visit, server: EmulatorServer) -> None:
     page = visit.page
     page.goto(f"{server.url}/_emulator/docs/commerce")
-    page.locator(".opblock-summary", has=page.locator(
-        ".opblock-summary-operation-id", has_text=exactly("updateProfile"))).first.click()
-    row = page.locator(".opblock.is-open tr.response", has=page.locator(
-        "td.response-col_status", has_text=exactly("413"))).first
+    page.locator(
+        ".opblock-summary",
+        has=page.locator(".opblock-summary-operation-id", has_text=exactly("updateProfile")),
+    ).first.click()
+    row = page.locator(
+        ".opblock.is-open tr.response",
+        has=page.locator("td.response-col_status", has_text=exactly("413")),
+    ).first
     row.wait_for()
     text = row.locator(".response-col_description").inner_text()
     assert "Fidelity: inferred" in text and "Not in the seed" in text

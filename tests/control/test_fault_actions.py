@@ -1,4 +1,5 @@
 """Every action and fault kind, as a real client sees it; matching, counting and expiry."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -13,10 +14,15 @@ from emulator.client import Emulator
 from emulator.clock import ManualClock
 from emulator.server import EmulatorServer
 from emulator.transport import MALFORMED_JSON
-from tests.control.conftest import (LOYALTY_PROFILE, VALID_UPDATE, Clocked, commerce_token,
-                                    raw_get, raw_request, wait_for)
-
-
+from tests.control.conftest import (
+    LOYALTY_PROFILE,
+    VALID_UPDATE,
+    Clocked,
+    commerce_token,
+    raw_get,
+    raw_request,
+    wait_for,
+)
 
 # --- catalogue errors -----------------------------------------------------------------------
 
@@ -28,25 +34,41 @@ from tests.control.conftest import (LOYALTY_PROFILE, VALID_UPDATE, Clocked, comm
 
 
 def test_respond_sends_exactly_the_rule(emu: Emulator, http: httpx.Client) -> None:
-    emu.inject(respond={"status": 503, "headers": {"Retry-After": "2", "X-Extra": "yes"},
-                        "body": {"not": ["the", "vendor", "shape"]}})
+    emu.inject(
+        respond={
+            "status": 503,
+            "headers": {"Retry-After": "2", "X-Extra": "yes"},
+            "body": {"not": ["the", "vendor", "shape"]},
+        }
+    )
     r = http.get(LOYALTY_PROFILE)
     assert (r.status_code, r.json()) == (503, {"not": ["the", "vendor", "shape"]})
     assert (r.headers["retry-after"], r.headers["x-extra"]) == ("2", "yes")
 
 
-@pytest.mark.parametrize(("respond", "content", "content_type"), [
-    ({"status": 204}, b"", None),
-    ({"status": 200, "body": None}, b"null", "application/json"),
-    ({"status": 418, "body": "teapot"}, b'"teapot"', "application/json"),
-    ({"status": 200, "headers": {"Content-Type": "text/plain"}, "body": "hi"}, b'"hi"', "text/plain"),
-])
-def test_respond_bodies_and_content_types(emu: Emulator, http: httpx.Client, respond: dict,
-                                          content: bytes, content_type: str | None) -> None:
+@pytest.mark.parametrize(
+    ("respond", "content", "content_type"),
+    [
+        ({"status": 204}, b"", None),
+        ({"status": 200, "body": None}, b"null", "application/json"),
+        ({"status": 418, "body": "teapot"}, b'"teapot"', "application/json"),
+        (
+            {"status": 200, "headers": {"Content-Type": "text/plain"}, "body": "hi"},
+            b'"hi"',
+            "text/plain",
+        ),
+    ],
+)
+def test_respond_bodies_and_content_types(
+    emu: Emulator, http: httpx.Client, respond: dict, content: bytes, content_type: str | None
+) -> None:
     emu.inject(respond=respond)
     r = http.get(LOYALTY_PROFILE)
     assert (r.status_code, r.content, r.headers.get("content-type")) == (
-        respond["status"], content, content_type)
+        respond["status"],
+        content,
+        content_type,
+    )
 
 
 # --- delays ---------------------------------------------------------------------------------
@@ -86,8 +108,9 @@ def test_uniform_and_lognormal_delays_follow_the_seeded_rng(clocked: Clocked) ->
     clocked.emu.inject(delay={"uniform": [150, 250]}, times=1)
     clocked.emu.inject(delay={"lognormal": {"median": 100, "sigma": 0.5, "maxMs": 400}})
     rng = random.Random(11)
-    expected = [rng.uniform(150, 250)] + [min(100 * 2.718281828459045 ** (0.5 * rng.gauss(0, 1)), 400)
-                                          for _ in range(2)]
+    expected = [rng.uniform(150, 250)] + [
+        min(100 * 2.718281828459045 ** (0.5 * rng.gauss(0, 1)), 400) for _ in range(2)
+    ]
     assert [delayed(clocked) for _ in expected] == pytest.approx([ms / 1000 for ms in expected])
 
 
@@ -110,8 +133,9 @@ def test_a_delayed_call_does_not_hold_up_other_calls(clocked: Clocked) -> None:
 
 
 @pytest.fixture(params=["httptools", "h11"])
-def any_server(request: pytest.FixtureRequest, server: EmulatorServer,
-               h11_server: EmulatorServer) -> EmulatorServer:
+def any_server(
+    request: pytest.FixtureRequest, server: EmulatorServer, h11_server: EmulatorServer
+) -> EmulatorServer:
     """Transport faults on both of uvicorn's HTTP protocols."""
     return server if request.param == "httptools" else h11_server
 
@@ -122,7 +146,9 @@ def faulty(any_server: EmulatorServer, namespace: str) -> Emulator:
         yield emulator
 
 
-def test_connection_reset_reaches_the_client_as_a_reset(faulty: Emulator, any_server: EmulatorServer) -> None:
+def test_connection_reset_reaches_the_client_as_a_reset(
+    faulty: Emulator, any_server: EmulatorServer
+) -> None:
     faulty.inject(fault="connection_reset", operation="getProfile")
     with pytest.raises(httpx.ReadError) as caught:
         httpx.get(f"{any_server.url}{LOYALTY_PROFILE}", headers=faulty.headers, timeout=5)
@@ -130,7 +156,9 @@ def test_connection_reset_reaches_the_client_as_a_reset(faulty: Emulator, any_se
     with pytest.raises(ConnectionResetError):
         raw_request(any_server.port, raw_get(LOYALTY_PROFILE, faulty.namespace))
     entries = wait_for(lambda: faulty.requests() if len(faulty.requests()) == 2 else None)
-    assert [(e["status"], e["fault"], e["rule"]) for e in entries] == [(None, "connection_reset", "f-1")] * 2
+    assert [(e["status"], e["fault"], e["rule"]) for e in entries] == [
+        (None, "connection_reset", "f-1")
+    ] * 2
 
 
 def test_empty_response_closes_without_a_byte(faulty: Emulator, any_server: EmulatorServer) -> None:
@@ -142,11 +170,16 @@ def test_empty_response_closes_without_a_byte(faulty: Emulator, any_server: Emul
     assert [(e["status"], e["fault"]) for e in entries] == [(None, "empty_response")] * 2
 
 
-def test_malformed_body_is_a_200_whose_json_does_not_parse(faulty: Emulator,
-                                                          any_server: EmulatorServer) -> None:
+def test_malformed_body_is_a_200_whose_json_does_not_parse(
+    faulty: Emulator, any_server: EmulatorServer
+) -> None:
     faulty.inject(fault="malformed_body")
     r = httpx.get(f"{any_server.url}{LOYALTY_PROFILE}", headers=faulty.headers, timeout=5)
-    assert (r.status_code, r.headers["content-type"], r.content) == (200, "application/json", MALFORMED_JSON)
+    assert (r.status_code, r.headers["content-type"], r.content) == (
+        200,
+        "application/json",
+        MALFORMED_JSON,
+    )
     with pytest.raises(ValueError):
         r.json()
     raw = raw_request(any_server.port, raw_get(LOYALTY_PROFILE, faulty.namespace))
@@ -155,13 +188,17 @@ def test_malformed_body_is_a_200_whose_json_does_not_parse(faulty: Emulator,
 
 
 def test_timeout_holds_until_the_client_gives_up_while_other_calls_are_served(
-        faulty: Emulator, any_server: EmulatorServer) -> None:
+    faulty: Emulator, any_server: EmulatorServer
+) -> None:
     faulty.inject(fault="timeout", operation="updateProfile")
     body = json.dumps(VALID_UPDATE).encode()
     held = socket.create_connection(("127.0.0.1", any_server.port), timeout=5)
-    held.sendall(f"PUT {LOYALTY_PROFILE} HTTP/1.1\r\nHost: emulator\r\n"
-                 f"X-Emulator-Namespace: {faulty.namespace}\r\nContent-Type: application/json\r\n"
-                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    held.sendall(
+        f"PUT {LOYALTY_PROFILE} HTTP/1.1\r\nHost: emulator\r\n"
+        f"X-Emulator-Namespace: {faulty.namespace}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
     namespace = any_server.app.runtime.namespace(faulty.namespace)
     assert wait_for(lambda: namespace.in_flight == 1)  # the server holds the call
     r = httpx.get(f"{any_server.url}{LOYALTY_PROFILE}", headers=faulty.headers, timeout=5)
@@ -173,14 +210,20 @@ def test_timeout_holds_until_the_client_gives_up_while_other_calls_are_served(
     entry = wait_for(lambda: faulty.requests(operation="updateProfile"))[0]
     assert (entry["status"], entry["fault"]) == (None, "timeout")
     with pytest.raises(TimeoutError):
-        raw_request(any_server.port, raw_get(LOYALTY_PROFILE, faulty.namespace).replace(
-            b"GET", b"PUT"), timeout=0.3)
+        raw_request(
+            any_server.port,
+            raw_get(LOYALTY_PROFILE, faulty.namespace).replace(b"GET", b"PUT"),
+            timeout=0.3,
+        )
 
 
 def test_timeout_is_capped_by_the_server() -> None:
     clock = ManualClock()
-    with EmulatorServer(hold_seconds=0.3, clock=clock) as capped, Emulator(capped.url, "cap") as emulator, \
-            concurrent.futures.ThreadPoolExecutor(1) as pool:
+    with (
+        EmulatorServer(hold_seconds=0.3, clock=clock) as capped,
+        Emulator(capped.url, "cap") as emulator,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
         emulator.inject(fault="timeout")
         held = pool.submit(raw_request, capped.port, raw_get(LOYALTY_PROFILE, "cap"), 10)
         assert wait_for(lambda: clock.waiting == 1)
@@ -232,8 +275,9 @@ def test_an_empty_match_matches_every_vendor_operation(emu: Emulator, http: http
         assert http.get(path).status_code == 299
 
 
-def test_paths_and_methods_outside_the_spec_keep_their_404_and_405(emu: Emulator,
-                                                                   http: httpx.Client) -> None:
+def test_paths_and_methods_outside_the_spec_keep_their_404_and_405(
+    emu: Emulator, http: httpx.Client
+) -> None:
     emu.inject(respond={"status": 299})
     assert http.get("/client/nowhere").status_code == 404
     assert http.delete(LOYALTY_PROFILE).status_code == 405
@@ -253,7 +297,14 @@ def test_first_matching_rule_wins(emu: Emulator, http: httpx.Client) -> None:
 
 def test_times_and_after(emu: Emulator, http: httpx.Client) -> None:
     emu.inject(respond={"status": 503}, after=2, times=2)
-    assert [http.get(LOYALTY_PROFILE).status_code for _ in range(6)] == [200, 200, 503, 503, 200, 200]
+    assert [http.get(LOYALTY_PROFILE).status_code for _ in range(6)] == [
+        200,
+        200,
+        503,
+        503,
+        200,
+        200,
+    ]
     [rule] = emu.rules()  # spent, and listed with its counters until removed
     assert (rule["matched"], rule["fired"], rule["spent"]) == (4, 2, True)
 
@@ -265,7 +316,9 @@ def test_counters_are_listed(emu: Emulator, http: httpx.Client) -> None:
     assert {k: emu.rules()[0][k] for k in ("matched", "fired")} == {"matched": 3, "fired": 2}
 
 
-def test_probability_draws_from_the_namespaces_seeded_rng(emu: Emulator, http: httpx.Client) -> None:
+def test_probability_draws_from_the_namespaces_seeded_rng(
+    emu: Emulator, http: httpx.Client
+) -> None:
     def run() -> list[bool]:
         emu.inject(respond={"status": 503}, probability=0.3)
         return [http.get(LOYALTY_PROFILE).status_code == 503 for _ in range(30)]

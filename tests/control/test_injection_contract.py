@@ -3,6 +3,7 @@
 Expected bodies are the specs' own examples (openapi/*.yaml, read here with a YAML parser
 of the test's own), never the emulator's catalogue.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -15,8 +16,15 @@ import yaml
 
 from emulator.client import Emulator, EmulatorError
 from emulator.server import EmulatorServer
-from tests.control.conftest import (APP_KEY, COMMERCE_PROFILE, LOYALTY_PROFILE, VALID_UPDATE,
-                                    commerce_token, raw_request, wait_for)
+from tests.control.conftest import (
+    APP_KEY,
+    COMMERCE_PROFILE,
+    LOYALTY_PROFILE,
+    VALID_UPDATE,
+    commerce_token,
+    raw_request,
+    wait_for,
+)
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi"
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -25,8 +33,12 @@ METHODS = ("get", "put", "post", "delete", "patch")
 def spec_operations(name: str) -> list[str]:
     """The operationIds a spec declares (the spec is the list of operations)."""
     spec = yaml.safe_load((OPENAPI / name).read_text(encoding="utf-8"))
-    return [op["operationId"] for item in spec["paths"].values()
-            for method, op in item.items() if method in METHODS]
+    return [
+        op["operationId"]
+        for item in spec["paths"].values()
+        for method, op in item.items()
+        if method in METHODS
+    ]
 
 
 def spec_examples(name: str) -> list[tuple[str, int, str, dict[str, Any]]]:
@@ -54,37 +66,52 @@ def spec_examples(name: str) -> list[tuple[str, int, str, dict[str, Any]]]:
                 if "example" in media:
                     named["example"] = {"value": media["example"]}
                 for key, example in named.items():
-                    found.append((operation["operationId"], int(status), key,
-                                  deref(example)["value"]))
+                    found.append(
+                        (operation["operationId"], int(status), key, deref(example)["value"])
+                    )
     return found
 
 
-EXAMPLES = [("loyalty", *e) for e in spec_examples("loyalty.yaml")] + \
-           [("commerce", *e) for e in spec_examples("commerce.yaml")]
+EXAMPLES = [("loyalty", *e) for e in spec_examples("loyalty.yaml")] + [
+    ("commerce", *e) for e in spec_examples("commerce.yaml")
+]
 
 
 def valid_call(http: httpx.Client, api: str, operation: str) -> httpx.Response:
     """A call of `operation` that passes every check of the vendor (with no rule, a 2xx)."""
     if api == "loyalty":
         if operation == "enrollMember":
-            return http.post("/client/users", json={
-                **VALID_UPDATE, "email": f"{uuid.uuid4().hex[:12]}@example.com"})
+            return http.post(
+                "/client/users",
+                json={**VALID_UPDATE, "email": f"{uuid.uuid4().hex[:12]}@example.com"},
+            )
         if operation == "startSession":
-            return http.post("/client/users/1000000002/sessions",
-                             json={"correlationId": "c-valid", "channel": "WEBSITE"})
+            return http.post(
+                "/client/users/1000000002/sessions",
+                json={"correlationId": "c-valid", "channel": "WEBSITE"},
+            )
         if operation == "updateProfile":
             return http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
         return http.get(LOYALTY_PROFILE + ("/emd" if operation == "getExtendedData" else ""))
     if operation == "login":
-        return http.post("/ccadmin/v1/login", data={"grant_type": "client_credentials"},
-                         headers={"Authorization": f"Bearer {APP_KEY}"})
+        return http.post(
+            "/ccadmin/v1/login",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Bearer {APP_KEY}"},
+        )
     bearer = {"Authorization": f"Bearer {commerce_token(http)}"}
     if operation == "refresh":
         return http.post("/ccadmin/v1/refresh", headers=bearer)
     if operation == "createProfile":
-        return http.post("/ccadmin/v1/profiles", headers=bearer, json={
-            "firstName": "Sam", "lastName": "Shopper",
-            "email": f"{uuid.uuid4().hex[:12]}@example.com"})
+        return http.post(
+            "/ccadmin/v1/profiles",
+            headers=bearer,
+            json={
+                "firstName": "Sam",
+                "lastName": "Shopper",
+                "email": f"{uuid.uuid4().hex[:12]}@example.com",
+            },
+        )
     if operation == "updateProfile":
         return http.put(COMMERCE_PROFILE, headers=bearer, json={"firstName": "Kim"})
     return http.get(COMMERCE_PROFILE, headers=bearer)
@@ -95,13 +122,26 @@ def catalogue(server: EmulatorServer) -> list[dict[str, Any]]:
     return httpx.get(f"{server.url}/_emulator/errors").json()
 
 
-@pytest.mark.parametrize(("api", "operation", "status", "example", "body"), EXAMPLES,
-                         ids=[f"{a}.{o}-{s}-{e}" for a, o, s, e, _ in EXAMPLES])
+@pytest.mark.parametrize(
+    ("api", "operation", "status", "example", "body"),
+    EXAMPLES,
+    ids=[f"{a}.{o}-{s}-{e}" for a, o, s, e, _ in EXAMPLES],
+)
 def test_every_documented_error_is_injected_on_each_operation_documenting_it(
-        emu: Emulator, http: httpx.Client, catalogue: list[dict[str, Any]], api: str,
-        operation: str, status: int, example: str, body: dict[str, Any]) -> None:
-    names = [e["name"] for e in catalogue if e["name"].startswith(f"{api}.")
-             and (e["status"], e["body"]) == (status, body)]
+    emu: Emulator,
+    http: httpx.Client,
+    catalogue: list[dict[str, Any]],
+    api: str,
+    operation: str,
+    status: int,
+    example: str,
+    body: dict[str, Any],
+) -> None:
+    names = [
+        e["name"]
+        for e in catalogue
+        if e["name"].startswith(f"{api}.") and (e["status"], e["body"]) == (status, body)
+    ]
     if not names:
         pytest.skip("an example with values of its own (no catalogue entry sends it as is)")
     emu.inject(error=names[0], operation=operation, times=1)
@@ -121,42 +161,70 @@ def test_an_error_of_one_api_never_fires_on_the_other(emu: Emulator, http: httpx
 
 
 def test_an_error_naming_no_operation_fires_only_where_its_spec_documents_it(
-        emu: Emulator, http: httpx.Client) -> None:
+    emu: Emulator, http: httpx.Client
+) -> None:
     """The README's own `inject(error="loyalty.EMAIL_ALREADY_EXISTS")`."""
     emu.inject(error="loyalty.EMAIL_ALREADY_EXISTS")
     assert valid_call(http, "commerce", "updateProfile").status_code == 200
     assert valid_call(http, "loyalty", "startSession").status_code == 201
     assert valid_call(http, "loyalty", "getProfile").status_code == 200
     r = valid_call(http, "loyalty", "updateProfile")
-    assert (r.status_code, r.json()) == (400, {
-        "statusCode": 400, "errorCode": "EMAIL_ALREADY_EXISTS",
-        "errorMessage": "Sorry, that email address is already in use"})  # REQUIREMENTS 2a
+    assert (r.status_code, r.json()) == (
+        400,
+        {
+            "statusCode": 400,
+            "errorCode": "EMAIL_ALREADY_EXISTS",
+            "errorMessage": "Sorry, that email address is already in use",
+        },
+    )  # REQUIREMENTS 2a
     assert [rule["matched"] for rule in emu.rules()] == [1]
 
 
-@pytest.mark.parametrize(("rule", "detail"), [
-    ({"error": "loyalty.EMAIL_ALREADY_EXISTS", "match": {"operation": "startSession"}},
-     "error: loyalty.EMAIL_ALREADY_EXISTS is not a response of loyalty startSession in its spec "
-     "(documented for: enrollMember, updateProfile)"),
-    ({"error": "loyalty.EMAIL_ALREADY_EXISTS", "match": {"api": "commerce", "operation": "login"}},
-     "match.api: loyalty.EMAIL_ALREADY_EXISTS is an error of the loyalty API, not of commerce"),
-    ({"error": "loyalty.EMAIL_ALREADY_EXISTS", "match": {"operation": "login"}},
-     "match.operation: the loyalty API has no operation 'login'"),
-    ({"fault": "timeout", "match": {"api": "loyalty", "operation": "login"}},
-     "match.operation: the loyalty API has no operation 'login'"),
-    ({"respond": {"status": 503}, "match": {"operation": "updateProfil"}},
-     "match.operation: no API has an operation 'updateProfil' (operations: "
-     f"{', '.join(sorted({*spec_operations('loyalty.yaml'), *spec_operations('commerce.yaml')}))}); "
-     "did you mean updateProfile"),
-    ({"error": "loyalty.RESOURCE_NOT_FOUND"},
-     "error: loyalty.RESOURCE_NOT_FOUND is not a response of any loyalty operation in its spec"),
-    ({"respond": {"status": 100}}, "respond.status: "),  # the reason is jsonschema's (a bound)
-    ({"respond": {"status": 204, "body": {"a": 1}}}, "respond.body: a 204 response has no body"),
-    ({"respond": {"status": 304, "body": None}}, "respond.body: a 304 response has no body"),
-    ({"fault": "timeout", "stage": "checked"}, "stage: transport faults act on arrival"),
-])
-def test_rules_outside_the_contract_are_refused(http: httpx.Client, rule: dict[str, Any],
-                                                detail: str) -> None:
+@pytest.mark.parametrize(
+    ("rule", "detail"),
+    [
+        (
+            {"error": "loyalty.EMAIL_ALREADY_EXISTS", "match": {"operation": "startSession"}},
+            "error: loyalty.EMAIL_ALREADY_EXISTS is not a response of loyalty startSession in its spec "
+            "(documented for: enrollMember, updateProfile)",
+        ),
+        (
+            {
+                "error": "loyalty.EMAIL_ALREADY_EXISTS",
+                "match": {"api": "commerce", "operation": "login"},
+            },
+            "match.api: loyalty.EMAIL_ALREADY_EXISTS is an error of the loyalty API, not of commerce",
+        ),
+        (
+            {"error": "loyalty.EMAIL_ALREADY_EXISTS", "match": {"operation": "login"}},
+            "match.operation: the loyalty API has no operation 'login'",
+        ),
+        (
+            {"fault": "timeout", "match": {"api": "loyalty", "operation": "login"}},
+            "match.operation: the loyalty API has no operation 'login'",
+        ),
+        (
+            {"respond": {"status": 503}, "match": {"operation": "updateProfil"}},
+            "match.operation: no API has an operation 'updateProfil' (operations: "
+            f"{', '.join(sorted({*spec_operations('loyalty.yaml'), *spec_operations('commerce.yaml')}))}); "
+            "did you mean updateProfile",
+        ),
+        (
+            {"error": "loyalty.RESOURCE_NOT_FOUND"},
+            "error: loyalty.RESOURCE_NOT_FOUND is not a response of any loyalty operation in its spec",
+        ),
+        ({"respond": {"status": 100}}, "respond.status: "),  # the reason is jsonschema's (a bound)
+        (
+            {"respond": {"status": 204, "body": {"a": 1}}},
+            "respond.body: a 204 response has no body",
+        ),
+        ({"respond": {"status": 304, "body": None}}, "respond.body: a 304 response has no body"),
+        ({"fault": "timeout", "stage": "checked"}, "stage: transport faults act on arrival"),
+    ],
+)
+def test_rules_outside_the_contract_are_refused(
+    http: httpx.Client, rule: dict[str, Any], detail: str
+) -> None:
     r = http.post("/_emulator/faults", json=rule)
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "invalid_request"
@@ -169,9 +237,13 @@ def test_rules_outside_the_contract_are_refused(http: httpx.Client, rule: dict[s
 
 def test_a_204_goes_out_without_content(server: EmulatorServer, emu: Emulator) -> None:
     emu.inject(respond={"status": 204}, operation="getProfile", stage="arrival")
-    raw = raw_request(server.port, (
-        f"GET {LOYALTY_PROFILE} HTTP/1.1\r\nHost: emulator\r\nX-Emulator-Namespace: "
-        f"{emu.namespace}\r\nConnection: close\r\n\r\n").encode())
+    raw = raw_request(
+        server.port,
+        (
+            f"GET {LOYALTY_PROFILE} HTTP/1.1\r\nHost: emulator\r\nX-Emulator-Namespace: "
+            f"{emu.namespace}\r\nConnection: close\r\n\r\n"
+        ).encode(),
+    )
     head, _, content = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 204")
     assert b"content-length" not in head.lower() and b"transfer-encoding" not in head.lower()
@@ -186,8 +258,9 @@ def commerce_example(name: str) -> dict[str, Any]:
     return spec["components"]["examples"][name]["value"]
 
 
-def test_a_call_without_a_token_gets_401_whatever_rule_waits(emu: Emulator,
-                                                            http: httpx.Client) -> None:
+def test_a_call_without_a_token_gets_401_whatever_rule_waits(
+    emu: Emulator, http: httpx.Client
+) -> None:
     emu.activate("commerce-internal-error")
     r = http.get(COMMERCE_PROFILE)
     assert (r.status_code, r.json()) == (401, commerce_example("Error401AuthorizationRequired"))
@@ -197,76 +270,110 @@ def test_a_call_without_a_token_gets_401_whatever_rule_waits(emu: Emulator,
 
 
 def test_malformed_json_and_blank_ids_get_their_own_errors_whatever_rule_waits(
-        emu: Emulator, http: httpx.Client) -> None:
+    emu: Emulator, http: httpx.Client
+) -> None:
     emu.activate("loyalty-email-taken")
-    r = http.put("/client/users/%20/profile", content=b'{"firstName": ',
-                 headers={"Content-Type": "application/json"})
+    r = http.put(
+        "/client/users/%20/profile",
+        content=b'{"firstName": ',
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.json()["errorCode"] == "INVALID_REQUEST"
     assert r.json()["errorMessage"].startswith("Invalid request: Malformed JSON")
     r = http.put("/client/users/%20/profile", json=VALID_UPDATE)
-    assert (r.status_code, r.json()) == (400, {  # REQUIREMENTS 2a, to the character
-        "statusCode": 400, "errorCode": "INVALID_REQUEST",
-        "errorMessage": "Must provide a session correlation ID"})
+    assert (r.status_code, r.json()) == (
+        400,
+        {  # REQUIREMENTS 2a, to the character
+            "statusCode": 400,
+            "errorCode": "INVALID_REQUEST",
+            "errorMessage": "Must provide a session correlation ID",
+        },
+    )
     r = http.put("/client/users/no-such-session/profile", json=VALID_UPDATE)
     assert r.status_code == 404
     r = http.put(LOYALTY_PROFILE, json={"firstName": "Ada", "lastName": "Lovelace"})
-    assert r.json()["errorMessage"] == ("The following missing fields are mandatory: "
-                                        "dateOfBirth gender email postalCode")  # seed 000
+    assert r.json()["errorMessage"] == (
+        "The following missing fields are mandatory: dateOfBirth gender email postalCode"
+    )  # seed 000
     r = http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
     assert (r.status_code, r.json()["errorCode"]) == (400, "EMAIL_ALREADY_EXISTS")
     assert emu.rules()[0]["matched"] == 1
 
 
 def test_stage_arrival_answers_before_any_check(emu: Emulator, http: httpx.Client) -> None:
-    emu.inject(respond={"status": 503, "headers": {"Retry-After": "1"}}, operation="getProfile",
-               api="commerce", stage="arrival")
+    emu.inject(
+        respond={"status": 503, "headers": {"Retry-After": "1"}},
+        operation="getProfile",
+        api="commerce",
+        stage="arrival",
+    )
     assert http.get(COMMERCE_PROFILE).status_code == 503  # no token: the outage answers first
     assert emu.rules()[0]["stage"] == "arrival"
 
 
 def test_a_waiting_rule_is_spent_only_by_a_call_that_passed_the_checks(
-        emu: Emulator, http: httpx.Client) -> None:
+    emu: Emulator, http: httpx.Client
+) -> None:
     emu.inject(error="commerce.22001", operation="updateProfile", times=1)
     assert http.put(COMMERCE_PROFILE, json={"firstName": "Kim"}).status_code == 401
-    r = http.put(COMMERCE_PROFILE, json={"firstName": 123},
-                 headers={"Authorization": f"Bearer {commerce_token(http)}"})
-    assert (r.status_code, r.json()) == (400, {  # seed 002: {0}({1}) must be a String
-        "errorCode": "22024", "message": "firstName(123) must be a String", "status": "400"})
+    r = http.put(
+        COMMERCE_PROFILE,
+        json={"firstName": 123},
+        headers={"Authorization": f"Bearer {commerce_token(http)}"},
+    )
+    assert (r.status_code, r.json()) == (
+        400,
+        {  # seed 002: {0}({1}) must be a String
+            "errorCode": "22024",
+            "message": "firstName(123) must be a String",
+            "status": "400",
+        },
+    )
     assert emu.rules()[0]["fired"] == 0
     assert valid_call(http, "commerce", "updateProfile").status_code == 500
     assert emu.rules()[0]["spent"] is True
 
 
 def test_a_rule_waiting_for_the_checks_never_keeps_a_transport_fault_from_arrival(
-        server: EmulatorServer, emu: Emulator) -> None:
+    server: EmulatorServer, emu: Emulator
+) -> None:
     emu.inject(error="loyalty.SERVICE_UNAVAILABLE", probability=0)
     emu.inject(fault="connection_reset")
-    request = (f"GET /client/users/%20/profile HTTP/1.1\r\nHost: emulator\r\n"
-               f"X-Emulator-Namespace: {emu.namespace}\r\nConnection: close\r\n\r\n").encode()
+    request = (
+        f"GET /client/users/%20/profile HTTP/1.1\r\nHost: emulator\r\n"
+        f"X-Emulator-Namespace: {emu.namespace}\r\nConnection: close\r\n\r\n"
+    ).encode()
     with pytest.raises(ConnectionResetError):  # a call the vendor refuses is dropped all the same
         raw_request(server.port, request)
     assert [rule["matched"] for rule in emu.rules()] == [0, 1]
 
 
-def test_a_latency_scenario_in_front_never_hides_a_tests_own_error(emu: Emulator,
-                                                                   http: httpx.Client) -> None:
+def test_a_latency_scenario_in_front_never_hides_a_tests_own_error(
+    emu: Emulator, http: httpx.Client
+) -> None:
     emu.inject(error="loyalty.EMAIL_ALREADY_EXISTS", operation="updateProfile")
     emu.activate("slow-vendor")
     r = http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
     assert (r.status_code, r.json()["errorCode"]) == (400, "EMAIL_ALREADY_EXISTS")
-    assert [(rule["id"], rule["fired"]) for rule in emu.rules()] == [("s-slow-vendor-1", 1), ("f-1", 1)]
+    assert [(rule["id"], rule["fired"]) for rule in emu.rules()] == [
+        ("s-slow-vendor-1", 1),
+        ("f-1", 1),
+    ]
 
 
 # --- probability is part of matching (REQUIREMENTS 5.13) --------------------------------------
 
 
-def test_a_scenarios_failed_draw_lets_a_tests_own_rule_fire(server: EmulatorServer,
-                                                           emu: Emulator) -> None:
+def test_a_scenarios_failed_draw_lets_a_tests_own_rule_fire(
+    server: EmulatorServer, emu: Emulator
+) -> None:
     emu.activate("connection-drops")
     mine = emu.inject(fault="connection_reset", times=1)
-    request = (f"GET {LOYALTY_PROFILE} HTTP/1.1\r\nHost: emulator\r\nX-Emulator-Namespace: "
-               f"{emu.namespace}\r\nConnection: close\r\n\r\n").encode()
+    request = (
+        f"GET {LOYALTY_PROFILE} HTTP/1.1\r\nHost: emulator\r\nX-Emulator-Namespace: "
+        f"{emu.namespace}\r\nConnection: close\r\n\r\n"
+    ).encode()
     resets = 0
     for _ in range(20):
         try:
@@ -286,8 +393,10 @@ def test_a_scenarios_failed_draw_lets_a_tests_own_rule_fire(server: EmulatorServ
 
 
 def test_a_session_the_spec_refuses_is_never_stored(http: httpx.Client) -> None:
-    r = http.post("/client/users/1000000002/sessions", json={
-        "correlationId": "c-null", "channel": "WEBSITE", "externalAgentSessionId": None})
+    r = http.post(
+        "/client/users/1000000002/sessions",
+        json={"correlationId": "c-null", "channel": "WEBSITE", "externalAgentSessionId": None},
+    )
     assert (r.status_code, r.json()["errorCode"]) == (400, "INVALID_REQUEST")
     assert http.get("/client/users/c-null/profile").status_code == 404
 

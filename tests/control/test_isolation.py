@@ -1,4 +1,5 @@
 """Namespaces isolate state, rules, scenarios, journal and config, also under parallel calls."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,12 +16,15 @@ CALLS = 25
 
 
 def test_parallel_tests_in_their_own_namespaces_see_only_their_own_faults_and_journal(
-        server: EmulatorServer) -> None:
+    server: EmulatorServer,
+) -> None:
     tag = uuid.uuid4().hex[:8]
     emulators = [Emulator(server.url, f"iso-{tag}-{n}") for n in range(WORKERS)]
     for n, emulator in enumerate(emulators):
         if n % 2:  # odd namespaces answer with their own number; even ones are served normally
-            emulator.inject(respond={"status": 200, "body": {"namespace": n}}, operation="getProfile")
+            emulator.inject(
+                respond={"status": 200, "body": {"namespace": n}}, operation="getProfile"
+            )
         else:
             emulator.config(loyalty={"mandatoryFields": [f"field{n}"]})
 
@@ -35,7 +39,7 @@ def test_parallel_tests_in_their_own_namespaces_see_only_their_own_faults_and_jo
     with ThreadPoolExecutor(WORKERS) as pool:
         results = list(pool.map(run, range(WORKERS)))
 
-    for n, (emulator, seen) in enumerate(zip(emulators, results)):
+    for n, (emulator, seen) in enumerate(zip(emulators, results, strict=True)):
         profiles, messages = seen[0::2], seen[1::2]
         if n % 2:
             assert profiles == [{"namespace": n}] * CALLS
@@ -52,10 +56,15 @@ def test_parallel_tests_in_their_own_namespaces_see_only_their_own_faults_and_jo
 
 def test_state_scenarios_and_config_do_not_leak_between_namespaces(server: EmulatorServer) -> None:
     tag = uuid.uuid4().hex[:8]
-    with Emulator(server.url, f"a-{tag}") as a, Emulator(server.url, f"b-{tag}") as b, \
-            httpx.Client(base_url=server.url, headers=a.headers) as http_a, \
-            httpx.Client(base_url=server.url, headers=b.headers) as http_b:
-        r = http_a.post("/client/users/1000000001/sessions", json={"correlationId": "only-a", "channel": "APP"})
+    with (
+        Emulator(server.url, f"a-{tag}") as a,
+        Emulator(server.url, f"b-{tag}") as b,
+        httpx.Client(base_url=server.url, headers=a.headers) as http_a,
+        httpx.Client(base_url=server.url, headers=b.headers) as http_b,
+    ):
+        r = http_a.post(
+            "/client/users/1000000001/sessions", json={"correlationId": "only-a", "channel": "APP"}
+        )
         assert r.status_code == 201
         a.activate("loyalty-email-taken")
         a.config(seed=77)

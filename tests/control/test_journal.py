@@ -1,6 +1,7 @@
 """The journal's answers: each entry's id, the response the client received, how long the call
 took (by an injected clock), the rule that acted, and the filters (path, body, rule, time
 window, after an id)."""
+
 from __future__ import annotations
 
 import datetime
@@ -52,8 +53,9 @@ def test_an_entry_holds_the_response_the_client_received(http: httpx.Client) -> 
 KIB = 1024
 
 
-def test_a_response_beyond_the_cap_is_kept_cut_short_with_its_size(emu: Emulator,
-                                                                    http: httpx.Client) -> None:
+def test_a_response_beyond_the_cap_is_kept_cut_short_with_its_size(
+    emu: Emulator, http: httpx.Client
+) -> None:
     text = "x" * (1024 * KIB + 10)  # the body's JSON is 2 bytes longer (the quotes)
     emu.inject(respond={"status": 200, "body": text}, operation="getProfile")
     answer = http.get(LOYALTY_PROFILE)
@@ -61,24 +63,29 @@ def test_a_response_beyond_the_cap_is_kept_cut_short_with_its_size(emu: Emulator
     [entry] = journal(http)
     response = entry["response"]
     assert (response["size"], response["truncated"]) == (len(answer.content), True)
-    assert response["body"] == answer.text[:64 * KIB]  # the first 64 KiB, as a request's, as text
+    assert response["body"] == answer.text[: 64 * KIB]  # the first 64 KiB, as a request's, as text
 
 
 def test_response_bodies_count_against_the_journals_byte_budget() -> None:
     # Small requests, 64 KiB kept of each 200 KiB answer: room for four, not five.
-    with EmulatorServer(journal_bytes=300 * KIB) as small, Emulator(small.url, "budget") as emu, \
-            httpx.Client(base_url=small.url, headers=emu.headers) as http:
+    with (
+        EmulatorServer(journal_bytes=300 * KIB) as small,
+        Emulator(small.url, "budget") as emu,
+        httpx.Client(base_url=small.url, headers=emu.headers) as http,
+    ):
         emu.inject(respond={"status": 200, "body": "y" * (200 * KIB)}, operation="getProfile")
         for n in range(10):
             assert http.get(LOYALTY_PROFILE, params={"n": n}).status_code == 200
         entries = journal(http)
         assert [e["query"] for e in entries] == ["n=6", "n=7", "n=8", "n=9"]
         assert {(e["response"]["size"], e["response"]["truncated"]) for e in entries} == {
-            (200 * KIB + 2, True)}
+            (200 * KIB + 2, True)
+        }
 
 
-def test_an_empty_response_and_a_transport_fault(emu: Emulator, http: httpx.Client,
-                                                 server: EmulatorServer) -> None:
+def test_an_empty_response_and_a_transport_fault(
+    emu: Emulator, http: httpx.Client, server: EmulatorServer
+) -> None:
     emu.inject(respond={"status": 204}, operation="getProfile", times=1)
     assert http.get(LOYALTY_PROFILE).status_code == 204
     emu.inject(fault="connection_reset", operation="getProfile", rule_id="reset", times=1)
@@ -86,15 +93,25 @@ def test_an_empty_response_and_a_transport_fault(emu: Emulator, http: httpx.Clie
         raw_request(server.port, raw_get(LOYALTY_PROFILE, emu.namespace))
     entries = wait_for(lambda: (found := journal(http)) and len(found) == 2 and found)
     empty, broken = entries
-    assert empty["response"] == {"status": 204, "headers": {}, "body": None, "size": 0,
-                                 "truncated": False}
+    assert empty["response"] == {
+        "status": 204,
+        "headers": {},
+        "body": None,
+        "size": 0,
+        "truncated": False,
+    }
     assert empty["actedBy"] == {"id": "f-1", "scenario": None, "action": "respond"}
-    assert (broken["status"], broken["response"], broken["fault"]) == (None, None, "connection_reset")
+    assert (broken["status"], broken["response"], broken["fault"]) == (
+        None,
+        None,
+        "connection_reset",
+    )
     assert broken["actedBy"] == {"id": "reset", "scenario": None, "action": "fault"}
 
 
-def test_acted_by_names_the_rule_its_scenario_and_its_action(emu: Emulator,
-                                                             http: httpx.Client) -> None:
+def test_acted_by_names_the_rule_its_scenario_and_its_action(
+    emu: Emulator, http: httpx.Client
+) -> None:
     emu.inject(delay_ms=1, operation="getProfile", rule_id="slow", times=1)
     http.get(LOYALTY_PROFILE)
     emu.inject(error="loyalty.EMAIL_ALREADY_EXISTS", operation="updateProfile", times=1)
@@ -103,12 +120,18 @@ def test_acted_by_names_the_rule_its_scenario_and_its_action(emu: Emulator,
     http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
     delayed, injected, outage = journal(http)
     # A pure delay acted, but is no injected answer: `rule` stays null for it.
-    assert (delayed["rule"], delayed["actedBy"]) == (None, {"id": "slow", "scenario": None,
-                                                            "action": "delay"})
-    assert (injected["rule"], injected["actedBy"]) == ("f-1", {"id": "f-1", "scenario": None,
-                                                               "action": "error"})
+    assert (delayed["rule"], delayed["actedBy"]) == (
+        None,
+        {"id": "slow", "scenario": None, "action": "delay"},
+    )
+    assert (injected["rule"], injected["actedBy"]) == (
+        "f-1",
+        {"id": "f-1", "scenario": None, "action": "error"},
+    )
     assert outage["actedBy"]["scenario"] == "loyalty-email-taken"
-    assert outage["actedBy"]["id"] == outage["rule"] and outage["rule"].startswith("s-loyalty-email-taken-")
+    assert outage["actedBy"]["id"] == outage["rule"] and outage["rule"].startswith(
+        "s-loyalty-email-taken-"
+    )
 
 
 class SteppingClock(ManualClock):
@@ -164,10 +187,12 @@ def test_filters_by_a_time_window(http: httpx.Client) -> None:
     entries = journal(http)
     first, last = entries[0]["at"], entries[-1]["at"]
     assert [e["id"] for e in journal(http, since=first, until=last)] == [1, 2, 3]
-    assert [e["id"] for e in journal(http, since=last)] == [e["id"] for e in entries
-                                                            if e["at"] >= last]
-    assert [e["id"] for e in journal(http, until=first)] == [e["id"] for e in entries
-                                                             if e["at"] <= first]
+    assert [e["id"] for e in journal(http, since=last)] == [
+        e["id"] for e in entries if e["at"] >= last
+    ]
+    assert [e["id"] for e in journal(http, until=first)] == [
+        e["id"] for e in entries if e["at"] <= first
+    ]
     later = (datetime.datetime.fromisoformat(last) + datetime.timedelta(seconds=1)).isoformat()
     assert journal(http, since=later) == []
     earlier = datetime.datetime.fromisoformat(first) - datetime.timedelta(hours=1)
@@ -175,9 +200,17 @@ def test_filters_by_a_time_window(http: httpx.Client) -> None:
     assert len(journal(http, since=earlier.replace(tzinfo=None).isoformat())) == 3
 
 
-@pytest.mark.parametrize("params", [{"since": "yesterday"}, {"until": "2026-13-01T00:00:00Z"},
-                                    {"after": -1}, {"rule": "no spaces"}, {"path": ""},
-                                    {"body": ""}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "yesterday"},
+        {"until": "2026-13-01T00:00:00Z"},
+        {"after": -1},
+        {"rule": "no spaces"},
+        {"path": ""},
+        {"body": ""},
+    ],
+)
 def test_bad_filters_are_400(http: httpx.Client, params: dict[str, object]) -> None:
     answer = http.get(f"{CONTROL}/requests", params=params)
     assert (answer.status_code, answer.json()["error"]) == (400, "invalid_request")
@@ -185,13 +218,15 @@ def test_bad_filters_are_400(http: httpx.Client, params: dict[str, object]) -> N
 
 def test_a_bad_time_says_which_parameter_and_what_is_expected(http: httpx.Client) -> None:
     answer = http.get(f"{CONTROL}/requests", params={"since": "yesterday"})
-    assert answer.json() == {"error": "invalid_request",
-                             "detail": "since: 'yesterday' is not a date-time such as "
-                                       "2026-01-05T10:00:00Z"}
+    assert answer.json() == {
+        "error": "invalid_request",
+        "detail": "since: 'yesterday' is not a date-time such as 2026-01-05T10:00:00Z",
+    }
 
 
-def test_namespaces_are_listed_with_their_counts(server: EmulatorServer, emu: Emulator,
-                                                 http: httpx.Client) -> None:
+def test_namespaces_are_listed_with_their_counts(
+    server: EmulatorServer, emu: Emulator, http: httpx.Client
+) -> None:
     http.get(LOYALTY_PROFILE)
     http.get(LOYALTY_PROFILE)
     emu.inject(error="loyalty.EMAIL_ALREADY_EXISTS", operation="updateProfile", times=1)
@@ -201,8 +236,14 @@ def test_namespaces_are_listed_with_their_counts(server: EmulatorServer, emu: Em
     assert sum(rule["spent"] for rule in rules) == 1 and len(rules) > 1
     listing = httpx.get(f"{server.url}{CONTROL}/namespaces").json()
     mine = next(n for n in listing if n["name"] == emu.namespace)
-    assert mine == {"name": emu.namespace, "requests": 3, "latest": 3, "rules": len(rules),
-                    "spentRules": 1, "activeScenarios": ["loyalty-flaky"]}
+    assert mine == {
+        "name": emu.namespace,
+        "requests": 3,
+        "latest": 3,
+        "rules": len(rules),
+        "spentRules": 1,
+        "activeScenarios": ["loyalty-flaky"],
+    }
     assert [n["name"] for n in listing] == sorted(n["name"] for n in listing)
     emu.reset()
     listing = httpx.get(f"{server.url}{CONTROL}/namespaces").json()

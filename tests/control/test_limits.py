@@ -2,6 +2,7 @@
 64 KiB it keeps of a body, the namespace cap (the least recently used idle namespace makes
 room, never `default`), no namespace for a call that matches no operation, and control
 errors that quote a huge value cut short."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ def test_the_journal_keeps_64_kib_of_a_body_and_its_whole_size(http: httpx.Clien
         assert r.status_code == 400
     first, second = http.get(f"{CONTROL}/requests").json()["requests"]
     assert (first["bodySize"], first["bodyTruncated"]) == (len(big), True)
-    assert first["body"] == big[:64 * KIB].decode()  # a cut body is shown as text
+    assert first["body"] == big[: 64 * KIB].decode()  # a cut body is shown as text
     assert (second["bodySize"], second["bodyTruncated"]) == (len(small), False)
     assert second["body"] == json.loads(small)
 
@@ -38,11 +39,17 @@ def test_the_journal_keeps_64_kib_of_a_body_and_its_whole_size(http: httpx.Clien
 def test_the_journal_drops_its_oldest_calls_beyond_its_byte_budget() -> None:
     budget = 300 * KIB  # room for four 64 KiB bodies, not five
     body = refused_update(512 * KIB)
-    with EmulatorServer(journal_bytes=budget) as small, \
-            httpx.Client(base_url=small.url, timeout=10) as http:
+    with (
+        EmulatorServer(journal_bytes=budget) as small,
+        httpx.Client(base_url=small.url, timeout=10) as http,
+    ):
         for n in range(10):
-            r = http.put(LOYALTY_PROFILE, params={"n": n}, content=body,
-                         headers={"content-type": "application/json"})
+            r = http.put(
+                LOYALTY_PROFILE,
+                params={"n": n},
+                content=body,
+                headers={"content-type": "application/json"},
+            )
             assert r.status_code == 400
         listing = http.get(f"{CONTROL}/requests")
         queries = [e["query"] for e in listing.json()["requests"]]
@@ -67,11 +74,13 @@ def rules(http: httpx.Client, namespace: str) -> list[str]:
 
 
 def test_a_new_namespace_beyond_the_cap_drops_the_least_recently_used_one() -> None:
-    with EmulatorServer(max_namespaces=3) as capped, \
-            httpx.Client(base_url=capped.url) as http:
+    with EmulatorServer(max_namespaces=3) as capped, httpx.Client(base_url=capped.url) as http:
         for name in ("default", "a", "b"):
-            r = http.post(f"{CONTROL}/faults", json={"id": f"rule-{name}", "delayMs": 1},
-                          headers={"X-Emulator-Namespace": name})
+            r = http.post(
+                f"{CONTROL}/faults",
+                json={"id": f"rule-{name}", "delayMs": 1},
+                headers={"X-Emulator-Namespace": name},
+            )
             assert r.status_code == 201
         http.get(LOYALTY_PROFILE, headers={"X-Emulator-Namespace": "a"})  # a: used since b
         assert http.get(LOYALTY_PROFILE, headers={"X-Emulator-Namespace": "c"}).status_code == 200
@@ -79,19 +88,34 @@ def test_a_new_namespace_beyond_the_cap_drops_the_least_recently_used_one() -> N
         assert rules(http, "default") == ["rule-default"]  # never dropped, though the oldest
         assert capped.app.runtime.existing("b") is None
         assert rules(http, "b") == []  # made again from the fixtures (this drops c or a)
-        assert len({name for name in ("default", "a", "b", "c")
-                    if capped.app.runtime.existing(name) is not None}) == 3
+        assert (
+            len(
+                {
+                    name
+                    for name in ("default", "a", "b", "c")
+                    if capped.app.runtime.existing(name) is not None
+                }
+            )
+            == 3
+        )
 
 
 def test_a_call_that_matches_no_operation_makes_no_namespace() -> None:
     with EmulatorServer(max_namespaces=2) as capped, httpx.Client(base_url=capped.url) as http:
-        r = http.post(f"{CONTROL}/faults", json={"id": "kept", "delayMs": 1},
-                      headers={"X-Emulator-Namespace": "team"})
+        r = http.post(
+            f"{CONTROL}/faults",
+            json={"id": "kept", "delayMs": 1},
+            headers={"X-Emulator-Namespace": "team"},
+        )
         assert r.status_code == 201
         for n in range(20):
-            for method, path in (("GET", "/client/nowhere"), ("DELETE", LOYALTY_PROFILE),
-                                 ("GET", "/ccadmin/v1/nowhere"), ("GET", "/elsewhere"),
-                                 ("GET", f"{CONTROL}/nowhere")):
+            for method, path in (
+                ("GET", "/client/nowhere"),
+                ("DELETE", LOYALTY_PROFILE),
+                ("GET", "/ccadmin/v1/nowhere"),
+                ("GET", "/elsewhere"),
+                ("GET", f"{CONTROL}/nowhere"),
+            ):
                 answer = http.request(method, path, headers={"X-Emulator-Namespace": f"lost-{n}"})
                 assert answer.status_code in (404, 405)
             assert capped.app.runtime.existing(f"lost-{n}") is None
@@ -112,13 +136,17 @@ def test_a_control_error_quotes_a_huge_value_cut_short(http: httpx.Client, where
     huge = "y" * (50 * 1024 * 1024 if where in ("state", "faults", "config") else 20_000)
     headers = {"content-type": "application/json"}
     if where == "state":
-        r = http.put(f"{CONTROL}/state", content=json.dumps({"loyalty.accounts": huge}),
-                     headers=headers)
+        r = http.put(
+            f"{CONTROL}/state", content=json.dumps({"loyalty.accounts": huge}), headers=headers
+        )
     elif where == "faults":
         r = http.post(f"{CONTROL}/faults", content=json.dumps({"fault": huge}), headers=headers)
     elif where == "config":
-        r = http.patch(f"{CONTROL}/config", headers=headers,
-                       content=json.dumps({"loyalty": {"validSources": huge}}))
+        r = http.patch(
+            f"{CONTROL}/config",
+            headers=headers,
+            content=json.dumps({"loyalty": {"validSources": huge}}),
+        )
     elif where == "namespace":
         r = http.get(f"{CONTROL}/faults", headers={"X-Emulator-Namespace": huge})
     else:

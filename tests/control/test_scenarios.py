@@ -1,5 +1,6 @@
 """The shipped scenarios (fixtures/scenarios/): each one observed by a client, each inside
 the vendor specs; scenario files validated at start-up; names that cannot leave the folder."""
+
 from __future__ import annotations
 
 import functools
@@ -22,17 +23,33 @@ from emulator.faults import FaultRule
 from emulator.runtime import FixtureError
 from emulator.server import EmulatorServer
 from emulator.vendors import VENDORS
-from tests.control.conftest import (COMMERCE_PROFILE, LOYALTY_PROFILE, VALID_UPDATE, Clocked,
-                                    commerce_token, raw_request)
+from tests.control.conftest import (
+    COMMERCE_PROFILE,
+    LOYALTY_PROFILE,
+    VALID_UPDATE,
+    Clocked,
+    commerce_token,
+    raw_request,
+)
 
 SHIPPED = sorted(path.stem for path in (FIXTURES_DIR / "scenarios").glob("*.yaml"))
-CATALOGUE = {f"{vendor.name}.{name}": error for vendor in VENDORS for name, error in vendor.errors.items()}
+CATALOGUE = {
+    f"{vendor.name}.{name}": error for vendor in VENDORS for name, error in vendor.errors.items()
+}
 
 
 def test_the_shipped_set() -> None:
-    assert SHIPPED == ["commerce-internal-error", "commerce-timeout", "commerce-token-expired",
-                       "connection-drops", "loyalty-email-taken", "loyalty-flaky",
-                       "loyalty-rate-limited", "loyalty-unstable", "slow-vendor"]
+    assert SHIPPED == [
+        "commerce-internal-error",
+        "commerce-timeout",
+        "commerce-token-expired",
+        "connection-drops",
+        "loyalty-email-taken",
+        "loyalty-flaky",
+        "loyalty-rate-limited",
+        "loyalty-unstable",
+        "slow-vendor",
+    ]
 
 
 # --- each shipped scenario, as a client sees it ---------------------------------------------
@@ -47,30 +64,48 @@ def test_loyalty_email_taken(scenario: Callable[[str], None], http: httpx.Client
     scenario("loyalty-email-taken")
     for email in ("new@example.com", "other@example.com"):
         r = http.put(LOYALTY_PROFILE, json={**VALID_UPDATE, "email": email})
-        assert (r.status_code, r.json()) == (400, {"statusCode": 400, "errorCode": "EMAIL_ALREADY_EXISTS",
-                                                   "errorMessage": "Sorry, that email address is already in use"})
+        assert (r.status_code, r.json()) == (
+            400,
+            {
+                "statusCode": 400,
+                "errorCode": "EMAIL_ALREADY_EXISTS",
+                "errorMessage": "Sorry, that email address is already in use",
+            },
+        )
     assert http.get(LOYALTY_PROFILE).status_code == 200
 
 
-def test_loyalty_flaky_503_with_retry_after_then_success(scenario: Callable[[str], None],
-                                                         http: httpx.Client) -> None:
+def test_loyalty_flaky_503_with_retry_after_then_success(
+    scenario: Callable[[str], None], http: httpx.Client
+) -> None:
     scenario("loyalty-flaky")
     for _ in range(2):
         r = http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
         assert (r.status_code, r.headers["retry-after"], r.json()) == (
-            503, "1", dict(CATALOGUE["loyalty.SERVICE_UNAVAILABLE"].body))
+            503,
+            "1",
+            dict(CATALOGUE["loyalty.SERVICE_UNAVAILABLE"].body),
+        )
     r = http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
     assert (r.status_code, r.json()) == (200, {"debugMessage": "Profile Updated"})
 
 
-def test_loyalty_rate_limited_three_429s(scenario: Callable[[str], None], http: httpx.Client) -> None:
+def test_loyalty_rate_limited_three_429s(
+    scenario: Callable[[str], None], http: httpx.Client
+) -> None:
     scenario("loyalty-rate-limited")
-    calls = [lambda: http.get(LOYALTY_PROFILE), lambda: http.get(f"{LOYALTY_PROFILE}/emd"),
-             lambda: http.put(LOYALTY_PROFILE, json=VALID_UPDATE)]
+    calls = [
+        lambda: http.get(LOYALTY_PROFILE),
+        lambda: http.get(f"{LOYALTY_PROFILE}/emd"),
+        lambda: http.put(LOYALTY_PROFILE, json=VALID_UPDATE),
+    ]
     for call in calls:
         r = call()
         assert (r.status_code, r.headers["retry-after"], r.json()) == (
-            429, "2", dict(CATALOGUE["loyalty.RATE_LIMITED"].body))
+            429,
+            "2",
+            dict(CATALOGUE["loyalty.RATE_LIMITED"].body),
+        )
     assert [call().status_code for call in calls] == [200, 200, 200]
 
 
@@ -84,7 +119,8 @@ def test_loyalty_unstable_one_call_in_ten_from_the_seed(emu: Emulator, http: htt
 
 
 def test_commerce_token_expired_once_then_a_new_login_gets_through(
-        scenario: Callable[[str], None], http: httpx.Client) -> None:
+    scenario: Callable[[str], None], http: httpx.Client
+) -> None:
     scenario("commerce-token-expired")
     token = commerce_token(http)  # logging in is never refused
     r = http.get(COMMERCE_PROFILE, headers={"Authorization": f"Bearer {token}"})
@@ -97,20 +133,29 @@ def test_commerce_token_expired_once_then_a_new_login_gets_through(
 def test_commerce_internal_error_22001(scenario: Callable[[str], None], http: httpx.Client) -> None:
     scenario("commerce-internal-error")
     auth = {"Authorization": f"Bearer {commerce_token(http)}"}
-    expected = (500, {"errorCode": "22001", "message": "An internal error occurred while getting the profile.",
-                      "status": "500"})
+    expected = (
+        500,
+        {
+            "errorCode": "22001",
+            "message": "An internal error occurred while getting the profile.",
+            "status": "500",
+        },
+    )
     r = http.get(COMMERCE_PROFILE, headers=auth)
     assert (r.status_code, r.json()) == expected
     r = http.put(COMMERCE_PROFILE, headers=auth, json={"firstName": "Kim"})
     assert (r.status_code, r.json()) == expected
 
 
-def test_commerce_timeout_once(scenario: Callable[[str], None], http: httpx.Client,
-                               server: EmulatorServer) -> None:
+def test_commerce_timeout_once(
+    scenario: Callable[[str], None], http: httpx.Client, server: EmulatorServer
+) -> None:
     scenario("commerce-timeout")
     auth = {"Authorization": f"Bearer {commerce_token(http)}", **http.headers}
     with pytest.raises(httpx.ReadTimeout):
-        httpx.put(f"{server.url}{COMMERCE_PROFILE}", headers=auth, json={"firstName": "Kim"}, timeout=0.5)
+        httpx.put(
+            f"{server.url}{COMMERCE_PROFILE}", headers=auth, json={"firstName": "Kim"}, timeout=0.5
+        )
     r = http.put(COMMERCE_PROFILE, headers=auth, json={"firstName": "Kim"})
     assert r.status_code == 200
 
@@ -152,11 +197,17 @@ def _spec(api: str) -> dict[str, Any]:
 
 
 def _operations(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {op["operationId"]: op for item in spec["paths"].values()
-            for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
+    return {
+        op["operationId"]: op
+        for item in spec["paths"].values()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    }
 
 
-def _response(spec: dict[str, Any], operation: dict[str, Any], status: int) -> dict[str, Any] | None:
+def _response(
+    spec: dict[str, Any], operation: dict[str, Any], status: int
+) -> dict[str, Any] | None:
     response = operation["responses"].get(str(status)) or operation["responses"].get("default")
     if response is not None and "$ref" in response:
         response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
@@ -177,14 +228,21 @@ def _answers(rule: FaultRule) -> tuple[int, dict[str, str], Any] | None:
     return None
 
 
-SHIPPED_RULES = [(name, n, rule) for name in SHIPPED
-                 for n, rule in enumerate(create_app().runtime.scenarios[name].parse_rules(
-                     known_errors=CATALOGUE))]
+SHIPPED_RULES = [
+    (name, n, rule)
+    for name in SHIPPED
+    for n, rule in enumerate(
+        create_app().runtime.scenarios[name].parse_rules(known_errors=CATALOGUE)
+    )
+]
 
 
-@pytest.mark.parametrize(("name", "n", "rule"), SHIPPED_RULES,
-                         ids=[f"{name}[{n}]" for name, n, _ in SHIPPED_RULES])
-def test_shipped_scenarios_answer_inside_the_vendor_specs(name: str, n: int, rule: FaultRule) -> None:
+@pytest.mark.parametrize(
+    ("name", "n", "rule"), SHIPPED_RULES, ids=[f"{name}[{n}]" for name, n, _ in SHIPPED_RULES]
+)
+def test_shipped_scenarios_answer_inside_the_vendor_specs(
+    name: str, n: int, rule: FaultRule
+) -> None:
     """Every operation a rule can match documents the status, headers and body it sends."""
     answer = _answers(rule)
     if answer is None:
@@ -199,7 +257,9 @@ def test_shipped_scenarios_answer_inside_the_vendor_specs(name: str, n: int, rul
             assert response is not None, f"{api}.{operation_id} does not document {status}"
             assert _conforms(spec, response, body), f"{api}.{operation_id} {status}: {body}"
             for header in headers:
-                assert header in response.get("headers", {}), f"{api}.{operation_id} {status}: {header}"
+                assert header in response.get("headers", {}), (
+                    f"{api}.{operation_id} {status}: {header}"
+                )
 
 
 def test_every_catalogue_error_is_documented_by_its_vendors_spec() -> None:
@@ -212,9 +272,11 @@ def test_every_catalogue_error_is_documented_by_its_vendors_spec() -> None:
         filled = error.filled_example()
         if filled.status == 405:
             continue
-        if not any((response := _response(spec, op, filled.status)) is not None
-                   and _conforms(spec, response, dict(filled.body))
-                   for op in _operations(spec).values()):
+        if not any(
+            (response := _response(spec, op, filled.status)) is not None
+            and _conforms(spec, response, dict(filled.body))
+            for op in _operations(spec).values()
+        ):
             undocumented.append(name)
     assert undocumented == []
 
@@ -229,26 +291,41 @@ def fixtures(tmp_path: Path) -> Iterator[Path]:
     yield folder
 
 
-def test_a_bad_scenario_file_fails_start_up_naming_file_and_field(fixtures: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_scenario_file_fails_start_up_naming_file_and_field(
+    fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = fixtures / "scenarios" / "broken.yaml"
-    bad.write_text("name: broken\ndescription: x\nrules:\n  - fault: timeout\n  - delay: {uniform: [9, 1]}\n")
+    bad.write_text(
+        "name: broken\ndescription: x\nrules:\n  - fault: timeout\n  - delay: {uniform: [9, 1]}\n"
+    )
     with pytest.raises(FixtureError) as caught:
         create_app(fixtures)
-    assert str(caught.value) == f"{bad}: rules[1].delay.uniform: lower bound 9 is greater than upper bound 1"
+    assert (
+        str(caught.value)
+        == f"{bad}: rules[1].delay.uniform: lower bound 9 is greater than upper bound 1"
+    )
     assert cli_main(["serve", "--fixtures", str(fixtures), "--port", "1"]) == 2
     assert f"{bad}: rules[1].delay.uniform" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("name: other\ndescription: x\nrules: []\n", "name: 'other' must equal the file name 'broken'"),
-    ("name: broken\nrules: []\n", "description: required field is missing"),
-    ("name: broken\ndescription: x\nrules: [{error: loyalty.NOPE}]\n", "rules[0].error: unknown error"),
-    ("!!python/object/apply:os.system ['touch /tmp/pwned']\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "name: other\ndescription: x\nrules: []\n",
+            "name: 'other' must equal the file name 'broken'",
+        ),
+        ("name: broken\nrules: []\n", "description: required field is missing"),
+        (
+            "name: broken\ndescription: x\nrules: [{error: loyalty.NOPE}]\n",
+            "rules[0].error: unknown error",
+        ),
+        ("!!python/object/apply:os.system ['touch /tmp/pwned']\n", "not valid YAML"),
+    ],
+)
 def test_scenario_files_are_validated(fixtures: Path, text: str, message: str) -> None:
     (fixtures / "scenarios" / "broken.yaml").write_text(text)
-    with pytest.raises(FixtureError, match="broken.yaml: "):
+    with pytest.raises(FixtureError, match=r"broken\.yaml: "):
         create_app(fixtures)
     with pytest.raises(FixtureError) as caught:
         create_app(fixtures)
@@ -256,7 +333,8 @@ def test_scenario_files_are_validated(fixtures: Path, text: str, message: str) -
 
 
 def test_a_scenario_naming_a_vendor_this_server_lacks_loads_but_cannot_be_activated(
-        fixtures: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import emulator.app
 
     loyalty_only = tuple(v for v in VENDORS if v.name == "loyalty")
@@ -273,10 +351,22 @@ def test_scenario_names_cannot_reach_outside_the_folder(fixtures: Path) -> None:
     secret = fixtures / "secret.yaml"  # a valid scenario one level up, outside scenarios/
     secret.write_text("name: secret\ndescription: outside\nrules: [{fault: timeout}]\n")
     with EmulatorServer(fixtures) as running:
-        for path in ("..%2Fsecret", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "..", "%2Fetc%2Fpasswd",
-                     "secret", "loyalty-flaky.yaml", "loyalty-flaky%00", "..%5Csecret"):
-            raw = raw_request(running.port, f"PUT /_emulator/scenarios/{path} HTTP/1.1\r\n"
-                                            "Host: x\r\nConnection: close\r\n\r\n".encode())
+        for path in (
+            "..%2Fsecret",
+            "..%2F..%2Fetc%2Fpasswd",
+            "%2e%2e",
+            "..",
+            "%2Fetc%2Fpasswd",
+            "secret",
+            "loyalty-flaky.yaml",
+            "loyalty-flaky%00",
+            "..%5Csecret",
+        ):
+            raw = raw_request(
+                running.port,
+                f"PUT /_emulator/scenarios/{path} HTTP/1.1\r\n"
+                "Host: x\r\nConnection: close\r\n\r\n".encode(),
+            )
             status = int(raw.split(b" ", 2)[1])
             assert status in (400, 404), (path, raw)
         assert httpx.get(f"{running.url}/_emulator/faults").json() == []

@@ -1,4 +1,5 @@
 """The control token, loopback by default, safe YAML."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -20,22 +21,45 @@ def guarded() -> Iterator[EmulatorServer]:
         yield running
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"},
-                                     {"X-Emulator-Token": "wrong"}, {"Authorization": TOKEN},
-                                     {"Authorization": f"Basic {TOKEN}"}])
-def test_control_calls_without_the_token_are_401(guarded: EmulatorServer, headers: dict[str, str]) -> None:
-    for method, path in (("GET", "/faults"), ("POST", "/reset"), ("PUT", "/scenarios/loyalty-flaky"),
-                         ("GET", "/nowhere")):
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"X-Emulator-Token": "wrong"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+    ],
+)
+def test_control_calls_without_the_token_are_401(
+    guarded: EmulatorServer, headers: dict[str, str]
+) -> None:
+    for method, path in (
+        ("GET", "/faults"),
+        ("POST", "/reset"),
+        ("PUT", "/scenarios/loyalty-flaky"),
+        ("GET", "/nowhere"),
+    ):
         r = httpx.request(method, f"{guarded.url}/_emulator{path}", headers=headers)
         assert r.status_code == 401
         assert r.json() == {"error": "unauthorized", "detail": r.json()["detail"]}
         assert "Bearer" in r.headers["www-authenticate"]
-    assert httpx.get(f"{guarded.url}/_emulator/faults", headers={"Authorization": f"Bearer {TOKEN}"}).json() == []
+    assert (
+        httpx.get(
+            f"{guarded.url}/_emulator/faults", headers={"Authorization": f"Bearer {TOKEN}"}
+        ).json()
+        == []
+    )
 
 
-@pytest.mark.parametrize("headers", [{"Authorization": f"Bearer {TOKEN}"},
-                                     {"authorization": f"bearer {TOKEN}"},
-                                     {"X-Emulator-Token": TOKEN}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": f"Bearer {TOKEN}"},
+        {"authorization": f"bearer {TOKEN}"},
+        {"X-Emulator-Token": TOKEN},
+    ],
+)
 def test_either_header_carries_the_token(guarded: EmulatorServer, headers: dict[str, str]) -> None:
     r = httpx.post(f"{guarded.url}/_emulator/faults", json={"delayMs": 1}, headers=headers)
     assert r.status_code == 201
@@ -56,13 +80,16 @@ def test_the_client_sends_the_token(guarded: EmulatorServer) -> None:
     assert caught.value.status == 401
 
 
-def test_serve_binds_loopback_and_takes_a_token(monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_binds_loopback_and_takes_a_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """What serve hands the server: the app (its guards) and the socket it bound (its host).
     tests/unit/test_cli.py runs the same choices as real processes."""
     calls = []
-    monkeypatch.setattr("emulator.server.Server.run", lambda self, sockets: calls.append(
-        (self.config.app, sockets[0].getsockname()[0])))
+    monkeypatch.setattr(
+        "emulator.server.Server.run",
+        lambda self, sockets: calls.append((self.config.app, sockets[0].getsockname()[0])),
+    )
     monkeypatch.delenv("EMULATOR_CONTROL_TOKEN", raising=False)
     assert cli.main(["serve", "--port", "0"]) == 0
     app, host = calls.pop()

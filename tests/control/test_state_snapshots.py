@@ -1,6 +1,7 @@
 """PUT /_emulator/state takes only state the handlers can use: the one state schema (the data
 file is read with the same one) refuses the rest with a 400 naming the path, and leaves the
 namespace as it was."""
+
 from __future__ import annotations
 
 import copy
@@ -16,37 +17,67 @@ class Named(tuple):
     """A refusal worded by the schema checker: the emulator owns the path before the colon
     and the field or value named after it, not the checker's sentence around them."""
 
-    def __new__(cls, path: str, names: str) -> "Named":
+    def __new__(cls, path: str, names: str) -> Named:
         return super().__new__(cls, (path, names))
 
     def matches(self, detail: str) -> bool:
         path, names = self
-        return detail.startswith(f"{path}: ") and names in detail[len(path) + 2:]
+        return detail.startswith(f"{path}: ") and names in detail[len(path) + 2 :]
 
 
-MEMBER = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1985-12-10",
-          "gender": "F", "email": "ada.snapshot@example.com", "postalZipCode": "H0H 0H0"}
+MEMBER = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "dateOfBirth": "1985-12-10",
+    "gender": "F",
+    "email": "ada.snapshot@example.com",
+    "postalZipCode": "H0H 0H0",
+}
 
 
-@pytest.mark.parametrize(("state", "detail"), [
-    ({}, "(top level): names no collection; send the collections GET /_emulator/state "
-         "returns (an empty one as {})"),
-    ({"loyalty.sessions": {"s1": {}}}, Named("loyalty.sessions.s1", "'correlationId'")),
-    ({"loyalty.accounts": {"1000000001": {"profile": {}}}},
-     Named("loyalty.accounts.1000000001", "'accountId'")),
-    ({"loyalty.counters": {"accounts": {"next": "x"}}},
-     Named("loyalty.counters.accounts.next", "'x'")),
-    ({"loyalty.counters": {}}, Named("loyalty.counters", "'accounts'")),
-    ({"loyalty.sessions": {"s1": {"correlationId": "other", "accountId": "1000000001",
-                                  "channel": "WEB"}}},
-     "loyalty.sessions.s1.correlationId: 'other' is not the document's key 's1'"),
-    ({"commerce.profiles": {"se-1": {"id": "se-1", "email": "a@b.co"}}},
-     Named("commerce.profiles.se-1", "'derivedPriceListGroup'")),
-    ({"commerce.tokens": {"t": {"token": "t", "subject": {}, "issuedAt": 1, "expiresAt": 2}}},
-     Named("commerce.tokens.t.subject", "'type'")),
-])
-def test_state_the_handlers_cannot_use_is_refused_naming_the_path(http: httpx.Client, state: dict,
-                                                                  detail: str | Named) -> None:
+@pytest.mark.parametrize(
+    ("state", "detail"),
+    [
+        (
+            {},
+            "(top level): names no collection; send the collections GET /_emulator/state "
+            "returns (an empty one as {})",
+        ),
+        ({"loyalty.sessions": {"s1": {}}}, Named("loyalty.sessions.s1", "'correlationId'")),
+        (
+            {"loyalty.accounts": {"1000000001": {"profile": {}}}},
+            Named("loyalty.accounts.1000000001", "'accountId'"),
+        ),
+        (
+            {"loyalty.counters": {"accounts": {"next": "x"}}},
+            Named("loyalty.counters.accounts.next", "'x'"),
+        ),
+        ({"loyalty.counters": {}}, Named("loyalty.counters", "'accounts'")),
+        (
+            {
+                "loyalty.sessions": {
+                    "s1": {"correlationId": "other", "accountId": "1000000001", "channel": "WEB"}
+                }
+            },
+            "loyalty.sessions.s1.correlationId: 'other' is not the document's key 's1'",
+        ),
+        (
+            {"commerce.profiles": {"se-1": {"id": "se-1", "email": "a@b.co"}}},
+            Named("commerce.profiles.se-1", "'derivedPriceListGroup'"),
+        ),
+        (
+            {
+                "commerce.tokens": {
+                    "t": {"token": "t", "subject": {}, "issuedAt": 1, "expiresAt": 2}
+                }
+            },
+            Named("commerce.tokens.t.subject", "'type'"),
+        ),
+    ],
+)
+def test_state_the_handlers_cannot_use_is_refused_naming_the_path(
+    http: httpx.Client, state: dict, detail: str | Named
+) -> None:
     before = http.get(f"{CONTROL}/state").json()
     r = http.put(f"{CONTROL}/state", json=state)
     assert (r.status_code, sorted(r.json())) == (400, ["detail", "error"])
@@ -76,8 +107,11 @@ def test_a_snapshot_round_trips_and_the_handlers_use_it(http: httpx.Client) -> N
     assert http.put(f"{CONTROL}/state", json=snapshot).status_code == 204
     assert http.get(f"{CONTROL}/state").json() == snapshot
     assert http.post("/client/users", json=MEMBER).status_code == 201
-    token = http.post("/ccadmin/v1/login", data={"grant_type": "client_credentials"},
-                      headers={"Authorization": "Bearer emulator-app-key"})
+    token = http.post(
+        "/ccadmin/v1/login",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Bearer emulator-app-key"},
+    )
     assert token.status_code == 200
 
 

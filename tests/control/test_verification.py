@@ -1,6 +1,7 @@
 """Verification helpers of the client (and so of the plugin's `emulator` fixture):
 assert_called, assert_not_called, last; a failing assertion says what was called instead
 and the near misses."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,9 @@ from emulator.client import Emulator
 from tests.control.conftest import LOYALTY_PROFILE, VALID_UPDATE
 
 
-def test_assert_called_counts_matching_calls_and_returns_them(emu: Emulator,
-                                                              http: httpx.Client) -> None:
+def test_assert_called_counts_matching_calls_and_returns_them(
+    emu: Emulator, http: httpx.Client
+) -> None:
     http.put(LOYALTY_PROFILE, json={**VALID_UPDATE, "email": "a@b.co"})
     http.put(LOYALTY_PROFILE, json={**VALID_UPDATE, "email": "a@b.co"})
     http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
@@ -39,27 +41,37 @@ def test_last_is_the_latest_matching_call_or_none(emu: Emulator, http: httpx.Cli
 
 
 def test_a_failing_assert_called_says_what_was_called_instead_and_the_near_misses(
-        emu: Emulator, http: httpx.Client) -> None:
-    emu.inject(error="loyalty.EMAIL_ALREADY_EXISTS", operation="updateProfile",
-               body={"email": "a@b.co"}, rule_id="taken")
+    emu: Emulator, http: httpx.Client
+) -> None:
+    emu.inject(
+        error="loyalty.EMAIL_ALREADY_EXISTS",
+        operation="updateProfile",
+        body={"email": "a@b.co"},
+        rule_id="taken",
+    )
     http.get(LOYALTY_PROFILE)
     http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
     with pytest.raises(AssertionError) as failed:
         emu.assert_called(operation="updateProfile", times=2, body={"email": "a@b.co"})
     text = str(failed.value)
-    assert text.splitlines()[0] == ('expected updateProfile (body containing {"email": "a@b.co"}) '
-                                    "to be called twice; it was called 0 times")
+    assert text.splitlines()[0] == (
+        'expected updateProfile (body containing {"email": "a@b.co"}) '
+        "to be called twice; it was called 0 times"
+    )
     assert f"calls in namespace '{emu.namespace}' (oldest first):" in text
     assert "  #1 loyalty getProfile -> 200  body: null" in text
-    assert re.search(r'  #2 loyalty updateProfile -> 200  body: \{"firstName": "Ada", .*"email": '
-                     r'"ada@example.com"', text)
+    assert re.search(
+        r'  #2 loyalty updateProfile -> 200  body: \{"firstName": "Ada", .*"email": '
+        r'"ada@example.com"',
+        text,
+    )
     assert "near misses of call #2 (updateProfile):" in text
-    assert ("  taken: body email: the rule expects 'a@b.co', the call has 'ada@example.com'"
-            in text)
+    assert "  taken: body email: the rule expects 'a@b.co', the call has 'ada@example.com'" in text
 
 
-def test_a_failing_assert_not_called_and_the_rule_that_acted(emu: Emulator,
-                                                             http: httpx.Client) -> None:
+def test_a_failing_assert_not_called_and_the_rule_that_acted(
+    emu: Emulator, http: httpx.Client
+) -> None:
     emu.inject(error="loyalty.EMAIL_ALREADY_EXISTS", operation="updateProfile", rule_id="taken")
     http.put(LOYALTY_PROFILE, json=VALID_UPDATE)
     with pytest.raises(AssertionError) as failed:
@@ -69,12 +81,15 @@ def test_a_failing_assert_not_called_and_the_rule_that_acted(emu: Emulator,
     assert lines[2].endswith("  [rule taken: error]") and " -> 400 " in lines[2]
 
 
-def test_a_long_body_is_cut_short_and_an_empty_namespace_says_so(emu: Emulator,
-                                                                 http: httpx.Client) -> None:
+def test_a_long_body_is_cut_short_and_an_empty_namespace_says_so(
+    emu: Emulator, http: httpx.Client
+) -> None:
     with pytest.raises(AssertionError) as failed:
         emu.assert_called(api="loyalty")
-    assert str(failed.value) == (f"expected loyalty to be called at least once; it was called "
-                                 f"0 times\nno calls in namespace '{emu.namespace}'")
+    assert str(failed.value) == (
+        f"expected loyalty to be called at least once; it was called "
+        f"0 times\nno calls in namespace '{emu.namespace}'"
+    )
     http.put(LOYALTY_PROFILE, json={**VALID_UPDATE, "firstName": "A" * 500})
     report = emu.report()
     assert len(report.splitlines()[1]) < 200 and report.splitlines()[1].endswith("...")

@@ -1,5 +1,6 @@
 """Schemathesis against openapi/commerce.yaml on a live server: authenticated, every built-in
 check, zero failures; bounded (~50 examples per operation, a short stateful run)."""
+
 from __future__ import annotations
 
 import atexit
@@ -37,16 +38,18 @@ class Live:
 
 
 def _config() -> SchemathesisConfig:
-    return SchemathesisConfig.from_dict({
-        "checks": {
-            # OCC reports business-rule failures of a schema-valid body as 400 (seed 002's
-            # errorModel; REQUIREMENTS 5.8): the spec leaves scalar types open on purpose so the
-            # emulator can answer 22024 (`firstName(123) must be a String`), and 22026, 22027,
-            # 89001 or an email in use are decided on values and state, not by the schema.
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "404"]},
-        },
-        "generation": {"max-examples": 50},
-    })
+    return SchemathesisConfig.from_dict(
+        {
+            "checks": {
+                # OCC reports business-rule failures of a schema-valid body as 400 (seed 002's
+                # errorModel; REQUIREMENTS 5.8): the spec leaves scalar types open on purpose so the
+                # emulator can answer 22024 (`firstName(123) must be a String`), and 22026, 22027,
+                # 89001 or an email in use are decided on values and state, not by the schema.
+                "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "404"]},
+            },
+            "generation": {"max-examples": 50},
+        }
+    )
 
 
 schema = schemathesis.openapi.from_path(SPEC, config=_config())
@@ -57,9 +60,12 @@ class OCCAuth:
     """login takes the application key as its bearer; every other operation an access token."""
 
     def get(self, case: Any, context: Any) -> str:
-        r = httpx.post(f"{Live.url()}/login", data={"grant_type": "client_credentials"},
-                       headers={"Authorization": f"Bearer {APP_KEY}",
-                                "X-Emulator-Namespace": NAMESPACE}, timeout=10)
+        r = httpx.post(
+            f"{Live.url()}/login",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Bearer {APP_KEY}", "X-Emulator-Namespace": NAMESPACE},
+            timeout=10,
+        )
         r.raise_for_status()
         return r.json()["access_token"]
 
@@ -85,8 +91,9 @@ def reached_the_handlers():
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_commerce_api_conforms(case):
-    response = case.call_and_validate(base_url=Live.url(),
-                                      headers={"X-Emulator-Namespace": NAMESPACE})
+    response = case.call_and_validate(
+        base_url=Live.url(), headers={"X-Emulator-Namespace": NAMESPACE}
+    )
     SEEN[_operation_id(case)][response.status_code] += 1
 
 
@@ -94,5 +101,11 @@ def test_commerce_links_conform():
     """Stateful: createProfile's links feed getProfile and updateProfile real ids."""
     schema.config.update(base_url=Live.url(), headers={"X-Emulator-Namespace": NAMESPACE})
     workflow = schema.as_state_machine()
-    workflow.run(settings=settings(max_examples=25, stateful_step_count=6, deadline=None,
-                                   suppress_health_check=list(HealthCheck)))
+    workflow.run(
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

@@ -1,6 +1,7 @@
 """Schemathesis against the control API (openapi/control.yaml) on a live server, all checks,
 zero failures. (Each vendor spec with each shipped scenario active:
 test_schemathesis_scenarios.py.)"""
+
 from __future__ import annotations
 
 import uuid
@@ -34,6 +35,7 @@ include-operation-id = ["putState"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]
 """
 
+
 def summary_of(result) -> str:
     return result.stdout[-3000:] + result.stderr[-2000:]
 
@@ -42,8 +44,13 @@ def test_control_spec_fuzzed_with_zero_failures(server: EmulatorServer, tmp_path
     config = tmp_path / "control.toml"
     config.write_text(CONTROL_CONFIG)
     namespace = f"fuzz-control-{uuid.uuid4().hex[:8]}"
-    result = run_schemathesis("control.yaml", f"{server.url}/_emulator", config,
-                              "-H", f"X-Emulator-Namespace: {namespace}")
+    result = run_schemathesis(
+        "control.yaml",
+        f"{server.url}/_emulator",
+        config,
+        "-H",
+        f"X-Emulator-Namespace: {namespace}",
+    )
     print(summary_of(result))
     assert result.returncode == 0, summary_of(result)
     assert "No issues found" in result.stdout or " passed" in result.stdout

@@ -1,5 +1,6 @@
 """A partner's own test session run in a pytester subprocess: its tests record what they saw
 as JSON files in $PLUGIN_OUT, which the outer test then reads."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 
 
-def partner_session(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                    **files: str) -> Path:
+def partner_session(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **files: str
+) -> Path:
     """Write the partner's test files and return the folder they record into."""
     out = tmp_path / "out"
     out.mkdir()

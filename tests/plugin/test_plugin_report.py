@@ -1,6 +1,7 @@
 """The plugin's verification helpers in a partner's own session: a failing assert_called
 names what was called instead and the near misses, and any failed test's report carries a
 section with its namespace's calls."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,7 @@ from tests.plugin.test_pytest_plugin import QUIET
 
 pytest_plugins = ["pytester"]
 
-FAILING = '''
+FAILING = """
 import httpx
 
 PROFILE = "/client/users/seed-session-1/profile"
@@ -37,21 +38,25 @@ def test_a_client_that_sent_the_wrong_email(emulator):
 def test_a_plain_failure(emulator):
     httpx.get(emulator.url + PROFILE, headers=emulator.headers)
     assert 1 == 2
-'''
+"""
 
 
 def test_a_failing_assertion_and_a_failed_test_show_the_namespace(
-        pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     partner_session(pytester, tmp_path, monkeypatch, test_failing=FAILING)
     result = pytester.runpytest_subprocess(*QUIET)
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines([
-        "*AssertionError: expected updateProfile (body containing {\"email\": \"a@b.co\"}) to be "
-        "called at least once; it was called 0 times",
-        "*#1 loyalty updateProfile -> 400  body: {\"email\": \"x@y.zz\"}",
-        "*near misses of call #1 (updateProfile):",
-        "*taken: body email: the rule expects 'a@b.co', the call has 'x@y.zz'",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            '*AssertionError: expected updateProfile (body containing {"email": "a@b.co"}) to be '
+            "called at least once; it was called 0 times",
+            '*#1 loyalty updateProfile -> 400  body: {"email": "x@y.zz"}',
+            "*near misses of call #1 (updateProfile):",
+            "*taken: body email: the rule expects 'a@b.co', the call has 'x@y.zz'",
+        ]
+    )
     # Every failed test gets its namespace's calls as a report section.
-    result.stdout.fnmatch_lines(["*- emulator namespace t-* -*",
-                                 "*#1 loyalty getProfile -> 200  body: null"])
+    result.stdout.fnmatch_lines(
+        ["*- emulator namespace t-* -*", "*#1 loyalty getProfile -> 200  body: null"]
+    )

@@ -1,5 +1,6 @@
 """The pytest plugin (pytest11 entry point `profile_emulator`), run by pytester as a partner
 team would use it: installed, nothing to configure."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,7 @@ pytest_plugins = ["pytester"]
 # Inner runs skip the schemathesis and hypothesis plugins: they cost 2 s per process start.
 QUIET = ("-p", "no:cacheprovider", "-p", "no:schemathesis", "-p", "no:hypothesispytest")
 
-PARTNER_TESTS = '''
+PARTNER_TESTS = """
 import json, os
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def test_make_emulator_gives_more_namespaces(emulator, make_emulator):
     other.inject(respond={"status": 599})
     assert httpx.get(emulator.url + PROFILE, headers=emulator.headers).status_code == 200
     assert httpx.get(other.url + PROFILE, headers=other.headers).status_code == 599
-'''
+"""
 
 
 @pytest.fixture
@@ -82,7 +83,8 @@ def partner(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_the_plugin_starts_a_server_and_gives_each_test_its_own_namespace(
-        pytester: pytest.Pytester, partner: Path) -> None:
+    pytester: pytest.Pytester, partner: Path
+) -> None:
     result = pytester.runpytest_subprocess(*QUIET)
     result.assert_outcomes(passed=5)
     seen = recorded(partner)
@@ -100,7 +102,8 @@ def test_the_plugin_under_xdist(pytester: pytest.Pytester, partner: Path) -> Non
 
 
 def test_the_plugin_uses_a_running_server_and_resets_what_it_used(
-        pytester: pytest.Pytester, partner: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester: pytest.Pytester, partner: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with EmulatorServer() as shared:
         monkeypatch.setenv("EMULATOR_URL", shared.url)
         result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2", *QUIET)
@@ -110,36 +113,44 @@ def test_the_plugin_uses_a_running_server_and_resets_what_it_used(
         for entry in seen.values():  # every namespace was reset at teardown
             with Emulator(shared.url, entry["namespace"]) as used:
                 assert used.rules() == [] and used.requests() == []
-        result = pytester.runpytest_subprocess("--emulator-url", shared.url, "-k", "starts_from",
-                                               *QUIET)
+        result = pytester.runpytest_subprocess(
+            "--emulator-url", shared.url, "-k", "starts_from", *QUIET
+        )
         result.assert_outcomes(passed=1, deselected=4)
 
 
 def test_the_plugin_takes_a_token_and_a_fixtures_folder(
-        pytester: pytest.Pytester, partner: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester: pytest.Pytester, partner: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fixtures = pytester.path / "my-fixtures"
     (fixtures / "scenarios").mkdir(parents=True)
     (fixtures / "scenarios" / "mine.yaml").write_text(
-        "name: mine\ndescription: only here\nrules: [{respond: {status: 598}}]\n")
-    pytester.makepyfile(test_mine='''
+        "name: mine\ndescription: only here\nrules: [{respond: {status: 598}}]\n"
+    )
+    pytester.makepyfile(
+        test_mine="""
 def test_my_scenario(emulator):
     assert [s["name"] for s in emulator.scenarios()] == ["mine"]
-''')
-    result = pytester.runpytest_subprocess("--emulator-fixtures", str(fixtures), "-k", "my_scenario",
-                                           *QUIET)
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        "--emulator-fixtures", str(fixtures), "-k", "my_scenario", *QUIET
+    )
     result.assert_outcomes(passed=1, deselected=5)
     with EmulatorServer(control_token="tok") as guarded:
         monkeypatch.setenv("EMULATOR_URL", guarded.url)
         result = pytester.runpytest_subprocess("-k", "starts_from", *QUIET)
         result.assert_outcomes(errors=1, deselected=5)
         result.stdout.fnmatch_lines(["*refused its control API*401*pass --emulator-token*"])
-        result = pytester.runpytest_subprocess("-k", "starts_from", "--emulator-token", "tok",
-                                               *QUIET)
+        result = pytester.runpytest_subprocess(
+            "-k", "starts_from", "--emulator-token", "tok", *QUIET
+        )
         result.assert_outcomes(passed=1, deselected=5)
 
 
-def test_a_missing_server_is_reported_once_clearly(pytester: pytest.Pytester, partner: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_server_is_reported_once_clearly(
+    pytester: pytest.Pytester, partner: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EMULATOR_URL", "http://127.0.0.1:9")
     result = pytester.runpytest_subprocess("-k", "starts_from", *QUIET)
     result.assert_outcomes(errors=1, deselected=4)
@@ -148,5 +159,6 @@ def test_a_missing_server_is_reported_once_clearly(pytester: pytest.Pytester, pa
 
 def test_the_plugin_documents_its_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--help", *QUIET)
-    result.stdout.fnmatch_lines(["*profile-emulator*", "*--emulator-url*", "*--emulator-token*",
-                                 "*--emulator-fixtures*"])
+    result.stdout.fnmatch_lines(
+        ["*profile-emulator*", "*--emulator-url*", "*--emulator-token*", "*--emulator-fixtures*"]
+    )

@@ -1,6 +1,7 @@
 """The Emulators of a session share one connection pool: views (`Emulator.view`, the plugin's
 fixtures) send their own namespace on every call, nothing crosses from one to another, and
 closing a view leaves the pool to its owner."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,7 @@ pytest_plugins = ["pytester"]
 
 PROFILE = "/client/users/seed-session-1/profile"
 
-SHARED_TESTS = '''
+SHARED_TESTS = """
 import json, os
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def test_an_emulator_is_closed_after_its_test_and_the_pool_is_not(make_emulator)
     with pytest.raises(RuntimeError, match="closed"):
         first.rules()
     assert second.rules() == []
-'''
+"""
 
 
 @pytest.fixture
@@ -66,8 +67,9 @@ def records(out: Path) -> list[dict]:
     return list(recorded(out).values())
 
 
-def test_tests_of_one_session_share_the_pool_and_nothing_else(pytester: pytest.Pytester,
-                                                               shared: Path) -> None:
+def test_tests_of_one_session_share_the_pool_and_nothing_else(
+    pytester: pytest.Pytester, shared: Path
+) -> None:
     result = pytester.runpytest_subprocess(*QUIET)
     result.assert_outcomes(passed=5)
     seen = records(shared)
@@ -85,7 +87,11 @@ def test_views_share_the_client_and_send_their_own_namespace(server: EmulatorSer
     with Emulator(server.url, "view-root", timeout=5) as root:
         a, b = root.view("view-a"), root.view("view-b")
         assert a._http is root._http is b._http
-        assert (a.url, a.namespace, a.headers) == (server.url, "view-a", {NAMESPACE_HEADER: "view-a"})
+        assert (a.url, a.namespace, a.headers) == (
+            server.url,
+            "view-a",
+            {NAMESPACE_HEADER: "view-a"},
+        )
         a.inject(respond={"status": 591}, rule_id="only-a")
         assert [r["id"] for r in a.rules()] == ["only-a"] and b.rules() == [] == root.rules()
         assert NAMESPACE_HEADER not in root._http.headers
@@ -115,8 +121,13 @@ def test_views_pass_the_token_on() -> None:
 
 def test_the_shared_client_keeps_no_cookies(server: EmulatorServer) -> None:
     with Emulator(server.url, "cookie-a") as a, new_http_client() as http:
-        a.inject(respond={"status": 200, "headers": {"Set-Cookie": "sid=a-only; Path=/"}, "body": {}})
-        assert http.get(server.url + PROFILE, headers=a.headers).headers["set-cookie"] == "sid=a-only; Path=/"
+        a.inject(
+            respond={"status": 200, "headers": {"Set-Cookie": "sid=a-only; Path=/"}, "body": {}}
+        )
+        assert (
+            http.get(server.url + PROFILE, headers=a.headers).headers["set-cookie"]
+            == "sid=a-only; Path=/"
+        )
         assert not http.cookies
         http.get(server.url + PROFILE, headers={NAMESPACE_HEADER: "cookie-b"})
         with Emulator(server.url, "cookie-b") as b:

@@ -8,6 +8,7 @@ setup is tools/setup-podman.sh), except under CI, where that fails.
 The first build takes a minute or two (the Debian base, the wheelhouse); later ones reuse the
 base tarball in ~/.cache/profile-emulator and podman's layer cache, and take seconds.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,11 +48,15 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+def podman(
+    *args: str, timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([*PODMAN, *args], capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
-        raise AssertionError(f"podman {' '.join(args)} exited {done.returncode}:\n"
-                             f"{done.stdout}\n{quiet(done.stderr)}")
+        raise AssertionError(
+            f"podman {' '.join(args)} exited {done.returncode}:\n"
+            f"{done.stdout}\n{quiet(done.stderr)}"
+        )
     return done
 
 
@@ -71,12 +76,18 @@ class Image:
 def image() -> Image:
     for tool in ("podman", "runc", "slirp4netns"):
         if shutil.which(tool) is None:
-            unavailable(f"{tool} is not installed (tools/setup-podman.sh installs it with "
-                        "apt-get as root)")
+            unavailable(
+                f"{tool} is not installed (tools/setup-podman.sh installs it with apt-get as root)"
+            )
     started = time.monotonic()
     try:
-        done = subprocess.run(["bash", str(BUILD), "--tag", IMAGE], capture_output=True,
-                              text=True, timeout=BUILD_TIMEOUT, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            ["bash", str(BUILD), "--tag", IMAGE],
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"container/build.sh took over {BUILD_TIMEOUT} s")
     seconds = time.monotonic() - started
@@ -97,8 +108,13 @@ class Container:
         return {"X-Emulator-Namespace": namespace}
 
 
-def run(image: Image, *args: str, volume: str | None = None, token: str | None = TOKEN,
-        fixtures: Path | None = None) -> Container:
+def run(
+    image: Image,
+    *args: str,
+    volume: str | None = None,
+    token: str | None = TOKEN,
+    fixtures: Path | None = None,
+) -> Container:
     """podman run -d, the port on 127.0.0.1 only; returns once the emulator is healthy."""
     name = f"pe-test-{uuid.uuid4().hex[:10]}"
     port = free_port()
@@ -158,15 +174,19 @@ def volume() -> Iterator[str]:
 
 
 def occ_token(client: httpx.Client, key: str = "emulator-app-key") -> httpx.Response:
-    return client.post("/ccadmin/v1/login", headers={"Authorization": f"Bearer {key}"},
-                       data={"grant_type": "client_credentials"})
+    return client.post(
+        "/ccadmin/v1/login",
+        headers={"Authorization": f"Bearer {key}"},
+        data={"grant_type": "client_credentials"},
+    )
 
 
 @contextlib.contextmanager
 def occ(container: Container, namespace: str) -> Iterator[httpx.Client]:
     """A client of the OCC Admin API in that namespace, logged in with the application key."""
-    with httpx.Client(base_url=container.url, headers=container.headers(namespace),
-                      timeout=10) as client:
+    with httpx.Client(
+        base_url=container.url, headers=container.headers(namespace), timeout=10
+    ) as client:
         login = occ_token(client)
         assert login.status_code == 200, login.text
         client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
@@ -175,12 +195,17 @@ def occ(container: Container, namespace: str) -> Iterator[httpx.Client]:
 
 # ------------------------------------------------------------------------------ tests ----
 
+
 def test_image_is_slim(image: Image) -> None:
     print(f"image {image.name}: {image.size / 1e6:.1f} MB, built in {image.build_seconds:.1f} s")
     assert image.size < 300e6
-    config = podman("image", "inspect", "--format",
-                    "{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.Healthcheck}}",
-                    image.name).stdout
+    config = podman(
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.Healthcheck}}",
+        image.name,
+    ).stdout
     user, entrypoint, healthcheck = config.strip().split("|")
     assert user == "10001:10001"
     assert entrypoint.startswith('["profile-emulator","serve","--host","0.0.0.0","--port","8080"')
@@ -189,15 +214,26 @@ def test_image_is_slim(image: Image) -> None:
 
 def test_vendor_calls_answer_over_the_published_port(emulator: Container) -> None:
     namespace = f"c-{uuid.uuid4().hex[:8]}"
-    with httpx.Client(base_url=emulator.url, headers=emulator.headers(namespace),
-                      timeout=10) as loyalty:
-        session = loyalty.post("/client/users/1000000001/sessions",
-                               headers={"X-Identifier-Type": "ACCOUNT_ID"},
-                               json={"correlationId": "c-1", "channel": "WEBSITE"})
+    with httpx.Client(
+        base_url=emulator.url, headers=emulator.headers(namespace), timeout=10
+    ) as loyalty:
+        session = loyalty.post(
+            "/client/users/1000000001/sessions",
+            headers={"X-Identifier-Type": "ACCOUNT_ID"},
+            json={"correlationId": "c-1", "channel": "WEBSITE"},
+        )
         assert session.status_code in (200, 201), session.text
-        update = loyalty.put("/client/users/c-1/profile", json={
-            "firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1985-12-10",
-            "gender": "F", "email": "ada@example.com", "postalZipCode": "H0H 0H0"})
+        update = loyalty.put(
+            "/client/users/c-1/profile",
+            json={
+                "firstName": "Ada",
+                "lastName": "Lovelace",
+                "dateOfBirth": "1985-12-10",
+                "gender": "F",
+                "email": "ada@example.com",
+                "postalZipCode": "H0H 0H0",
+            },
+        )
         assert update.status_code == 200, update.text
         assert update.json() == {"debugMessage": "Profile Updated"}
     with occ(emulator, namespace) as commerce:
@@ -208,15 +244,21 @@ def test_vendor_calls_answer_over_the_published_port(emulator: Container) -> Non
 
 def test_the_control_api_wants_the_token(emulator: Container) -> None:
     namespace = f"c-{uuid.uuid4().hex[:8]}"
-    with httpx.Client(base_url=emulator.url, headers=emulator.headers(namespace),
-                      timeout=10) as client:
+    with httpx.Client(
+        base_url=emulator.url, headers=emulator.headers(namespace), timeout=10
+    ) as client:
         assert client.get("/_emulator/requests").status_code == 401
-        assert client.get("/_emulator/requests",
-                          headers={"Authorization": "Bearer not-the-token"}).status_code == 401
+        assert (
+            client.get(
+                "/_emulator/requests", headers={"Authorization": "Bearer not-the-token"}
+            ).status_code
+            == 401
+        )
         allowed = client.get("/_emulator/requests", headers={"Authorization": f"Bearer {TOKEN}"})
         assert allowed.status_code == 200, allowed.text
-        assert client.get("/_emulator/errors",
-                          headers={"X-Emulator-Token": TOKEN}).status_code == 200
+        assert (
+            client.get("/_emulator/errors", headers={"X-Emulator-Token": TOKEN}).status_code == 200
+        )
         assert client.get("/_emulator/health").status_code == 200  # health needs none
 
 
@@ -238,8 +280,10 @@ def test_state_in_the_data_volume_outlives_the_container(image: Image, volume: s
     first = run(image, volume=volume)
     try:
         with occ(first, namespace) as commerce:
-            created = commerce.post("/ccadmin/v1/profiles", json={
-                "firstName": "Jack", "lastName": "Black", "email": "jack@example.com"})
+            created = commerce.post(
+                "/ccadmin/v1/profiles",
+                json={"firstName": "Jack", "lastName": "Black", "email": "jack@example.com"},
+            )
             assert created.status_code == 201, created.text
             profile_id = created.json()["id"]
         # SIGTERM (podman stop): the server flushes state and exits 0 by itself; had podman
@@ -269,8 +313,9 @@ def test_a_fixtures_volume_replaces_the_packaged_fixtures(image: Image, tmp_path
     fixtures = tmp_path / "fixtures"
     shutil.copytree(ROOT / "fixtures", fixtures)
     commerce_yaml = fixtures / "commerce.yaml"
-    commerce_yaml.write_text(commerce_yaml.read_text().replace(
-        "key: emulator-app-key", "key: team-own-key"))
+    commerce_yaml.write_text(
+        commerce_yaml.read_text().replace("key: emulator-app-key", "key: team-own-key")
+    )
     for path in [tmp_path, *fixtures.rglob("*")]:  # readable by the image's user
         path.chmod(0o755 if path.is_dir() else 0o644)
     tmp_path.chmod(0o755)
@@ -298,10 +343,12 @@ def test_the_compose_file_waits_for_a_healthy_emulator(emulator: Container) -> N
 
 def test_the_image_holds_its_specs_parse_cache(emulator: Container) -> None:
     """Built into the image (the container writes none), so a start reads JSON, not YAML."""
-    check = ("from emulator import resources, specs\n"
-             "paths = sorted(resources.OPENAPI_DIR.glob('*.yaml'))\n"
-             "print(len(paths), all(specs.cache_path(p).read_bytes().partition(b'\\n')[0]"
-             " == specs.cache_key(p.read_bytes()) for p in paths))")
+    check = (
+        "from emulator import resources, specs\n"
+        "paths = sorted(resources.OPENAPI_DIR.glob('*.yaml'))\n"
+        "print(len(paths), all(specs.cache_path(p).read_bytes().partition(b'\\n')[0]"
+        " == specs.cache_key(p.read_bytes()) for p in paths))"
+    )
     done = podman("exec", emulator.name, "python", "-c", check, check=False)
     assert (done.returncode, done.stdout.split()) == (0, ["3", "True"]), done.stderr
 
@@ -317,8 +364,9 @@ def test_without_a_token_it_refuses_to_start_unless_told_insecure(image: Image) 
         pytest.skip("profile-emulator serve has no --insecure-control yet (it warns only)")
     name = f"pe-test-{uuid.uuid4().hex[:10]}"
     try:
-        refused = podman("run", "--name", name, "--network", "none", *LIMITS, image.name,
-                         timeout=60, check=False)
+        refused = podman(
+            "run", "--name", name, "--network", "none", *LIMITS, image.name, timeout=60, check=False
+        )
         assert refused.returncode != 0
         assert "--control-token" in refused.stderr or "EMULATOR_CONTROL_TOKEN" in refused.stderr
     finally:

@@ -1,4 +1,5 @@
 """Tiny's errors, as its spec documents them."""
+
 from emulator.errors import VendorError
 
 NOT_FOUND = VendorError(404, {"code": "NOT_FOUND", "text": "No item {item}"}, example={"item": "x"})

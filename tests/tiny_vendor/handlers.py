@@ -1,4 +1,5 @@
 """Tiny's handlers: the vendor's checks, ``await ctx.checked()``, then state."""
+
 from __future__ import annotations
 
 from emulator.errors import EmulatedError

@@ -1,5 +1,6 @@
 """ARCHITECTURE.md is true: its import rules hold (import-linter, pyproject.toml's
 [tool.importlinter]) and its module table names every module of the package."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_import_contracts_are_kept() -> None:
     lint = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(lint), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
 
@@ -21,7 +27,10 @@ def test_the_import_contracts_are_kept() -> None:
 def test_the_module_table_names_every_module() -> None:
     text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     listed = set(re.findall(r"^\| `(emulator/[\w/]+\.py)` \|", text, re.M))
-    on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / "emulator").glob("*.py")
-               if p.name != "__init__.py"} | {"emulator/vendors/base.py"}
+    on_disk = {
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "emulator").glob("*.py")
+        if p.name != "__init__.py"
+    } | {"emulator/vendors/base.py"}
     assert on_disk - listed == set(), "ARCHITECTURE.md's table lacks these modules"
     assert listed - on_disk == set(), "ARCHITECTURE.md's table names modules that are gone"

@@ -5,9 +5,9 @@ refuses (exit 2, one line, no traceback), paths taken from the caller's working 
 (dev.py serve too), the access log, the control token a non-loopback host needs, and a
 SIGTERM or Ctrl-C that ends it cleanly (exit 0, data file flushed) while a fault holds calls.
 """
+
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -28,80 +27,7 @@ import httpx
 import pytest
 
 from emulator import app, cli, logs, runtime
-
-ROOT = Path(__file__).resolve().parents[2]
-SERVE = [sys.executable, "-m", "emulator.cli", "serve"]
-START_TIMEOUT = 60
-PROFILE = "/client/users/seed-session-1/profile"
-
-
-def update(email: str = "ada@example.com") -> dict[str, str]:
-    return {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1985-12-10",
-            "gender": "F", "email": email, "postalZipCode": "H0H 0H0"}
-
-
-@dataclass
-class Served:
-    proc: subprocess.Popen
-    port_file: Path
-    out: Path
-    err: Path
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> tuple[int, str, str]:
-        """Send the signal, wait (generously) for the exit; (status, stdout, stderr)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError(f"still running {timeout} s after signal {sig}") from None
-        return self.proc.returncode, self.out.read_text(), self.err.read_text()
-
-
-@pytest.fixture
-def serve(tmp_path: Path):
-    """serve(*args, cwd=..., command=...) -> a started Served (port from its --port-file);
-    every process is gone at the end of the test."""
-    started: list[Served] = []
-
-    def start(*args: str, cwd: Path | None = None, command: list[str] | None = None,
-              env: dict[str, str] | None = None) -> Served:
-        name = uuid.uuid4().hex[:8]
-        port_file = tmp_path / f"port-{name}"
-        out, err = tmp_path / f"out-{name}.txt", tmp_path / f"err-{name}.txt"
-        with out.open("w") as stdout, err.open("w") as stderr:  # files: a full pipe would block it
-            proc = subprocess.Popen([*(command or SERVE), "--port", "0", "--port-file",
-                                     str(port_file), *args], cwd=cwd, env=env,
-                                    stdout=stdout, stderr=stderr, text=True)
-        served = Served(proc, port_file, out, err)
-        started.append(served)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not port_file.exists():
-            assert proc.poll() is None, f"exited {proc.returncode}: {err.read_text()}"
-            assert time.monotonic() < deadline, "the emulator did not start"
-            time.sleep(0.02)
-        served.port = int(port_file.read_text())
-        return served
-
-    yield start
-    for served in started:
-        if served.proc.poll() is None:
-            served.proc.kill()
-            served.proc.wait()
-
-
-def refused(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([*SERVE, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
-    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
-    assert "Traceback" not in done.stderr and "listening" not in done.stdout
-    return done
+from tests.processes import PROFILE, ROOT, SERVE, refused, update, venv_is_current
 
 
 def test_light_defaults_agree_with_the_app() -> None:
@@ -120,8 +46,12 @@ def test_help_needs_no_server_and_prints_no_warning() -> None:
 
 
 def test_version_is_the_installed_distributions() -> None:
-    done = subprocess.run([sys.executable, "-m", "emulator.cli", "--version"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0
     assert done.stdout == f"profile-emulator {version('profile-emulator')}\n"
 
@@ -144,7 +74,10 @@ def test_a_port_in_use_exits_2_naming_host_and_port() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = refused("--port", str(port))
-    assert done.stderr == f"profile-emulator: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    assert (
+        done.stderr
+        == f"profile-emulator: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
 
 
 @pytest.mark.parametrize("kind", ["missing", "a file", "no vendor fixtures"])
@@ -156,8 +89,11 @@ def test_fixtures_it_cannot_use_exit_2_naming_the_folder(tmp_path: Path, kind: s
         (folder / "scenarios").mkdir(parents=True)
         (folder / "README.txt").write_text("nothing here\n")
     done = refused("--port", "0", "--fixtures", str(folder))
-    expected = {"missing": "no such folder", "a file": "not a folder",
-                "no vendor fixtures": "holds no vendor fixtures (none of loyalty.yaml, commerce.yaml)"}
+    expected = {
+        "missing": "no such folder",
+        "a file": "not a folder",
+        "no vendor fixtures": "holds no vendor fixtures (none of loyalty.yaml, commerce.yaml)",
+    }
     assert done.stderr == f"profile-emulator: --fixtures {folder}: {expected[kind]}\n"
 
 
@@ -172,12 +108,22 @@ def test_a_bad_data_file_stops_start_up_with_its_name_not_a_traceback(tmp_path, 
 def test_main_called_in_process_puts_signal_handlers_and_logging_back(tmp_path, capsys) -> None:
     (tmp_path / "loyalty.yaml").write_text("accounts: 7\n")
     root = logging.getLogger()
-    before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
-              root.handlers[:], root.level)
+    before = (
+        signal.getsignal(signal.SIGINT),
+        signal.getsignal(signal.SIGTERM),
+        root.handlers[:],
+        root.level,
+    )
     assert cli.main(["serve", "--port", "0", "--fixtures", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.startswith(f"profile-emulator: {tmp_path / 'loyalty.yaml'}: accounts")
-    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM),
-            root.handlers[:], root.level) == before
+    assert capsys.readouterr().err.startswith(
+        f"profile-emulator: {tmp_path / 'loyalty.yaml'}: accounts"
+    )
+    assert (
+        signal.getsignal(signal.SIGINT),
+        signal.getsignal(signal.SIGTERM),
+        root.handlers[:],
+        root.level,
+    ) == before
 
 
 def test_a_log_level_it_does_not_know_is_refused_with_the_choices() -> None:
@@ -190,36 +136,36 @@ def team_fixtures(folder: Path) -> Path:
     """A team's own fixtures: loyalty only, with a session of its own."""
     folder.mkdir(parents=True)
     text = (app.FIXTURES_DIR / "loyalty.yaml").read_text(encoding="utf-8")
-    (folder / "loyalty.yaml").write_text(text.replace("seed-session-1", "team-session"),
-                                         encoding="utf-8")
+    (folder / "loyalty.yaml").write_text(
+        text.replace("seed-session-1", "team-session"), encoding="utf-8"
+    )
     return folder
 
 
 def write_and_read_back(url: str, email: str) -> None:
     with httpx.Client(base_url=url, timeout=10) as vendor:
-        assert vendor.put("/client/users/team-session/profile", json=update(email)).status_code == 200
+        assert (
+            vendor.put("/client/users/team-session/profile", json=update(email)).status_code == 200
+        )
         assert vendor.get(PROFILE).status_code != 200  # not the shipped fixtures'
         assert vendor.get("/client/users/team-session/profile").json()["email"] == email
-
-
-def venv_is_current() -> bool:
-    """dev.py's own test: would it reinstall .venv before serving (pyproject.toml changed)?"""
-    stamp = ROOT / ".venv" / ".installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()
-                            + (ROOT / "constraints.txt").read_bytes()).hexdigest()
-    return stamp.exists() and stamp.read_text() == wanted
 
 
 @pytest.mark.parametrize("through", ["profile-emulator", "dev.py serve"])
 def test_relative_paths_are_the_callers(serve, tmp_path: Path, through: str) -> None:
     if through == "dev.py serve" and not venv_is_current() and not os.environ.get("CI"):
-        pytest.skip("dev.py would reinstall .venv first (pyproject.toml changed): "
-                    "python3 dev.py test does that before the tests")
+        pytest.skip(
+            "dev.py would reinstall .venv first (pyproject.toml changed): "
+            "python3 dev.py test does that before the tests"
+        )
     here = tmp_path / "caller"
     team_fixtures(here / "team")
-    command = SERVE if through == "profile-emulator" else [sys.executable, str(ROOT / "dev.py"), "serve"]
-    served = serve("--fixtures", "team", "--data-file", "state/emulator.json", cwd=here,
-                   command=command)
+    command = (
+        SERVE if through == "profile-emulator" else [sys.executable, str(ROOT / "dev.py"), "serve"]
+    )
+    served = serve(
+        "--fixtures", "team", "--data-file", "state/emulator.json", cwd=here, command=command
+    )
     write_and_read_back(served.url, "team@example.com")
     status, _, err = served.stop()
     assert status == 0, err
@@ -228,11 +174,18 @@ def test_relative_paths_are_the_callers(serve, tmp_path: Path, through: str) -> 
 
 
 def test_relative_port_file_is_the_callers(tmp_path: Path) -> None:
-    proc = subprocess.Popen([*SERVE, "--port", "0", "--port-file", "port.txt"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*SERVE, "--port", "0", "--port-file", "port.txt"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
-        port = int(re.fullmatch(r"profile-emulator listening on http://127\.0\.0\.1:(\d+)\n", line)[1])
+        port = int(
+            re.fullmatch(r"profile-emulator listening on http://127\.0\.0\.1:(\d+)\n", line)[1]
+        )
         assert (tmp_path / "port.txt").read_text() == f"{port}\n"
     finally:
         proc.terminate()
@@ -241,8 +194,13 @@ def test_relative_port_file_is_the_callers(tmp_path: Path) -> None:
 
 
 def access_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if re.match(r"\d{4}-\d\d-\d\dT[\d:.]+Z \S+ \S", line)
-            and " emulator" not in line and " uvicorn" not in line]
+    return [
+        line
+        for line in err.splitlines()
+        if re.match(r"\d{4}-\d\d-\d\dT[\d:.]+Z \S+ \S", line)
+        and " emulator" not in line
+        and " uvicorn" not in line
+    ]
 
 
 def drive(url: str, namespace: str = "logged") -> str:
@@ -252,12 +210,19 @@ def drive(url: str, namespace: str = "logged") -> str:
     with httpx.Client(base_url=url, headers=headers, timeout=10) as http:
         assert http.get("/_emulator/health").status_code == 200
         assert http.put(PROFILE, json={"firstName": "Ada"}).status_code == 400
-        rule = http.post("/_emulator/faults", json={"match": {"operation": "getProfile"},
-                                                     "error": "loyalty.UNKNOWN_SESSION",
-                                                     "times": 1}).json()["id"]
+        rule = http.post(
+            "/_emulator/faults",
+            json={
+                "match": {"operation": "getProfile"},
+                "error": "loyalty.UNKNOWN_SESSION",
+                "times": 1,
+            },
+        ).json()["id"]
         assert http.get(PROFILE).status_code == 404
-        http.post("/_emulator/faults", json={"match": {"operation": "getProfile"},
-                                             "fault": "connection_reset", "times": 1})
+        http.post(
+            "/_emulator/faults",
+            json={"match": {"operation": "getProfile"}, "fault": "connection_reset", "times": 1},
+        )
         with pytest.raises(httpx.TransportError):
             http.get(PROFILE)
     return rule
@@ -271,9 +236,12 @@ def test_the_access_log_has_a_line_per_vendor_call(serve) -> None:
     lines = access_lines(err)
     assert len(lines) == 3, err  # vendor calls only: no control call, no uvicorn access log
     assert re.fullmatch(r"\S+Z logged loyalty\.updateProfile 400 \d+\.\dms", lines[0]), lines
-    assert re.fullmatch(rf"\S+Z logged loyalty\.getProfile 404 \d+\.\dms rule={rule}", lines[1]), lines
-    assert re.fullmatch(r"\S+Z logged loyalty\.getProfile - \d+\.\dms rule=\S+ fault=connection_reset",
-                        lines[2]), lines
+    assert re.fullmatch(rf"\S+Z logged loyalty\.getProfile 404 \d+\.\dms rule={rule}", lines[1]), (
+        lines
+    )
+    assert re.fullmatch(
+        r"\S+Z logged loyalty\.getProfile - \d+\.\dms rule=\S+ fault=connection_reset", lines[2]
+    ), lines
     assert "HTTP/1.1" not in err
 
 
@@ -284,11 +252,14 @@ def test_the_access_log_in_json_one_object_a_line(serve) -> None:
     assert status == 0
     records = [json.loads(line) for line in err.splitlines()]  # every line, uvicorn's too
     calls = [r for r in records if r["logger"] == "emulator.access"]
-    assert [(c["namespace"], c["api"], c["operation"], c["method"], c["status"], c["rule"], c["fault"])
-            for c in calls] == [
+    assert [
+        (c["namespace"], c["api"], c["operation"], c["method"], c["status"], c["rule"], c["fault"])
+        for c in calls
+    ] == [
         ("logged", "loyalty", "updateProfile", "PUT", 400, None, None),
         ("logged", "loyalty", "getProfile", "GET", 404, rule, None),
-        ("logged", "loyalty", "getProfile", "GET", None, calls[2]["rule"], "connection_reset")]
+        ("logged", "loyalty", "getProfile", "GET", None, calls[2]["rule"], "connection_reset"),
+    ]
     assert all(c["path"] == PROFILE and c["ms"] >= 0 and c["time"].endswith("Z") for c in calls)
     assert any(r["logger"].startswith("uvicorn") and r["level"] == "info" for r in records)
     assert not any("HTTP/1.1" in r.get("message", "") for r in records)
@@ -306,8 +277,10 @@ def raw_get(url: str, path: str, headers: str) -> tuple[int, bytes]:
     """One HTTP/1.1 GET over a socket with the headers as given: (status, body)."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade, close\r\n"
-                     f"{headers}\r\n".encode())
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade, close\r\n"
+            f"{headers}\r\n".encode()
+        )
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
@@ -319,8 +292,10 @@ def test_a_websocket_handshake_is_answered_as_the_http_request_it_is(serve) -> N
     """No API the emulator serves speaks WebSocket: a handshake gets the call's own answer
     (not a 500 for a websocket the app cannot accept), and nothing is logged for it."""
     served = serve("--quiet")
-    handshake = ("Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 "Sec-WebSocket-Version: 13\r\n")
+    handshake = (
+        "Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+    )
     assert raw_get(served.url, "/_emulator/health", handshake) == (200, b'{"status":"ok"}')
     plain = httpx.get(served.url + PROFILE)
     assert plain.status_code == 200
@@ -340,23 +315,39 @@ def test_the_log_level_and_the_access_log_are_apart() -> None:
         try:
             logging.getLogger("emulator").warning("a warning %s", quiet)
             logging.getLogger("emulator").info("an info record")
-            logging.getLogger(logs.ACCESS).info("call", extra={"access": {
-                "at": 0.0, "namespace": "ns", "api": "commerce", "operation": None,
-                "method": "GET", "path": "/ccadmin/v1/nope", "status": 404, "ms": 1.26,
-                "rule": None, "fault": None}})
+            logging.getLogger(logs.ACCESS).info(
+                "call",
+                extra={
+                    "access": {
+                        "at": 0.0,
+                        "namespace": "ns",
+                        "api": "commerce",
+                        "operation": None,
+                        "method": "GET",
+                        "path": "/ccadmin/v1/nope",
+                        "status": 404,
+                        "ms": 1.26,
+                        "rule": None,
+                        "fault": None,
+                    }
+                },
+            )
         finally:
             restore()
     assert (root.handlers[:], root.level, logging.getLogger(logs.ACCESS).level) == before
     lines = [line.split(" ", 1)[1] for line in stream.getvalue().splitlines()]
-    assert lines == ["WARNING emulator: a warning False",
-                     "ns commerce GET /ccadmin/v1/nope 404 1.3ms",  # unrouted: what was asked
-                     "WARNING emulator: a warning True"]
+    assert lines == [
+        "WARNING emulator: a warning False",
+        "ns commerce GET /ccadmin/v1/nope 404 1.3ms",  # unrouted: what was asked
+        "WARNING emulator: a warning True",
+    ]
 
 
 def test_a_non_loopback_host_needs_a_control_token() -> None:
     done = refused("--host", "0.0.0.0", "--port", "0")
-    assert done.stderr.startswith("profile-emulator: --host 0.0.0.0 is reachable from other "
-                                  "machines: give --control-token")
+    assert done.stderr.startswith(
+        "profile-emulator: --host 0.0.0.0 is reachable from other machines: give --control-token"
+    )
     assert "--insecure-control" in done.stderr
 
 
@@ -390,9 +381,14 @@ def test_a_signal_ends_it_cleanly_while_faults_hold_calls(serve, tmp_path: Path,
     data_file = tmp_path / "state.json"
     served = serve("--data-file", str(data_file))
     held = {"X-Emulator-Namespace": "held"}
-    httpx.post(served.url + "/_emulator/faults", json={"fault": "timeout"}, headers=held).raise_for_status()
-    httpx.post(served.url + "/_emulator/faults", json={"delayMs": 3_600_000, "match": {"api": "commerce"}},
-               headers={"X-Emulator-Namespace": "slow"}).raise_for_status()
+    httpx.post(
+        served.url + "/_emulator/faults", json={"fault": "timeout"}, headers=held
+    ).raise_for_status()
+    httpx.post(
+        served.url + "/_emulator/faults",
+        json={"delayMs": 3_600_000, "match": {"api": "commerce"}},
+        headers={"X-Emulator-Namespace": "slow"},
+    ).raise_for_status()
     outcomes: dict[str, str] = {}
 
     def call(name: str, path: str, headers: dict[str, str]) -> None:
@@ -402,9 +398,13 @@ def test_a_signal_ends_it_cleanly_while_faults_hold_calls(serve, tmp_path: Path,
         except httpx.HTTPError as exc:
             outcomes[name] = type(exc).__name__
 
-    callers = [threading.Thread(target=call, args=("timeout", PROFILE, held)),
-               threading.Thread(target=call, args=("delay", "/ccadmin/v1/profiles/se-570031",
-                                                   {"X-Emulator-Namespace": "slow"}))]
+    callers = [
+        threading.Thread(target=call, args=("timeout", PROFILE, held)),
+        threading.Thread(
+            target=call,
+            args=("delay", "/ccadmin/v1/profiles/se-570031", {"X-Emulator-Namespace": "slow"}),
+        ),
+    ]
     for caller in callers:
         caller.start()
     time.sleep(0.2)  # let both calls reach the server before the write (not a timing assert)

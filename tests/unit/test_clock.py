@@ -1,4 +1,5 @@
 """The fault engine's clocks: the real one's early end, the manual one's standing still."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,6 +1,7 @@
 """Each touch of Connexion's internals (emulator/connexion_seam.py), checked against the
 installed Connexion: an upgrade that moves one fails here, naming Connexion and its version,
 before anything else does."""
+
 from __future__ import annotations
 
 import asyncio
@@ -10,7 +11,10 @@ import inspect
 import httpx
 from connexion import ConnexionMiddleware
 from connexion.middleware.main import API
-from connexion.middleware.request_validation import RequestValidationAPI, RequestValidationMiddleware
+from connexion.middleware.request_validation import (
+    RequestValidationAPI,
+    RequestValidationMiddleware,
+)
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.spec import OpenAPISpecification
 
@@ -22,22 +26,26 @@ CONNEXION = f"Connexion {connexion_seam.VERSION}"
 
 
 def test_the_specification_check_is_a_classmethod_over_openapi_schema() -> None:
-    assert isinstance(inspect.getattr_static(OpenAPISpecification, "_validate_spec"), classmethod), \
-        f"{CONNEXION}: OpenAPISpecification._validate_spec is no longer a classmethod"
+    assert isinstance(
+        inspect.getattr_static(OpenAPISpecification, "_validate_spec"), classmethod
+    ), f"{CONNEXION}: OpenAPISpecification._validate_spec is no longer a classmethod"
     schema = getattr(OpenAPISpecification, "openapi_schema", None)
     assert isinstance(schema, dict) and schema.get("id", "").startswith(
-        "https://spec.openapis.org/oas/3.0"), \
-        f"{CONNEXION}: OpenAPISpecification.openapi_schema is not the OpenAPI 3.0 schema"
+        "https://spec.openapis.org/oas/3.0"
+    ), f"{CONNEXION}: OpenAPISpecification.openapi_schema is not the OpenAPI 3.0 schema"
 
 
 def test_add_api_builds_an_api_from_the_middlewares_options() -> None:
     middleware = connexion_seam.SpecMiddleware(Dispatcher([]), import_name=__name__)
-    assert dataclasses.is_dataclass(middleware.options) and hasattr(middleware.options, "replace"), \
-        f"{CONNEXION}: ConnexionMiddleware.options is no longer a dataclass with replace()"
-    assert middleware.middleware_stack is None and middleware.apis == [], \
+    assert dataclasses.is_dataclass(middleware.options) and hasattr(
+        middleware.options, "replace"
+    ), f"{CONNEXION}: ConnexionMiddleware.options is no longer a dataclass with replace()"
+    assert middleware.middleware_stack is None and middleware.apis == [], (
         f"{CONNEXION}: ConnexionMiddleware no longer starts with no stack and no apis"
-    assert list(inspect.signature(API).parameters)[:1] == ["specification"], \
+    )
+    assert list(inspect.signature(API).parameters)[:1] == ["specification"], (
         f"{CONNEXION}: connexion.middleware.main.API no longer takes the specification first"
+    )
     middleware.add_api(specs.load("loyalty.yaml"), name="loyalty")
     [api] = middleware.apis
     assert isinstance(api.specification, connexion_seam.CheckedSpecification)
@@ -52,27 +60,32 @@ def test_connexion_is_given_a_copy_of_the_shared_parse() -> None:
     response = asyncio.run(_get(app, "/_emulator/health"))
     assert response.status_code == 200
     for name in names:
-        assert specs.shared(name) == specs.parse(specs.OPENAPI_DIR / name), \
+        assert specs.shared(name) == specs.parse(specs.OPENAPI_DIR / name), (
             f"{CONNEXION}: building the app changed the shared parse of {name}"
+        )
 
 
 async def _get(app: object, path: str) -> httpx.Response:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://emulator") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://emulator"
+    ) as client:
         return await client.get(path)
 
 
 def test_the_stack_is_built_at_start_up_with_routers_that_never_redirect() -> None:
-    assert callable(getattr(ConnexionMiddleware, "_build_middleware_stack", None)), \
+    assert callable(getattr(ConnexionMiddleware, "_build_middleware_stack", None)), (
         f"{CONNEXION}: ConnexionMiddleware._build_middleware_stack is gone"
+    )
     app = create_app()
     stack = app.app.middleware_stack
     routing = [m for m in stack if isinstance(m, RoutingMiddleware)]
-    assert routing and hasattr(routing[0], "router"), \
+    assert routing and hasattr(routing[0], "router"), (
         f"{CONNEXION}: RoutingMiddleware no longer keeps its Starlette router as .router"
+    )
     assert routing[0].router.redirect_slashes is False
-    assert all(getattr(route.app, "redirect_slashes", False) is False
-               for route in routing[0].router.routes)
+    assert all(
+        getattr(route.app, "redirect_slashes", False) is False for route in routing[0].router.routes
+    )
     validation = [m for m in stack if isinstance(m, connexion_seam.ValidationMiddleware)]
     assert validation, f"{CONNEXION}: the validation middleware is no longer made from our class"
 
@@ -81,30 +94,44 @@ def test_request_validation_makes_its_operations_as_the_seam_expects() -> None:
     assert connexion_seam.ValidationMiddleware.api_cls is connexion_seam.ValidationAPI
     assert issubclass(connexion_seam.ValidationAPI, RequestValidationAPI)
     assert issubclass(connexion_seam.ValidationMiddleware, RequestValidationMiddleware)
-    assert "make_operation" in vars(RequestValidationAPI), \
+    assert "make_operation" in vars(RequestValidationAPI), (
         f"{CONNEXION}: RequestValidationAPI no longer makes its operations with make_operation"
-    assert "api_cls" in vars(RequestValidationMiddleware), \
+    )
+    assert "api_cls" in vars(RequestValidationMiddleware), (
         f"{CONNEXION}: RequestValidationMiddleware no longer names its API class as api_cls"
+    )
     app = create_app()
-    apis = [api for m in app.app.middleware_stack
-            if isinstance(m, connexion_seam.ValidationMiddleware)
-            for by_path in m.apis.values() for api in by_path]
+    apis = [
+        api
+        for m in app.app.middleware_stack
+        if isinstance(m, connexion_seam.ValidationMiddleware)
+        for by_path in m.apis.values()
+        for api in by_path
+    ]
     operations = [op for api in apis for op in api.operations.values()]
-    assert operations and all(isinstance(op, connexion_seam.ValidationOperation) for op in operations), \
-        f"{CONNEXION}: the validation middleware's operations are not ours"
-    declared = sum(len(specs.operations(name)) for name in ("loyalty.yaml", "commerce.yaml", "control.yaml"))
+    assert operations and all(
+        isinstance(op, connexion_seam.ValidationOperation) for op in operations
+    ), f"{CONNEXION}: the validation middleware's operations are not ours"
+    declared = sum(
+        len(specs.operations(name)) for name in ("loyalty.yaml", "commerce.yaml", "control.yaml")
+    )
     assert len(operations) == declared, f"{CONNEXION}: not every operation is checked by our class"
     # What ValidationOperation reads of Connexion's operation, on one with a body:
-    assert {op.operation_id for op in operations} == \
-        {name for spec in ("loyalty.yaml", "commerce.yaml", "control.yaml") for name in specs.operations(spec)}, \
-        f"{CONNEXION}: operation.operation_id is no longer the spec's operationId"
+    assert {op.operation_id for op in operations} == {
+        name
+        for spec in ("loyalty.yaml", "commerce.yaml", "control.yaml")
+        for name in specs.operations(spec)
+    }, f"{CONNEXION}: operation.operation_id is no longer the spec's operationId"
     checks = {op.checks for op in operations}
-    assert any(body.checks.schema.get("properties") for c in checks for body in c.bodies.values()), \
-        f"{CONNEXION}: operation.body_schema() no longer gives the request body's schema"
-    assert any(c.parameters._params for c in checks), \
+    assert any(
+        body.checks.schema.get("properties") for c in checks for body in c.bodies.values()
+    ), f"{CONNEXION}: operation.body_schema() no longer gives the request body's schema"
+    assert any(c.parameters._params for c in checks), (
         f"{CONNEXION}: operation.parameters no longer lists the spec's parameters"
-    assert any("application/x-www-form-urlencoded" in c.consumes for c in checks), \
+    )
+    assert any("application/x-www-form-urlencoded" in c.consumes for c in checks), (
         f"{CONNEXION}: operation.consumes no longer lists the request body's media types"
+    )
 
 
 def test_routing_names_the_operation_in_the_scope() -> None:
@@ -117,5 +144,6 @@ def test_routing_names_the_operation_in_the_scope() -> None:
 
     assert asyncio.run(call()) == 200
     [entry] = app.runtime.namespace().journal.entries()
-    assert entry.operation == "getProfile", \
+    assert entry.operation == "getProfile", (
         f"{CONNEXION}: the validation middleware no longer calls the operation its routing matched"
+    )

@@ -1,4 +1,5 @@
 """Dependencies are bounded (pyproject.toml) and locked (constraints.txt), and agree."""
+
 from __future__ import annotations
 
 import tomllib
@@ -23,15 +24,17 @@ def locked() -> dict[str, str]:
 
 def requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    listed = project["dependencies"] + [r for extra in project["optional-dependencies"].values()
-                                         for r in extra]
+    listed = project["dependencies"] + [
+        r for extra in project["optional-dependencies"].values() for r in extra
+    ]
     return [Requirement(r) for r in listed]
 
 
 def test_every_dependency_has_an_upper_bound() -> None:
     for requirement in requirements():
-        assert any(s.operator in ("<", "<=", "==", "~=") for s in requirement.specifier), \
+        assert any(s.operator in ("<", "<=", "==", "~=") for s in requirement.specifier), (
             f"{requirement} has no upper bound"
+        )
 
 
 def test_every_dependency_is_locked_at_a_version_its_range_admits() -> None:
@@ -39,5 +42,6 @@ def test_every_dependency_is_locked_at_a_version_its_range_admits() -> None:
     for requirement in requirements():
         name = canonicalize_name(requirement.name)
         assert name in pins, f"{requirement.name} is not in constraints.txt"
-        assert requirement.specifier.contains(pins[name], prereleases=True), \
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
             f"constraints.txt locks {name}=={pins[name]}, outside {requirement}"
+        )

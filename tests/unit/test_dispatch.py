@@ -2,6 +2,7 @@
 handler is refused at ctx.checked(); a handler that never got there can neither write nor
 answer (an emulator bug shows as the vendor's internal error, never as accepted input and
 never as stored state)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,14 @@ from emulator.runtime import RequestContext
 from emulator.vendors.loyalty import handlers
 
 PROFILE = "/client/users/seed-session-1/profile"
-VALID = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1990-01-01", "gender": "F",
-         "email": "ada@example.com", "postalZipCode": "H0H 0H0"}
+VALID = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "dateOfBirth": "1990-01-01",
+    "gender": "F",
+    "email": "ada@example.com",
+    "postalZipCode": "H0H 0H0",
+}
 
 
 def put(app: Any, body: dict[str, Any]) -> httpx.Response:
@@ -25,6 +32,7 @@ def put(app: Any, body: dict[str, Any]) -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
             return await client.put(PROFILE, json=body)
+
     return asyncio.run(call())
 
 
@@ -40,8 +48,11 @@ def careless(monkeypatch: pytest.MonkeyPatch) -> list[RequestContext]:
         accounts = ctx.store["loyalty.accounts"]
         account = accounts.get(session["accountId"])
         assert account is not None
-        accounts.put(account["accountId"], {**account, "profile": {**account["profile"], **ctx.body}})
+        accounts.put(
+            account["accountId"], {**account, "profile": {**account["profile"], **ctx.body}}
+        )
         return Reply(200, {"debugMessage": "Profile Updated"})
+
     monkeypatch.setattr(handlers, "update_profile", update_profile)
     return seen
 
@@ -54,11 +65,14 @@ def forgetful(monkeypatch: pytest.MonkeyPatch) -> list[RequestContext]:
     async def update_profile(ctx: RequestContext) -> Reply:
         seen.append(ctx)
         return Reply(200, {"debugMessage": "Profile Updated"})
+
     monkeypatch.setattr(handlers, "update_profile", update_profile)
     return seen
 
 
-def test_a_handler_that_skips_its_checks_cannot_accept_what_the_spec_refuses(forgetful: list) -> None:
+def test_a_handler_that_skips_its_checks_cannot_accept_what_the_spec_refuses(
+    forgetful: list,
+) -> None:
     app = create_app()
     r = put(app, {**VALID, "gender": "X"})  # an enum failure loyalty reports in its own order
     assert forgetful, "the failure was meant to be left to the handler"
@@ -77,7 +91,8 @@ def test_a_failure_the_api_words_at_once_never_reaches_the_handler(forgetful: li
 
 
 def test_a_handler_that_writes_without_its_checks_stores_nothing(
-        careless: list, caplog: pytest.LogCaptureFixture) -> None:
+    careless: list, caplog: pytest.LogCaptureFixture
+) -> None:
     app = create_app()
     r = put(app, {**VALID, "firstName": "Grace", "gender": "X"})
     assert careless, "the failure was meant to be left to the handler"

@@ -40,9 +40,21 @@ def rule(**data: Any) -> FaultRule:
     return FaultRule.parse(data, known_errors=KNOWN)
 
 
-def call(api: str = "commerce", operation: str = "updateProfile", *, path_params: dict[str, Any] | None = None,
-         headers: dict[str, str] | None = None, body: Any = None) -> Call:
-    return Call(api=api, operation=operation, path_params=path_params or {}, headers=headers or {}, body=body)
+def call(
+    api: str = "commerce",
+    operation: str = "updateProfile",
+    *,
+    path_params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    body: Any = None,
+) -> Call:
+    return Call(
+        api=api,
+        operation=operation,
+        path_params=path_params or {},
+        headers=headers or {},
+        body=body,
+    )
 
 
 def engine_with(*rules: FaultRule, **kwargs: Any) -> Engine:
@@ -75,15 +87,23 @@ def test_an_error_matches_only_calls_of_its_own_api() -> None:
     assert engine.decide(call("commerce", "updateProfile")).error == "commerce.22001"
     assert engine.decide(call("loyalty", "updateProfile")).error == "loyalty.EMAIL_ALREADY_EXISTS"
     assert engine.rules()[0].to_dict()["match"] == {"api": "loyalty"}
-    with pytest.raises(RuleError, match="match.api: commerce.22001 is an error of the commerce API, not of loyalty"):
+    with pytest.raises(
+        RuleError,
+        match=r"match\.api: commerce\.22001 is an error of the commerce API, not of loyalty",
+    ):
         rule(match={"api": "loyalty"}, error="commerce.22001")
 
 
-@pytest.mark.parametrize(("match", "expected"), [
-    ({"api": "loyalty"}, True), ({"api": "commerce"}, False),
-    ({"operation": "updateProfile"}, True), ({"operation": "getProfile"}, False),
-    ({"api": "loyalty", "operation": "getProfile"}, False),
-])
+@pytest.mark.parametrize(
+    ("match", "expected"),
+    [
+        ({"api": "loyalty"}, True),
+        ({"api": "commerce"}, False),
+        ({"operation": "updateProfile"}, True),
+        ({"operation": "getProfile"}, False),
+        ({"api": "loyalty", "operation": "getProfile"}, False),
+    ],
+)
 def test_api_and_operation_must_be_equal(match: dict[str, Any], expected: bool) -> None:
     assert fires(match, call("loyalty", "updateProfile")) is expected
 
@@ -138,23 +158,36 @@ def test_body_scalars_compare_as_json() -> None:
 
 
 def test_first_matching_rule_wins_in_list_order() -> None:
-    engine = engine_with(rule(match={"api": "commerce"}, error="commerce.22002"),
-                         rule(respond={"status": 500}), rule(respond={"status": 502}))
+    engine = engine_with(
+        rule(match={"api": "commerce"}, error="commerce.22002"),
+        rule(respond={"status": 500}),
+        rule(respond={"status": 502}),
+    )
     assert engine.decide(call("commerce", "login")).error == "commerce.22002"
     assert engine.decide(call("loyalty", "updateProfile")).respond == {"status": 500}
     engine.add(rule(respond={"status": 503}), front=True)
     assert engine.decide(call("commerce", "login")).respond == {"status": 503}
-    arrival = engine_with(rule(fault="timeout", match={"api": "loyalty"}), rule(fault="empty_response"))
-    assert [arrival.arrive(call(api)).fault for api in ("loyalty", "commerce")] == ["timeout", "empty_response"]
+    arrival = engine_with(
+        rule(fault="timeout", match={"api": "loyalty"}), rule(fault="empty_response")
+    )
+    assert [arrival.arrive(call(api)).fault for api in ("loyalty", "commerce")] == [
+        "timeout",
+        "empty_response",
+    ]
 
 
 def test_times_spends_the_rule_then_later_rules_apply() -> None:
     engine = engine_with(rule(error="commerce.22001", times=2), rule(respond={"status": 503}))
     results = [engine.decide(call()) for _ in range(4)]
-    assert [(d.error, d.respond) for d in results] == [("commerce.22001", None)] * 2 + [(None, {"status": 503})] * 2
+    assert [(d.error, d.respond) for d in results] == [("commerce.22001", None)] * 2 + [
+        (None, {"status": 503})
+    ] * 2
     # A spent rule stays listed with its counters (a test reads `fired`) until removed.
     listed = [r.to_dict() for r in engine.rules()]
-    assert [(r["id"], r["fired"], r["spent"]) for r in listed] == [("f-1", 2, True), ("f-2", 2, False)]
+    assert [(r["id"], r["fired"], r["spent"]) for r in listed] == [
+        ("f-1", 2, True),
+        ("f-2", 2, False),
+    ]
     assert engine.remove("f-1") and [r.id for r in engine.rules()] == ["f-2"]
 
 
@@ -166,7 +199,9 @@ def test_a_spent_rule_is_never_matched_again_and_leaves_the_engine_idle() -> Non
 
 
 def test_after_lets_the_first_matches_pass_without_consulting_later_rules() -> None:
-    engine = engine_with(rule(error="commerce.22001", after=2, times=1), rule(respond={"status": 503}))
+    engine = engine_with(
+        rule(error="commerce.22001", after=2, times=1), rule(respond={"status": 503})
+    )
     assert engine.decide(call()) is None
     assert engine.decide(call()) is None
     assert engine.decide(call()).error == "commerce.22001"
@@ -202,8 +237,11 @@ def test_reseed_restarts_the_sequence() -> None:
 
 def test_probability_one_rules_do_not_consume_random_numbers() -> None:
     baseline = count_fired(seed=5, n=200)
-    engine = engine_with(rule(match={"operation": "login"}, error="commerce.22001"),
-                         rule(error="commerce.22001", probability=0.1), seed=5)
+    engine = engine_with(
+        rule(match={"operation": "login"}, error="commerce.22001"),
+        rule(error="commerce.22001", probability=0.1),
+        seed=5,
+    )
     got = []
     for i in range(200):
         engine.decide(call("commerce", "login"))  # fires the p=1 rule, draws nothing
@@ -226,16 +264,21 @@ def test_a_failed_draw_lets_the_next_rule_match() -> None:
     assert [d and d.fault for d in decisions].count("empty_response") == 1
     first_no = next(i for i, d in enumerate(decisions) if d.fault == "empty_response")
     assert all(d.fault == "connection_reset" for d in decisions[:first_no])
-    assert all(d is None or d.fault == "connection_reset" for d in decisions[first_no + 1:])
+    assert all(d is None or d.fault == "connection_reset" for d in decisions[first_no + 1 :])
     assert engine.rules()[1].to_dict()["fired"] == 1
 
 
 # --- the contract (REQUIREMENTS 5.12) ------------------------------------------------------------
 
-CONTRACT = Contract(operations={"loyalty": ("startSession", "updateProfile"), "commerce": ("login",)},
-                    documented={"loyalty.EMAIL_ALREADY_EXISTS": frozenset({"updateProfile"}),
-                                "commerce.22001": frozenset(), "commerce.22002": frozenset({"login"})},
-                    absent=frozenset())
+CONTRACT = Contract(
+    operations={"loyalty": ("startSession", "updateProfile"), "commerce": ("login",)},
+    documented={
+        "loyalty.EMAIL_ALREADY_EXISTS": frozenset({"updateProfile"}),
+        "commerce.22001": frozenset(),
+        "commerce.22002": frozenset({"login"}),
+    },
+    absent=frozenset(),
+)
 
 
 def test_a_rule_names_an_api_the_contract_knows() -> None:
@@ -243,8 +286,12 @@ def test_a_rule_names_an_api_the_contract_knows() -> None:
     with pytest.raises(RuleError) as caught:
         FaultRule.parse({"fault": "timeout", "match": {"api": "shop"}}, known_errors=CONTRACT)
     assert "match.api: 'shop' is not one of ['loyalty', 'commerce']" in str(caught.value)
-    assert FaultRule.parse({"fault": "timeout", "match": {"api": "commerce"}},
-                           known_errors=CONTRACT).match.api == "commerce"
+    assert (
+        FaultRule.parse(
+            {"fault": "timeout", "match": {"api": "commerce"}}, known_errors=CONTRACT
+        ).match.api
+        == "commerce"
+    )
 
 
 def test_a_contract_narrows_an_error_to_the_operations_documenting_it() -> None:
@@ -254,20 +301,33 @@ def test_a_contract_narrows_an_error_to_the_operations_documenting_it() -> None:
     assert engine.decide(call("loyalty", "updateProfile")).error == "loyalty.EMAIL_ALREADY_EXISTS"
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"error": "loyalty.EMAIL_ALREADY_EXISTS", "match": {"operation": "startSession"}},
-     "error: loyalty.EMAIL_ALREADY_EXISTS is not a response of loyalty startSession in its spec "
-     "(documented for: updateProfile)"),
-    ({"error": "commerce.22001"}, "error: commerce.22001 is not a response of any commerce operation "
-                                  "in its spec"),
-    ({"fault": "timeout", "match": {"api": "commerce", "operation": "updateProfile"}},
-     "match.operation: the commerce API has no operation 'updateProfile' (operations: login)"),
-    ({"fault": "timeout", "match": {"operation": "startSesion"}},
-     "match.operation: no API has an operation 'startSesion' (operations: login, startSession, "
-     "updateProfile); "
-     "did you mean startSession?"),
-])
-def test_a_contract_refuses_what_the_specs_do_not_document(data: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"error": "loyalty.EMAIL_ALREADY_EXISTS", "match": {"operation": "startSession"}},
+            "error: loyalty.EMAIL_ALREADY_EXISTS is not a response of loyalty startSession in its spec "
+            "(documented for: updateProfile)",
+        ),
+        (
+            {"error": "commerce.22001"},
+            "error: commerce.22001 is not a response of any commerce operation in its spec",
+        ),
+        (
+            {"fault": "timeout", "match": {"api": "commerce", "operation": "updateProfile"}},
+            "match.operation: the commerce API has no operation 'updateProfile' (operations: login)",
+        ),
+        (
+            {"fault": "timeout", "match": {"operation": "startSesion"}},
+            "match.operation: no API has an operation 'startSesion' (operations: login, startSession, "
+            "updateProfile); "
+            "did you mean startSession?",
+        ),
+    ],
+)
+def test_a_contract_refuses_what_the_specs_do_not_document(
+    data: dict[str, Any], message: str
+) -> None:
     with pytest.raises(RuleError) as caught:
         FaultRule.parse(data, known_errors=CONTRACT)
     assert str(caught.value) == message
@@ -276,8 +336,12 @@ def test_a_contract_refuses_what_the_specs_do_not_document(data: dict[str, Any],
 def test_a_lenient_contract_lets_an_absent_api_through() -> None:
     lenient = Contract(operations={"loyalty": ()}, documented={}, absent=frozenset({"commerce"}))
     assert "commerce.22001" in lenient and "loyalty.X" not in lenient
-    assert FaultRule.parse({"error": "commerce.22001", "match": {"operation": "nope"}},
-                           known_errors=lenient).error == "commerce.22001"
+    assert (
+        FaultRule.parse(
+            {"error": "commerce.22001", "match": {"operation": "nope"}}, known_errors=lenient
+        ).error
+        == "commerce.22001"
+    )
 
 
 # --- stages (REQUIREMENTS 5.11) ----------------------------------------------------------------
@@ -305,8 +369,10 @@ def test_a_delay_on_arrival_and_an_error_at_the_checks_both_act() -> None:
 
 def test_a_delay_asked_for_at_the_checks_lets_the_call_through_there() -> None:
     """The shield of the commerce-token-expired scenario: first match wins at the checks."""
-    engine = engine_with(rule(match={"operation": "login"}, delayMs=0, stage="checked"),
-                         rule(error="commerce.22002", times=1))
+    engine = engine_with(
+        rule(match={"operation": "login"}, delayMs=0, stage="checked"),
+        rule(error="commerce.22002", times=1),
+    )
     assert engine.checked(call("commerce", "login")).passes_through
     assert engine.checked(call("commerce", "getProfile")).error == "commerce.22002"
 
@@ -329,8 +395,9 @@ def test_after_passes_the_call_untouched_without_consulting_later_rules() -> Non
 
 def test_ttl_expires_with_the_injected_clock() -> None:
     clock = FakeClock()
-    engine = engine_with(rule(error="commerce.22001", ttlSeconds=60), rule(respond={"status": 503}),
-                         clock=clock)
+    engine = engine_with(
+        rule(error="commerce.22001", ttlSeconds=60), rule(respond={"status": 503}), clock=clock
+    )
     clock.now += 59.9
     assert engine.decide(call()).error == "commerce.22001"
     clock.now += 0.1
@@ -357,10 +424,14 @@ def test_fixed_delay_and_delay_only_rule_passes_through() -> None:
 
 
 def test_action_with_delay() -> None:
-    decision = engine_with(rule(respond={"status": 503, "headers": {"Retry-After": "2"}, "body": {"a": 1}},
-                                delayMs=10)).decide(call())
-    assert decision == Decision(rule_id="f-1", delay_ms=10.0, respond={"status": 503, "headers": {"Retry-After": "2"},
-                                                                       "body": {"a": 1}})
+    decision = engine_with(
+        rule(respond={"status": 503, "headers": {"Retry-After": "2"}, "body": {"a": 1}}, delayMs=10)
+    ).decide(call())
+    assert decision == Decision(
+        rule_id="f-1",
+        delay_ms=10.0,
+        respond={"status": 503, "headers": {"Retry-After": "2"}, "body": {"a": 1}},
+    )
     assert not decision.passes_through
 
 
@@ -375,6 +446,7 @@ def test_uniform_delay_is_seeded() -> None:
     def run(seed: int) -> list[float]:
         engine = engine_with(rule(delay={"uniform": [0, 1000]}), seed=seed)
         return [engine.decide(call()).delay_ms for _ in range(20)]
+
     assert run(1) == run(1) != run(2)
 
 
@@ -457,6 +529,7 @@ def test_times_is_exact_under_concurrent_calls() -> None:
     def worker() -> None:
         for _ in range(200):
             fired.append(engine.decide(call()) is not None)
+
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
         t.start()
@@ -469,10 +542,24 @@ def test_times_is_exact_under_concurrent_calls() -> None:
 
 
 def test_parse_and_to_dict_round_trip() -> None:
-    data = {"id": "r1", "description": "dup email", "error": "loyalty.EMAIL_ALREADY_EXISTS", "delayMs": 250,
-            "match": {"api": "loyalty", "operation": "updateProfile", "pathParams": {"correlation_id": "c-1"},
-                      "headers": {"X-A": "1"}, "body": {"email": "a@b.co"}},
-            "times": 1, "after": 0, "probability": 1.0, "ttlSeconds": 60, "stage": "checked"}
+    data = {
+        "id": "r1",
+        "description": "dup email",
+        "error": "loyalty.EMAIL_ALREADY_EXISTS",
+        "delayMs": 250,
+        "match": {
+            "api": "loyalty",
+            "operation": "updateProfile",
+            "pathParams": {"correlation_id": "c-1"},
+            "headers": {"X-A": "1"},
+            "body": {"email": "a@b.co"},
+        },
+        "times": 1,
+        "after": 0,
+        "probability": 1.0,
+        "ttlSeconds": 60,
+        "stage": "checked",
+    }
     parsed = FaultRule.parse(data, known_errors=KNOWN)
     assert parsed.to_dict(counters=False) == data
     assert parsed.to_dict() == {**data, "matched": 0, "fired": 0, "spent": False}
@@ -500,8 +587,7 @@ def names(message: str, text: str) -> None:
 
 
 INVALID_RULES: list[tuple[Any, str]] = [
-    ({"delay": {"lognormal": {"median": 5, "sigma": -1, "maxMs": 10}}},
-     "delay.lognormal.sigma: "),
+    ({"delay": {"lognormal": {"median": 5, "sigma": -1, "maxMs": 10}}}, "delay.lognormal.sigma: "),
     ({"fault": "timeout", "probability": 2}, "probability: "),
     ({"fault": "explode"}, "fault: "),
     ({"error": "commerce.22001", "times": 0}, "times: "),
@@ -523,7 +609,10 @@ INVALID_RULES: list[tuple[Any, str]] = [
     ({"respond": {"status": 600}}, "respond.status: "),
     ({"respond": {"body": {}}}, "respond.status: required field is missing"),
     ({"respond": {"status": 503, "headers": {"Retry-After": 2}}}, "respond.headers.Retry-After: "),
-    ({"respond": {"status": 503, "extra": 1}}, "respond.extra: unknown field; expected one of: body, headers, status"),
+    (
+        {"respond": {"status": 503, "extra": 1}},
+        "respond.extra: unknown field; expected one of: body, headers, status",
+    ),
     ({"fault": "timeout", "match": {"pathParams": {"id": 1}}}, "match.pathParams.id: "),
     ({"fault": "timeout", "match": {"body": []}}, "match.body: "),
     ({"fault": "timeout", "match": {"vendor": "x"}}, "match.vendor: unknown field"),
@@ -532,31 +621,73 @@ INVALID_RULES: list[tuple[Any, str]] = [
     ({"delay": {"uniform": [1]}}, "delay.uniform: "),
     ({"delay": {"uniform": [5, 1]}}, "delay.uniform: lower bound 5 is greater than upper bound 1"),
     ({"delay": {}}, "delay: give exactly one of: lognormal, uniform"),
-    ({"delay": {"uniform": [1, 2], "lognormal": {"median": 1, "sigma": 1, "maxMs": 2}}}, "delay: give exactly one of: lognormal, uniform"),
+    (
+        {"delay": {"uniform": [1, 2], "lognormal": {"median": 1, "sigma": 1, "maxMs": 2}}},
+        "delay: give exactly one of: lognormal, uniform",
+    ),
     ({"delay": {"lognormal": {"median": 0, "sigma": 1, "maxMs": 2}}}, "delay.lognormal.median: "),
-    ({"delay": {"lognormal": {"median": 1, "sigma": 1}}}, "delay.lognormal.maxMs: required field is missing"),
-    ({"error": "commerce.22001", "fault": "timeout"}, "give exactly one of error, respond, fault (got error, fault)"),
-    ({"fault": "timeout", "delayMs": 1, "delay": {"uniform": [1, 2]}}, "give delayMs or delay, not both"),
+    (
+        {"delay": {"lognormal": {"median": 1, "sigma": 1}}},
+        "delay.lognormal.maxMs: required field is missing",
+    ),
+    (
+        {"error": "commerce.22001", "fault": "timeout"},
+        "give exactly one of error, respond, fault (got error, fault)",
+    ),
+    (
+        {"fault": "timeout", "delayMs": 1, "delay": {"uniform": [1, 2]}},
+        "give delayMs or delay, not both",
+    ),
     ({"match": {"api": "loyalty"}}, "a rule needs an action"),
     ({}, "a rule needs an action"),
     ({"error": "loyalty.NOPE"}, "error: unknown error 'loyalty.NOPE'"),
     ({"error": "loyalty.EMAIL_ALREADY_EXIST"}, "did you mean loyalty.EMAIL_ALREADY_EXISTS?"),
-    ({"respond": {"status": 503, "headers": {"Retry After": "1"}}}, "respond.headers: 'Retry After' is not a valid header name"),
-    ({"respond": {"status": 200, "headers": {"Content-Length": "3"}}}, "respond.headers: 'Content-Length' is set by the emulator"),
-    ({"respond": {"status": 200, "headers": {"X-A": "1\r\nX-B: 2"}}}, "respond.headers.X-A: '1\\r\\nX-B: 2' is not a valid header value"),
-    ({"respond": {"status": 200, "headers": {"X-A": "caf\u00e9 \u2603"}}}, "is not a valid header value"),
+    (
+        {"respond": {"status": 503, "headers": {"Retry After": "1"}}},
+        "respond.headers: 'Retry After' is not a valid header name",
+    ),
+    (
+        {"respond": {"status": 200, "headers": {"Content-Length": "3"}}},
+        "respond.headers: 'Content-Length' is set by the emulator",
+    ),
+    (
+        {"respond": {"status": 200, "headers": {"X-A": "1\r\nX-B: 2"}}},
+        "respond.headers.X-A: '1\\r\\nX-B: 2' is not a valid header value",
+    ),
+    (
+        {"respond": {"status": 200, "headers": {"X-A": "caf\u00e9 \u2603"}}},
+        "is not a valid header value",
+    ),
     ("just a string", ""),  # the top level: nothing but jsonschema's words
 ]
 VALID_RULES: list[dict[str, Any]] = [
-    {"delayMs": 0}, {"fault": "timeout"}, {"error": "commerce.22001", "delay": {"uniform": [1, 2]}},
-    {"respond": {"status": 204}, "match": {}}, {"respond": {"status": 200, "body": None}},
+    {"delayMs": 0},
+    {"fault": "timeout"},
+    {"error": "commerce.22001", "delay": {"uniform": [1, 2]}},
+    {"respond": {"status": 204}, "match": {}},
+    {"respond": {"status": 200, "body": None}},
     {"respond": {"status": 503, "headers": {"Retry-After": "2"}, "body": [1, "x"]}},
-    {"respond": {"status": 503}, "stage": "arrival"}, {"fault": "timeout", "stage": "arrival"},
-    {"error": "commerce.22001", "stage": "checked"}, {"delayMs": 5, "stage": "checked"},
-    {"id": "r.1", "description": "all keys", "error": "commerce.22002", "times": 3, "after": 1, "probability": 0.5,
-     "ttlSeconds": 0.5, "delay": {"lognormal": {"median": 10, "sigma": 0, "maxMs": 20}},
-     "match": {"api": "commerce", "operation": "getProfile", "pathParams": {"id": "p"}, "headers": {"A": "b"},
-               "body": {"a": {"b": [1]}}}},
+    {"respond": {"status": 503}, "stage": "arrival"},
+    {"fault": "timeout", "stage": "arrival"},
+    {"error": "commerce.22001", "stage": "checked"},
+    {"delayMs": 5, "stage": "checked"},
+    {
+        "id": "r.1",
+        "description": "all keys",
+        "error": "commerce.22002",
+        "times": 3,
+        "after": 1,
+        "probability": 0.5,
+        "ttlSeconds": 0.5,
+        "delay": {"lognormal": {"median": 10, "sigma": 0, "maxMs": 20}},
+        "match": {
+            "api": "commerce",
+            "operation": "getProfile",
+            "pathParams": {"id": "p"},
+            "headers": {"A": "b"},
+            "body": {"a": {"b": [1]}},
+        },
+    },
 ]
 
 
@@ -569,8 +700,11 @@ def test_invalid_rules_are_rejected_naming_the_field(data: Any, message: str) ->
 
 def test_where_prefixes_the_message() -> None:
     with pytest.raises(RuleError) as caught:
-        FaultRule.parse({"delay": {"lognormal": {"median": 5, "sigma": -1, "maxMs": 10}}},
-                        known_errors=KNOWN, where="faults[2]")
+        FaultRule.parse(
+            {"delay": {"lognormal": {"median": 5, "sigma": -1, "maxMs": 10}}},
+            known_errors=KNOWN,
+            where="faults[2]",
+        )
     assert str(caught.value).startswith("faults[2].delay.lognormal.sigma: ")
     names("faults[2].delay.lognormal.sigma: ", str(caught.value))  # then jsonschema's reason
     with pytest.raises(RuleError) as caught:
@@ -581,11 +715,20 @@ def test_where_prefixes_the_message() -> None:
 def test_rule_schema_alone_agrees_with_parse() -> None:
     Draft7Validator.check_schema(RULE_SCHEMA)
     validator = Draft7Validator(RULE_SCHEMA)
-    for bad in ({}, {"error": "x", "respond": {"status": 500}}, {"fault": "timeout", "respond": {"status": 500}},
-                {"delayMs": 1, "delay": {"uniform": [1, 2]}}, {"match": {}}):
+    for bad in (
+        {},
+        {"error": "x", "respond": {"status": 500}},
+        {"fault": "timeout", "respond": {"status": 500}},
+        {"delayMs": 1, "delay": {"uniform": [1, 2]}},
+        {"match": {}},
+    ):
         assert not validator.is_valid(bad), bad
-    for good in ({"delayMs": 0}, {"fault": "timeout"}, {"error": "x", "delay": {"uniform": [1, 2]}},
-                 {"respond": {"status": 204}, "match": {}}):
+    for good in (
+        {"delayMs": 0},
+        {"fault": "timeout"},
+        {"error": "x", "delay": {"uniform": [1, 2]}},
+        {"respond": {"status": 204}, "match": {}},
+    ):
         assert validator.is_valid(good), good
 
 
@@ -598,15 +741,26 @@ def control_fault_rule_schema() -> dict[str, Any]:
                 return inline(spec["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]])
             return {key: inline(value) for key, value in node.items()}
         return [inline(value) for value in node] if isinstance(node, list) else node
+
     return inline(spec["components"]["schemas"]["FaultRule"])
 
 
 def test_control_spec_fault_rule_mirrors_rule_schema() -> None:
     from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
-    write, read, ours = (OAS30WriteValidator(control_fault_rule_schema()),
-                         OAS30ReadValidator(control_fault_rule_schema()), Draft7Validator(RULE_SCHEMA))
-    checked_by_code_only = ("lower bound", "unknown error", "did you mean", "header name", "header value",
-                            "set by the emulator")
+
+    write, read, ours = (
+        OAS30WriteValidator(control_fault_rule_schema()),
+        OAS30ReadValidator(control_fault_rule_schema()),
+        Draft7Validator(RULE_SCHEMA),
+    )
+    checked_by_code_only = (
+        "lower bound",
+        "unknown error",
+        "did you mean",
+        "header name",
+        "header value",
+        "set by the emulator",
+    )
     for data, message in INVALID_RULES:
         expected = any(m in message for m in checked_by_code_only)
         assert ours.is_valid(data) is expected, data
@@ -616,7 +770,15 @@ def test_control_spec_fault_rule_mirrors_rule_schema() -> None:
         listed = FaultRule.parse(data, known_errors=KNOWN)
         engine = Engine()
         engine.activate("s", [listed])
-        engine.decide(call("commerce", "getProfile", path_params={"id": "p"}, headers={"a": "b"}, body={"a": {"b": [1]}}))
+        engine.decide(
+            call(
+                "commerce",
+                "getProfile",
+                path_params={"id": "p"},
+                headers={"a": "b"},
+                body={"a": {"b": [1]}},
+            )
+        )
         out = engine.rules()[0].to_dict()
         assert {"matched", "fired", "spent", "scenario", "stage"} <= out.keys()
         assert read.is_valid(out) and not write.is_valid(out), out
@@ -624,6 +786,7 @@ def test_control_spec_fault_rule_mirrors_rule_schema() -> None:
 
 def test_control_spec_is_valid_openapi() -> None:
     from openapi_spec_validator import validate
+
     validate(yaml.safe_load((ROOT / "openapi" / "control.yaml").read_text(encoding="utf-8")))
 
 
@@ -631,6 +794,7 @@ def test_known_errors_may_be_any_container() -> None:
     class Anything:
         def __contains__(self, item: object) -> bool:
             return True
+
     assert FaultRule.parse({"error": "x.y"}, known_errors=Anything()).error == "x.y"
 
 
@@ -656,25 +820,48 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def test_load_scenario_file(tmp_path: Path) -> None:
     scenario = load_scenario_file(write(tmp_path, "flaky.yaml", FLAKY), known_errors=KNOWN)
-    assert scenario == Scenario(name="flaky", description="Commerce drops one call in ten.", rules=[
-        {"match": {"api": "commerce"}, "fault": "connection_reset", "probability": 0.1},
-        {"delay": {"uniform": [10, 50]}}])
+    assert scenario == Scenario(
+        name="flaky",
+        description="Commerce drops one call in ten.",
+        rules=[
+            {"match": {"api": "commerce"}, "fault": "connection_reset", "probability": 0.1},
+            {"delay": {"uniform": [10, 50]}},
+        ],
+    )
     parsed = scenario.parse_rules(known_errors=KNOWN)
     assert [r.fault for r in parsed] == ["connection_reset", None]
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    (FLAKY.replace("probability: 0.1", "probability: 2"), "flaky.yaml: rules[0].probability: "),
-    (FLAKY.replace("fault: connection_reset", "error: loyalty.NOPE"), "flaky.yaml: rules[0].error: unknown error"),
-    (FLAKY.replace("[10, 50]", "[50, 10]"), "flaky.yaml: rules[1].delay.uniform: lower bound 50"),
-    (FLAKY.replace("description: Commerce drops one call in ten.\n", ""), "flaky.yaml: description: required field is missing"),
-    (FLAKY.replace("name: flaky", "name: other"), "flaky.yaml: name: 'other' must equal the file name 'flaky'"),
-    (FLAKY + "extra: 1\n", "flaky.yaml: extra: unknown field; expected one of: description, name, rules"),
-    (FLAKY.replace("  - delay: {uniform: [10, 50]}\n", "  - 3\n"), "flaky.yaml: rules[1]: "),
-    ("", "flaky.yaml: "),
-    ("name: [unclosed\n", "flaky.yaml: not valid YAML"),
-    ("!!python/object/apply:os.system ['true']\n", "flaky.yaml: not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (FLAKY.replace("probability: 0.1", "probability: 2"), "flaky.yaml: rules[0].probability: "),
+        (
+            FLAKY.replace("fault: connection_reset", "error: loyalty.NOPE"),
+            "flaky.yaml: rules[0].error: unknown error",
+        ),
+        (
+            FLAKY.replace("[10, 50]", "[50, 10]"),
+            "flaky.yaml: rules[1].delay.uniform: lower bound 50",
+        ),
+        (
+            FLAKY.replace("description: Commerce drops one call in ten.\n", ""),
+            "flaky.yaml: description: required field is missing",
+        ),
+        (
+            FLAKY.replace("name: flaky", "name: other"),
+            "flaky.yaml: name: 'other' must equal the file name 'flaky'",
+        ),
+        (
+            FLAKY + "extra: 1\n",
+            "flaky.yaml: extra: unknown field; expected one of: description, name, rules",
+        ),
+        (FLAKY.replace("  - delay: {uniform: [10, 50]}\n", "  - 3\n"), "flaky.yaml: rules[1]: "),
+        ("", "flaky.yaml: "),
+        ("name: [unclosed\n", "flaky.yaml: not valid YAML"),
+        ("!!python/object/apply:os.system ['true']\n", "flaky.yaml: not valid YAML"),
+    ],
+)
 def test_scenario_file_errors_name_file_and_field(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, "flaky.yaml", text)
     with pytest.raises(RuleError) as caught:
@@ -723,4 +910,3 @@ def test_faults_module_imports_no_web_or_storage_code() -> None:
         elif isinstance(node, ast.ImportFrom):
             imported.add("." if node.level else (node.module or "").split(".")[0])
     assert imported.isdisjoint({"connexion", "starlette", "tinydb", "emulator", "."}), imported
-

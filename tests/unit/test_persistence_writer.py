@@ -1,5 +1,6 @@
 """The data file's writer (emulator/persistence.py), driven step by step on an injected clock:
 the change log, compaction, crash recovery, --fsync always, and failures it survives."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,10 +18,14 @@ from emulator.persistence import DataFileError, NotPersisted, Persistence, log_p
 from emulator.state import Documents, StateSchema, Store
 
 INDEXES = {"people": {"email": lambda d: d["email"].lower()}, "counters": {}}
-DOCUMENTS = {"people": Documents({"type": "object", "required": ["email"]}),
-             "counters": Documents({"type": "object", "required": ["next"],
-                                    "properties": {"next": {"type": "integer"}}},
-                                   required=("n",), kept=True)}
+DOCUMENTS = {
+    "people": Documents({"type": "object", "required": ["email"]}),
+    "counters": Documents(
+        {"type": "object", "required": ["next"], "properties": {"next": {"type": "integer"}}},
+        required=("n",),
+        kept=True,
+    ),
+}
 SCHEMA = StateSchema(INDEXES, DOCUMENTS)
 NAMES = re.compile(r"^[a-z]+$")
 
@@ -36,8 +41,9 @@ class Clock:
 class Server:
     """One namespace's store persisted to ``path``, as the runtime wires it (no threads)."""
 
-    def __init__(self, path: Path, clock: Clock | None = None, *, opened: bool = True,
-                 **options) -> None:
+    def __init__(
+        self, path: Path, clock: Clock | None = None, *, opened: bool = True, **options
+    ) -> None:
         self.clock = clock or Clock()
         self.persistence = Persistence(path, clock=self.clock, **options)
         saved = self.persistence.load(SCHEMA, NAMES)
@@ -104,15 +110,19 @@ def test_a_crash_at_any_point_leaves_files_that_load_whole(tmp_path: Path) -> No
     server.persistence.compact()  # snapshot 2 on disk (log 1 is in it: gone); the switch
     store["people"].put("b", {"email": "b@x.co"})  # to log 2 is still queued, then b
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
-    assert crashed(path) == {"ns": {"people": {"a": {"email": "a@x.co"}},
-                                    "counters": {"n": {"next": 2}}}}  # b: not written yet
+    assert crashed(path) == {
+        "ns": {"people": {"a": {"email": "a@x.co"}}, "counters": {"n": {"next": 2}}}
+    }  # b: not written yet
     server.persistence.step()  # the writer moves on to log 2 with b's record
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.2.log"]
     assert crashed(path) == server.state()
     store["people"].delete("a")
     server.persistence.step()
-    assert crashed(path) == server.state() == {"ns": {
-        "people": {"b": {"email": "b@x.co"}}, "counters": {"n": {"next": 2}}}}
+    assert (
+        crashed(path)
+        == server.state()
+        == {"ns": {"people": {"b": {"email": "b@x.co"}}, "counters": {"n": {"next": 2}}}}
+    )
 
 
 def test_a_log_cut_short_by_a_crash_loses_only_its_last_record(tmp_path: Path, caplog) -> None:
@@ -134,7 +144,9 @@ def test_a_clean_stop_leaves_one_snapshot_and_no_log(tmp_path: Path) -> None:
     assert server.persistence.close() is None
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
     saved = json.loads(path.read_text())
-    assert saved["version"] == 2 and saved["namespaces"]["ns"]["people"] == {"a": {"email": "a@x.co"}}
+    assert saved["version"] == 2 and saved["namespaces"]["ns"]["people"] == {
+        "a": {"email": "a@x.co"}
+    }
     assert Server(path).state() == server.state()
 
 
@@ -159,8 +171,9 @@ def test_resets_and_restores_are_replayed(tmp_path: Path) -> None:
     server.stores.pop("b")
     server.persistence.dropped("b")
     server.persistence.step()
-    assert crashed(path) == {"a": {"people": {"z": {"email": "z@x.co"}},
-                                   "counters": {"n": {"next": 1}}}}
+    assert crashed(path) == {
+        "a": {"people": {"z": {"email": "z@x.co"}}, "counters": {"n": {"next": 1}}}
+    }
 
 
 # --- --fsync always -------------------------------------------------------------------------
@@ -187,8 +200,9 @@ def test_fsync_always_answers_a_write_once_it_is_on_disk(tmp_path: Path, monkeyp
     asyncio.run(scenario())
 
 
-def test_fsync_always_refuses_to_acknowledge_what_cannot_reach_the_disk(tmp_path: Path,
-                                                                         monkeypatch) -> None:
+def test_fsync_always_refuses_to_acknowledge_what_cannot_reach_the_disk(
+    tmp_path: Path, monkeypatch
+) -> None:
     server = Server(tmp_path / "state.json", always=True)
     writer = server.persistence
     monkeypatch.setattr(persistence.os, "fsync", _raise(OSError(errno.EIO, "Input/output error")))
@@ -213,11 +227,13 @@ def test_fsync_always_refuses_to_acknowledge_what_cannot_reach_the_disk(tmp_path
 def _raise(exc: BaseException):
     def fail(*args, **kwargs):
         raise exc
+
     return fail
 
 
 def test_a_full_disk_is_logged_once_reported_retried_with_backoff_then_recovered(
-        tmp_path: Path, monkeypatch, caplog) -> None:
+    tmp_path: Path, monkeypatch, caplog
+) -> None:
     path = tmp_path / "state.json"
     clock = Clock()
     server = Server(path, clock)
@@ -230,14 +246,17 @@ def test_a_full_disk_is_logged_once_reported_retried_with_backoff_then_recovered
     with caplog.at_level(logging.WARNING, "emulator.persistence"):
         people.put("a", {"email": "a@x.co"})
         delays.append(writer.step())
-        assert writer.status == ("failing: writing state.json.1.log: "
-                                 "[Errno 28] No space left on device")
+        assert writer.status == (
+            "failing: writing state.json.1.log: [Errno 28] No space left on device"
+        )
         for _ in range(4):
             people.put(f"b{_}", {"email": f"b{_}@x.co"})  # writes go on being answered
             assert writer.step() == pytest.approx(delays[-1])  # not yet: waits its turn
             clock.now += delays[-1]
             delays.append(writer.step())  # the retry: a whole snapshot, failing again
-            assert writer.status == "failing: writing state.json: [Errno 28] No space left on device"
+            assert (
+                writer.status == "failing: writing state.json: [Errno 28] No space left on device"
+            )
         assert delays == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6])  # doubling
         monkeypatch.undo()  # the disk has room again
         clock.now += delays[-1]
@@ -248,23 +267,27 @@ def test_a_full_disk_is_logged_once_reported_retried_with_backoff_then_recovered
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert [r.getMessage().split(": ", 2)[-1] for r in errors] == [
         "writing state.json.1.log: [Errno 28] No space left on device",
-        "writing state.json: [Errno 28] No space left on device"]  # each once, not per retry
+        "writing state.json: [Errno 28] No space left on device",
+    ]  # each once, not per retry
     assert caplog.records[-1].getMessage() == f"{path}: persisting again"
     assert sorted(crashed(path)["ns"]["people"]) == ["a", "b0", "b1", "b2", "b3", "c"]
 
 
 def test_a_read_only_folder_fails_the_snapshot_but_the_log_keeps_every_write(
-        tmp_path: Path, monkeypatch) -> None:
+    tmp_path: Path, monkeypatch
+) -> None:
     path = tmp_path / "state.json"
     server = Server(path, min_log_bytes=0)
     people = server.store()["people"]
-    monkeypatch.setattr(files.tempfile, "mkstemp",
-                        _raise(PermissionError(errno.EROFS, "Read-only file system")))
+    monkeypatch.setattr(
+        files.tempfile, "mkstemp", _raise(PermissionError(errno.EROFS, "Read-only file system"))
+    )
     people.put("a", {"email": "a@x.co"})
     server.persistence.step()
     server.persistence.compact()
-    assert server.persistence.status == ("failing: writing state.json: "
-                                         "[Errno 30] Read-only file system")
+    assert server.persistence.status == (
+        "failing: writing state.json: [Errno 30] Read-only file system"
+    )
     people.put("b", {"email": "b@x.co"})
     server.persistence.step()
     assert sorted(crashed(path)["ns"]["people"]) == ["a", "b"]
@@ -288,7 +311,8 @@ def test_a_document_json_cannot_hold_is_reported_until_it_is_gone(tmp_path: Path
     people = server.store()["people"]
     people.put("deep", {"email": "d@x.co", "extra": deep})  # past the schema, straight in
     assert server.persistence.status.startswith(
-        "failing: namespace 'ns', people.deep: cannot be written as JSON (")
+        "failing: namespace 'ns', people.deep: cannot be written as JSON ("
+    )
     clock.now += 1
     server.persistence.step()  # the retry cannot write the snapshot either
     assert "nested too deep to write as JSON" in server.persistence.status
@@ -299,16 +323,19 @@ def test_a_document_json_cannot_hold_is_reported_until_it_is_gone(tmp_path: Path
     assert crashed(path)["ns"]["people"] == {"deep": {"email": "d@x.co"}}
 
 
-def test_a_failed_last_snapshot_says_why_and_where_the_writes_are(tmp_path: Path,
-                                                                  monkeypatch) -> None:
+def test_a_failed_last_snapshot_says_why_and_where_the_writes_are(
+    tmp_path: Path, monkeypatch
+) -> None:
     path = tmp_path / "state.json"
     server = Server(path)
     server.store()["people"].put("a", {"email": "a@x.co"})
-    monkeypatch.setattr(files.tempfile, "mkstemp",
-                        _raise(OSError(errno.ENOSPC, "No space left on device")))
+    monkeypatch.setattr(
+        files.tempfile, "mkstemp", _raise(OSError(errno.ENOSPC, "No space left on device"))
+    )
     assert server.persistence.close() == (
         f"could not write {path}: [Errno 28] No space left on device; the writes up to the "
-        "stop are in state.json.1.log")
+        "stop are in state.json.1.log"
+    )
     monkeypatch.undo()
     assert crashed(path)["ns"]["people"] == {"a": {"email": "a@x.co"}}
 
@@ -316,22 +343,37 @@ def test_a_failed_last_snapshot_says_why_and_where_the_writes_are(tmp_path: Path
 # --- files it refuses -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("log", "problem"), [
-    (b'{"log": 1, "generation": 1}\n["put","ns","people","a",{"email":"a@x.co"}]\n'
-     b'["put","ns","peop\n["put","ns","people","b",{"email":"b@x.co"}]\n',
-     "line 3: not a change record (corrupt: "),
-    (b'{"log": 1, "generation": 1}\n["put","ns","nope","a",{}]\n',
-     "line 2: namespace 'ns': nope: unknown collection; expected one of: people, counters"),
-    (b'{"log": 1, "generation": 1}\n["put","ns","people","a",{"name":"x"}]\n',
-     "line 2: namespace 'ns': people.a: does not fit the collection's email index "
-     "(KeyError: 'email')"),
-    (b'{"log": 1, "generation": 1}\n["put","NS","people","a",{"email":"a"}]\n',
-     "line 2: 'NS' is not a namespace name"),
-    (b'{"log": 1, "generation": 1}\n["rename","ns"]\n', "line 2: not a change record (['rename', 'ns'])"),
-    (b'{"log": 1, "generation": 7}\n', "line 1: not a change log of generation 1"),
-])
-def test_a_corrupt_change_log_is_refused_naming_the_file_and_line(tmp_path: Path, log: bytes,
-                                                                  problem: str) -> None:
+@pytest.mark.parametrize(
+    ("log", "problem"),
+    [
+        (
+            b'{"log": 1, "generation": 1}\n["put","ns","people","a",{"email":"a@x.co"}]\n'
+            b'["put","ns","peop\n["put","ns","people","b",{"email":"b@x.co"}]\n',
+            "line 3: not a change record (corrupt: ",
+        ),
+        (
+            b'{"log": 1, "generation": 1}\n["put","ns","nope","a",{}]\n',
+            "line 2: namespace 'ns': nope: unknown collection; expected one of: people, counters",
+        ),
+        (
+            b'{"log": 1, "generation": 1}\n["put","ns","people","a",{"name":"x"}]\n',
+            "line 2: namespace 'ns': people.a: does not fit the collection's email index "
+            "(KeyError: 'email')",
+        ),
+        (
+            b'{"log": 1, "generation": 1}\n["put","NS","people","a",{"email":"a"}]\n',
+            "line 2: 'NS' is not a namespace name",
+        ),
+        (
+            b'{"log": 1, "generation": 1}\n["rename","ns"]\n',
+            "line 2: not a change record (['rename', 'ns'])",
+        ),
+        (b'{"log": 1, "generation": 7}\n', "line 1: not a change log of generation 1"),
+    ],
+)
+def test_a_corrupt_change_log_is_refused_naming_the_file_and_line(
+    tmp_path: Path, log: bytes, problem: str
+) -> None:
     path = tmp_path / "state.json"
     path.write_text('{"version": 2, "generation": 1, "namespaces": {}}')
     log_path(path, 1).write_bytes(log)
@@ -352,8 +394,11 @@ def test_a_missing_log_between_two_is_refused(tmp_path: Path) -> None:
 def test_a_log_without_its_snapshot_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     log_path(path, 4).write_bytes(b'{"log": 1, "generation": 4}\n')
-    with pytest.raises(DataFileError, match=r"state\.json\.4\.log: a change log without its "
-                                            r"data file"):
+    with pytest.raises(
+        DataFileError,
+        match=r"state\.json\.4\.log: a change log without its "
+        r"data file",
+    ):
         Persistence(path).load(SCHEMA, NAMES)
 
 
@@ -364,7 +409,8 @@ def test_a_version_1_file_still_loads(tmp_path: Path) -> None:
 
 
 def test_with_its_threads_the_writer_appends_at_once_and_a_syncer_fsyncs_apart(
-        tmp_path: Path, monkeypatch) -> None:
+    tmp_path: Path, monkeypatch
+) -> None:
     """Batch mode: a slow fsync never holds up the appends (they are what a SIGKILL keeps)."""
     import threading
     import time

@@ -4,6 +4,7 @@ way finishes first; a second signal is heard; `python3 dev.py serve` passes sign
 
 No test here times anything: waits have generous bounds only so that a hang fails the test
 instead of the run (bench/memory.py measures how long the exit takes)."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ import uvicorn
 
 from emulator.app import create_app
 from emulator.server import Server, free_port
-from tests.unit.test_cli import ROOT, Served, serve, update, venv_is_current  # noqa: F401
+from tests.processes import ROOT, update, venv_is_current
 
 PROFILE = "/client/users/seed-session-1/profile"
 HANG_GUARD = 30  # seconds: far beyond any grace; reaching it means the server hung
@@ -30,10 +31,14 @@ HANG_GUARD = 30  # seconds: far beyond any grace; reaching it means the server h
 
 def hold_calls(url: str, port: int, count: int) -> list[socket.socket]:
     """`count` connections, each with a call a `timeout` fault holds (answered never)."""
-    httpx.post(url + "/_emulator/faults", json={"fault": "timeout"},
-               headers={"X-Emulator-Namespace": "held"}).raise_for_status()
-    request = (f"GET {PROFILE} HTTP/1.1\r\nHost: emulator\r\n"
-               "X-Emulator-Namespace: held\r\n\r\n").encode()
+    httpx.post(
+        url + "/_emulator/faults",
+        json={"fault": "timeout"},
+        headers={"X-Emulator-Namespace": "held"},
+    ).raise_for_status()
+    request = (
+        f"GET {PROFILE} HTTP/1.1\r\nHost: emulator\r\nX-Emulator-Namespace: held\r\n\r\n"
+    ).encode()
     held = []
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD)
@@ -47,8 +52,12 @@ def start_slow_put(port: int, body: bytes) -> socket.socket:
     100 Continue read back (it comes once the emulator reads the body: the call is running).
     The body is still to be sent."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD)
-    sock.sendall((f"PUT {PROFILE} HTTP/1.1\r\nHost: emulator\r\nContent-Type: application/json\r\n"
-                  f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"PUT {PROFILE} HTTP/1.1\r\nHost: emulator\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+        ).encode()
+    )
     assert sock.recv(4096).startswith(b"HTTP/1.1 100 ")
     return sock
 
@@ -74,7 +83,8 @@ def gone(pid: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
 def test_a_signal_ends_it_with_300_held_calls_after_a_normal_call_finishes(
-        serve, tmp_path: Path, sig: int) -> None:
+    serve, tmp_path: Path, sig: int
+) -> None:
     data_file = tmp_path / "state.json"
     served = serve("--data-file", str(data_file), "--quiet")
     held = hold_calls(served.url, served.port, 300)
@@ -98,15 +108,18 @@ def test_a_signal_ends_it_with_300_held_calls_after_a_normal_call_finishes(
 
 
 def test_a_second_signal_ends_the_grace_at_once_and_the_state_is_still_flushed(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """The grace a normal call gets is an hour here: only the second signal can end the
     server before the hang guard. The data file is flushed all the same (uvicorn's own
     second Ctrl-C skips the lifespan shutdown, which flushes it)."""
     data_file = tmp_path / "state.json"
     port = free_port()
     app = create_app(data_file=data_file)
-    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                   lifespan="on"), grace=3600)
+    server = Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"),
+        grace=3600,
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -130,16 +143,20 @@ def test_a_second_signal_ends_the_grace_at_once_and_the_state_is_still_flushed(
 @pytest.fixture
 def dev_serve_ready() -> None:
     if not venv_is_current() and not os.environ.get("CI"):
-        pytest.skip("dev.py would reinstall .venv first (pyproject.toml changed): "
-                    "python3 dev.py test does that before the tests")
+        pytest.skip(
+            "dev.py would reinstall .venv first (pyproject.toml changed): "
+            "python3 dev.py test does that before the tests"
+        )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_dev_py_serve_stops_on_a_signal_with_no_traceback(serve, dev_serve_ready, tmp_path: Path,
-                                                          sig: int) -> None:
+def test_dev_py_serve_stops_on_a_signal_with_no_traceback(
+    serve, dev_serve_ready, tmp_path: Path, sig: int
+) -> None:
     data_file = tmp_path / "state.json"
-    served = serve("--data-file", str(data_file),
-                   command=[sys.executable, str(ROOT / "dev.py"), "serve"])
+    served = serve(
+        "--data-file", str(data_file), command=[sys.executable, str(ROOT / "dev.py"), "serve"]
+    )
     held = hold_calls(served.url, served.port, 5)
     email = f"dev-{uuid.uuid4().hex[:8]}@example.com"
     assert httpx.put(served.url + PROFILE, json=update(email)).status_code == 200
@@ -161,11 +178,15 @@ def test_dev_py_passes_a_sigterm_on_to_its_child(tmp_path: Path) -> None:
         "import pathlib, signal, sys, time\n"
         "signal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n"
         f"pathlib.Path({str(ready)!r}).write_text('x')\n"
-        "time.sleep(3600)\n")
-    runner = ("import sys; sys.path.insert(0, sys.argv[1]); import dev; "
-              "sys.exit(dev.run([sys.executable, sys.argv[2]]))")
-    proc = subprocess.Popen([sys.executable, "-c", runner, str(ROOT), str(script)],
-                            stderr=subprocess.PIPE, text=True)
+        "time.sleep(3600)\n"
+    )
+    runner = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import dev; "
+        "sys.exit(dev.run([sys.executable, sys.argv[2]]))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", runner, str(ROOT), str(script)], stderr=subprocess.PIPE, text=True
+    )
     for _ in range(HANG_GUARD * 50):
         if ready.exists():
             break

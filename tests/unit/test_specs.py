@@ -1,4 +1,5 @@
 """The hand-written specs are valid OpenAPI 3.0 and every operation has a handler."""
+
 from __future__ import annotations
 
 import sys
@@ -35,13 +36,15 @@ def test_every_vendor_operation_resolves_to_a_handler():
 def test_loyalty_catalogue_documented_messages_are_verbatim_from_the_seed():
     from emulator.vendors.loyalty import errors
 
-    seed = (Path(__file__).resolve().parents[3] / "shared/seeds/000_53df60a23fd2b759.txt")
+    seed = Path(__file__).resolve().parents[3] / "shared/seeds/000_53df60a23fd2b759.txt"
     if not seed.exists():
         pytest.skip("vendor seed documents are not beside this checkout")
     text = seed.read_text()
     for name, error in errors.CATALOGUE.items():
         if error.fidelity == "documented" and name != "MISSING_CORRELATION_ID":
-            template = error.body["errorMessage"].replace("{fields}", "dateOfBirth gender email postalCode")
+            template = error.body["errorMessage"].replace(
+                "{fields}", "dateOfBirth gender email postalCode"
+            )
             template = template.replace("{attributes}", "{att1}, {att-x}")
             assert template in text, name
 
@@ -53,7 +56,7 @@ def _broken(name: str) -> list[dict]:
     variants = []
     for breakage in ("no description", "bad type", "unknown version", "bad parameter"):
         doc = specs.load(name)
-        path, item = next(iter(doc["paths"].items()))
+        _path, item = next(iter(doc["paths"].items()))
         operation = next(op for method, op in item.items() if method in ("get", "put", "post"))
         if breakage == "no description":
             next(iter(operation["responses"].values())).pop("description", None)
@@ -100,6 +103,7 @@ def test_an_invalid_spec_stops_the_app_from_being_built() -> None:
 
 # --- the parse cache (emulator/specs.py): where and when Python keeps bytecode ---------------
 
+
 @pytest.fixture
 def cached_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of commerce.yaml, with bytecode (and so the parse cache) written under
@@ -123,6 +127,7 @@ def _string_keyed(node: object) -> object:
 def _no_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(text: str) -> None:
         raise AssertionError("the YAML was parsed: the cache was not used")
+
     monkeypatch.setattr(faults, "load_yaml", refuse)
 
 
@@ -132,12 +137,19 @@ def test_a_spec_is_given_as_its_yaml_parse_with_string_keys(spec: Path) -> None:
     one JSON has already."""
     parsed = specs.parse(spec)
     assert parsed == _string_keyed(yaml.safe_load(spec.read_text()))
-    statuses = [status for item in parsed["paths"].values() for method, operation in item.items()
-                if method in specs.HTTP_METHODS for status in operation["responses"]]
+    statuses = [
+        status
+        for item in parsed["paths"].values()
+        for method, operation in item.items()
+        if method in specs.HTTP_METHODS
+        for status in operation["responses"]
+    ]
     assert "200" in statuses and all(isinstance(status, str) for status in statuses)
 
 
-def test_the_parse_is_cached_where_python_keeps_bytecode_and_read_back(cached_spec, monkeypatch) -> None:
+def test_the_parse_is_cached_where_python_keeps_bytecode_and_read_back(
+    cached_spec, monkeypatch
+) -> None:
     parsed = specs.parse(cached_spec)
     cache = Path(sys.pycache_prefix + str(cached_spec.parent)) / "commerce.yaml.json"
     assert specs.cache_path(cached_spec) == cache and cache.is_file()
@@ -161,8 +173,9 @@ def test_a_damaged_cache_is_not_used(cached_spec, damage: str) -> None:
     expected = specs.parse(cached_spec)
     cache = specs.cache_path(cached_spec)
     raw = cache.read_bytes()
-    cache.write_bytes({"torn": raw[:len(raw) // 2], "other key": b"0" * 64 + raw[64:],
-                       "empty": b""}[damage])
+    cache.write_bytes(
+        {"torn": raw[: len(raw) // 2], "other key": b"0" * 64 + raw[64:], "empty": b""}[damage]
+    )
     assert specs.parse(cached_spec) == expected
     assert cache.read_bytes() == raw  # and written again, whole
 

@@ -4,6 +4,7 @@ in any spec: what Spectral, Prism and code generators read is a well-formed cont
 Spectral comes from tools/setup-spectral.sh (`python3 dev.py test` runs it first); without
 it the test skips, except under CI, where it fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "openapi").glob("*.yaml"))
@@ -31,14 +31,28 @@ def findings() -> dict[str, list[dict[str, Any]]]:
             pytest.fail(message)
         pytest.skip(message)
     result = subprocess.run(
-        [str(SPECTRAL), "lint", "--ruleset", str(RULESET), "--format", "json", "--quiet",
-         *map(str, SPECS)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+        [
+            str(SPECTRAL),
+            "lint",
+            "--ruleset",
+            str(RULESET),
+            "--format",
+            "json",
+            "--quiet",
+            *map(str, SPECS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     try:
         found = json.loads(result.stdout)
     except json.JSONDecodeError:
-        pytest.fail(f"Spectral did not answer JSON (exit {result.returncode}): "
-                    f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        pytest.fail(
+            f"Spectral did not answer JSON (exit {result.returncode}): "
+            f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
     by_spec: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in SPECS}
     for finding in found:
         by_spec.setdefault(Path(finding.get("source", "?")).name, []).append(finding)

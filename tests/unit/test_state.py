@@ -1,4 +1,5 @@
 """The TinyDB-backed store: keyed documents, unique indexes, snapshots, atomic data file."""
+
 from __future__ import annotations
 
 import json
@@ -131,12 +132,15 @@ def test_data_file_failure_leaves_the_old_file_whole(tmp_path: Path):
     assert os.listdir(tmp_path) == ["state.json"]
 
 
-@pytest.mark.parametrize("data", [
-    {"a": [1, 2.5, "x", None, True, {"b": []}]},
-    {"big": 2 ** 70},
-    {1: "int key"},
-    {"when": __import__("datetime").date(2026, 11, 22)},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"a": [1, 2.5, "x", None, True, {"b": []}]},
+        {"big": 2**70},
+        {1: "int key"},
+        {"when": __import__("datetime").date(2026, 11, 22)},
+    ],
+)
 def test_clone_is_a_deep_copy_of_the_same_values_and_types(data):
     from emulator.state import clone
 

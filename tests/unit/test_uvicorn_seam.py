@@ -1,6 +1,7 @@
 """Each touch of uvicorn's internals (emulator/uvicorn_seam.py), against the installed uvicorn
 with both of its HTTP protocols: an upgrade that moves one fails here, naming uvicorn and its
 version."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,10 +32,12 @@ class Probe:
         if scope["type"] != "http":
             return
         assert self.server is not None
-        self.seen = {"transport": uvicorn_seam.transport_of(send),
-                     "open": uvicorn_seam.open_transports(self.server),
-                     "tasks": uvicorn_seam.running_tasks(self.server),
-                     "current": asyncio.current_task()}
+        self.seen = {
+            "transport": uvicorn_seam.transport_of(send),
+            "open": uvicorn_seam.open_transports(self.server),
+            "tasks": uvicorn_seam.running_tasks(self.server),
+            "current": asyncio.current_task(),
+        }
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -43,8 +46,17 @@ class Probe:
 def served(app: Any, http: str) -> Iterator[tuple[uvicorn.Server, int]]:
     """uvicorn serving `app` with the `http` protocol in a thread, until the block ends."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=http,
-                                           loop="asyncio", lifespan="off", log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            http=http,
+            loop="asyncio",
+            lifespan="off",
+            log_level="warning",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -67,14 +79,21 @@ def test_the_seam_finds_the_connection_and_the_call_under_way(http: str) -> None
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert sock.recv(1024).startswith(b"HTTP/1.1 204")
     transport = probe.seen["transport"]
-    assert isinstance(transport, asyncio.Transport), f"{UVICORN} ({http}): no transport behind send (send.__self__.transport)"
+    assert isinstance(transport, asyncio.Transport), (
+        f"{UVICORN} ({http}): no transport behind send (send.__self__.transport)"
+    )
     assert transport.get_extra_info("socket") is not None, f"{UVICORN} ({http}): no socket"
-    assert probe.seen["open"] == [transport], f"{UVICORN} ({http}): Server.server_state.connections moved"
-    assert probe.seen["current"] in probe.seen["tasks"], f"{UVICORN} ({http}): Server.server_state.tasks moved"
+    assert probe.seen["open"] == [transport], (
+        f"{UVICORN} ({http}): Server.server_state.connections moved"
+    )
+    assert probe.seen["current"] in probe.seen["tasks"], (
+        f"{UVICORN} ({http}): Server.server_state.tasks moved"
+    )
 
 
 def test_under_another_server_there_is_no_transport() -> None:
     async def send(message: dict) -> None: ...
+
     assert uvicorn_seam.transport_of(send) is None
 
 
@@ -86,10 +105,12 @@ def test_the_server_lifecycle_emulator_server_overrides_is_still_there() -> None
 
     for name in ("startup", "shutdown"):
         method = getattr(uvicorn.Server, name, None)
-        assert method is not None and inspect.iscoroutinefunction(method), \
+        assert method is not None and inspect.iscoroutinefunction(method), (
             f"{UVICORN}: Server.{name} is gone or no longer a coroutine"
-        assert "sockets" in inspect.signature(method).parameters, \
+        )
+        assert "sockets" in inspect.signature(method).parameters, (
             f"{UVICORN}: Server.{name} no longer takes sockets"
+        )
 
 
 class Recording:
@@ -121,9 +142,14 @@ class WholeProbe:
             return
         self.recording = send.__self__.transport = Recording(send.__self__.transport)
         await uvicorn_seam.send_whole(
-            send, {"type": "http.response.start", "status": 200,
-                   "headers": [(b"content-type", b"application/json"), (b"content-length", b"12")]},
-            {"type": "http.response.body", "body": b'{"ok": true}'})
+            send,
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"12")],
+            },
+            {"type": "http.response.body", "body": b'{"ok": true}'},
+        )
 
 
 @pytest.mark.parametrize("http", ["h11", "httptools"])
@@ -132,23 +158,32 @@ def test_a_whole_response_goes_out_in_one_write(http: str, close: bool) -> None:
     probe = WholeProbe()
     with served(probe, http) as (_, port):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + (b"Connection: close\r\n" if close else b"")
-                         + b"\r\n")
+            sock.sendall(
+                b"GET / HTTP/1.1\r\nHost: x\r\n"
+                + (b"Connection: close\r\n" if close else b"")
+                + b"\r\n"
+            )
             received = b""
             while not received.endswith(b'{"ok": true}'):
                 chunk = sock.recv(4096)
                 assert chunk, f"{UVICORN} ({http}): the connection closed after {received!r}"
                 received += chunk
             if close:
-                assert sock.recv(4096) == b"", f"{UVICORN} ({http}): Connection: close was not honoured"
+                assert sock.recv(4096) == b"", (
+                    f"{UVICORN} ({http}): Connection: close was not honoured"
+                )
     recording = probe.recording
     assert recording is not None
-    assert len(recording.writes) == 1, \
+    assert len(recording.writes) == 1, (
         f"{UVICORN} ({http}): the response took {len(recording.writes)} writes (cycle.transport moved?)"
-    assert recording.writes[0].startswith(b"HTTP/1.1 200") and recording.writes[0].endswith(b'{"ok": true}')
+    )
+    assert recording.writes[0].startswith(b"HTTP/1.1 200") and recording.writes[0].endswith(
+        b'{"ok": true}'
+    )
     assert b"content-length: 12\r\n" in recording.writes[0].lower()
-    assert recording.closed_after == (1 if close else None), \
+    assert recording.closed_after == (1 if close else None), (
         f"{UVICORN} ({http}): the connection was closed before the response was written"
+    )
     assert received == recording.writes[0]
 
 

@@ -1,4 +1,5 @@
 """The compiled validators: narrowed explanations are exactly the whole-body explanations."""
+
 from __future__ import annotations
 
 import random
@@ -10,9 +11,27 @@ from connexion.json_schema import resolve_refs
 from emulator import specs
 from emulator.validation import Compiled
 
-BAD_VALUES: list[Any] = [None, 7, -1.5, True, "", " ", "x" * 300, "nope", "1985-13-45",
-                         "not-an-email", [], ["a", 1], {}, {"nested": {"deep": [None]}},
-                         "2020-02-30", "ada@example", "A1B 2C3", "en-CA", "WEBSITE"]
+BAD_VALUES: list[Any] = [
+    None,
+    7,
+    -1.5,
+    True,
+    "",
+    " ",
+    "x" * 300,
+    "nope",
+    "1985-13-45",
+    "not-an-email",
+    [],
+    ["a", 1],
+    {},
+    {"nested": {"deep": [None]}},
+    "2020-02-30",
+    "ada@example",
+    "A1B 2C3",
+    "en-CA",
+    "WEBSITE",
+]
 
 
 def _body_schemas() -> list[tuple[str, dict]]:
@@ -21,8 +40,11 @@ def _body_schemas() -> list[tuple[str, dict]]:
         spec = resolve_refs(specs.load(name))
         for path, item in spec["paths"].items():
             for method, operation in item.items():
-                content = operation.get("requestBody", {}).get("content", {}) \
-                    if isinstance(operation, dict) else {}
+                content = (
+                    operation.get("requestBody", {}).get("content", {})
+                    if isinstance(operation, dict)
+                    else {}
+                )
                 for media, entry in content.items():
                     schema = entry.get("schema", {})
                     if schema.get("properties"):
@@ -37,7 +59,9 @@ def _variants(schema: dict, rng: random.Random) -> list[Any]:
     names = list(schema["properties"])
     bodies: list[Any] = [{}, [], "text", None, {"unknownField": 1}]
     for _ in range(300):
-        body = {name: rng.choice(BAD_VALUES) for name in rng.sample(names, rng.randint(1, len(names)))}
+        body = {
+            name: rng.choice(BAD_VALUES) for name in rng.sample(names, rng.randint(1, len(names)))
+        }
         if rng.random() < 0.3:
             body[f"extra{rng.randint(0, 3)}"] = rng.choice(BAD_VALUES)
         bodies.append(body)
@@ -45,8 +69,10 @@ def _variants(schema: dict, rng: random.Random) -> list[Any]:
 
 
 def _described(errors: list[Any]) -> list[tuple]:
-    return [(list(e.absolute_path), list(e.schema_path), e.validator, e.message, repr(e.instance))
-            for e in errors]
+    return [
+        (list(e.absolute_path), list(e.schema_path), e.validator, e.message, repr(e.instance))
+        for e in errors
+    ]
 
 
 def test_the_request_bodies_are_split() -> None:

@@ -1,5 +1,6 @@
 """The engine's record of how it weighed one call (Weighing) and the near misses read from it,
 without HTTP: the same reasons the control API gives, from the two stages."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,8 +32,11 @@ def test_each_stage_records_what_its_matching_rules_drew() -> None:
     engine.add(rule(id="never", respond={"status": 503}, probability=0))
     engine.add(rule(id="later", respond={"status": 502}, after=3))
     engine.add(rule(id="shadowed", respond={"status": 501}))
-    assert weigh(engine, call()) == [("never", "probability", 0), ("later", "after", 0),
-                                     ("shadowed", "shadowed", 0)]
+    assert weigh(engine, call()) == [
+        ("never", "probability", 0),
+        ("later", "after", 0),
+        ("shadowed", "shadowed", 0),
+    ]
 
 
 def test_the_checked_stage_is_a_reason_when_the_call_failed_its_checks() -> None:
@@ -51,11 +55,23 @@ def test_a_spent_rule_stays_listed_and_is_named_spent() -> None:
 
 
 def test_mismatches_come_in_the_order_of_the_match_and_count_every_field() -> None:
-    r = rule(match={"api": "commerce", "operation": "getProfile", "headers": {"X-A": "1"},
-                    "body": {"a": {"b": 1}, "c": 2}}, respond={"status": 503})
+    r = rule(
+        match={
+            "api": "commerce",
+            "operation": "getProfile",
+            "headers": {"X-A": "1"},
+            "body": {"a": {"b": 1}, "c": 2},
+        },
+        respond={"status": 503},
+    )
     found = mismatches(r.match, call(headers={"x-a": "2"}, body={"a": {"b": True}}))
     assert [(m["reason"], m.get("path")) for m in found] == [
-        ("api", None), ("operation", None), ("headerDiffers", "X-A"), ("body", "a.b"), ("body", "c")]
+        ("api", None),
+        ("operation", None),
+        ("headerDiffers", "X-A"),
+        ("body", "a.b"),
+        ("body", "c"),
+    ]
     assert found[3]["detail"] == "body a.b: the rule expects 1, the call has True"  # true is not 1
 
 

@@ -1,5 +1,6 @@
 """Specs, fixtures and scenarios mean the same to a YAML 1.2 reader (Prism, Spectral, code
 generators) as to the emulator's own YAML 1.1 reader (PyYAML/libyaml): REQUIREMENTS 5.14."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -14,8 +15,11 @@ from emulator.specs import read_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "openapi").glob("*.yaml"))
-FILES = SPECS + sorted((ROOT / "fixtures").glob("*.yaml")) \
+FILES = (
+    SPECS
+    + sorted((ROOT / "fixtures").glob("*.yaml"))
     + sorted((ROOT / "fixtures" / "scenarios").glob("*.yaml"))
+)
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -31,8 +35,13 @@ def _relative(path: Path) -> str:
 
 def test_the_files_are_found():
     names = {_relative(path) for path in FILES}
-    assert {"openapi/loyalty.yaml", "openapi/commerce.yaml", "openapi/control.yaml",
-            "fixtures/loyalty.yaml", "fixtures/commerce.yaml"} <= names
+    assert {
+        "openapi/loyalty.yaml",
+        "openapi/commerce.yaml",
+        "openapi/control.yaml",
+        "fixtures/loyalty.yaml",
+        "fixtures/commerce.yaml",
+    } <= names
     assert any(name.startswith("fixtures/scenarios/") for name in names)
 
 
@@ -46,7 +55,7 @@ def _differences(a: Any, b: Any, where: str = "#") -> Iterator[str]:
             else:
                 yield from _differences(a[key], b[key], f"{where}/{key}")
     elif isinstance(a, list) and len(a) == len(b):
-        for index, (x, y) in enumerate(zip(a, b)):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
             yield from _differences(x, y, f"{where}/{index}")
     elif a != b:
         yield f"{where}: {a!r} (YAML 1.2) != {b!r} (emulator)"
@@ -62,7 +71,9 @@ def _merge_keys(node: yaml.Node, where: str = "") -> Iterator[str]:
         for key, value in node.value:
             if key.tag == MERGE_TAG:
                 yield f"line {key.start_mark.line + 1}{where and ' under ' + where}"
-            yield from _merge_keys(value, f"{where}/{key.value}" if isinstance(key, yaml.ScalarNode) else where)
+            yield from _merge_keys(
+                value, f"{where}/{key.value}" if isinstance(key, yaml.ScalarNode) else where
+            )
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             yield from _merge_keys(item, f"{where}/{index}")
@@ -107,8 +118,11 @@ def test_the_walk_finds_string_values():
     """The walk below does look where the values are (a guard against a walk that finds nothing)."""
     spec = read_yaml(ROOT / "openapi" / "loyalty.yaml")
     found = dict(_string_schema_values(spec))
-    assert "ON" in [value for where, value in found.items()
-                    if where.startswith("#/components/schemas/ProfileUpdate/properties/provinceState/enum/")]
+    assert "ON" in [
+        value
+        for where, value in found.items()
+        if where.startswith("#/components/schemas/ProfileUpdate/properties/provinceState/enum/")
+    ]
     assert found["#/paths//users/{identifier}/sessions/post/parameters/1/example"] == "1000000001"
 
 
@@ -116,6 +130,9 @@ def test_the_walk_finds_string_values():
 def test_string_schemas_give_strings(path: Path):
     """An enum member, example or default of a string schema that a reader takes for a
     boolean, a number or a date (unquoted ON, NO, 1.0, 2024-01-01...) is a contract bug."""
-    wrong = {where: value for where, value in _string_schema_values(read_yaml(path))
-             if not isinstance(value, str)}
+    wrong = {
+        where: value
+        for where, value in _string_schema_values(read_yaml(path))
+        if not isinstance(value, str)
+    }
     assert wrong == {}

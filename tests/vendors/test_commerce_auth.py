@@ -1,5 +1,6 @@
 """OCC auth over HTTP: application-key and user logins, the bearer check on every other
 operation, token expiry (a fake clock, no sleeping), refresh, and the auth switch."""
+
 from __future__ import annotations
 
 import base64
@@ -15,10 +16,16 @@ KIM = "/ccadmin/v1/profiles/se-570031"
 APP_KEY = {"Authorization": "Bearer emulator-app-key"}
 CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
 UNAUTHORIZED = (401, {"errorCode": "000002", "message": "Authorization required.", "status": "401"})
-PROTECTED = [("get", KIM, None), ("put", KIM, {"firstName": "Kim"}),
-             ("post", "/ccadmin/v1/profiles", {"firstName": "A", "lastName": "B",
-                                               "email": "ab@example.com"}),
-             ("post", REFRESH, None)]
+PROTECTED = [
+    ("get", KIM, None),
+    ("put", KIM, {"firstName": "Kim"}),
+    (
+        "post",
+        "/ccadmin/v1/profiles",
+        {"firstName": "A", "lastName": "B", "email": "ab@example.com"},
+    ),
+    ("post", REFRESH, None),
+]
 
 
 def token(http, headers=APP_KEY, **form: str) -> str:
@@ -46,6 +53,7 @@ def clock(monkeypatch):
 
     def advance(seconds: float) -> None:
         offset[0] += seconds
+
     return advance
 
 
@@ -71,9 +79,11 @@ def test_the_token_opens_every_operation(http):
     assert http.put(KIM, json={"gender": "female"}, headers=headers).status_code == 200
 
 
-@pytest.mark.parametrize("headers", [{}, bearer("wrong-key"), {"Authorization": "Basic ZW11"},
-                                     {"Authorization": "Bearer"}], ids=["none", "wrong", "basic",
-                                                                        "empty"])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, bearer("wrong-key"), {"Authorization": "Basic ZW11"}, {"Authorization": "Bearer"}],
+    ids=["none", "wrong", "basic", "empty"],
+)
 def test_login_refuses_a_missing_or_wrong_application_key(http, headers):
     r = http.post(LOGIN, data=CLIENT_CREDENTIALS, headers=headers)
     assert (r.status_code, r.json()) == UNAUTHORIZED
@@ -155,19 +165,30 @@ def test_reset_forgets_tokens(http):
 
 
 def test_seeded_user_logs_in_with_email_and_password(http):
-    value = token(http, {}, grant_type="password", username="Alex.Admin@example.com",
-                  password="Admin-Passw0rd")
+    value = token(
+        http,
+        {},
+        grant_type="password",
+        username="Alex.Admin@example.com",
+        password="Admin-Passw0rd",
+    )
     claims = json.loads(base64.urlsafe_b64decode(value.split(".")[1] + "=="))
     assert claims["sub"] == "profile:se-570040"
     assert http.get(KIM, headers=bearer(value)).status_code == 200
 
 
-@pytest.mark.parametrize("username,password", [("alex.admin@example.com", "wrong"),
-                                               ("kim@example.com", ""),  # no password seeded
-                                               ("nobody@example.com", "Admin-Passw0rd")])
+@pytest.mark.parametrize(
+    "username,password",
+    [
+        ("alex.admin@example.com", "wrong"),
+        ("kim@example.com", ""),  # no password seeded
+        ("nobody@example.com", "Admin-Passw0rd"),
+    ],
+)
 def test_user_login_with_wrong_credentials_is_refused(http, username, password):
-    r = http.post(LOGIN, data={"grant_type": "password", "username": username,
-                               "password": password})
+    r = http.post(
+        LOGIN, data={"grant_type": "password", "username": username, "password": password}
+    )
     assert (r.status_code, r.json()) == UNAUTHORIZED
 
 
@@ -189,7 +210,11 @@ def test_a_chunked_login_form_logs_in(http):
     def chunks():
         yield b"grant_type="
         yield b"client_credentials"
-    r = http.post(LOGIN, content=chunks(), headers={
-        **APP_KEY, "content-type": "application/x-www-form-urlencoded"})
+
+    r = http.post(
+        LOGIN,
+        content=chunks(),
+        headers={**APP_KEY, "content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.request.headers.get("transfer-encoding") == "chunked"
     assert r.status_code == 200 and r.json()["token_type"] == "bearer"

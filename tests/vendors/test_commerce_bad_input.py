@@ -1,5 +1,6 @@
 """Bad input to the OCC API gets the errorModel (string status and errorCode) with a 4xx:
 never a 500, never problem+json, never a stack trace."""
+
 from __future__ import annotations
 
 import json
@@ -20,15 +21,28 @@ def error_model(r: httpx.Response, status: int = 400) -> dict:
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/json"  # not application/problem+json
     body = r.json()
-    assert {"errorCode", "message", "status"} <= set(body) <= {"errorCode", "message", "status",
-                                                              "devMessage"}
+    assert (
+        {"errorCode", "message", "status"}
+        <= set(body)
+        <= {"errorCode", "message", "status", "devMessage"}
+    )
     assert body["status"] == str(status) and isinstance(body["errorCode"], str)
     return body
 
 
-@pytest.mark.parametrize("raw", [b"{", b"{'firstName': 'A'}", b"nul", b"\xff\xfe{}",
-                                 b'{"firstName": NaN}', b'{"a": 1}{"b": 2}',
-                                 b'{"firstName": "\\ud800"}', b'{"n": 1' + b"0" * 400 + b"}"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{",
+        b"{'firstName': 'A'}",
+        b"nul",
+        b"\xff\xfe{}",
+        b'{"firstName": NaN}',
+        b'{"a": 1}{"b": 2}',
+        b'{"firstName": "\\ud800"}',
+        b'{"n": 1' + b"0" * 400 + b"}",
+    ],
+)
 @pytest.mark.parametrize("path", [KIM, PROFILES])
 def test_malformed_json_is_22007(occ, raw, path):
     method = "put" if path == KIM else "post"
@@ -42,27 +56,40 @@ def test_a_body_that_is_not_an_object_is_22007(occ, raw):
     assert error_model(occ.put(KIM, content=raw, headers=JSON))["errorCode"] == "22007"
 
 
-@pytest.mark.parametrize("body", [
-    {"shippingAddresses": "405 Example Street"}, {"shippingAddresses": [["x"]]},
-    {"shippingAddress": ["x"]}, {"shippingAddress": None}, {"roles": {"function": "buyer"}},
-    {"roles": ["buyer"]}, {"roles": [{"function": "buyer", "relativeTo": "900004"}]},
-    {"shippingAddresses": [{"isDefaultAddress": "yes"}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"shippingAddresses": "405 Example Street"},
+        {"shippingAddresses": [["x"]]},
+        {"shippingAddress": ["x"]},
+        {"shippingAddress": None},
+        {"roles": {"function": "buyer"}},
+        {"roles": ["buyer"]},
+        {"roles": [{"function": "buyer", "relativeTo": "900004"}]},
+        {"shippingAddresses": [{"isDefaultAddress": "yes"}]},
+    ],
+)
 def test_wrong_container_types_are_22007(occ, body):
     assert error_model(occ.put(KIM, json=body))["errorCode"] == "22007"
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/xml",
-                                          "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded"]
+)
 def test_wrong_media_type_is_22007(occ, content_type):
-    r = occ.put(KIM, content=json.dumps({"firstName": "Kim"}), headers={"content-type": content_type})
+    r = occ.put(
+        KIM, content=json.dumps({"firstName": "Kim"}), headers={"content-type": content_type}
+    )
     assert error_model(r)["errorCode"] == "22007"
 
 
 def test_two_megabyte_body_is_413(occ):
     r = occ.put(KIM, json={"firstName": "x" * (2 * 1024 * 1024)})
-    assert error_model(r, 413) == {"errorCode": "22007", "message": "Request body too large.",
-                                   "status": "413"}
+    assert error_model(r, 413) == {
+        "errorCode": "22007",
+        "message": "Request body too large.",
+        "status": "413",
+    }
 
 
 @pytest.mark.parametrize("deep", ["[" * 2000 + "]" * 2000, '{"a":' * 2000 + "1" + "}" * 2000])
@@ -71,12 +98,28 @@ def test_2000_deep_nesting_is_22007(occ, deep):
     assert error_model(occ.put(KIM, content=raw, headers=JSON))["errorCode"] == "22007"
 
 
-@pytest.mark.parametrize("text", ["\u202eevil\u202c", "nul\u0000byte", "😀" * 50, "Zoë Ŝtraße",
-                                  "\ufeff", "a" * 10_000, "‮"])
+@pytest.mark.parametrize(
+    "text",
+    ["\u202eevil\u202c", "nul\u0000byte", "😀" * 50, "Zoë Ŝtraße", "\ufeff", "a" * 10_000, "‮"],
+)
 def test_odd_unicode_round_trips(occ, text):
-    body = occ.put(KIM, json={"firstName": text, "shippingAddresses": [{
-        "firstName": text, "lastName": "B", "address1": text, "city": "C", "country": "ZZ",
-        "state": text, "postalCode": "1"}]})
+    body = occ.put(
+        KIM,
+        json={
+            "firstName": text,
+            "shippingAddresses": [
+                {
+                    "firstName": text,
+                    "lastName": "B",
+                    "address1": text,
+                    "city": "C",
+                    "country": "ZZ",
+                    "state": text,
+                    "postalCode": "1",
+                }
+            ],
+        },
+    )
     assert body.status_code == 200, body.text
     assert occ.get(KIM).json()["firstName"] == text
 
@@ -87,7 +130,7 @@ def test_odd_unicode_in_the_path(occ):
 
 
 def test_huge_numbers_and_odd_values_never_500(occ):
-    for value in (10 ** 30, -1e308, 1.5, True, {}, [], [{}], {"$gt": ""}):
+    for value in (10**30, -1e308, 1.5, True, {}, [], [{}], {"$gt": ""}):
         r = occ.put(KIM, json={"firstName": "Kim", "gender": value, "dateOfBirth": value})
         assert r.status_code == 400, (value, r.text)
         error_model(r)
@@ -103,21 +146,27 @@ def test_unknown_properties_are_ignored(occ):
 
 def test_unknown_path_is_404(occ):
     assert error_model(occ.get("/ccadmin/v1/nothing/here"), 404) == {
-        "errorCode": "000404", "message": "No resource found at GET /ccadmin/v1/nothing/here.",
-        "status": "404"}
+        "errorCode": "000404",
+        "message": "No resource found at GET /ccadmin/v1/nothing/here.",
+        "status": "404",
+    }
 
 
 def test_unknown_method_is_405_with_allow(occ):
     """Allow lists what the spec declares for the path (the spec is the list of methods)."""
     spec = yaml.safe_load((ROOT / "openapi" / "commerce.yaml").read_text(encoding="utf-8"))
-    declared = [m.upper() for m in spec["paths"]["/profiles/{profile_id}"]
-                if m in ("get", "put", "post", "delete", "patch")]
+    declared = [
+        m.upper()
+        for m in spec["paths"]["/profiles/{profile_id}"]
+        if m in ("get", "put", "post", "delete", "patch")
+    ]
     method = next(m for m in ("DELETE", "PATCH", "POST") if m not in declared)
     r = occ.request(method, KIM)
     assert error_model(r, 405) == {
         "errorCode": "000405",
         "message": f"Method {method} is not allowed on /ccadmin/v1/profiles/se-570031.",
-        "status": "405"}
+        "status": "405",
+    }
     assert r.headers["allow"] == ", ".join(declared)
 
 
@@ -129,7 +178,12 @@ def test_malformed_json_is_answered_before_the_token_is_checked(http):
 
 def test_bad_login_forms_are_22007(http):
     for data in (b"", b"grant_type=", b"\xff=\xfe"):
-        r = http.post("/ccadmin/v1/login", content=data, headers={
-            "content-type": "application/x-www-form-urlencoded",
-            "Authorization": "Bearer emulator-app-key"})
+        r = http.post(
+            "/ccadmin/v1/login",
+            content=data,
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "Authorization": "Bearer emulator-app-key",
+            },
+        )
         assert error_model(r)["errorCode"] == "22007"

@@ -1,5 +1,6 @@
 """OCC profiles over HTTP: the seed's own examples, create -> update -> get round trips with
 addresses, the update semantics of issue 3, deterministic ids and race-free email uniqueness."""
+
 from __future__ import annotations
 
 import threading
@@ -15,13 +16,29 @@ EXAMPLES = yaml.safe_load((OPENAPI_DIR / "commerce.yaml").read_text())["componen
 PROFILES = "/ccadmin/v1/profiles"
 KIM = f"{PROFILES}/se-570031"
 JILL = f"{PROFILES}/se-570050"
-ADDRESS = {"firstName": "Jack", "lastName": "Black", "address1": "405 Example Street",
-           "city": "Wake Forest", "country": "United States", "selectedCountry": "US",
-           "state": "North Carolina", "selectedState": "NC", "postalCode": "27587"}
-STORED_ADDRESS = {"firstName": "Jack", "lastName": "Black", "address1": "405 Example Street",
-                  "city": "Wake Forest", "postalCode": "27587", "country": "US",
-                  "countryName": "United States", "state": "NC", "regionName": "North Carolina",
-                  "state_ISOCode": "US-NC"}
+ADDRESS = {
+    "firstName": "Jack",
+    "lastName": "Black",
+    "address1": "405 Example Street",
+    "city": "Wake Forest",
+    "country": "United States",
+    "selectedCountry": "US",
+    "state": "North Carolina",
+    "selectedState": "NC",
+    "postalCode": "27587",
+}
+STORED_ADDRESS = {
+    "firstName": "Jack",
+    "lastName": "Black",
+    "address1": "405 Example Street",
+    "city": "Wake Forest",
+    "postalCode": "27587",
+    "country": "US",
+    "countryName": "United States",
+    "state": "NC",
+    "regionName": "North Carolina",
+    "state_ISOCode": "US-NC",
+}
 NEW = {"firstName": "Pat", "lastName": "Example", "email": "pat@example.com"}
 
 
@@ -39,25 +56,55 @@ def test_seed_sample_request_gives_the_seed_sample_response(occ):
     sample response but for what the request itself changes (firstName "kim", status Enrolled)."""
     body = ok(occ.put(KIM, json=EXAMPLES["UpdateProfileSampleRequest"]["value"]))
     expected = EXAMPLES["ProfileResponse"]["value"]
-    expected = {**expected, "firstName": "kim",
-                "loyaltyPrograms": [expected["loyaltyPrograms"][0],
-                                    {**expected["loyaltyPrograms"][1], "status": "Enrolled"}]}
+    expected = {
+        **expected,
+        "firstName": "kim",
+        "loyaltyPrograms": [
+            expected["loyaltyPrograms"][0],
+            {**expected["loyaltyPrograms"][1], "status": "Enrolled"},
+        ],
+    }
     assert body == expected
 
 
 def test_seed_request_example_stores_both_addresses_and_the_default(occ):
     body = ok(occ.put(JILL, json=EXAMPLES["UpdateProfileRequest"]["value"]))
     assert [list(body)] == [list(PROFILE_KEYS)]  # every key of the seed's example, in order
-    extras = {"prefix": "", "middleName": "", "suffix": "", "jobTitle": "", "companyName": "",
-              "address2": "", "address3": "", "county": "", "faxNumber": ""}
-    first = {"repositoryId": "110100", "alias": "Address", **STORED_ADDRESS, **extras,
-             "phoneNumber": "555123456"}
-    second = {**first, "repositoryId": "110101", "alias": "Address##0", "firstName": "Jill",
-              "lastName": "Hill", "address1": "415 Example Road", "phoneNumber": "55512345"}
+    extras = {
+        "prefix": "",
+        "middleName": "",
+        "suffix": "",
+        "jobTitle": "",
+        "companyName": "",
+        "address2": "",
+        "address3": "",
+        "county": "",
+        "faxNumber": "",
+    }
+    first = {
+        "repositoryId": "110100",
+        "alias": "Address",
+        **STORED_ADDRESS,
+        **extras,
+        "phoneNumber": "555123456",
+    }
+    second = {
+        **first,
+        "repositoryId": "110101",
+        "alias": "Address##0",
+        "firstName": "Jill",
+        "lastName": "Hill",
+        "address1": "415 Example Road",
+        "phoneNumber": "55512345",
+    }
     assert body["shippingAddresses"] == [first, second]
     assert body["shippingAddress"] == first  # isDefaultAddress: true
-    assert (body["firstName"], body["email"], body["receiveEmail"], body["dateOfBirth"]) == \
-        ("Jack", "jack@example.com", "yes", "null")
+    assert (body["firstName"], body["email"], body["receiveEmail"], body["dateOfBirth"]) == (
+        "Jack",
+        "jack@example.com",
+        "yes",
+        "null",
+    )
 
 
 def test_create_update_get_round_trip_with_addresses(occ):
@@ -71,12 +118,19 @@ def test_create_update_get_round_trip_with_addresses(occ):
 
     home = {**kept, "isDefaultAddress": True, "city": "Raleigh"}
     work = {**ADDRESS, "address1": "1 Office Park", "isDefaultAddress": False}
-    updated = ok(occ.put(path, json={"lastName": "Sample", "receiveEmail": "yes",
-                                     "shippingAddresses": [work, home]}))
+    updated = ok(
+        occ.put(
+            path,
+            json={"lastName": "Sample", "receiveEmail": "yes", "shippingAddresses": [work, home]},
+        )
+    )
     assert [a["repositoryId"] for a in updated["shippingAddresses"]] == ["110101", "110100"]
     assert updated["shippingAddress"] == {**kept, "city": "Raleigh"}
-    assert (updated["firstName"], updated["lastName"], updated["receiveEmail"]) == \
-        ("Pat", "Sample", "yes")
+    assert (updated["firstName"], updated["lastName"], updated["receiveEmail"]) == (
+        "Pat",
+        "Sample",
+        "yes",
+    )
     assert ok(occ.get(path)) == updated
 
 
@@ -110,36 +164,63 @@ def test_default_slot_stays_while_its_address_stays(occ):
 def test_deprecated_shipping_address_sets_the_default(occ):
     body = ok(occ.put(JILL, json={"shippingAddress": {**ADDRESS, "address1": "9 Default St"}}))
     assert body["shippingAddress"]["address1"] == "9 Default St"
-    assert [a["address1"] for a in body["shippingAddresses"]] == ["415 Example Road",
-                                                                  "9 Default St"]
+    assert [a["address1"] for a in body["shippingAddresses"]] == [
+        "415 Example Road",
+        "9 Default St",
+    ]
     assert ok(occ.put(JILL, json={"shippingAddress": {}}))["shippingAddress"] == {}
 
 
 def test_selected_country_and_state_take_precedence(occ):
-    address = {**ADDRESS, "country": "Canada", "state": "Ontario", "selectedCountry": "US",
-               "selectedState": "NC"}
+    address = {
+        **ADDRESS,
+        "country": "Canada",
+        "state": "Ontario",
+        "selectedCountry": "US",
+        "selectedState": "NC",
+    }
     stored = ok(occ.put(JILL, json={"shippingAddresses": [address]}))["shippingAddresses"][0]
     assert (stored["country"], stored["state"]) == ("US", "NC")
 
 
-@pytest.mark.parametrize("country,state,expected", [
-    ("Canada", "quebec", ("CA", "QC", "Canada", "Quebec")),
-    ("US", "US-NY", ("US", "NY", "United States", "New York")),
-])
+@pytest.mark.parametrize(
+    "country,state,expected",
+    [
+        ("Canada", "quebec", ("CA", "QC", "Canada", "Quebec")),
+        ("US", "US-NY", ("US", "NY", "United States", "New York")),
+    ],
+)
 def test_country_and_state_names_resolve_to_codes(occ, country, state, expected):
-    address = {**ADDRESS, "country": country, "state": state, "selectedCountry": "",
-               "selectedState": ""}
+    address = {
+        **ADDRESS,
+        "country": country,
+        "state": state,
+        "selectedCountry": "",
+        "selectedState": "",
+    }
     stored = ok(occ.put(JILL, json={"shippingAddresses": [address]}))["shippingAddresses"][0]
-    assert (stored["country"], stored["state"], stored["countryName"], stored["regionName"]) == \
-        expected
+    assert (
+        stored["country"],
+        stored["state"],
+        stored["countryName"],
+        stored["regionName"],
+    ) == expected
 
 
 def test_other_countries_keep_their_state_as_sent(occ):
-    address = {**ADDRESS, "country": "United Kingdom", "selectedCountry": "GB", "state": "Kent",
-               "selectedState": ""}
+    address = {
+        **ADDRESS,
+        "country": "United Kingdom",
+        "selectedCountry": "GB",
+        "state": "Kent",
+        "selectedState": "",
+    }
     stored = ok(occ.put(JILL, json={"shippingAddresses": [address]}))["shippingAddresses"][0]
-    assert (stored["country"], stored["countryName"], stored["state"]) == \
-        ("GB", "United Kingdom", "Kent")
+    assert (stored["country"], stored["countryName"], stored["state"]) == (
+        "GB",
+        "United Kingdom",
+        "Kent",
+    )
 
 
 @pytest.mark.parametrize("value", ["yes", "no"])
@@ -153,47 +234,79 @@ def test_active_is_stored_as_the_seed_shows_it(occ, sent, stored):
 
 
 def test_roles_keep_their_repository_id_and_get_new_ones(occ):
-    body = ok(occ.put(KIM, json={"roles": [{"function": "buyer"},
-                                           {"function": "accountAddressManager",
-                                            "relativeTo": {"id": "900004"}}]}))
+    body = ok(
+        occ.put(
+            KIM,
+            json={
+                "roles": [
+                    {"function": "buyer"},
+                    {"function": "accountAddressManager", "relativeTo": {"id": "900004"}},
+                ]
+            },
+        )
+    )
     assert body["roles"] == [
         {"function": "buyer", "relativeTo": {"id": "900004"}, "repositoryId": "100006"},
-        {"function": "accountAddressManager", "relativeTo": {"id": "900004"},
-         "repositoryId": "100100"}]
+        {
+            "function": "accountAddressManager",
+            "relativeTo": {"id": "900004"},
+            "repositoryId": "100100",
+        },
+    ]
 
 
 def test_parent_organization_is_returned_whole(occ):
-    created = ok(occ.post(PROFILES, json={**NEW, "parentOrganization": "900010",
-                                          "profileType": "b2b_user"}), 201)
+    created = ok(
+        occ.post(PROFILES, json={**NEW, "parentOrganization": "900010", "profileType": "b2b_user"}),
+        201,
+    )
     body = ok(occ.get(f"{PROFILES}/{created['id']}"))
     assert body["parentOrganization"] == {
-        "name": "Acme Supplies", "repositoryId": "900010",
-        "description": "B2B account with order approvals enabled", "active": True,
-        "shippingAddress": {}, "secondaryAddresses": [], "id": "900010", "billingAddress": {}}
-    assert ok(occ.put(f"{PROFILES}/{created['id']}",
-                      json={"parentOrganization": None}))["parentOrganization"] is None
+        "name": "Acme Supplies",
+        "repositoryId": "900010",
+        "description": "B2B account with order approvals enabled",
+        "active": True,
+        "shippingAddress": {},
+        "secondaryAddresses": [],
+        "id": "900010",
+        "billingAddress": {},
+    }
+    assert (
+        ok(occ.put(f"{PROFILES}/{created['id']}", json={"parentOrganization": None}))[
+            "parentOrganization"
+        ]
+        is None
+    )
 
 
 def test_create_needs_names_and_email(occ):
     for field in ("firstName", "lastName", "email"):
         body = {k: v for k, v in NEW.items() if k != field}
         r = occ.post(PROFILES, json=body)
-        assert (r.status_code, r.json()) == (400, {
-            "errorCode": "22026", "message": f"{field} is either missing or incorrect.",
-            "status": "400"})
+        assert (r.status_code, r.json()) == (
+            400,
+            {
+                "errorCode": "22026",
+                "message": f"{field} is either missing or incorrect.",
+                "status": "400",
+            },
+        )
 
 
 def test_ids_are_deterministic_per_namespace(occ):
-    ids = [ok(occ.post(PROFILES, json={**NEW, "email": f"p{i}@example.com"}), 201)["id"]
-           for i in range(3)]
+    ids = [
+        ok(occ.post(PROFILES, json={**NEW, "email": f"p{i}@example.com"}), 201)["id"]
+        for i in range(3)
+    ]
     assert ids == ["se-570100", "se-570101", "se-570102"]
 
 
 def test_refused_calls_consume_no_ids(occ):
     occ.post(PROFILES, json={**NEW, "email": "kim@example.com"})
     occ.put(JILL, json={"shippingAddresses": [ADDRESS], "email": "kim@example.com"})
-    assert ok(occ.post(PROFILES, json={**NEW, "shippingAddresses": [ADDRESS]}), 201) == \
-        {"id": "se-570100"}
+    assert ok(occ.post(PROFILES, json={**NEW, "shippingAddresses": [ADDRESS]}), 201) == {
+        "id": "se-570100"
+    }
     assert ok(occ.get(f"{PROFILES}/se-570100"))["shippingAddresses"][0]["repositoryId"] == "110100"
 
 
@@ -215,7 +328,9 @@ def test_twelve_concurrent_creates_with_one_email_exactly_one_wins(occ, server, 
     def create(i: int) -> None:
         with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
             barrier.wait()
-            r = client.post(PROFILES, json={**NEW, "firstName": f"P{i}", "email": "Same@Example.com"})
+            r = client.post(
+                PROFILES, json={**NEW, "firstName": f"P{i}", "email": "Same@Example.com"}
+            )
             results.append((r.status_code, r.json().get("errorCode")))
 
     threads = [threading.Thread(target=create, args=(i,)) for i in range(12)]

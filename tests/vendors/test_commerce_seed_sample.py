@@ -1,6 +1,7 @@
 """Seed 002's own "Sample Request" sent to the seed's profile answers its "Sample Response
 Payload", except where REQUIREMENTS 5.9 says they disagree: the emulator stores what was
 sent, so there the answer holds the sent values. Both JSON texts are read from the seed."""
+
 from __future__ import annotations
 
 import json
@@ -35,10 +36,14 @@ def test_the_seed_samples_disagree_where_requirements_5_9_says():
     sent, shown = seed_samples()
     assert shown["id"] == PROFILE.rsplit("/", 1)[1]
     assert (sent["firstName"], shown["firstName"]) == ("kim", "Kim")
-    statuses = {p["programName"]: (p["status"], q["status"])
-                for p, q in zip(sent["loyaltyPrograms"], shown["loyaltyPrograms"])}
-    assert statuses == {"XTRAREWARDS": ("Enrolled", "Enrolled"),
-                        "XTRAMILES": ("Enrolled", "RequestForEnrollment")}
+    statuses = {
+        p["programName"]: (p["status"], q["status"])
+        for p, q in zip(sent["loyaltyPrograms"], shown["loyaltyPrograms"], strict=True)
+    }
+    assert statuses == {
+        "XTRAREWARDS": ("Enrolled", "Enrolled"),
+        "XTRAMILES": ("Enrolled", "RequestForEnrollment"),
+    }
 
 
 def test_the_seed_sample_request_answers_the_seed_sample_response(occ):
@@ -52,10 +57,16 @@ def test_the_seed_sample_request_answers_the_seed_sample_response(occ):
     assert answer["firstName"] == sent["firstName"]
     assert answer["loyaltyPrograms"] == [
         {**shown_program, "status": sent_program["status"]}
-        for shown_program, sent_program in zip(shown["loyaltyPrograms"], sent["loyaltyPrograms"])]
+        for shown_program, sent_program in zip(
+            shown["loyaltyPrograms"], sent["loyaltyPrograms"], strict=True
+        )
+    ]
 
     # Everywhere else: the seed's response, key for key.
-    differing = {key: (answer[key], shown[key]) for key in shown
-                 if key not in ("firstName", "loyaltyPrograms") and answer[key] != shown[key]}
+    differing = {
+        key: (answer[key], shown[key])
+        for key in shown
+        if key not in ("firstName", "loyaltyPrograms") and answer[key] != shown[key]
+    }
     assert differing == {}
     assert occ.get(PROFILE).json() == answer

@@ -1,4 +1,5 @@
 """Bad input to the loyalty API gets the vendor's error shape: never a 500, never problem+json."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "/client/users/seed-session-1/profile"
-VALID = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1985-12-10", "gender": "F",
-         "email": "ada@example.com", "postalZipCode": "H0H 0H0"}
+VALID = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "dateOfBirth": "1985-12-10",
+    "gender": "F",
+    "email": "ada@example.com",
+    "postalZipCode": "H0H 0H0",
+}
 
 
 def assert_vendor_4xx(r: httpx.Response, status: int = 400) -> dict:
@@ -24,11 +31,13 @@ def assert_vendor_4xx(r: httpx.Response, status: int = 400) -> dict:
     return body
 
 
-@pytest.mark.parametrize("raw", [b"{", b"{'a': 1}", b"nul", b"\xff\xfe{}", b'{"a": NaN}', b"[]",
-                                 b'"text"', b"12"])
+@pytest.mark.parametrize(
+    "raw", [b"{", b"{'a': 1}", b"nul", b"\xff\xfe{}", b'{"a": NaN}', b"[]", b'"text"', b"12"]
+)
 def test_malformed_or_non_object_json(http, raw):
-    body = assert_vendor_4xx(http.put(PROFILE, content=raw,
-                                      headers={"content-type": "application/json"}))
+    body = assert_vendor_4xx(
+        http.put(PROFILE, content=raw, headers={"content-type": "application/json"})
+    )
     assert body["errorCode"] == "INVALID_REQUEST"
     assert body["errorMessage"].startswith("Invalid request: ")
 
@@ -37,8 +46,15 @@ def test_empty_body(http):
     assert_vendor_4xx(http.put(PROFILE, content=b"", headers={"content-type": "application/json"}))
 
 
-@pytest.mark.parametrize("field,value", [("firstName", 123), ("extendedData", "casl"),
-                                         ("extendedData", {"casl": "yes"}), ("email", ["a@b.co"])])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("firstName", 123),
+        ("extendedData", "casl"),
+        ("extendedData", {"casl": "yes"}),
+        ("email", ["a@b.co"]),
+    ],
+)
 def test_wrong_types(http, field, value):
     body = assert_vendor_4xx(http.put(PROFILE, json={**VALID, field: value}))
     assert body["errorMessage"].startswith(f"Invalid request: {field}")
@@ -52,15 +68,19 @@ def test_unknown_field(http):
 
 
 def test_wrong_content_type(http):
-    assert_vendor_4xx(http.put(PROFILE, content=json.dumps(VALID),
-                               headers={"content-type": "text/plain"}))
+    assert_vendor_4xx(
+        http.put(PROFILE, content=json.dumps(VALID), headers={"content-type": "text/plain"})
+    )
 
 
 def test_three_megabyte_body(http):
     big = {**VALID, "extendedData": {"blob": "x" * (3 * 1024 * 1024)}}
     body = assert_vendor_4xx(http.put(PROFILE, json=big), 413)
-    assert body == {"statusCode": 413, "errorCode": "INVALID_REQUEST",
-                    "errorMessage": "Request body too large"}
+    assert body == {
+        "statusCode": 413,
+        "errorCode": "INVALID_REQUEST",
+        "errorMessage": "Request body too large",
+    }
 
 
 def test_2000_deep_nesting(http):
@@ -68,8 +88,9 @@ def test_2000_deep_nesting(http):
     raw = ('{"firstName": "A", "extendedData": {"x": ' + deep + "}}").encode()
     assert_vendor_4xx(http.put(PROFILE, content=raw, headers={"content-type": "application/json"}))
     obj = '{"a":' * 2000 + "1" + "}" * 2000
-    assert_vendor_4xx(http.put(PROFILE, content=obj.encode(),
-                               headers={"content-type": "application/json"}))
+    assert_vendor_4xx(
+        http.put(PROFILE, content=obj.encode(), headers={"content-type": "application/json"})
+    )
 
 
 @pytest.mark.parametrize("text", ["\u202e\u0000", "😀" * 50, "\udcff"])
@@ -83,8 +104,11 @@ def test_unknown_path_and_method(http):
     """Allow lists what the spec declares for the path (the spec is the list of methods)."""
     assert_vendor_4xx(http.get("/client/nothing/here"), 404)
     spec = yaml.safe_load((ROOT / "openapi" / "loyalty.yaml").read_text(encoding="utf-8"))
-    declared = [m.upper() for m in spec["paths"]["/users/{correlation_id}/profile"]
-                if m in ("get", "put", "post", "delete", "patch")]
+    declared = [
+        m.upper()
+        for m in spec["paths"]["/users/{correlation_id}/profile"]
+        if m in ("get", "put", "post", "delete", "patch")
+    ]
     method = next(m for m in ("DELETE", "PATCH", "POST") if m not in declared)
     r = http.request(method, PROFILE)
     assert_vendor_4xx(r, 405)
@@ -101,16 +125,20 @@ def test_twelve_concurrent_updates_to_one_email_exactly_one_wins(http, server, n
     sessions = []
     for i in range(12):
         account = http.post("/client/users", json={**VALID, "email": f"m{i}@example.com"}).json()
-        http.post(f"/client/users/{account['accountId']}/sessions",
-                  json={"correlationId": f"race-{i}", "channel": "APP"})
+        http.post(
+            f"/client/users/{account['accountId']}/sessions",
+            json={"correlationId": f"race-{i}", "channel": "APP"},
+        )
         sessions.append(f"race-{i}")
     barrier, statuses = threading.Barrier(12), []
 
     def update(correlation_id: str) -> None:
         with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
             barrier.wait()
-            r = client.put(f"/client/users/{correlation_id}/profile",
-                           json={**VALID, "email": "Same@Example.com"})
+            r = client.put(
+                f"/client/users/{correlation_id}/profile",
+                json={**VALID, "email": "Same@Example.com"},
+            )
             statuses.append((r.status_code, r.json().get("errorCode")))
 
     threads = [threading.Thread(target=update, args=(s,)) for s in sessions]

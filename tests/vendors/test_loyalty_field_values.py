@@ -1,6 +1,7 @@
 """ES Loyalty over HTTP: the value lists of seed 000's body table are accepted as the seed
 writes them (every province and state, Ontario's "ON" included), and blank values that the
 spec refuses still get the vendor's own messages."""
+
 from __future__ import annotations
 
 import re
@@ -12,16 +13,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT.parent / "shared" / "seeds" / "000_53df60a23fd2b759.txt"
 # A valid update (README, "ES Loyalty in three calls") without its email: each call brings its own.
-PROFILE = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1985-12-10", "gender": "F",
-           "postalZipCode": "H0H 0H0"}
+PROFILE = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "dateOfBirth": "1985-12-10",
+    "gender": "F",
+    "postalZipCode": "H0H 0H0",
+}
 
 
 def seed_province_states() -> list[str]:
     """Every quoted two-letter code of the seed's `| provinceState |` row."""
     if not SEED.exists():
         pytest.skip("vendor seed documents are not beside this checkout")
-    row = next(line for line in SEED.read_text(encoding="utf-8").splitlines()
-               if line.startswith("| provinceState |"))
+    row = next(
+        line
+        for line in SEED.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| provinceState |")
+    )
     return re.findall(r'"([A-Z]{2})"', row)
 
 
@@ -47,8 +56,10 @@ def test_every_seed_province_and_state_is_accepted_on_enrolment(http):
 def test_every_seed_province_and_state_is_accepted_on_update(http):
     refused = {}
     for code in seed_province_states():
-        r = http.put("/client/users/seed-session-1/profile",
-                     json={**PROFILE, "email": "ada@example.com", "provinceState": code})
+        r = http.put(
+            "/client/users/seed-session-1/profile",
+            json={**PROFILE, "email": "ada@example.com", "provinceState": code},
+        )
         if (r.status_code, r.json()) != (200, {"debugMessage": "Profile Updated"}):
             refused[code] = (r.status_code, r.json())
         else:
@@ -58,27 +69,51 @@ def test_every_seed_province_and_state_is_accepted_on_update(http):
 
 @pytest.mark.parametrize("correlation_id", ["", " ", "\t "])
 def test_a_blank_session_correlation_id_gets_the_documented_message(http, correlation_id):
-    r = http.post("/client/users/1000000001/sessions",
-                  json={"correlationId": correlation_id, "channel": "WEBSITE"})
-    assert (r.status_code, r.json()) == (400, {
-        "statusCode": 400, "errorCode": "INVALID_REQUEST",
-        "errorMessage": "Must provide a session correlation ID"})
+    r = http.post(
+        "/client/users/1000000001/sessions",
+        json={"correlationId": correlation_id, "channel": "WEBSITE"},
+    )
+    assert (r.status_code, r.json()) == (
+        400,
+        {
+            "statusCode": 400,
+            "errorCode": "INVALID_REQUEST",
+            "errorMessage": "Must provide a session correlation ID",
+        },
+    )
 
 
 @pytest.mark.parametrize("channel", ["", "  "])
 def test_a_blank_session_channel_is_refused(http, channel):
-    r = http.post("/client/users/1000000001/sessions",
-                  json={"correlationId": f"c-{uuid.uuid4().hex[:8]}", "channel": channel})
-    assert (r.status_code, r.json()) == (400, {
-        "statusCode": 400, "errorCode": "INVALID_REQUEST", "errorMessage": "Must provide a channel"})
+    r = http.post(
+        "/client/users/1000000001/sessions",
+        json={"correlationId": f"c-{uuid.uuid4().hex[:8]}", "channel": channel},
+    )
+    assert (r.status_code, r.json()) == (
+        400,
+        {
+            "statusCode": 400,
+            "errorCode": "INVALID_REQUEST",
+            "errorMessage": "Must provide a channel",
+        },
+    )
 
 
 @pytest.mark.parametrize("source", ["", "   "])
 def test_a_blank_extended_data_source_is_not_a_valid_source(http, source):
     """The seed's `{value} is not valid extended data source.`, with the blank value."""
-    body = {**PROFILE, "email": "ada@example.com", "extendedDataSource": source,
-            "extendedData": {"casl": True}}
+    body = {
+        **PROFILE,
+        "email": "ada@example.com",
+        "extendedDataSource": source,
+        "extendedData": {"casl": True},
+    }
     r = http.put("/client/users/seed-session-1/profile", json=body)
-    assert (r.status_code, r.json()) == (400, {
-        "statusCode": 400, "errorCode": "INVALID_REQUEST",
-        "errorMessage": f"{source} is not valid extended data source."})
+    assert (r.status_code, r.json()) == (
+        400,
+        {
+            "statusCode": 400,
+            "errorCode": "INVALID_REQUEST",
+            "errorMessage": f"{source} is not valid extended data source.",
+        },
+    )

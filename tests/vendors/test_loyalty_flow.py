@@ -1,13 +1,23 @@
 """ES Loyalty flow over HTTP: enrol, start sessions by each identifier type, read back."""
+
 from __future__ import annotations
 
 import pytest
 
 from emulator.vendors.loyalty import errors
 
-MEMBER = {"firstName": "Alan", "lastName": "Turing", "dateOfBirth": "1912-06-23", "gender": "M",
-          "email": "Alan@Example.com", "postalZipCode": "12345", "phoneNumber": "(212) 555-0199",
-          "externalId": "crm-42", "partnerLinkId": "pl-42", "externalAgentId": "agent-42"}
+MEMBER = {
+    "firstName": "Alan",
+    "lastName": "Turing",
+    "dateOfBirth": "1912-06-23",
+    "gender": "M",
+    "email": "Alan@Example.com",
+    "postalZipCode": "12345",
+    "phoneNumber": "(212) 555-0199",
+    "externalId": "crm-42",
+    "partnerLinkId": "pl-42",
+    "externalAgentId": "agent-42",
+}
 
 
 def enrol(http, **changes):
@@ -18,8 +28,11 @@ def enrol(http, **changes):
 
 def session(http, identifier, kind=None, correlation_id="c-1", channel="APP"):
     headers = {"X-Identifier-Type": kind} if kind else {}
-    return http.post(f"/client/users/{identifier}/sessions", headers=headers,
-                     json={"correlationId": correlation_id, "channel": channel})
+    return http.post(
+        f"/client/users/{identifier}/sessions",
+        headers=headers,
+        json={"correlationId": correlation_id, "channel": channel},
+    )
 
 
 def test_enrol_returns_new_ids(http):
@@ -33,14 +46,23 @@ def test_enrol_applies_update_profile_rules(http):
     assert (r.status_code, r.json()) == (400, dict(errors.EMAIL_ALREADY_EXISTS.body))
     r = http.post("/client/users", json={"firstName": "A", "lastName": "B"})
     assert r.json()["errorMessage"] == (
-        "The following missing fields are mandatory: dateOfBirth gender email postalCode")
+        "The following missing fields are mandatory: dateOfBirth gender email postalCode"
+    )
 
 
-@pytest.mark.parametrize("kind,identifier", [
-    (None, "{accountId}"), ("ACCOUNT_ID", "{accountId}"), ("LOYALTY_ID", "{loyaltyId}"),
-    ("EMAIL", "alan@example.COM"), ("EXTERNAL_ID", "crm-42"), ("PARTNER_LINK_ID", "pl-42"),
-    ("PHONE_NUMBER", "2125550199"), ("EXTERNAL_AGENT_ID", "agent-42"),
-])
+@pytest.mark.parametrize(
+    "kind,identifier",
+    [
+        (None, "{accountId}"),
+        ("ACCOUNT_ID", "{accountId}"),
+        ("LOYALTY_ID", "{loyaltyId}"),
+        ("EMAIL", "alan@example.COM"),
+        ("EXTERNAL_ID", "crm-42"),
+        ("PARTNER_LINK_ID", "pl-42"),
+        ("PHONE_NUMBER", "2125550199"),
+        ("EXTERNAL_AGENT_ID", "agent-42"),
+    ],
+)
 def test_session_by_each_identifier_type(http, kind, identifier):
     ids = enrol(http)
     r = session(http, identifier.format(**ids), kind, correlation_id="c-kind")
@@ -51,9 +73,14 @@ def test_session_by_each_identifier_type(http, kind, identifier):
 
 def test_session_for_unknown_account(http):
     r = session(http, "nobody@example.com", "EMAIL")
-    assert (r.status_code, r.json()) == (404, {
-        "statusCode": 404, "errorCode": "NOT_FOUND",
-        "errorMessage": "No account found for EMAIL: nobody@example.com"})
+    assert (r.status_code, r.json()) == (
+        404,
+        {
+            "statusCode": 404,
+            "errorCode": "NOT_FOUND",
+            "errorMessage": "No account found for EMAIL: nobody@example.com",
+        },
+    )
 
 
 @pytest.mark.parametrize("correlation_id", ["", "   "])
@@ -77,15 +104,25 @@ def test_unknown_identifier_type_is_refused(http):
 def test_enrolled_member_updates_and_reads_extended_data(http):
     ids = enrol(http)
     session(http, ids["accountId"], correlation_id="c-emd")
-    body = {**MEMBER, "extendedData": {"bankName": "ES Bank", "doNotText": True},
-            "extendedDataSource": "BANKING_INFO"}
+    body = {
+        **MEMBER,
+        "extendedData": {"bankName": "ES Bank", "doNotText": True},
+        "extendedDataSource": "BANKING_INFO",
+    }
     body.pop("externalId"), body.pop("partnerLinkId"), body.pop("externalAgentId")
     assert http.put("/client/users/c-emd/profile", json=body).json() == {
-        "debugMessage": "Profile Updated"}
+        "debugMessage": "Profile Updated"
+    }
     assert http.get("/client/users/c-emd/profile/emd").json() == {
-        "bankName": "ES Bank", "doNotText": True}
-    assert http.get("/client/users/c-emd/profile/emd",
-                    params={"extendedDataSource": "MARKETING"}).json() == {}
+        "bankName": "ES Bank",
+        "doNotText": True,
+    }
+    assert (
+        http.get(
+            "/client/users/c-emd/profile/emd", params={"extendedDataSource": "MARKETING"}
+        ).json()
+        == {}
+    )
 
 
 def test_extended_data_is_empty_object_when_none(http):
@@ -94,10 +131,18 @@ def test_extended_data_is_empty_object_when_none(http):
 
 
 def test_extended_data_replaced_per_source_and_kept_when_omitted(http):
-    base = {"firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1985-12-10",
-            "gender": "F", "email": "ada@example.com", "postalZipCode": "H0H 0H0"}
+    base = {
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "dateOfBirth": "1985-12-10",
+        "gender": "F",
+        "email": "ada@example.com",
+        "postalZipCode": "H0H 0H0",
+    }
     path = "/client/users/seed-session-1/profile"
-    http.put(path, json={**base, "extendedDataSource": "MARKETING", "extendedData": {"casl": False}})
+    http.put(
+        path, json={**base, "extendedDataSource": "MARKETING", "extendedData": {"casl": False}}
+    )
     assert http.get(path + "/emd").json() == {"casl": False}
     http.put(path, json=base)
     assert http.get(path + "/emd").json() == {"casl": False}
@@ -106,15 +151,26 @@ def test_extended_data_replaced_per_source_and_kept_when_omitted(http):
 def test_unknown_session_on_reads(http):
     for path in ("/client/users/zzz/profile", "/client/users/zzz/profile/emd"):
         r = http.get(path)
-        assert (r.status_code, r.json()) == (404, {
-            "statusCode": 404, "errorCode": "NOT_FOUND",
-            "errorMessage": "Invalid session correlation ID: zzz"})
+        assert (r.status_code, r.json()) == (
+            404,
+            {
+                "statusCode": 404,
+                "errorCode": "NOT_FOUND",
+                "errorMessage": "Invalid session correlation ID: zzz",
+            },
+        )
 
 
-@pytest.mark.parametrize(("method", "path"), [("POST", "/client/users/"),
-                                              ("GET", "/client/users/zzz/profile/")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/client/users/"), ("GET", "/client/users/zzz/profile/")]
+)
 def test_a_trailing_slash_is_not_a_route_and_never_a_redirect(http, method, path):
     r = http.request(method, path, json={} if method == "POST" else None)
-    assert (r.status_code, r.json()) == (404, {
-        "statusCode": 404, "errorCode": "NOT_FOUND",
-        "errorMessage": f"No resource at {method} {path}"})
+    assert (r.status_code, r.json()) == (
+        404,
+        {
+            "statusCode": 404,
+            "errorCode": "NOT_FOUND",
+            "errorMessage": f"No resource at {method} {path}",
+        },
+    )

@@ -4,6 +4,7 @@ Tokens live in the namespace's state (``commerce.tokens``), so a token from one 
 means nothing in another and a reset forgets them all. The token is JWT-shaped (some
 clients decode it to read ``exp``) but the emulator only ever looks it up by value.
 """
+
 from __future__ import annotations
 
 import base64
@@ -57,10 +58,24 @@ def issue(ctx: RequestContext, subject: Subject) -> dict[str, Any]:
             if record["expiresAt"] <= issued:
                 tokens.delete(record["token"])
         number = next_number(ctx.store, "tokens")
-        token = _encode({"iss": "profile-emulator", "sub": f"{subject['type']}:{subject['id']}",
-                         "iat": int(issued), "exp": int(issued + lifetime), "jti": str(number)})
-        tokens.put(token, {"token": token, "subject": subject, "issuedAt": issued,
-                           "expiresAt": issued + lifetime})
+        token = _encode(
+            {
+                "iss": "profile-emulator",
+                "sub": f"{subject['type']}:{subject['id']}",
+                "iat": int(issued),
+                "exp": int(issued + lifetime),
+                "jti": str(number),
+            }
+        )
+        tokens.put(
+            token,
+            {
+                "token": token,
+                "subject": subject,
+                "issuedAt": issued,
+                "expiresAt": issued + lifetime,
+            },
+        )
     return {"access_token": token, "token_type": "bearer", "expires_in": int(lifetime)}
 
 
@@ -87,9 +102,12 @@ def login_subject(ctx: RequestContext, form: dict[str, str]) -> Subject:
     if form.get("grant_type") == "password":
         # Inferred: a seeded user (e.g. an account admin) logs in with its email and password.
         profile = ctx.store["commerce.profiles"].find("email", form.get("username", "").lower())
-        if (profile is not None and profile.get("password") is not None
-                and hmac.compare_digest(profile["password"].encode(), form.get("password", "").encode())
-                and profile["active"] == "true"):
+        if (
+            profile is not None
+            and profile.get("password") is not None
+            and hmac.compare_digest(profile["password"].encode(), form.get("password", "").encode())
+            and profile["active"] == "true"
+        ):
             return {"type": "profile", "id": profile["id"]}
     else:
         key = bearer(ctx)

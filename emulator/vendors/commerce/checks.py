@@ -8,6 +8,7 @@ Which fields are strings comes from the spec's types (``type: string``) and whic
 required from its marks (``x-vendor-required``), so contract and checks cannot drift apart.
 The spec's type errors of those string fields wait for :func:`check_strings` (22024).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,13 @@ from emulator.errors import EmulatedError, RequestInvalid, VendorError, json_pat
 from emulator.state import Store
 from emulator.validation import EMAIL  # the same address pattern as the spec's format: email
 from emulator.vendors.commerce import errors, regions
-from emulator.vendors.commerce.profiles import (present, role_function, role_org, sent_country,
-                                                 sent_state)
+from emulator.vendors.commerce.profiles import (
+    present,
+    role_function,
+    role_org,
+    sent_country,
+    sent_state,
+)
 
 _SCHEMAS = specs.shared("commerce.yaml")["components"]["schemas"]
 _PROFILE = _SCHEMAS["ProfileUpdateRequest"]
@@ -33,8 +39,9 @@ def _marked(schema: dict[str, Any], mark: str) -> tuple[str, ...]:
 
 
 def _strings(schema: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(name for name, prop in schema["properties"].items()
-                 if prop.get("type") == "string")
+    return tuple(
+        name for name, prop in schema["properties"].items() if prop.get("type") == "string"
+    )
 
 
 PROFILE_STRINGS = _strings(_PROFILE)
@@ -133,17 +140,20 @@ def _repository_number(value: Any) -> bool:
         return True
     if isinstance(value, str):
         return value.isascii() and value.isdigit() and len(value) <= 15
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 53
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
 
 
 def check_loyalty_programs(body: dict[str, Any]) -> None:
     """22025: each membership an object with string programId and membershipId."""
     for program in body.get("loyaltyPrograms") or []:
-        if not (isinstance(program, dict)
-                and all(present(program.get(key)) for key in ("programId", "membershipId"))
-                and all(isinstance(program.get(key), (str, type(None)))
-                        for key in ("programName", "status"))
-                and _repository_number(program.get("repositoryId"))):
+        if not (
+            isinstance(program, dict)
+            and all(present(program.get(key)) for key in ("programId", "membershipId"))
+            and all(
+                isinstance(program.get(key), (str, type(None))) for key in ("programName", "status")
+            )
+            and _repository_number(program.get("repositoryId"))
+        ):
             raise EmulatedError(errors.LOYALTY_PROGRAMS_FORMAT)
 
 
@@ -172,16 +182,23 @@ def check_fields(store: Store, body: dict[str, Any], creating: bool) -> None:
 def check_password(body: dict[str, Any]) -> None:
     """22007: newConfirmPassword must match newPassword."""
     new = body.get("newPassword")
-    if (new is not None or body.get("newConfirmPassword") is not None) \
-            and new != body.get("newConfirmPassword"):
-        raise EmulatedError(errors.INVALID_INPUT,
-                            detail="newConfirmPassword does not match newPassword")
+    if (new is not None or body.get("newConfirmPassword") is not None) and new != body.get(
+        "newConfirmPassword"
+    ):
+        raise EmulatedError(
+            errors.INVALID_INPUT, detail="newConfirmPassword does not match newPassword"
+        )
 
 
 def _check_address(address: dict[str, Any], required: tuple[str, ...]) -> None:
     for field in required:
-        value = sent_country(address) if field == "country" else \
-            sent_state(address) if field == "state" else address.get(field)
+        value = (
+            sent_country(address)
+            if field == "country"
+            else sent_state(address)
+            if field == "state"
+            else address.get(field)
+        )
         if not present(value):
             raise _incorrect(field)
     code = regions.country_code(sent_country(address))
@@ -209,8 +226,9 @@ def check_roles(store: Store, body: dict[str, Any], parent: str | None) -> None:
         raise EmulatedError(errors.INVALID_ROLES, roles=", ".join(bad)[:300])
 
 
-def check_input(store: Store, body: Any, deferred: list[Any], creating: bool,
-                parent: str | None) -> None:
+def check_input(
+    store: Store, body: Any, deferred: list[Any], creating: bool, parent: str | None
+) -> None:
     """Every check that needs the body only (and the organizations), in the order above."""
     check_shape(deferred)
     check_strings(body)

@@ -7,6 +7,7 @@ profile's look-up and business rules. Check-then-write sequences run under the n
 lock with no ``await`` in between, so two concurrent calls can never both pass the email
 uniqueness check.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -81,8 +82,7 @@ async def update_profile(ctx: RequestContext) -> Reply:
     store = ctx.store
     profiles = store["commerce.profiles"]
     stored = profiles.get(profile_id)
-    check_input(store, body, ctx.deferred, False,
-                stored["parentOrganization"] if stored else None)
+    check_input(store, body, ctx.deferred, False, stored["parentOrganization"] if stored else None)
     stale = await ctx.checked()
     with store.lock:
         if stale:

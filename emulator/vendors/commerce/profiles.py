@@ -4,6 +4,7 @@ A stored profile is the seed's updateProfile_response, key for key, except that
 ``parentOrganization`` holds the organization's id (rendered from ``commerce.organizations``)
 and ``password`` is kept beside it (never sent back).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,22 +14,76 @@ from emulator.vendors.commerce import regions
 
 # The seed's updateProfile_response example, in its order: every key is always present.
 PROFILE_KEYS = (
-    "derivedPriceListGroup", "lastName", "gender", "catalog", "roles", "locale",
-    "parentOrganization", "shippingSurchargePriceList", "profileType", "translations",
-    "loyaltyPrograms", "id", "email", "daytimeTelephoneNumber", "derivedSalePriceList",
-    "taxExempt", "receiveEmail", "active", "priceListGroup", "dateOfBirth", "firstName",
-    "repositoryId", "shippingAddress", "billingAddress", "userType",
-    "derivedShippingSurchargePriceList", "secondaryOrganizations", "shippingAddresses",
+    "derivedPriceListGroup",
+    "lastName",
+    "gender",
+    "catalog",
+    "roles",
+    "locale",
+    "parentOrganization",
+    "shippingSurchargePriceList",
+    "profileType",
+    "translations",
+    "loyaltyPrograms",
+    "id",
+    "email",
+    "daytimeTelephoneNumber",
+    "derivedSalePriceList",
+    "taxExempt",
+    "receiveEmail",
+    "active",
+    "priceListGroup",
+    "dateOfBirth",
+    "firstName",
+    "repositoryId",
+    "shippingAddress",
+    "billingAddress",
+    "userType",
+    "derivedShippingSurchargePriceList",
+    "secondaryOrganizations",
+    "shippingAddresses",
 )
-ORGANIZATION_KEYS = ("name", "repositoryId", "description", "active", "shippingAddress",
-                     "secondaryAddresses", "id", "billingAddress")
+ORGANIZATION_KEYS = (
+    "name",
+    "repositoryId",
+    "description",
+    "active",
+    "shippingAddress",
+    "secondaryAddresses",
+    "id",
+    "billingAddress",
+)
 # Top-level string fields an update replaces as sent.
-SCALARS = ("firstName", "lastName", "email", "gender", "receiveEmail", "dateOfBirth", "locale",
-           "daytimeTelephoneNumber", "profileType")
+SCALARS = (
+    "firstName",
+    "lastName",
+    "email",
+    "gender",
+    "receiveEmail",
+    "dateOfBirth",
+    "locale",
+    "daytimeTelephoneNumber",
+    "profileType",
+)
 # Address fields kept as sent (country and state are resolved, see normalize_address).
-ADDRESS_TEXT = ("alias", "prefix", "firstName", "middleName", "lastName", "suffix", "jobTitle",
-                "companyName", "address1", "address2", "address3", "city", "county",
-                "postalCode", "phoneNumber", "faxNumber")
+ADDRESS_TEXT = (
+    "alias",
+    "prefix",
+    "firstName",
+    "middleName",
+    "lastName",
+    "suffix",
+    "jobTitle",
+    "companyName",
+    "address1",
+    "address2",
+    "address3",
+    "city",
+    "county",
+    "postalCode",
+    "phoneNumber",
+    "faxNumber",
+)
 ROLE_FUNCTION_KEYS = ("function", "funtion")  # the seed's sample request spells it "funtion"
 
 
@@ -44,10 +99,23 @@ def next_number(store: Store, name: str) -> int:
 def blank(profile_id: str) -> dict[str, Any]:
     """A new profile: the seed example's keys with their 'unset' values."""
     doc: dict[str, Any] = {key: None for key in PROFILE_KEYS}
-    doc.update({"roles": [], "translations": {}, "loyaltyPrograms": [], "id": profile_id,
-                "taxExempt": False, "receiveEmail": "no", "active": "true",
-                "repositoryId": profile_id, "shippingAddress": {}, "billingAddress": {},
-                "secondaryOrganizations": [], "shippingAddresses": [], "password": None})
+    doc.update(
+        {
+            "roles": [],
+            "translations": {},
+            "loyaltyPrograms": [],
+            "id": profile_id,
+            "taxExempt": False,
+            "receiveEmail": "no",
+            "active": "true",
+            "repositoryId": profile_id,
+            "shippingAddress": {},
+            "billingAddress": {},
+            "secondaryOrganizations": [],
+            "shippingAddresses": [],
+            "password": None,
+        }
+    )
     return doc
 
 
@@ -72,14 +140,20 @@ def present(value: Any) -> bool:
 
 def sent_country(address: dict[str, Any]) -> Any:
     """selectedCountry takes precedence over country (seed)."""
-    return address.get("selectedCountry") if present(address.get("selectedCountry")) \
+    return (
+        address.get("selectedCountry")
+        if present(address.get("selectedCountry"))
         else address.get("country")
+    )
 
 
 def sent_state(address: dict[str, Any]) -> Any:
     """selectedState takes precedence over state (seed)."""
-    return address.get("selectedState") if present(address.get("selectedState")) \
+    return (
+        address.get("selectedState")
+        if present(address.get("selectedState"))
         else address.get("state")
+    )
 
 
 def normalize_address(store: Store, sent: dict[str, Any], keep: set[str]) -> dict[str, Any]:
@@ -151,8 +225,10 @@ def role_keys(roles: list[dict[str, Any]]) -> set[tuple[Any, Any]]:
 
 def merge_roles(store: Store, doc: dict[str, Any], sent_roles: list[dict[str, Any]]) -> None:
     """Roles replace the list; a role the profile already has keeps its repositoryId."""
-    existing = {(r["function"], (r.get("relativeTo") or {}).get("id")): r["repositoryId"]
-                for r in doc["roles"]}
+    existing = {
+        (r["function"], (r.get("relativeTo") or {}).get("id")): r["repositoryId"]
+        for r in doc["roles"]
+    }
     roles, seen = [], set()
     for sent in sent_roles:
         key = (role_function(sent), role_org(sent, doc["parentOrganization"]))
@@ -170,8 +246,9 @@ def merge_roles(store: Store, doc: dict[str, Any], sent_roles: list[dict[str, An
 def merge_loyalty(store: Store, doc: dict[str, Any], sent_programs: list[dict[str, Any]]) -> None:
     """loyaltyPrograms replaces the list; a known membership keeps its (numeric) repositoryId."""
     by_id = {p["repositoryId"] for p in doc["loyaltyPrograms"]}
-    by_membership = {(p["programId"], p["membershipId"]): p["repositoryId"]
-                     for p in doc["loyaltyPrograms"]}
+    by_membership = {
+        (p["programId"], p["membershipId"]): p["repositoryId"] for p in doc["loyaltyPrograms"]
+    }
     programs = []
     for sent in sent_programs:
         repository_id = sent.get("repositoryId")
@@ -181,9 +258,15 @@ def merge_loyalty(store: Store, doc: dict[str, Any], sent_programs: list[dict[st
             repository_id = by_membership.get((sent["programId"], sent["membershipId"]))
         if repository_id is None:
             repository_id = next_number(store, "loyalty")
-        programs.append({"programName": sent.get("programName"), "repositoryId": repository_id,
-                         "membershipId": sent["membershipId"], "programId": sent["programId"],
-                         "status": sent.get("status")})
+        programs.append(
+            {
+                "programName": sent.get("programName"),
+                "repositoryId": repository_id,
+                "membershipId": sent["membershipId"],
+                "programId": sent["programId"],
+                "status": sent.get("status"),
+            }
+        )
     doc["loyaltyPrograms"] = programs
 
 

@@ -3,6 +3,7 @@ active approver of an organization with approvals on (100088, 100089), email in 
 
 They run on the stored profile and the (checked) body, before anything is written.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,7 @@ RoleKey = tuple[Any, Any]  # (function, organization id)
 
 
 def approvals_on(org: dict[str, Any]) -> bool:
-    """"Approvals are still enabled and/or there are orders pending approval" (seed)."""
+    """ "Approvals are still enabled and/or there are orders pending approval" (seed)."""
     return bool(org.get("approvalRequired")) or org.get("ordersPendingApproval", 0) > 0
 
 
@@ -25,9 +26,12 @@ def last_active_approver(store: Store, profile_id: str, org_id: Any) -> bool:
     org = store["commerce.organizations"].get(org_id) if isinstance(org_id, str) else None
     if org is None or not approvals_on(org):
         return False
-    return not any(p["id"] != profile_id and p["active"] == "true"
-                   and ("approver", org_id) in role_keys(p["roles"])
-                   for p in store["commerce.profiles"])
+    return not any(
+        p["id"] != profile_id
+        and p["active"] == "true"
+        and ("approver", org_id) in role_keys(p["roles"])
+        for p in store["commerce.profiles"]
+    )
 
 
 def _roles_after(stored: dict[str, Any], body: dict[str, Any]) -> set[RoleKey]:
@@ -37,8 +41,12 @@ def _roles_after(stored: dict[str, Any], body: dict[str, Any]) -> set[RoleKey]:
     return {(role_function(role), role_org(role, parent)) for role in body["roles"]}
 
 
-def check_rules(store: Store, stored: dict[str, Any] | None, body: dict[str, Any],
-                subject: dict[str, str] | None) -> None:
+def check_rules(
+    store: Store,
+    stored: dict[str, Any] | None,
+    body: dict[str, Any],
+    subject: dict[str, str] | None,
+) -> None:
     if stored is not None:
         before, after = role_keys(stored["roles"]), _roles_after(stored, body)
         removed = before - after
@@ -49,9 +57,10 @@ def check_rules(store: Store, stored: dict[str, Any] | None, body: dict[str, Any
             if function == "approver" and last_active_approver(store, stored["id"], org):
                 raise EmulatedError(errors.LAST_APPROVER_ROLE)
         deactivating = stored["active"] == "true" and str(body.get("active")).lower() == "false"
-        if deactivating and any(function == "approver"
-                                and last_active_approver(store, stored["id"], org)
-                                for function, org in sorted(after, key=str)):
+        if deactivating and any(
+            function == "approver" and last_active_approver(store, stored["id"], org)
+            for function, org in sorted(after, key=str)
+        ):
             raise EmulatedError(errors.LAST_APPROVER_DEACTIVATION)
     email = body.get("email")
     if email is not None:

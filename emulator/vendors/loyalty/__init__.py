@@ -1,4 +1,5 @@
 """ES Loyalty Customer Experience API (seed 000): the vendor plug-in."""
+
 from __future__ import annotations
 
 import copy
@@ -14,8 +15,14 @@ from emulator.vendors.loyalty.checks import invalid_request, unreported
 DEFAULT_CONFIG: dict[str, Any] = {
     # ConfigType='EXTENDED_DATA': Platform.DataSizeLimitInKb, Platform.TopLevelKeysLimit
     "extendedData": {"dataSizeLimitKb": 5, "topLevelKeysLimit": 20},
-    "validSources": ["MARKETING", "PARTNERSHIP", "PPN", "SALESFORCE", "BANKING_INFO",
-                     "SUPPLY_MANAGER"],
+    "validSources": [
+        "MARKETING",
+        "PARTNERSHIP",
+        "PPN",
+        "SALESFORCE",
+        "BANKING_INFO",
+        "SUPPLY_MANAGER",
+    ],
     "mandatoryFields": ["firstName", "lastName", "dateOfBirth", "gender", "email", "postalCode"],
 }
 
@@ -23,18 +30,37 @@ _STR = {"type": "string"}
 # The namespace's configuration (DEFAULT_CONFIG's keys): what a fixture file's `config` and a
 # PATCH /_emulator/config may set, the one schema of both.
 CONFIG_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False,
+    "type": "object",
+    "additionalProperties": False,
     "properties": {
-        "extendedData": {"type": "object", "additionalProperties": False, "properties": {
-            "dataSizeLimitKb": {"type": "integer", "minimum": 1, "maximum": 1048576,
-                                "description": "Platform.DataSizeLimitInKb (default 5)."},
-            "topLevelKeysLimit": {"type": "integer", "minimum": 1, "maximum": 1000000,
-                                  "description": "Platform.TopLevelKeysLimit (default 20)."}}},
-        "validSources": {"type": "array", "items": {"type": "string", "minLength": 1},
-                         "description": "Valid extended data sources (INTERNAL is never valid)."},
-        "mandatoryFields": {"type": "array", "items": {"type": "string", "minLength": 1},
-                            "description": "Fields updateProfile requires, in the order they "
-                                           "are reported."},
+        "extendedData": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "dataSizeLimitKb": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 1048576,
+                    "description": "Platform.DataSizeLimitInKb (default 5).",
+                },
+                "topLevelKeysLimit": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 1000000,
+                    "description": "Platform.TopLevelKeysLimit (default 20).",
+                },
+            },
+        },
+        "validSources": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "description": "Valid extended data sources (INTERNAL is never valid).",
+        },
+        "mandatoryFields": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "description": "Fields updateProfile requires, in the order they are reported.",
+        },
     },
 }
 FIXTURE_SCHEMA: dict[str, Any] = {
@@ -42,21 +68,32 @@ FIXTURE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "config": CONFIG_SCHEMA,
-        "accounts": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["accountId", "loyaltyId", "profile"],
-            "properties": {
-                "accountId": _STR, "loyaltyId": _STR, "externalId": _STR,
-                "partnerLinkId": _STR, "externalAgentId": _STR,
-                "profile": {"type": "object"},
-                "extendedData": {"type": "object", "additionalProperties": {"type": "object"}},
+        "accounts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["accountId", "loyaltyId", "profile"],
+                "properties": {
+                    "accountId": _STR,
+                    "loyaltyId": _STR,
+                    "externalId": _STR,
+                    "partnerLinkId": _STR,
+                    "externalAgentId": _STR,
+                    "profile": {"type": "object"},
+                    "extendedData": {"type": "object", "additionalProperties": {"type": "object"}},
+                },
             },
-        }},
-        "sessions": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["correlationId", "accountId", "channel"],
-            "properties": {"correlationId": _STR, "accountId": _STR, "channel": _STR},
-        }},
+        },
+        "sessions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["correlationId", "accountId", "channel"],
+                "properties": {"correlationId": _STR, "accountId": _STR, "channel": _STR},
+            },
+        },
     },
 }
 
@@ -74,33 +111,65 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
             for key in emd:
                 keys.setdefault(key, {"key": key, "source": source})
     sessions = {s["correlationId"]: dict(s) for s in doc.get("sessions", [])}
-    state = {"loyalty.accounts": accounts, "loyalty.sessions": sessions, "loyalty.emdKeys": keys,
-             "loyalty.counters": {"accounts": {"next": 1000}}}
+    state = {
+        "loyalty.accounts": accounts,
+        "loyalty.sessions": sessions,
+        "loyalty.emdKeys": keys,
+        "loyalty.counters": {"accounts": {"next": 1000}},
+    }
     return state, config
 
 
 # The stored documents, as the handlers read them (the state schema: snapshots and the
 # data file are checked against it).
 _TEXT_OR_NULL = {"type": ["string", "null"]}
-_COUNTER = {"type": "object", "required": ["next"], "additionalProperties": False,
-            "properties": {"next": {"type": "integer", "minimum": 0}}}
+_COUNTER = {
+    "type": "object",
+    "required": ["next"],
+    "additionalProperties": False,
+    "properties": {"next": {"type": "integer", "minimum": 0}},
+}
 DOCUMENTS = {
-    "loyalty.accounts": Documents({
-        "type": "object", "required": ["accountId", "loyaltyId", "profile", "emd"],
-        "properties": {
-            "accountId": _STR, "loyaltyId": _STR, "externalId": _STR, "partnerLinkId": _STR,
-            "externalAgentId": _STR,
-            "profile": {"type": "object", "properties": {"email": _TEXT_OR_NULL,
-                                                         "phoneNumber": _TEXT_OR_NULL}},
-            "emd": {"type": "object", "additionalProperties": {"type": "object"}},
-        }}, key="accountId"),
-    "loyalty.sessions": Documents({
-        "type": "object", "required": ["correlationId", "accountId", "channel"],
-        "properties": {"correlationId": _STR, "accountId": _STR, "channel": _STR,
-                       "externalAgentSessionId": {}}}, key="correlationId"),
-    "loyalty.emdKeys": Documents({
-        "type": "object", "required": ["key", "source"],
-        "properties": {"key": _STR, "source": _STR}}, key="key"),
+    "loyalty.accounts": Documents(
+        {
+            "type": "object",
+            "required": ["accountId", "loyaltyId", "profile", "emd"],
+            "properties": {
+                "accountId": _STR,
+                "loyaltyId": _STR,
+                "externalId": _STR,
+                "partnerLinkId": _STR,
+                "externalAgentId": _STR,
+                "profile": {
+                    "type": "object",
+                    "properties": {"email": _TEXT_OR_NULL, "phoneNumber": _TEXT_OR_NULL},
+                },
+                "emd": {"type": "object", "additionalProperties": {"type": "object"}},
+            },
+        },
+        key="accountId",
+    ),
+    "loyalty.sessions": Documents(
+        {
+            "type": "object",
+            "required": ["correlationId", "accountId", "channel"],
+            "properties": {
+                "correlationId": _STR,
+                "accountId": _STR,
+                "channel": _STR,
+                "externalAgentSessionId": {},
+            },
+        },
+        key="correlationId",
+    ),
+    "loyalty.emdKeys": Documents(
+        {
+            "type": "object",
+            "required": ["key", "source"],
+            "properties": {"key": _STR, "source": _STR},
+        },
+        key="key",
+    ),
     "loyalty.counters": Documents(_COUNTER, required=("accounts",), kept=True),
 }
 

@@ -1,4 +1,5 @@
 """updateProfile's documented checks, in the order REQUIREMENTS 5.2 fixes (first failure wins)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,9 +12,25 @@ from emulator.vendors.loyalty import errors
 
 # The seed's body table, top to bottom: field-format errors are reported in this order.
 BODY_TABLE_ORDER = [
-    "dateOfBirth", "gender", "firstName", "lastName", "email", "businessName", "postalZipCode",
-    "postalCode", "street", "street2", "provinceState", "phoneNumber", "languagePreference",
-    "city", "extendedDataSource", "channel", "extendedData", "enrollmentChannel", "retailId",
+    "dateOfBirth",
+    "gender",
+    "firstName",
+    "lastName",
+    "email",
+    "businessName",
+    "postalZipCode",
+    "postalCode",
+    "street",
+    "street2",
+    "provinceState",
+    "phoneNumber",
+    "languagePreference",
+    "city",
+    "extendedDataSource",
+    "channel",
+    "extendedData",
+    "enrollmentChannel",
+    "retailId",
 ]
 # Value constraints whose failure the handler reports (in order) rather than the validator.
 DEFERRED_KEYWORDS = {"enum", "pattern", "format", "maxLength", "minLength"}
@@ -164,8 +181,9 @@ def check_fields(body: dict[str, Any], deferred: list[Any], config: dict[str, An
     check_formats(deferred)
 
 
-def check_business(store: Store, body: dict[str, Any], config: dict[str, Any],
-                   account_id: str | None) -> tuple[str, list[str]]:
+def check_business(
+    store: Store, body: dict[str, Any], config: dict[str, Any], account_id: str | None
+) -> tuple[str, list[str]]:
     """The business rules, after the body's checks; returns (EMD source, new root keys)."""
     source = emd_source(body, config)
     new_keys: list[str] = []

@@ -5,6 +5,7 @@ Each is ``async def op(ctx) -> Reply``: the vendor's own checks (session, body),
 business rules and writes as one check-then-write sequence without an ``await`` and under
 the namespace lock, so concurrent calls can never both pass a uniqueness check.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,12 +18,32 @@ from emulator.vendors.loyalty import errors
 from emulator.vendors.loyalty.checks import check_business, check_fields
 
 # Primary attributes kept on the account (extendedData lives apart, per source).
-PRIMARY = ("dateOfBirth", "gender", "firstName", "lastName", "email", "businessName",
-           "postalZipCode", "street", "street2", "provinceState", "phoneNumber",
-           "languagePreference", "city", "channel", "enrollmentChannel", "retailId")
-IDENTIFIER_INDEX = {"LOYALTY_ID": "loyaltyId", "EXTERNAL_ID": "externalId", "EMAIL": "email",
-                    "PARTNER_LINK_ID": "partnerLinkId", "PHONE_NUMBER": "phoneNumber",
-                    "EXTERNAL_AGENT_ID": "externalAgentId"}
+PRIMARY = (
+    "dateOfBirth",
+    "gender",
+    "firstName",
+    "lastName",
+    "email",
+    "businessName",
+    "postalZipCode",
+    "street",
+    "street2",
+    "provinceState",
+    "phoneNumber",
+    "languagePreference",
+    "city",
+    "channel",
+    "enrollmentChannel",
+    "retailId",
+)
+IDENTIFIER_INDEX = {
+    "LOYALTY_ID": "loyaltyId",
+    "EXTERNAL_ID": "externalId",
+    "EMAIL": "email",
+    "PARTNER_LINK_ID": "partnerLinkId",
+    "PHONE_NUMBER": "phoneNumber",
+    "EXTERNAL_AGENT_ID": "externalAgentId",
+}
 PROFILE_UPDATED = {"debugMessage": "Profile Updated"}
 
 
@@ -44,8 +65,13 @@ def _primary(body: dict[str, Any], profile: dict[str, Any] | None = None) -> dic
     return values
 
 
-def _store_emd(ctx: RequestContext, account: dict[str, Any], body: dict[str, Any],
-               source: str, new_keys: list[str]) -> None:
+def _store_emd(
+    ctx: RequestContext,
+    account: dict[str, Any],
+    body: dict[str, Any],
+    source: str,
+    new_keys: list[str],
+) -> None:
     if body.get("extendedData") is None:
         return  # omitted: EMD unchanged
     account["emd"][source] = body["extendedData"]
@@ -75,8 +101,12 @@ async def enroll_member(ctx: RequestContext) -> Reply:
         counters = ctx.store["loyalty.counters"]
         number = counters.get("accounts")["next"]
         counters.put("accounts", {"next": number + 1})
-        account = {"accountId": str(1000000000 + number), "loyaltyId": str(7000000000 + number),
-                   "profile": _primary(body), "emd": {}}
+        account = {
+            "accountId": str(1000000000 + number),
+            "loyaltyId": str(7000000000 + number),
+            "profile": _primary(body),
+            "emd": {},
+        }
         for key in ("externalId", "partnerLinkId", "externalAgentId"):
             if body.get(key) is not None:
                 account[key] = body[key]
@@ -107,13 +137,23 @@ async def start_session(ctx: RequestContext) -> Reply:
     if account is None:
         raise EmulatedError(errors.ACCOUNT_NOT_FOUND, identifierType=kind, identifier=identifier)
     await ctx.checked()  # the account's look-up is the vendor's own check, as a session's is
-    session = {"correlationId": correlation_id, "accountId": account["accountId"],
-               "channel": channel}
+    session = {
+        "correlationId": correlation_id,
+        "accountId": account["accountId"],
+        "channel": channel,
+    }
     if body.get("externalAgentSessionId") is not None:
         session["externalAgentSessionId"] = body["externalAgentSessionId"]
     ctx.store["loyalty.sessions"].put(correlation_id, session)
-    return Reply(201, {"accountId": account["accountId"], "loyaltyId": account["loyaltyId"],
-                       "correlationId": correlation_id, "channel": channel})
+    return Reply(
+        201,
+        {
+            "accountId": account["accountId"],
+            "loyaltyId": account["loyaltyId"],
+            "correlationId": correlation_id,
+            "channel": channel,
+        },
+    )
 
 
 async def update_profile(ctx: RequestContext) -> Reply:
@@ -126,8 +166,11 @@ async def update_profile(ctx: RequestContext) -> Reply:
         if stale:
             account = _session_account(ctx)
         source, new_keys = check_business(ctx.store, body, config, account["accountId"])
-        updated = {**account, "profile": _primary(body, dict(account["profile"])),
-                   "emd": dict(account["emd"])}
+        updated = {
+            **account,
+            "profile": _primary(body, dict(account["profile"])),
+            "emd": dict(account["emd"]),
+        }
         _store_emd(ctx, updated, body, source, new_keys)
         ctx.store["loyalty.accounts"].put(updated["accountId"], updated)
     return Reply(200, PROFILE_UPDATED)
@@ -138,8 +181,14 @@ async def get_profile(ctx: RequestContext) -> Reply:
     account = _session_account(ctx)
     if await ctx.checked():
         account = _session_account(ctx)
-    return Reply(200, {"accountId": account["accountId"], "loyaltyId": account["loyaltyId"],
-                       **account["profile"]})
+    return Reply(
+        200,
+        {
+            "accountId": account["accountId"],
+            "loyaltyId": account["loyaltyId"],
+            **account["profile"],
+        },
+    )
 
 
 async def get_extended_data(ctx: RequestContext) -> Reply:
