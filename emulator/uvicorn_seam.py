@@ -214,14 +214,14 @@ class _Bounded(asyncio.Protocol):
                 super().data_received(data)  # type: ignore[misc]
                 self._sync()
                 return
-            piece, data = data[: limit - self._count], data[limit - self._count :]
+            room = limit - self._count
+            piece, data = data[:room], data[room:]  # (all of it: that very bytes object)
             if len(self._kept) < KEPT:
                 self._kept += piece[: KEPT - len(self._kept)]
             self._count += len(piece)
             super().data_received(piece)  # type: ignore[misc]
             self._sync()
-            if self._awaiting and self._count >= limit:
-                self._too_large()
+            self._check()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -236,16 +236,22 @@ class _Bounded(asyncio.Protocol):
             self._refuse()
         elif self._awaiting and not self._busy():
             self._arm()
+            self._check()
 
     def _sync(self) -> None:
         """Bring ``_awaiting`` up to date with the parser (h11; httptools calls back)."""
 
-    def _begin(self) -> None:  # the next head starts here
-        self._awaiting, self._count, self._kept = True, 0, b""
+    def _begin(self, already: bytes = b"") -> None:
+        """The next head starts: ``already`` of it has come (and the parser holds it)."""
+        self._awaiting, self._count, self._kept = True, len(already), already[:KEPT]
 
     def _end(self) -> None:  # the head is whole
         self._awaiting = False
         self._disarm()
+
+    def _check(self) -> None:
+        if self._awaiting and self._count >= self.limits.head_bytes:
+            self._too_large()
 
     def _busy(self) -> bool:
         """A call is under way on this connection (its response not all sent)."""
@@ -281,9 +287,11 @@ class _Bounded(asyncio.Protocol):
 
 class _BoundedH11(_Bounded, h11_impl.H11Protocol):
     def _sync(self) -> None:
+        # h11 parses a head once its previous request is answered (IDLE): a head it holds
+        # while IDLE is one it has not seen the end of, all of it in its buffer.
         idle = self.conn.their_state is h11_impl.h11.IDLE
         if idle and not self._awaiting:
-            self._begin()
+            self._begin(self.conn.trailing_data[0])
         elif not idle and self._awaiting:
             self._end()
 
