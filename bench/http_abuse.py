@@ -1,27 +1,30 @@
 #!/usr/bin/env python3
 """HTTP abuse bench: what slow connections and an endless header do to the other clients.
 
-    .venv/bin/python bench/http_abuse.py [--before CHECKOUT] [--seconds 10] [--slow 500]
+    .venv/bin/python bench/http_abuse.py [--before CHECKOUT] [--rounds 3] [--seconds 10]
     python3 dev.py bench http-abuse [same options]
 
 For each emulator (`--before CHECKOUT`: another checkout's, run with this checkout's
-interpreter, e.g. `git worktree add /tmp/before main`; then this checkout's, `after`) and
-each phase, it starts `python -m emulator.cli serve --quiet` pinned to core 0, lets the
-attackers (one process, asyncio, on core 1) settle, then measures the other clients with
-wrk (core 1, 16 keep-alive connections, `GET` of a loyalty profile) for `--seconds`:
+interpreter, e.g. `git worktree add /tmp/before main`; `after`: this checkout's) and each
+phase, it starts `python -m emulator.cli serve --quiet` pinned to core 0, lets the attackers
+(one process, asyncio, on core 1) settle for 3 s, then measures the other clients with wrk
+(core 1, one thread, 16 keep-alive connections, `GET` of a loyalty profile) for `--seconds`:
 
 - `quiet`: no attacker;
 - `slow`: `--slow` connections (500) that each send a request line, then a header line a
   second, never ending their head (reconnecting when the server closes one);
 - `endless`: one connection that sends a request line, then one header's value as fast as
-  the server reads it (reconnecting when the server answers or closes);
+  the server takes it (reconnecting when the server answers or closes);
 - `both`: the two at once (the figure REQUIREMENTS section 6 asks for).
 
-Each phase gets a fresh server. Figures: the clients' req/s, p50, p99 and max, their
-non-2xx answers and socket errors; the server's RSS before the phase and its peak during it
-(sampled every 100 ms); what the attackers saw (the bytes the endless header sent, the
-answers it got, the slow connections the server closed). Figures go to stdout and, as JSON,
-to --out. Nothing here is a test: bench/README.md keeps the figures.
+Each phase gets a fresh server; the servers alternate within a round, the first changing
+from round to round, and each figure is the median of the rounds (max: the worst). Figures:
+the clients' req/s, p50, p99, max, non-2xx answers and socket errors; the server's CPU per
+request served, its RSS before the phase and its peak during it (sampled every 100 ms), its
+CPU share and the attackers' while the clients were measured; what the attackers saw (what
+the endless header sent, the answers it got: `closed` is a 431 lost to the reset of a
+connection closed with unread bytes; the slow connections the server closed). Figures go
+to stdout and, as JSON, to --out. Nothing here is a test: bench/README.md keeps the figures.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -212,6 +216,8 @@ def measure(server: servers.Server, phase: str, args: argparse.Namespace) -> dic
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cpu = [servers.cpu_seconds(pid) or 0.0 for pid in (server.proc.pid, attacker_pid(attacker))]
+    began = time.monotonic()
     try:
         request = load.Req("GET", PATH, {"X-Emulator-Namespace": "bench"})
         clients = load.run(server.url, request, args.connections, args.seconds)
@@ -220,6 +226,11 @@ def measure(server: servers.Server, phase: str, args: argparse.Namespace) -> dic
     finally:
         sampling.set()
         sampler.join()
+    wall = time.monotonic() - began
+    server_cpu, attacker_cpu = (
+        round(((servers.cpu_seconds(pid) or 0.0) - used) / wall, 2)
+        for pid, used in zip((server.proc.pid, attacker_pid(attacker)), cpu, strict=True)
+    )
     attackers = None
     if attacker is not None:
         out, _ = attacker.communicate(timeout=args.seconds + SETTLE + 60)
@@ -230,34 +241,70 @@ def measure(server: servers.Server, phase: str, args: argparse.Namespace) -> dic
         "rss_mb_before": rss_before,
         "rss_mb_peak": peak[0],
         "attackers": attackers,
+        "server_cpu": server_cpu,  # CPU seconds a second while the clients were measured
+        "attackers_cpu": attacker_cpu if attacker is not None else None,
     }
 
 
-def row(name: str, cell: dict[str, Any]) -> str:
-    c, a = cell["clients"], cell["attackers"] or {}
-    if "error" in c:
-        served = f"{'not served: ' + c['error'][:60]:>52}"
+def attacker_pid(attacker: subprocess.Popen[str] | None) -> int:
+    return attacker.pid if attacker is not None else -1
+
+
+def summary(cells: list[dict[str, Any]]) -> dict[str, Any]:
+    """One (server, phase) over its rounds: the clients' figures the median of the rounds'
+    (max: the worst), errors summed, the RSS peak the highest, the attackers' counts summed."""
+    served = [c["clients"] for c in cells if "error" not in c["clients"]]
+    out: dict[str, Any] = {"rounds": len(cells), "not_served": len(cells) - len(served)}
+    for key in ("rps", "p50_ms", "p99_ms"):
+        out[key] = statistics.median(c[key] for c in served) if served else None
+    out["p99_ms_rounds"] = [c["p99_ms"] for c in served]
+    out["max_ms"] = max((c["max_ms"] for c in served), default=None)
+    out["errors"] = sum(c["status_4xx_5xx"] + c["socket_errors"] for c in served)
+    out["server_cpu"] = statistics.median(c["server_cpu"] for c in cells)
+    per_request = [
+        c["server_cpu"] / c["clients"]["rps"] * 1e6 for c in cells if c["clients"].get("rps")
+    ]
+    out["cpu_us_per_req"] = round(statistics.median(per_request), 1) if per_request else None
+    out["attackers_cpu"] = statistics.median(c["attackers_cpu"] or 0 for c in cells)
+    out["rss_mb_before"] = statistics.median(c["rss_mb_before"] or 0 for c in cells)
+    out["rss_mb_peak"] = max(c["rss_mb_peak"] for c in cells)
+    attackers = [c["attackers"] for c in cells if c["attackers"]]
+    out["endless_mib_sent"] = round(sum(a["endless_bytes"] for a in attackers) / 2**20, 1)
+    answers: dict[str, int] = {}
+    for a in attackers:
+        for status, count in a["endless_answers"].items():
+            answers[status] = answers.get(status, 0) + count
+    out["endless_answers"] = answers
+    out["slow_closed_by_server"] = sum(a["slow_closed_by_server"] for a in attackers)
+    return out
+
+
+def row(name: str, phase: str, s: dict[str, Any]) -> str:
+    if s["rps"] is None:
+        served = f"{'not served':>50}"
     else:
         served = (
-            f"{c['rps']:>8.0f} {c['p50_ms']:>8.2f} {c['p99_ms']:>8.2f} {c['max_ms']:>9.1f} "
-            f"{c['status_4xx_5xx'] + c['socket_errors']:>6}"
+            f"{s['rps']:>8.0f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} {s['max_ms']:>9.1f} "
+            f"{s['errors']:>6} {s['cpu_us_per_req']:>6.0f}"
         )
     endless = (
-        f"{a['endless_bytes'] / 2**20:>7.1f} MiB {json.dumps(a['endless_answers'])}"
-        if a.get("endless_connections")
+        f"{s['endless_mib_sent']:>8.1f} {json.dumps(s['endless_answers'])}"
+        if s["endless_answers"]
         else ""
     )
-    closed = f"closed {a['slow_closed_by_server']}" if a.get("slow_connections") else ""
+    closed = f" slow closed: {s['slow_closed_by_server']}" if phase in ("slow", "both") else ""
+    rounds = "/".join(f"{p:.1f}" for p in s["p99_ms_rounds"])
     return (
-        f"{name:<7} {cell['phase']:<8} {served} "
-        f"{cell['rss_mb_before'] or 0:>6.0f} {cell['rss_mb_peak']:>6.0f}  {endless} {closed}"
+        f"{name:<7} {phase:<8} {served} {s['rss_mb_before']:>6.0f} {s['rss_mb_peak']:>6.0f} "
+        f"{s['server_cpu']:>5.2f} {s['attackers_cpu']:>5.2f}  p99s {rounds}{closed}  {endless}"
     )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", type=Path, help="another checkout, measured first")
+    parser.add_argument("--before", type=Path, help="another checkout, measured too")
     parser.add_argument("--seconds", type=int, default=10, help="wrk's run per phase")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, the servers alternating")
     parser.add_argument("--slow", type=int, default=500, help="slow connections")
     parser.add_argument("--connections", type=int, default=16, help="wrk's connections")
     parser.add_argument("--phases", default=",".join(PHASES))
@@ -275,22 +322,49 @@ def main() -> int:
         return 2
     roots = [("before", args.before.resolve())] if args.before else []
     roots.append(("after", REPO))
-    results: dict[str, Any] = {"seconds": args.seconds, "slow": args.slow, "runs": {}}
-    header = (
-        f"{'server':<7} {'phase':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} "
-        f"{'errors':>6} {'RSS MB':>6} {'peak':>6}  endless header: MiB sent, answers (closed: 431 lost to a reset)"
-    )
-    lines = [header]
+    phases = args.phases.split(",")
+    cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="http-abuse-") as work:
-        for name, root in roots:
-            cells = []
-            for phase in args.phases.split(","):
-                log(f"{name}: {phase}")
-                cell = run_phase(name, root, phase, args, Path(work) / "logs")
-                cells.append(cell)
-                lines.append(row(name, cell))
-                log(lines[-1])
-            results["runs"][name] = {"root": str(root), "phases": cells}
+        for turn in range(args.rounds):
+            for phase in phases:
+                # The servers alternate, and which goes first changes from round to round:
+                # the machine's drift falls on both sides.
+                for name, root in roots[turn % 2 :] + roots[: turn % 2]:
+                    cell = run_phase(name, root, phase, args, Path(work) / "logs")
+                    cells.setdefault((name, phase), []).append(cell)
+                    c = cell["clients"]
+                    log(
+                        f"round {turn + 1} {name} {phase}: "
+                        + (
+                            c.get("error")
+                            or (
+                                f"{c['rps']:.0f} req/s p50 {c['p50_ms']} ms p99 {c['p99_ms']} ms, "
+                                f"RSS peak {cell['rss_mb_peak']} MB"
+                            )
+                        )
+                    )
+    lines = [
+        f"{'server':<7} {'phase':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} "
+        f"{'errors':>6} {'us/req':>6} {'RSS MB':>6} {'peak':>6} {'cpu':>5} {'atk':>5}  "
+        "p99 of each round; "
+        "endless header: "
+        "MiB sent, its answers"
+    ]
+    results: dict[str, Any] = {
+        "seconds": args.seconds,
+        "rounds": args.rounds,
+        "slow": args.slow,
+        "connections": args.connections,
+        "roots": {name: str(root) for name, root in roots},
+        "summary": {},
+        "cells": {},
+    }
+    for name, _ in roots:
+        for phase in phases:
+            s = summary(cells[(name, phase)])
+            results["summary"][f"{name} {phase}"] = s
+            results["cells"][f"{name} {phase}"] = cells[(name, phase)]
+            lines.append(row(name, phase, s))
     print("\n".join(lines))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
