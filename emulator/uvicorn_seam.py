@@ -242,8 +242,12 @@ class _Bounded(asyncio.Protocol):
         """Bring ``_awaiting`` up to date with the parser (h11; httptools calls back)."""
 
     def _begin(self, already: bytes = b"") -> None:
-        """The next head starts: ``already`` of it has come (and the parser holds it)."""
+        """The next head starts: ``already`` of it has come (and the parser holds it). Its
+        time starts now when the call before it is answered (its answer came before its
+        body was whole), else with that answer."""
         self._awaiting, self._count, self._kept = True, len(already), already[:KEPT]
+        if not self._busy():
+            self._arm()
 
     def _end(self) -> None:  # the head is whole
         self._awaiting = False

@@ -234,8 +234,8 @@ class Echo:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        while (await receive()).get("more_body"):
-            pass
+        while scope["path"] != "/early" and (await receive()).get("more_body"):
+            pass  # (/early answers before its body has come)
         if scope["path"] == "/slow":
             self.started.set()
             while not self.release.is_set():
@@ -331,7 +331,8 @@ def test_an_endless_head_is_refused_once_over_the_bound(http: str, loop: str) ->
 @pytest.mark.parametrize(("http", "loop"), PROTOCOLS)
 def test_a_head_not_whole_in_time_closes_the_connection(http: str, loop: str) -> None:
     """The bound is on the whole head, from the connection (or its last response) on: a
-    client that sends nothing, one that sends a byte now and then, an idle keep-alive one."""
+    client that sends nothing, one that sends a byte now and then, an idle keep-alive one,
+    one idle after a call answered before its body had come."""
     with served(Echo(), http, loop, limits(head_seconds=0.2)) as (_, port):
         silent = Wire(port)
         assert silent.closed(), f"{UVICORN} ({http}): a silent connection stayed open"
@@ -351,6 +352,10 @@ def test_a_head_not_whole_in_time_closes_the_connection(http: str, loop: str) ->
         idle = Wire(port)
         assert idle.send(head_of(100, "/k")).response()[::2] == (200, b"/k")
         assert idle.closed(), f"{UVICORN} ({http}): an idle keep-alive connection stayed open"
+        early = Wire(port).send(b"PUT /early HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n")
+        assert early.response()[::2] == (200, b"/early")
+        early.send(b"body")  # the body, after its answer; then nothing
+        assert early.closed(), f"{UVICORN} ({http}): idle after an early answer, kept open"
 
 
 @pytest.mark.parametrize(("http", "loop"), PROTOCOLS)
