@@ -28,7 +28,9 @@ fails there, loudly, not as a fault that quietly stops working.
    over ``head_bytes`` with a 431 in the API's shape, then closes; a head not whole
    ``head_seconds`` after the connection (or its last response) is closed; a connection over
    ``max_connections`` (``server_state.connections``) is handed to a small protocol of its own
-   that reads its request line, answers 503 in the API's shape and closes. It relies on
+   that reads its request line, answers 503 in the API's shape and closes. A head that came
+   in the same read as the end of the request before it (pipelined) is counted from the next
+   read on: it may pass the bound by one read (256 KiB), no more. It relies on
    uvicorn's ``transport``, ``loop``, ``flow``, ``cycle``, ``server_state``, ``pipeline``
    (httptools), ``conn`` (h11) and ``on_response_complete``, the callback a cycle calls once
    its response is sent.

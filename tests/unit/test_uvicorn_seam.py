@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
 import threading
 import time
@@ -105,8 +106,6 @@ def test_the_server_lifecycle_emulator_server_overrides_is_still_there() -> None
     """emulator/server.py's Server overrides uvicorn.Server's startup and shutdown (to run a
     callback once bound, and to drop the calls faults still hold): both must still exist and
     take the sockets."""
-    import inspect
-
     for name in ("startup", "shutdown"):
         method = getattr(uvicorn.Server, name, None)
         assert method is not None and inspect.iscoroutinefunction(method), (
@@ -414,3 +413,22 @@ def test_a_head_over_the_bound_behind_a_call_under_way_is_refused_after_its_answ
 )
 def test_the_request_line_of_a_head_as_far_as_it_came(head: bytes, line: tuple) -> None:
     assert uvicorn_seam.request_line(head) == line
+
+
+def test_what_the_limits_override_is_still_there() -> None:
+    """uvicorn_seam's protocols override these of uvicorn's: a rename would leave a bound
+    silently unenforced."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    for protocol, names in (
+        (H11Protocol, ("connection_made", "data_received", "connection_lost")),
+        (HttpToolsProtocol, ("on_headers_complete", "on_message_complete")),
+    ):
+        for name in (*names, "on_response_complete"):
+            assert callable(getattr(protocol, name, None)), (
+                f"{UVICORN}: {protocol.__name__}.{name} is gone"
+            )
+    assert "h11_max_incomplete_event_size" in inspect.signature(uvicorn.Config).parameters, (
+        f"{UVICORN}: Config no longer takes h11_max_incomplete_event_size"
+    )
