@@ -184,15 +184,20 @@ def refusal_bytes(limits: Limits, status: int, head: bytes, defaults: Sequence[A
 
 
 class _Bounded(asyncio.Protocol):
-    """Both protocols' bounds (the subclasses say when a head is awaited: ``_sync``)."""
+    """Both protocols' bounds. Whether a head is awaited (``_awaiting``) is said by the
+    parser: httptools calls back (``_BoundedHttpTools``), h11 is asked after each read
+    (``_polls``, ``_sync``). Every read and call goes through here: the usual ones take a
+    few attribute tests, no timer of their own."""
 
     limits: ClassVar[Limits]
-    # uvicorn's, in both protocols
+    _polls: ClassVar[bool] = False
+    # uvicorn's, in both protocols (h11 has no pipeline: a request at a time)
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
     server_state: Any
     cycle: Any
     flow: Any
+    pipeline: Any = ()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         cap = self.limits.max_connections
@@ -205,43 +210,67 @@ class _Bounded(asyncio.Protocol):
         self._count = 0
         self._kept = b""
         self._over = False  # a head over the bound, answered once the call under way is
+        self._since: float | None = None
         self._late: asyncio.TimerHandle | None = None
         super().connection_made(transport)  # type: ignore[arg-type]
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        if not self._awaiting:  # a body, or a request the protocol holds: its business
+            super().data_received(data)  # type: ignore[misc]
+            if self._polls:
+                self._sync()
+        elif len(data) < self.limits.head_bytes - self._count:  # a head, with room to spare
+            if len(self._kept) < KEPT:
+                self._kept += data[: KEPT - len(self._kept)]
+            self._count += len(data)
+            super().data_received(data)  # type: ignore[misc]
+            if self._polls:
+                self._sync()
+        else:
+            self._up_to_the_bound(data)
+
+    def _up_to_the_bound(self, data: bytes) -> None:
+        """A read that may take a head to its bound: the parser is given no byte past it."""
         limit = self.limits.head_bytes
         while data and not self._over and not self.transport.is_closing():
-            if not self._awaiting:  # a body, or a request the protocol holds: its business
+            if not self._awaiting:
                 super().data_received(data)  # type: ignore[misc]
-                self._sync()
+                if self._polls:
+                    self._sync()
                 return
             room = limit - self._count
-            piece, data = data[:room], data[room:]  # (all of it: that very bytes object)
+            piece, data = data[:room], data[room:]
             if len(self._kept) < KEPT:
                 self._kept += piece[: KEPT - len(self._kept)]
             self._count += len(piece)
             super().data_received(piece)  # type: ignore[misc]
-            self._sync()
-            self._check()
+            if self._polls:
+                self._sync()
+            if self._awaiting and self._count >= limit:
+                self._too_large()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        if self._late is not None:
+            self._late.cancel()
+            self._late = None
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # type: ignore[misc]
-        self._sync()
+        if self._polls:
+            self._sync()
         if self.transport.is_closing():
             return
         if self._over:
             self._refuse()
         elif self._awaiting and not self._busy():
             self._arm()
-            self._check()
+            if self._count >= self.limits.head_bytes:  # it came while the call ran
+                self._refuse()
 
     def _sync(self) -> None:
-        """Bring ``_awaiting`` up to date with the parser (h11; httptools calls back)."""
+        """Bring ``_awaiting`` up to date with the parser (when it ``_polls``)."""
 
     def _begin(self, already: bytes = b"") -> None:
         """The next head starts: ``already`` of it has come (and the parser holds it). Its
@@ -251,17 +280,9 @@ class _Bounded(asyncio.Protocol):
         if not self._busy():
             self._arm()
 
-    def _end(self) -> None:  # the head is whole
-        self._awaiting = False
-        self._disarm()
-
-    def _check(self) -> None:
-        if self._awaiting and self._count >= self.limits.head_bytes:
-            self._too_large()
-
     def _busy(self) -> bool:
-        """A call is under way on this connection (its response not all sent)."""
-        return self.cycle is not None and not self.cycle.response_complete
+        """A call is under way on this connection (its response not all sent), or waits."""
+        return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
 
     def _too_large(self) -> None:
         if self._busy():  # pipelined behind a call under way: that call is answered first
@@ -271,27 +292,34 @@ class _Bounded(asyncio.Protocol):
             self._refuse()
 
     def _refuse(self) -> None:
-        self._disarm()
+        self._since = None
         defaults = self.server_state.default_headers
         self.transport.write(refusal_bytes(self.limits, 431, self._kept, defaults))
         self.transport.close()
 
+    # The head's time: ``_since`` is when it started (None: not running). One timer a
+    # connection, armed when none is pending and looked at when it fires (then re-armed for
+    # what is left), so a call costs no timer of its own.
+
     def _arm(self) -> None:
-        self._disarm()
-        self._late = self.loop.call_later(self.limits.head_seconds, self._head_late)
+        self._since = self.loop.time()
+        if self._late is None:
+            self._late = self.loop.call_at(self._since + self.limits.head_seconds, self._due)
 
-    def _disarm(self) -> None:
-        if self._late is not None:
-            self._late.cancel()
-            self._late = None
-
-    def _head_late(self) -> None:
+    def _due(self) -> None:
         self._late = None
-        if self._awaiting and not self._busy() and not self.transport.is_closing():
+        if self._since is None or self.transport.is_closing():
+            return
+        due = self._since + self.limits.head_seconds
+        if self.loop.time() < due:
+            self._late = self.loop.call_at(due, self._due)
+        elif self._awaiting and not self._busy():
             self.transport.close()
 
 
 class _BoundedH11(_Bounded, h11_impl.H11Protocol):
+    _polls = True
+
     def _sync(self) -> None:
         # h11 parses a head once its previous request is answered (IDLE): a head it holds
         # while IDLE is one it has not seen the end of, all of it in its buffer.
@@ -299,7 +327,7 @@ class _BoundedH11(_Bounded, h11_impl.H11Protocol):
         if idle and not self._awaiting:
             self._begin(self.conn.trailing_data[0])
         elif not idle and self._awaiting:
-            self._end()
+            self._awaiting, self._since = False, None
 
 
 def _bounded_httptools() -> type:
@@ -307,15 +335,14 @@ def _bounded_httptools() -> type:
 
     class _BoundedHttpTools(_Bounded, HttpToolsProtocol):
         def on_headers_complete(self) -> None:
-            self._end()
+            self._awaiting, self._since = False, None  # the head is whole
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
-            self._begin()
-
-        def _busy(self) -> bool:
-            return bool(self.pipeline) or super()._busy()
+            self._awaiting, self._count, self._kept = True, 0, b""  # the next head starts
+            if self.cycle.response_complete and not self.pipeline:  # (an early answer)
+                self._arm()
 
     return _BoundedHttpTools
 
