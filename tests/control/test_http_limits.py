@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -337,6 +338,23 @@ def test_the_light_defaults_are_the_seams() -> None:
     assert cli.HEAD_BYTES == uvicorn_seam.HEAD_BYTES
     assert cli.HEAD_SECONDS == uvicorn_seam.HEAD_SECONDS
     assert cli.MAX_CONNECTIONS == uvicorn_seam.MAX_CONNECTIONS
+
+
+def test_serve_help_names_the_limits() -> None:
+    done = subprocess.run([*SERVE, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    for flag in ("--max-head-bytes", "--head-timeout", "--max-connections"):
+        assert flag in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--max-head-bytes", "0"), ("--head-timeout", "0"), ("--head-timeout", "nan")],
+)
+def test_serve_refuses_a_limit_that_is_no_bound(flag: str, value: str) -> None:
+    done = subprocess.run([*SERVE, flag, value], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"argument {flag}: not a" in done.stderr
 
 
 def test_serve_takes_the_limits_as_options(serve) -> None:
