@@ -336,10 +336,10 @@ def _bounded_httptools() -> type:
     class _BoundedHttpTools(_Bounded, HttpToolsProtocol):
         def on_headers_complete(self) -> None:
             self._awaiting, self._since = False, None  # the head is whole
-            super().on_headers_complete()
+            HttpToolsProtocol.on_headers_complete(self)
 
         def on_message_complete(self) -> None:
-            super().on_message_complete()
+            HttpToolsProtocol.on_message_complete(self)
             self._awaiting, self._count, self._kept = True, 0, b""  # the next head starts
             if self.cycle.response_complete and not self.pipeline:  # (an early answer)
                 self._arm()
