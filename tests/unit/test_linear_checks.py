@@ -19,8 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator import specs
+from emulator import faults, specs
 from emulator.validation import Compiled, is_email, pattern_matcher
+from emulator.vendors import VENDORS
 
 # REQUIREMENTS 5.3 as a pattern over the whole string ("characters": neither '@' nor space).
 DECISION_3 = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -58,22 +59,19 @@ def test_the_email_check_means_decision_3s_pattern(text: str) -> None:
     assert is_email(text) is (DECISION_3.fullmatch(text) is not None)
 
 
+def patterns_in(node: Any) -> list[str]:
+    """Every `pattern` keyword's value in a schema (or a whole spec), in document order."""
+    if isinstance(node, dict):
+        own = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+        return own + [found for value in node.values() for found in patterns_in(value)]
+    if isinstance(node, list):
+        return [found for value in node for found in patterns_in(value)]
+    return []
+
+
 def _spec_patterns() -> list[str]:
-    found: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("pattern"), str):
-                found.add(node["pattern"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    for name in ("loyalty.yaml", "commerce.yaml", "control.yaml"):
-        walk(specs.load(name))
-    return sorted(found)
+    names = ("loyalty.yaml", "commerce.yaml", "control.yaml")
+    return sorted({pattern for name in names for pattern in patterns_in(specs.load(name))})
 
 
 @pytest.mark.parametrize("pattern", _spec_patterns())
@@ -114,3 +112,12 @@ def test_both_validators_give_one_verdict_on_an_anchored_pattern(value: str) -> 
     value jsonschema-rs refused was found valid by the explanation, and let through."""
     checks = Compiled({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"})
     assert [error.validator for error in checks.errors(value)] == ["pattern"]
+
+
+def test_no_schema_outside_the_linear_engine_holds_an_unbounded_pattern() -> None:
+    """The state schema (emulator/state.py: snapshots, the data file) and the fault engine's
+    own rule schema judge client input with engines of their own: the vendors' documents
+    hold no pattern, and a rule's id pattern reads at most 65 characters."""
+    documents = [dict(docs.schema) for vendor in VENDORS for docs in vendor.documents.values()]
+    assert patterns_in(documents) == []
+    assert patterns_in(faults.RULE_SCHEMA) == ["^[A-Za-z0-9_.-]{1,64}$"]
