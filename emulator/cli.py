@@ -29,6 +29,7 @@ from emulator.resources import FIXTURES_DIR
 JOURNAL_SIZE = 1000  # emulator.runtime.JOURNAL_SIZE (a test keeps these equal)
 JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.runtime.JOURNAL_BYTES
 MAX_NAMESPACES = 1000  # emulator.runtime.MAX_NAMESPACES
+MAX_RULES = 1000  # emulator.faults.MAX_RULES
 BACKLOG = 2048  # uvicorn's default
 FSYNC_MODES = ("batch", "always")  # emulator.persistence.MODES (a test keeps the two equal)
 
@@ -140,6 +141,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="namespaces kept at once; a new one drops the least recently used "
         f"idle one, never 'default' (default {MAX_NAMESPACES}; 0: no cap)",
+    )
+    serve.add_argument(
+        "--max-rules",
+        type=_count,
+        default=MAX_RULES,
+        metavar="N",
+        help=f"fault rules each namespace holds at once, spent and scenario ones included; "
+        f"one more is answered 409 (default {MAX_RULES}; 0: no cap)",
     )
     serve.add_argument(
         "--log-level",
@@ -266,6 +275,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
                 journal_size=args.journal_size,
                 journal_bytes=args.journal_bytes,
                 max_namespaces=args.max_namespaces,
+                max_rules=args.max_rules,
                 fsync=args.fsync,
             )
         except FixtureError as exc:

@@ -35,6 +35,7 @@ from emulator.errors import (
 )
 from emulator.faults import (
     MAX_NESTING,
+    MAX_RULES,
     Acted,
     Call,
     Contract,
@@ -534,6 +535,7 @@ class Runtime:
         journal_size: int = JOURNAL_SIZE,
         journal_bytes: int = JOURNAL_BYTES,
         max_namespaces: int = MAX_NAMESPACES,
+        max_rules: int = MAX_RULES,
         hold_seconds: float = HOLD_SECONDS,
         clock: Clock | None = None,
         shipped: tuple[str, ...] = (),
@@ -546,6 +548,7 @@ class Runtime:
         self.journal_size = journal_size
         self.journal_bytes = journal_bytes
         self.max_namespaces = 0  # no cap while the data file's namespaces are restored
+        self.max_rules = max_rules  # fault rules each namespace holds at once (0: no cap)
         self.hold_seconds = hold_seconds
         self.clock = clock or Clock()  # delays, held calls, rule lifetimes, durations
         self.catalogue = Catalogue()
@@ -631,7 +634,9 @@ class Runtime:
                     if self.persistence is not None:
                         store.changes = self.persistence.recorder(name)
                     config = copy.deepcopy(self._seed_config)
-                    engine = Engine(seed=config["seed"], clock=self.clock.now)
+                    engine = Engine(
+                        seed=config["seed"], clock=self.clock.now, max_rules=self.max_rules
+                    )
                     namespace = Namespace(
                         name,
                         store,

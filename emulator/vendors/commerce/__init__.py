@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from emulator import specs
@@ -276,14 +275,20 @@ DOCUMENTS = {
 }
 
 
-_BLANK_PROFILE_PATH = re.compile(r"^/ccadmin/v1/profiles/\s*/?$")
+_PROFILES = "/ccadmin/v1/profiles/"
 # The methods of a profile by id, as the spec declares them: for these, an empty id is 22000.
 _PROFILE_METHODS = specs.methods(SPEC, "/profiles/{profile_id}")
 
 
+def _blank_profile_id(path: str) -> bool:
+    """A profile path whose id is empty or whitespace (an empty one leaves an empty path
+    segment): string operations, each reading the path once."""
+    return path.startswith(_PROFILES) and path[len(_PROFILES) :].lstrip() in ("", "/")
+
+
 def unrouted(method: str, path: str, method_not_allowed: bool) -> VendorError:
-    if method in _PROFILE_METHODS and _BLANK_PROFILE_PATH.match(path):
-        return errors.PROFILE_ID_BLANK  # an empty id leaves an empty path segment
+    if method in _PROFILE_METHODS and _blank_profile_id(path):
+        return errors.PROFILE_ID_BLANK
     if method_not_allowed:
         return errors.METHOD_NOT_ALLOWED.fill(method=method, path=path)
     return errors.RESOURCE_NOT_FOUND.fill(method=method, path=path)

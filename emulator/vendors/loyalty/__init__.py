@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from emulator.errors import VendorError
@@ -174,11 +173,18 @@ DOCUMENTS = {
 }
 
 
-_BLANK_SESSION_PATH = re.compile(r"^/client/users/\s*/profile(/emd)?/?$")
+_USERS = "/client/users/"
+_PROFILE_TAILS = ("/profile", "/profile/", "/profile/emd", "/profile/emd/")
+
+
+def _blank_session(path: str) -> bool:
+    """A member-profile path whose correlation id is empty or whitespace (an empty one leaves
+    an empty path segment): string operations, each reading the path once."""
+    return path.startswith(_USERS) and path[len(_USERS) :].lstrip() in _PROFILE_TAILS
 
 
 def unrouted(method: str, path: str, method_not_allowed: bool) -> VendorError:
-    if _BLANK_SESSION_PATH.match(path):  # an empty correlation id leaves an empty path segment
+    if _blank_session(path):
         return errors.MISSING_CORRELATION_ID
     if method_not_allowed:
         return errors.METHOD_NOT_ALLOWED.fill(method=method, path=path)

@@ -8,7 +8,6 @@ the namespace lock, so concurrent calls can never both pass a uniqueness check.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from emulator.errors import EmulatedError
@@ -47,11 +46,9 @@ IDENTIFIER_INDEX = {
 PROFILE_UPDATED = {"debugMessage": "Profile Updated"}
 
 
-_NOT_DIGITS = re.compile(r"\D")
-
-
 def digits(value: str | None) -> str | None:
-    return _NOT_DIGITS.sub("", value) or None if value else None
+    """The decimal digits of a phone number, the key of the phone index."""
+    return "".join(filter(str.isdecimal, value)) or None if value else None
 
 
 def _primary(body: dict[str, Any], profile: dict[str, Any] | None = None) -> dict[str, Any]:
