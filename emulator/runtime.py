@@ -626,7 +626,8 @@ class Runtime:
                 if namespace is None:
                     if self.max_namespaces and len(self._namespaces) >= self.max_namespaces:
                         self._make_room()
-                    store = Store(self._schema, kept=self.state_schema.kept)
+                    schema = self.state_schema
+                    store = Store(self._schema, kept=schema.kept, counters=schema.counters)
                     store.restore(self._seed_state)
                     if self.persistence is not None:
                         store.changes = self.persistence.recorder(name)

@@ -53,8 +53,6 @@ async def create_profile(ctx: RequestContext) -> Reply:
     with ctx.store.lock:
         check_rules(ctx.store, None, body, None)
         profile_id = f"se-{next_number(ctx.store, 'profiles')}"
-        while profile_id in profiles:
-            profile_id = f"se-{next_number(ctx.store, 'profiles')}"
         doc = merge(ctx.store, blank(profile_id), body)
         profiles.put(profile_id, doc)
     return Reply(201, {"id": profile_id})

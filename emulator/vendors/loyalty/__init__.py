@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from emulator.errors import VendorError
-from emulator.state import Documents
+from emulator.state import Counters, Documents, decimal
 from emulator.vendors.base import Vendor
 from emulator.vendors.loyalty import errors, handlers
 from emulator.vendors.loyalty.checks import invalid_request, unreported
@@ -121,14 +122,31 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # The stored documents, as the handlers read them (the state schema: snapshots and the
-# data file are checked against it).
-_TEXT_OR_NULL = {"type": ["string", "null"]}
-_COUNTER = {
+# data file are checked against it). getProfile answers an account's ids and its profile's
+# primary attributes (the spec's StoredProfile): strings, nothing else (null: not set).
+_PROFILE = {
     "type": "object",
-    "required": ["next"],
     "additionalProperties": False,
-    "properties": {"next": {"type": "integer", "minimum": 0}},
+    "properties": {name: {"type": ["string", "null"]} for name in handlers.PRIMARY},
 }
+
+
+def _numbers_in_use(state: Mapping[str, Mapping[str, Any]]) -> dict[str, list[int]]:
+    """The numbers of the accounts' ids in the enrolment's form (``handlers.ACCOUNT_ID_BASE``
+    + n, ``LOYALTY_ID_BASE`` + n): a new account takes neither id of an existing one."""
+    numbers = []
+    for account in state.get("loyalty.accounts", {}).values():
+        for key, base in (
+            ("accountId", handlers.ACCOUNT_ID_BASE),
+            ("loyaltyId", handlers.LOYALTY_ID_BASE),
+        ):
+            value = decimal(account.get(key))
+            if value is not None:
+                numbers.append(value - base)
+    return {"accounts": numbers}
+
+
+COUNTERS = Counters(("accounts",), handlers.ID_NUMBERS, _numbers_in_use)
 DOCUMENTS = {
     "loyalty.accounts": Documents(
         {
@@ -140,10 +158,7 @@ DOCUMENTS = {
                 "externalId": _STR,
                 "partnerLinkId": _STR,
                 "externalAgentId": _STR,
-                "profile": {
-                    "type": "object",
-                    "properties": {"email": _TEXT_OR_NULL, "phoneNumber": _TEXT_OR_NULL},
-                },
+                "profile": _PROFILE,
                 "emd": {"type": "object", "additionalProperties": {"type": "object"}},
             },
         },
@@ -157,7 +172,7 @@ DOCUMENTS = {
                 "correlationId": _STR,
                 "accountId": _STR,
                 "channel": _STR,
-                "externalAgentSessionId": {},
+                "externalAgentSessionId": _STR,
             },
         },
         key="correlationId",
@@ -170,7 +185,7 @@ DOCUMENTS = {
         },
         key="key",
     ),
-    "loyalty.counters": Documents(_COUNTER, required=("accounts",), kept=True),
+    "loyalty.counters": COUNTERS.documents(),
 }
 
 
