@@ -265,12 +265,11 @@ class Named(tuple):
     [
         ("loyalty.counters", "accounts", 1e30, "1e+30"),
         ("loyalty.counters", "accounts", 5.5, "5.5"),
-        ("loyalty.counters", "accounts", 5.0, "5.0"),
         ("loyalty.counters", "accounts", -1, "-1"),
         ("loyalty.counters", "accounts", True, "True"),
         ("loyalty.counters", "accounts", LOYALTY_MAX + 1, str(LOYALTY_MAX + 1)),
         ("commerce.counters", "profiles", 1e30, "1e+30"),
-        ("commerce.counters", "addresses", 2.0, "2.0"),
+        ("commerce.counters", "addresses", 2.5, "2.5"),
         ("commerce.counters", "tokens", COMMERCE_MAX + 1, str(COMMERCE_MAX + 1)),
         ("commerce.counters", "roles", 2**64, "e+19"),  # past 64 bits, JSON reads a float
     ],
@@ -285,6 +284,15 @@ def test_a_counter_that_is_no_integer_in_its_range_is_refused_naming_it(
     detail = r.json()["detail"]
     assert Named(f"{collection}.{name}.next", named).matches(detail), detail
     assert http.get(STATE).json() == before
+
+
+def test_a_counter_written_as_a_whole_float_is_that_integer(http: httpx.Client) -> None:
+    """JSON Schema's integer 5 may be written 5.0: the id made of it is the integer's."""
+    restore(http, with_counter(http, "loyalty.counters", "accounts", 5.0))
+    r = http.post("/client/users", json=MEMBER)
+    assert r.status_code == 201, r.text
+    assert r.json() == {"accountId": "1000000005", "loyaltyId": "7000000005"}
+    assert http.get(STATE).json()["loyalty.counters"] == {"accounts": {"next": 6}}
 
 
 def test_the_largest_counters_are_accepted(http: httpx.Client) -> None:

@@ -64,6 +64,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
     },
 }
+# An account's profile, stored and in a fixture: getProfile answers it beside the account's
+# ids (the spec's StoredProfile), primary attributes as strings, nothing else (null: unset).
+_PROFILE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {name: {"type": ["string", "null"]} for name in handlers.PRIMARY},
+}
 FIXTURE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -81,7 +88,7 @@ FIXTURE_SCHEMA: dict[str, Any] = {
                     "externalId": _STR,
                     "partnerLinkId": _STR,
                     "externalAgentId": _STR,
-                    "profile": {"type": "object"},
+                    "profile": _PROFILE,
                     "extendedData": {"type": "object", "additionalProperties": {"type": "object"}},
                 },
             },
@@ -121,16 +128,6 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return state, config
 
 
-# The stored documents, as the handlers read them (the state schema: snapshots and the
-# data file are checked against it). getProfile answers an account's ids and its profile's
-# primary attributes (the spec's StoredProfile): strings, nothing else (null: not set).
-_PROFILE = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {name: {"type": ["string", "null"]} for name in handlers.PRIMARY},
-}
-
-
 def _numbers_in_use(state: Mapping[str, Mapping[str, Any]]) -> dict[str, list[int]]:
     """The numbers of the accounts' ids in the enrolment's form (``handlers.ACCOUNT_ID_BASE``
     + n, ``LOYALTY_ID_BASE`` + n): a new account takes neither id of an existing one."""
@@ -146,6 +143,8 @@ def _numbers_in_use(state: Mapping[str, Mapping[str, Any]]) -> dict[str, list[in
     return {"accounts": numbers}
 
 
+# The stored documents, as the handlers read them (the state schema: snapshots and the
+# data file are checked against it).
 COUNTERS = Counters(("accounts",), handlers.ID_NUMBERS, _numbers_in_use)
 DOCUMENTS = {
     "loyalty.accounts": Documents(
