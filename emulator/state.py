@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -38,7 +39,7 @@ __all__ = [
     "StateSchema",
     "Store",
     "clone",
-    "decimal",
+    "decimals",
 ]
 
 Doc = dict[str, Any]
@@ -304,14 +305,14 @@ class Store:
 # --- the state schema -----------------------------------------------------------------------
 
 
-def decimal(value: Any) -> int | None:
-    """The number ``value`` writes when it is an id's digits as a counter makes them (ASCII
-    digits, no sign, no leading zero, at most 18), else None."""
-    if not isinstance(value, str) or not 0 < len(value) <= 18:
-        return None
-    if not (value.isascii() and value.isdigit()) or (value[0] == "0" and value != "0"):
-        return None
-    return int(value)
+_ID_DIGITS = re.compile(r"0|[1-9][0-9]{0,17}")
+
+
+def decimals(values: Iterable[Any]) -> list[int]:
+    """The numbers of the values that are an id's digits as a counter writes them (ASCII
+    digits, no sign, no leading zero, at most 18); the other values are left out."""
+    digits = _ID_DIGITS.fullmatch
+    return [int(value) for value in values if type(value) is str and digits(value)]
 
 
 @dataclass(frozen=True)

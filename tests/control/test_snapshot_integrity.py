@@ -191,12 +191,19 @@ def test_a_new_role_never_takes_a_repository_id_in_use(http: httpx.Client) -> No
     assert new["function"] == "approver" and new["repositoryId"] not in in_use
 
 
-def test_a_new_loyalty_membership_never_takes_a_repository_id_in_use(http: httpx.Client) -> None:
+@pytest.mark.parametrize("written", [int, float], ids=["100001", "100001.0"])
+def test_a_new_loyalty_membership_never_takes_a_repository_id_in_use(
+    http: httpx.Client, written: type
+) -> None:
+    """A membership's repositoryId is a JSON number: 100001.0 is the id 100001 too."""
     token = login(http)
     kim = http.get(f"{PROFILES}/{KIM}", headers=bearer(token)).json()
     programs = kim["loyaltyPrograms"]
     lowest = min(p["repositoryId"] for p in programs)
-    restore(http, with_counter(http, "commerce.counters", "loyalty", lowest))
+    state = with_counter(http, "commerce.counters", "loyalty", lowest)
+    for program in state["commerce.profiles"][KIM]["loyaltyPrograms"]:
+        program["repositoryId"] = written(program["repositoryId"])
+    restore(http, state)
     new = {"programId": "prog3", "membershipId": "m-3", "programName": "XTRA", "status": None}
     r = http.put(
         f"{PROFILES}/{KIM}", json={"loyaltyPrograms": [*programs, new]}, headers=bearer(token)

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from emulator.state import Counters, Documents, decimal
+from emulator.state import Counters, Documents, decimals
 from emulator.vendors.commerce.profiles import ADDRESS_TEXT, PROFILE_KEYS
 
 # First values of the per-namespace id counters (above the seed's example ids).
@@ -134,32 +134,29 @@ def _token_id(token: str) -> Any:
     return claims.get("jti") if isinstance(claims, dict) else None
 
 
+def _whole(number: Any) -> bool:
+    """A membership's repositoryId that is JSON Schema's integer (100001 or 100001.0)."""
+    return type(number) in (int, float) and number == int(number)
+
+
 def numbers_in_use(state: Mapping[str, Mapping[str, Any]]) -> dict[str, list[int]]:
     """Per counter, the numbers of the ids in ``state`` it makes: profiles' ``se-<n>``, the
     repository ids of roles, memberships and addresses (organizations' too), tokens' jti."""
-    numbers: dict[str, list[int]] = {name: [] for name in FIRST_NUMBERS}
-
-    def add(name: str, value: Any) -> None:
-        number = value if name == "loyalty" else decimal(value)
-        if type(number) is int:
-            numbers[name].append(number)
-
-    for key, profile in state.get("commerce.profiles", {}).items():
-        if key.startswith(PROFILE_PREFIX):
-            add("profiles", key[len(PROFILE_PREFIX) :])
-        for role in profile.get("roles") or ():
-            add("roles", role.get("repositoryId"))
-        for program in profile.get("loyaltyPrograms") or ():
-            add("loyalty", program.get("repositoryId"))
-    docs = [*state.get("commerce.profiles", {}).values()]
-    docs += state.get("commerce.organizations", {}).values()
-    for doc in docs:
-        for address in _addresses(doc):
-            if isinstance(address, dict):
-                add("addresses", address.get("repositoryId"))
-    for token in state.get("commerce.tokens", {}):
-        add("tokens", _token_id(token))
-    return numbers
+    profiles = state.get("commerce.profiles", {})
+    holders = [*profiles.values(), *state.get("commerce.organizations", {}).values()]
+    addresses = [a for doc in holders for a in _addresses(doc) if a]  # an object or null
+    roles = [role for profile in profiles.values() for role in profile.get("roles") or ()]
+    programs = [p for profile in profiles.values() for p in profile.get("loyaltyPrograms") or ()]
+    memberships = [program.get("repositoryId") for program in programs]
+    return {
+        "profiles": decimals(
+            key[len(PROFILE_PREFIX) :] for key in profiles if key.startswith(PROFILE_PREFIX)
+        ),
+        "addresses": decimals(address.get("repositoryId") for address in addresses),
+        "roles": decimals(role.get("repositoryId") for role in roles),
+        "loyalty": [int(number) for number in memberships if _whole(number)],
+        "tokens": decimals(_token_id(token) for token in state.get("commerce.tokens", {})),
+    }
 
 
 COUNTERS = Counters(tuple(FIRST_NUMBERS), NUMBERS, numbers_in_use)

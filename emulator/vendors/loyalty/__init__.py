@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from emulator.errors import VendorError
-from emulator.state import Counters, Documents, decimal
+from emulator.state import Counters, Documents, decimals
 from emulator.vendors.base import Vendor
 from emulator.vendors.loyalty import errors, handlers
 from emulator.vendors.loyalty.checks import invalid_request, unreported
@@ -131,16 +131,13 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def _numbers_in_use(state: Mapping[str, Mapping[str, Any]]) -> dict[str, list[int]]:
     """The numbers of the accounts' ids in the enrolment's form (``handlers.ACCOUNT_ID_BASE``
     + n, ``LOYALTY_ID_BASE`` + n): a new account takes neither id of an existing one."""
-    numbers = []
-    for account in state.get("loyalty.accounts", {}).values():
-        for key, base in (
-            ("accountId", handlers.ACCOUNT_ID_BASE),
-            ("loyaltyId", handlers.LOYALTY_ID_BASE),
-        ):
-            value = decimal(account.get(key))
-            if value is not None:
-                numbers.append(value - base)
-    return {"accounts": numbers}
+    accounts = state.get("loyalty.accounts", {}).values()
+    numbers = decimals(account.get("accountId") for account in accounts)
+    loyalty = decimals(account.get("loyaltyId") for account in accounts)
+    return {
+        "accounts": [n - handlers.ACCOUNT_ID_BASE for n in numbers]
+        + [n - handlers.LOYALTY_ID_BASE for n in loyalty]
+    }
 
 
 # The stored documents, as the handlers read them (the state schema: snapshots and the
