@@ -19,7 +19,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "tokenLifetimeSeconds": 300,  # OCC application-key tokens live 5 minutes
 }
 _STR = {"type": "string"}
-_NULLABLE_STR = {"type": ["string", "null"]}
 # A fixture's role, membership and address: as stored (documents.py), the ids optional (the
 # emulator makes the missing ones).
 _ROLE = {
