@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from emulator.errors import VendorError
-from emulator.state import Documents
+from emulator.state import Counters, Documents, decimals
 from emulator.vendors.base import Vendor
 from emulator.vendors.loyalty import errors, handlers
 from emulator.vendors.loyalty.checks import invalid_request, unreported
@@ -62,6 +63,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
     },
 }
+# An account's profile, stored and in a fixture: getProfile answers it beside the account's
+# ids (the spec's StoredProfile), primary attributes as strings, nothing else (null: unset).
+_PROFILE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {name: {"type": ["string", "null"]} for name in handlers.PRIMARY},
+}
 FIXTURE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -79,7 +87,7 @@ FIXTURE_SCHEMA: dict[str, Any] = {
                     "externalId": _STR,
                     "partnerLinkId": _STR,
                     "externalAgentId": _STR,
-                    "profile": {"type": "object"},
+                    "profile": _PROFILE,
                     "extendedData": {"type": "object", "additionalProperties": {"type": "object"}},
                 },
             },
@@ -119,15 +127,21 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return state, config
 
 
+def _numbers_in_use(state: Mapping[str, Mapping[str, Any]]) -> dict[str, list[int]]:
+    """The numbers of the accounts' ids in the enrolment's form (``handlers.ACCOUNT_ID_BASE``
+    + n, ``LOYALTY_ID_BASE`` + n): a new account takes neither id of an existing one."""
+    accounts = state.get("loyalty.accounts", {}).values()
+    numbers = decimals(account.get("accountId") for account in accounts)
+    loyalty = decimals(account.get("loyaltyId") for account in accounts)
+    return {
+        "accounts": [n - handlers.ACCOUNT_ID_BASE for n in numbers]
+        + [n - handlers.LOYALTY_ID_BASE for n in loyalty]
+    }
+
+
 # The stored documents, as the handlers read them (the state schema: snapshots and the
 # data file are checked against it).
-_TEXT_OR_NULL = {"type": ["string", "null"]}
-_COUNTER = {
-    "type": "object",
-    "required": ["next"],
-    "additionalProperties": False,
-    "properties": {"next": {"type": "integer", "minimum": 0}},
-}
+COUNTERS = Counters(("accounts",), handlers.ID_NUMBERS, _numbers_in_use)
 DOCUMENTS = {
     "loyalty.accounts": Documents(
         {
@@ -139,10 +153,7 @@ DOCUMENTS = {
                 "externalId": _STR,
                 "partnerLinkId": _STR,
                 "externalAgentId": _STR,
-                "profile": {
-                    "type": "object",
-                    "properties": {"email": _TEXT_OR_NULL, "phoneNumber": _TEXT_OR_NULL},
-                },
+                "profile": _PROFILE,
                 "emd": {"type": "object", "additionalProperties": {"type": "object"}},
             },
         },
@@ -156,7 +167,7 @@ DOCUMENTS = {
                 "correlationId": _STR,
                 "accountId": _STR,
                 "channel": _STR,
-                "externalAgentSessionId": {},
+                "externalAgentSessionId": _STR,
             },
         },
         key="correlationId",
@@ -169,7 +180,7 @@ DOCUMENTS = {
         },
         key="key",
     ),
-    "loyalty.counters": Documents(_COUNTER, required=("accounts",), kept=True),
+    "loyalty.counters": COUNTERS.documents(),
 }
 
 
