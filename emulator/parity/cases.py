@@ -1,6 +1,6 @@
 """Parity cases: a sequence of vendor calls written in YAML, with variables and captures.
 
-A case file (the shipped ones are in ``emulator/parity/cases/<api>/``)::
+A case file (the shipped ones are in ``emulator/parity/shipped/<api>/``)::
 
     api: loyalty
     summary: Enrol a member, start a session, update the profile.
@@ -40,7 +40,7 @@ from emulator import specs
 from emulator.faults import read_yaml
 from emulator.vendors import VENDORS
 
-SHIPPED_DIR = Path(__file__).resolve().parent / "cases"
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 NAME = r"^[a-z0-9][a-z0-9-]{0,47}$"  # also a namespace's and a file's name
 UNROUTED = "unrouted"  # the operation of a step whose path or method the vendor lacks
 BUILTINS = ("unique",)

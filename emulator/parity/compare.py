@@ -76,7 +76,9 @@ def match(expected: str, actual: Any, bindings: Bindings) -> str | None:
         return bindings.bind(expected, actual)
     if not isinstance(actual, str):
         return "the vendor answers a string here"
-    pattern, groups, seen = "", [], {}
+    pattern = ""
+    groups: list[str] = []
+    seen: dict[str, str] = {}
     at = 0
     for found in LABEL.finditer(expected):
         pattern += re.escape(expected[at : found.start()])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import httpx
 
@@ -22,22 +22,6 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def document(run: runner.Run, steps: int) -> dict[str, Any]:
-    """A run as the labels read it: its variables, then its first ``steps`` calls."""
-    return {
-        "vars": dict(run.values),
-        "steps": [
-            {"request": exchange.request, "response": exchange.response}
-            for exchange in run.exchanges[:steps]
-        ],
-    }
-
-
-def named_secrets(case: Case, env: Mapping[str, str]) -> dict[str, str]:
-    """The case's secret environment variables that are set: name -> value."""
-    return {name: env[name] for name, spec in case.env.items() if spec.secret and name in env}
-
-
 def snapshot_of(
     case: Case,
     first: runner.Run,
@@ -47,13 +31,15 @@ def snapshot_of(
     redact: list[str],
 ) -> Snapshot:
     """The recording of two runs of ``case``: run one, with labels where the runs differ."""
-    for name, value in named_secrets(case, first.env).items():
+    for name, value in runner.named_secrets(case, first.env).items():
         labels.name(value, name)
     count = min(len(first.exchanges), len(second.exchanges))
     labels.learn(
-        document(first, count), document(second, count), first.secret_vars | second.secret_vars
+        runner.document(first, count),
+        runner.document(second, count),
+        first.secret_vars | second.secret_vars,
     )
-    written = labels.substitute(document(first, count))
+    written = labels.substitute(runner.document(first, count))
     steps = []
     for index, exchange in enumerate(first.exchanges[:count]):
         unstable = sorted(

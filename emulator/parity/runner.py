@@ -195,3 +195,19 @@ def lookup(document: Any, path: str) -> Any:
         else:
             raise Missing(path)
     return node
+
+
+def document(run: Run, steps: int) -> dict[str, Any]:
+    """A run as the labels read it: its variables, then its first ``steps`` calls."""
+    return {
+        "vars": dict(run.values),
+        "steps": [
+            {"request": exchange.request, "response": exchange.response}
+            for exchange in run.exchanges[:steps]
+        ],
+    }
+
+
+def named_secrets(case: Case, env: Mapping[str, str]) -> dict[str, str]:
+    """The case's secret environment variables that are set: name -> value."""
+    return {name: env[name] for name, spec in case.env.items() if spec.secret and name in env}

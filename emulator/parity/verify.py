@@ -18,7 +18,6 @@ from emulator.parity import junit, runner, settings
 from emulator.parity.cases import CaseError
 from emulator.parity.compare import ABSENT, Bindings, Difference, compare, match
 from emulator.parity.placeholders import LABEL, Labels, literals, one_run
-from emulator.parity.record import document, named_secrets
 from emulator.parity.redact import Paths
 from emulator.parity.skips import Skip, accepted
 from emulator.parity.snapshots import Snapshot
@@ -78,15 +77,15 @@ def replay(
     namespace = f"parity-{case.name}-{secrets.token_hex(4)}"
     run = runner.run(case, client, env, namespace=namespace, until=len(snapshot.steps))
     labels = one_run(
-        document(run, len(run.exchanges)),
-        named_secrets(case, env),
+        runner.document(run, len(run.exchanges)),
+        runner.named_secrets(case, env),
         run.secret_vars,
         Paths(snapshot.redact),
         literals(case.source),
     )
     outcome.labels.append(labels)
     bindings = Bindings()
-    for name, value in named_secrets(case, env).items():
+    for name, value in runner.named_secrets(case, env).items():
         bindings.bind(f"<secret:{name}>", value)
     for name, recorded in snapshot.vars.items():
         if name in run.values and isinstance(recorded, str) and LABEL.search(recorded):
@@ -201,9 +200,9 @@ def report(outcome: Outcome, skips: list[Skip], stdout: IO[str]) -> None:
         if not skip.used:
             print(f"skip file: {skip} matched no difference", file=stdout)
     print("\nparity per operation (values that agree):", file=stdout)
-    for operation, (checked, differing, steps, failing) in scores(outcome).items():
+    for operation, (checked, differing, steps, differ) in scores(outcome).items():
         score = 100.0 * (checked - differing) / checked if checked else 100.0
-        tail = f", {failing} differ" if failing else ""
+        tail = f", {differ} differ" if differ else ""
         print(f"  {operation:<28} {score:6.1f}%  {steps} step(s){tail}", file=stdout)
     failing = [r for r in outcome.results if r.differences]
     count = sum(len(r.differences) for r in failing)
