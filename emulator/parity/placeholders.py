@@ -108,7 +108,10 @@ class Labels:
             self.unstable.add(path)
         elif self._secret(path, a, b, secret_vars):
             if path not in self.at or _key(a) not in self.secrets or _key(b) not in self.secrets:
-                self.pair(path, a, b, "secret")
+                label = self.pair(path, a, b, "secret")
+                if len(path) == 5 and path[3] == "headers":  # the credential alone is one too
+                    for run, value in ((0, a), (1, b)):
+                        self._remember(run, redact.credential(value), label, secret=True)
         elif path not in self.at and self.leaf(a, 0, path) != self.leaf(b, 1, path):
             self.pair(path, a, b)
 

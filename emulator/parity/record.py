@@ -4,6 +4,7 @@ the rest (and every secret), write one snapshot per case."""
 from __future__ import annotations
 
 import datetime
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
@@ -91,7 +92,7 @@ def record(
                 first = runner.run(case, client, env)
                 second = runner.run(case, client, env)
             except runner.TargetError as exc:
-                print(f"profile-emulator parity record: {exc}", file=stdout)
+                print(f"profile-emulator parity record: {exc}", file=sys.stderr)
                 return 1
             labels = Labels(paths, literals(case.source))
             snapshot = snapshot_of(case, first, second, labels, target, redact)

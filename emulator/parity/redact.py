@@ -52,6 +52,11 @@ def secret_header(name: Any) -> bool:
     return isinstance(name, str) and name.lower() in SECRET_HEADERS
 
 
+def credential(value: str) -> str:
+    """A header value without its scheme ("Bearer abc" -> "abc")."""
+    return _SCHEME.sub("", value, count=1).strip()
+
+
 def credential_left(value: str, labels: re.Pattern[str]) -> bool:
     """A header value still holds something besides its scheme and labels."""
     return bool(labels.sub("", _SCHEME.sub("", value, count=1)).strip())

@@ -38,7 +38,12 @@ class Tenant:
     @property
     def env(self) -> dict[str, str]:
         """A shell with the sandbox credentials set."""
-        return {**clean_env(), "OCC_APP_KEY": APP_KEY, "OCC_USERNAME": USERNAME, "OCC_PASSWORD": PASSWORD}
+        return {
+            **clean_env(),
+            "OCC_APP_KEY": APP_KEY,
+            "OCC_USERNAME": USERNAME,
+            "OCC_PASSWORD": PASSWORD,
+        }
 
 
 def clean_env() -> dict[str, str]:
@@ -61,7 +66,9 @@ def tenant_fixtures(folder: Path) -> Path:
     commerce["applications"] = [{"key": APP_KEY, "name": "Tenant sandbox"}]
     admin = next(p for p in commerce["profiles"] if p.get("password"))
     admin["email"], admin["password"] = USERNAME, PASSWORD
-    (folder / "commerce.yaml").write_text(yaml.safe_dump(commerce, sort_keys=False), encoding="utf-8")
+    (folder / "commerce.yaml").write_text(
+        yaml.safe_dump(commerce, sort_keys=False), encoding="utf-8"
+    )
     return folder
 
 
@@ -72,7 +79,9 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenant]:
         yield Tenant(server.url, fixtures, server)
 
 
-def parity(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def parity(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """`profile-emulator parity ...` as a user runs it."""
     return subprocess.run(
         [*PARITY, *args],
