@@ -283,11 +283,10 @@ def _check(case: Case, where: str) -> None:
     operations = set(specs.operations(vendor.spec)) | {UNROUTED}
     known = {*BUILTINS, *(f"env.{name}" for name in case.env)}
     for name, template in case.vars.items():
-        _check_refs(template, known, f"{where}: vars.{name}")
-        known.add(name)
-    for name in case.vars:
         if name in BUILTINS:
             raise CaseError(f"{where}: vars.{name}: {name!r} is a built-in variable")
+        _check_refs(template, known, f"{where}: vars.{name}")
+        known.add(name)
     _check_refs(case.headers, known, f"{where}: headers")
     seen: set[str] = set()
     for index, step in enumerate(case.steps):

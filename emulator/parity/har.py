@@ -12,6 +12,7 @@ values at ``--redact`` paths of the requests generated ones (``parity-${unique}-
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import re
 from pathlib import Path
@@ -140,9 +141,17 @@ class _Capture:
         self.captured: list[tuple[int, tuple[Any, ...], str]] = []
 
     def credential(self, name: str, value: str) -> str:
-        self.env.setdefault(name, dict(self.shipped_env.get(name, {"secret": True})))
-        self.named[name] = value
-        self.references[value] = f"${{env.{name}}}"
+        """``value`` becomes the environment variable ``name`` (``name_2``, ... when the capture
+        holds other values of that credential too, a wrong key for instance)."""
+        if value in self.references:
+            return self.references[value]
+        taken, number = name, 1
+        while taken in self.named:
+            number += 1
+            taken = f"{name}_{number}"
+        self.env[taken] = dict(self.shipped_env.get(taken, {"secret": True}))
+        self.named[taken] = value
+        self.references[value] = f"${{env.{taken}}}"
         return self.references[value]
 
     def capture_relations(self, sent: str) -> None:
@@ -172,12 +181,12 @@ class _Capture:
                 continue
             if redact.secret_header(name) and "${" not in _swap(value, self.references):
                 scheme = _SCHEME.match(value)
-                if name.lower() == "authorization" and self.api == "commerce" and scheme:
-                    value = scheme.group(1) + self.credential("OCC_APP_KEY", scheme.group(2))
-                elif name.lower() == "authorization" and self.api in CREDENTIALS:
-                    value = self.credential(CREDENTIALS[self.api]["header"], value)
-                else:
+                if name.lower() != "authorization":
                     value = self.credential(f"HAR_{re.sub(r'[^A-Z0-9]', '_', name.upper())}", value)
+                elif self.api == "commerce" and scheme:  # Bearer <application key>
+                    value = scheme.group(1) + self.credential("OCC_APP_KEY", scheme.group(2))
+                else:  # the whole header value
+                    value = self.credential(CREDENTIALS[self.api]["header"], value)
             kept[name] = value
         return kept
 
@@ -221,7 +230,7 @@ class _Capture:
             parts["headers"] = headers
         if post.get("text"):
             kind, body = _body(post["text"], post.get("mimeType", ""))
-            sent[kind] = orjson.loads(orjson.dumps(body))  # as sent, before credentials go
+            sent[kind] = copy.deepcopy(body)  # as sent, before credentials go
             parts[kind] = self.body(kind, body)
         step.update(_swap(parts, self.references))
         self.steps.append(step)

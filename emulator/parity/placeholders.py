@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import Any
 
 from emulator.parity import redact
@@ -84,7 +84,7 @@ class Labels:
             self._remember(run, value, label, secret=True)
 
     # -- learning ----------------------------------------------------------------------
-    def learn(self, a: Any, b: Any, secret_vars: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def learn(self, a: Any, b: Any, secret_vars: Set[str] = frozenset()) -> None:
         """Label what differs between runs ``a`` and ``b`` and what is secret in either."""
         for _ in range(MAX_ROUNDS):
             before = (len(self.at), len(self.secrets))
@@ -92,7 +92,7 @@ class Labels:
             if (len(self.at), len(self.secrets)) == before:
                 return
 
-    def _walk(self, a: Any, b: Any, path: Path, secret_vars: set[str]) -> None:
+    def _walk(self, a: Any, b: Any, path: Path, secret_vars: Set[str]) -> None:
         if isinstance(a, dict) and isinstance(b, dict):
             if a.keys() != b.keys():
                 self.unstable.add(path)
@@ -115,7 +115,7 @@ class Labels:
         elif path not in self.at and self.leaf(a, 0, path) != self.leaf(b, 1, path):
             self.pair(path, a, b)
 
-    def _secret(self, path: Path, a: Any, b: Any, secret_vars: set[str]) -> bool:
+    def _secret(self, path: Path, a: Any, b: Any, secret_vars: Set[str]) -> bool:
         if a in self.public and b in self.public:
             return False
         if len(path) == 2 and path[0] == "vars":

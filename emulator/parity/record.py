@@ -99,7 +99,7 @@ def record(
             path = write(snapshot, out, labels.check)
             print(
                 f"recorded {case.api}.{case.name}: {len(snapshot.steps)} of {len(case.steps)} "
-                f"steps, {len(labels.at)} placeholders -> {path}",
+                f"steps, {len(set(labels.at.values()))} placeholders -> {path}",
                 file=stdout,
             )
             for note in notes(case, first, snapshot):

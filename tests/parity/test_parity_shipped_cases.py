@@ -13,6 +13,7 @@ import pytest
 
 from emulator.parity import cases, runner, settings
 from emulator.server import EmulatorServer
+from emulator.vendors import VENDORS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [case for api in ("loyalty", "commerce") for case in cases.shipped(api)]
@@ -51,11 +52,29 @@ def test_the_cases_provoke_every_error_but_those_the_docs_list(server: EmulatorS
     assert set(provoked) | set(listed) == set(catalogue)
 
 
-def test_each_probe_names_a_setting_of_its_vendor() -> None:
+def leaves(schema: dict, prefix: str = "") -> list[str]:
+    """The settings of a configuration schema, dotted (``extendedData.dataSizeLimitKb``)."""
+    found = []
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("type") == "object":
+            found += leaves(prop, f"{prefix}{name}.")
+        else:
+            found.append(f"{prefix}{name}")
+    return found
+
+
+def test_each_probe_names_a_setting_and_the_docs_table_names_every_setting() -> None:
+    probed = set()
     for case in SHIPPED:
         for step in case.steps:
             if step.probe is not None:
                 assert settings.schema_of(case.api, step.probe["setting"]), (case.name, step.name)
+                probed.add(f"{case.api} `{step.probe['setting']}`")
+    text = (ROOT / "docs" / "parity.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| (\w+ `[\w.]+`) \| (.+?) \|", text, re.M))
+    every = {f"{v.name} `{leaf}`" for v in VENDORS for leaf in leaves(dict(v.config_schema))}
+    assert set(table) == every  # a new setting: a probe in a case, or a reason, in the table
+    assert {name for name, how in table.items() if how != "not probed"} == probed
 
 
 def test_the_shipped_case_counts_are_those_the_docs_give() -> None:
