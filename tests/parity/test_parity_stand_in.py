@@ -174,7 +174,7 @@ def test_verify_reports_exactly_the_tenants_configuration(
 
 
 def test_config_writes_fixtures_that_remove_the_differences(
-    snapshots: Path, tmp_path: Path
+    tenant: Tenant, snapshots: Path, tmp_path: Path
 ) -> None:
     fixtures = tmp_path / "fixtures"
     shutil.copytree(FIXTURES_DIR, fixtures)
@@ -213,6 +213,9 @@ def test_config_writes_fixtures_that_remove_the_differences(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     assert "passed: 0 step(s) differ" in done.stdout
     assert differences(junit) == set()
+    values = secrets(tenant)
+    for path, text in written(tmp_path).items():  # the fixture files and the JUnit file
+        assert not any(value in text for value in values), path.name
 
 
 def test_a_skip_file_accepts_differences_with_their_reasons(
