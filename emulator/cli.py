@@ -66,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action=_Version)
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator")
+    commands.add_parser(  # (main() hands `parity ...` to emulator.parity.commands)
+        "parity",
+        help="compare the emulator with your tenant of the vendor: record, verify, config",
+    )
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -192,6 +196,11 @@ def _port(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["parity"]:  # a parser of its own, imported only when asked for
+        from emulator.parity.commands import main as parity
+
+        return parity(argv[1:])
     args = parser().parse_args(argv)
     running: list[Any] = []  # the uvicorn server, once there is one
 
