@@ -12,10 +12,7 @@ base tarball in ~/.cache/profile-emulator and podman's layer cache, and take sec
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,78 +24,12 @@ import pytest
 import yaml
 
 from emulator.server import free_port
+from tests.podman import LIMITS, NETWORK, Image, podman, quiet
 
 pytestmark = pytest.mark.container
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "container" / "build.sh"
-IMAGE = "localhost/profile-emulator:latest"
 TOKEN = "container-test-token"
-# As container/build.sh: runc and cgroupfs (crun and systemd are not to be had everywhere),
-# explicit limits (some hosts refuse podman's defaults).
-PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
-LIMITS = ["--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"]
-# slirp4netns: the published port is forwarded from 127.0.0.1 by a user-mode stack, so no
-# bridge or address beyond loopback is set up on the host.
-NETWORK = ["--network", "slirp4netns:port_handler=slirp4netns"]
-BUILD_TIMEOUT = 1200  # a first build is ~1-2 min here; CI's whole run has 20
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def podman(
-    *args: str, timeout: float = 120, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([*PODMAN, *args], capture_output=True, text=True, timeout=timeout)
-    if check and done.returncode != 0:
-        raise AssertionError(
-            f"podman {' '.join(args)} exited {done.returncode}:\n"
-            f"{done.stdout}\n{quiet(done.stderr)}"
-        )
-    return done
-
-
-def quiet(stderr: str) -> str:
-    """podman's stderr less its complaint that no systemd times the health checks."""
-    return "\n".join(line for line in stderr.splitlines() if "systemd" not in line)
-
-
-@dataclass
-class Image:
-    name: str
-    size: int
-    build_seconds: float
-
-
-@pytest.fixture(scope="module")
-def image() -> Image:
-    for tool in ("podman", "runc", "slirp4netns"):
-        if shutil.which(tool) is None:
-            unavailable(
-                f"{tool} is not installed (tools/setup-podman.sh installs it with apt-get as root)"
-            )
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            ["bash", str(BUILD), "--tag", IMAGE],
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"container/build.sh took over {BUILD_TIMEOUT} s")
-    seconds = time.monotonic() - started
-    if done.returncode == 3:  # the script's "cannot build or run containers here"
-        unavailable(done.stderr.strip().splitlines()[-1])
-    assert done.returncode == 0, f"container/build.sh failed:\n{done.stdout}\n{done.stderr}"
-    print(done.stdout)
-    size = int(re.search(r"\((\d+) bytes\)", done.stdout).group(1))
-    return Image(IMAGE, size, seconds)
 
 
 @dataclass
