@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -46,11 +47,14 @@ EMAIL_TAKEN = {
 RUN_TIMEOUT = 300  # a hang guard: each run below takes seconds
 
 
+def readme_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("\n## Testcontainers", 1)[1].split("\n## ", 1)[0]
+
+
 def readme_example(language: str) -> str:
     """The first ```language block of the README's Testcontainers section."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Testcontainers", 1)[1].split("\n## ", 1)[0]
-    found = re.search(rf"^```{language}\n(.*?)^```$", section, re.M | re.S)
+    found = re.search(rf"^```{language}\n(.*?)^```$", readme_section(), re.M | re.S)
     assert found, f"no {language} example in the README's Testcontainers section"
     return found.group(1)
 
@@ -229,7 +233,19 @@ def test_the_readmes_node_example_passes(
     )
     (tmp_path / "emulator.test.js").write_text(example.replace("new EmulatorContainer()", here))
     (tmp_path / "package.json").write_text(json.dumps({"type": "module", "private": True}))
-    (tmp_path / "node_modules").mkdir()
-    (tmp_path / "node_modules" / "profile-emulator-testcontainers").symlink_to(NODE_MODULE)
+    # The README's install: the module's dependencies come from the npm registry (its cache)
+    install = re.search(r"`(npm install [^`]*/testcontainers-node)`", readme_section())
+    assert install, "the README says how to install the Node.js module"
+    command = shlex.split(install.group(1).replace("/path/to/profile-emulator", str(ROOT)))
+    done = subprocess.run(
+        [*command, "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    installed = tmp_path / "node_modules" / "profile-emulator-testcontainers"
+    assert installed.is_dir() and not installed.is_symlink()
     done = node_test(node, docker, environment, "emulator.test.js", cwd=tmp_path)
     assert re.search(r"^# pass 1$", done.stdout, re.M), done.stdout
