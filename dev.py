@@ -50,7 +50,7 @@ def wanted_digest() -> str:
 
 def installed() -> tuple[str, set[str]]:
     """The stamp: the digest .venv was installed for, and what it holds beyond the runtime
-    dependencies (NEEDS' names). Any other content (an older stamp) reads as nothing."""
+    dependencies (NEEDS' names). An older stamp, the digest alone, holds nothing more."""
     try:
         digest, _, held = STAMP.read_text().partition("\n")
     except OSError:
