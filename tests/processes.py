@@ -3,7 +3,6 @@ fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import subprocess
 import sys
@@ -61,8 +60,6 @@ def refused(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 def venv_is_current() -> bool:
     """dev.py's own test: would it reinstall .venv before serving (pyproject.toml changed)?"""
-    stamp = ROOT / ".venv" / ".installed"
-    wanted = hashlib.sha256(
-        (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
-    ).hexdigest()
-    return stamp.exists() and stamp.read_text() == wanted
+    import dev
+
+    return dev.venv_ready("serve")

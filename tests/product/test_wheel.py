@@ -1,4 +1,4 @@
-"""The wheel, as a team installs it: built with `python -m build`, installed with pip into a
+"""The wheel, as a team installs it: built with `python3 dev.py build`, installed with pip into a
 fresh venv outside the checkout, and used from a folder that is not the checkout (PYTHONPATH
 unset): `profile-emulator serve` with the shipped fixtures and with a team's own, and the
 pytest plugin's `emulator` fixture in a partner-style test file.
@@ -149,10 +149,16 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     work.mkdir()
     assert ROOT not in work.parents
 
-    # 1. python -m build: an sdist, and the wheel built from it.
-    run(sys.executable, "-m", "build", "--outdir", work / "dist", ROOT, cwd=work)
+    # 1. The README's `python3 dev.py build`: an sdist, and the wheel built from it.
+    run(sys.executable, ROOT / "dev.py", "build", "--outdir", work / "dist", cwd=work)
     (wheel,) = (work / "dist").glob("*.whl")
     (_sdist,) = (work / "dist").glob("*.tar.gz")
+    said = re.search(r"The wheel \(about (\d+) kB\)", (ROOT / "README.md").read_text())
+    assert said, "the README gives the wheel's size"
+    size_kb = wheel.stat().st_size / 1000
+    assert abs(size_kb - int(said.group(1))) <= 0.1 * int(said.group(1)), (
+        f"the README says about {said.group(1)} kB; the wheel is {size_kb:.0f} kB"
+    )
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder, inside in (
         ("openapi", "openapi"),
