@@ -1,8 +1,9 @@
 """`profile-emulator serve`: run the emulator with uvicorn.
 
 Exit status: 0 after a clean stop (SIGTERM, Ctrl-C), 2 when it cannot start as asked (a bad
-option, a port in use, fixtures or a data file it cannot use), with one line saying why; 1
-when the data file's last write at the stop failed (one line says why).
+option, a port in use, fixtures or a data file it cannot use, or one another server uses),
+with one line saying why; 1 when the data file's last writes could not be fsynced at the stop
+(one line says why), or when an fsync failed with ``--fsync always`` (the server stops then).
 """
 
 from __future__ import annotations
@@ -96,16 +97,16 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="PATH",
-        help="keep every namespace's state in this JSON file across restarts "
-        "(a snapshot, plus a change log PATH.N.log beside it while running)",
+        help="keep every namespace's state in this SQLite database across restarts "
+        "(one server per file; the JSON file of an earlier version is moved into it)",
     )
     serve.add_argument(
         "--fsync",
         choices=FSYNC_MODES,
         default="batch",
-        help="with --data-file: batch (default) fsyncs the change log every "
-        "50 ms, a crash of the machine loses at most that; always answers "
-        "a write only once it is on disk (slower writes)",
+        help="with --data-file: batch (default) fsyncs a write within 25 ms of its "
+        "answer, a crash of the machine loses at most that; always answers "
+        "a write only once it is fsynced (slower writes)",
     )
     serve.add_argument(
         "--control-token",
