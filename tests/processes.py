@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -66,3 +67,11 @@ def venv_is_current() -> bool:
         (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
     ).hexdigest()
     return stamp.exists() and stamp.read_text() == wanted
+
+
+def holds(data_file: Path, text: str) -> bool:
+    """Whether a document in a data file (a SQLite database, read as the sqlite3 tool would)
+    holds ``text``."""
+    with sqlite3.connect(f"file:{data_file}?mode=ro", uri=True) as db:
+        query = "SELECT count(*) FROM documents WHERE document LIKE ?"
+        return db.execute(query, (f"%{text}%",)).fetchone()[0] > 0
