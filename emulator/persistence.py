@@ -30,6 +30,7 @@ import re
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -52,7 +53,8 @@ log = logging.getLogger("emulator.persistence")
 
 MODES = ("batch", "always")
 SYNC_INTERVAL = 0.025  # default mode: a commit is fsynced within this (and one fsync)
-CHECKPOINT_COMMITS = 1000  # the WAL is copied into the database every this many commits
+CHECKPOINT_EVERY = (1000, 1.0)  # the WAL is copied into the database after so many commits,
+# or so many seconds after a commit: it stays small, and so does the last copy, at the stop
 APPLICATION_ID = 0x50454D55  # "PEMU" (PRAGMA application_id): a file of this emulator
 FORMAT = 1  # PRAGMA user_version: these tables
 TABLES = (
@@ -290,8 +292,9 @@ class Persistence:
         wal: int | None = None
         checkpointer: sqlite3.Connection | None = None
         synced = checkpointed = 0
+        checkpoint_at = time.monotonic()
         while True:
-            self._wake.wait()
+            self._wake.wait(CHECKPOINT_EVERY[1])  # a commit, the stop, or a quiet second
             self._wake.clear()
             stopping = self._stop.is_set()  # close() sets it, then wakes: one last fsync
             upto = self.commits
@@ -307,11 +310,14 @@ class Persistence:
                     self._synced_to(upto, f"syncing {self.path.name}-wal: {describe(exc)}")
             if stopping:
                 break
-            if upto - checkpointed >= CHECKPOINT_COMMITS:
+            commits, seconds = CHECKPOINT_EVERY
+            if upto - checkpointed >= commits or (
+                upto > checkpointed and time.monotonic() - checkpoint_at >= seconds
+            ):
                 try:
                     checkpointer = checkpointer or _connect(self.path)
                     checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    checkpointed = upto
+                    checkpointed, checkpoint_at = upto, time.monotonic()
                 except sqlite3.Error as exc:
                     log.warning("%s: checkpoint: %s (the WAL keeps the writes)", self.path, exc)
             if not self.always:
