@@ -87,7 +87,8 @@ class Emulator:
         while not self.port_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.kill()
-                raise RuntimeError(f"the emulator did not start (see {work / 'stderr.txt'})")
+                tail = (work / "stderr.txt").read_text(errors="replace")[-600:]
+                raise RuntimeError(f"the emulator did not start: {tail}")
             time.sleep(0.02)
         self.url = f"http://{HOST}:{int(self.port_file.read_text())}"
         self.pid = self.proc.pid  # the emulator's (strace's child, under strace)
