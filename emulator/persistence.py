@@ -1,23 +1,11 @@
 """--data-file: every namespace's documents in a SQLite database (the standard library's
-sqlite3, in WAL mode), written by the calls that make them.
+sqlite3, WAL mode), written by the calls that make them (ARCHITECTURE.md, "The data file").
 
-Tables ``namespaces`` and ``documents`` (namespace, collection, key, the document's JSON).
-A namespace is written whole when it is made and deleted when it is dropped (a reset, an
-eviction), committed at once, before memory changes. A call's writes are one transaction,
-each executed as the store makes it, which keeps what it replaced; the Dispatcher commits
-when the handler returns, with no ``await`` in between, so no other call's writes join it.
-The commit writes the WAL (``synchronous=NORMAL``: no fsync), so an answered call is safe
-from a SIGKILL. When the file cannot take it (a full disk, a file size limit, an I/O error)
-the transaction is rolled back, its writes undone in memory, and the call answered 500.
-
-The syncer thread fsyncs the WAL within ``SYNC_INTERVAL`` of a commit (what a power cut may
-lose), or at once with ``--fsync always``, whose calls wait for it (one fsync for all the
-commits before it). An fsync failing after its commit leaves the file in doubt: the default
-mode reports it; ``--fsync always`` ends the server (exit 1) without answering the calls
-waiting, as PostgreSQL does. The syncer also checkpoints the WAL, off the event loop.
-
-A ``flock`` on the file keeps a second server out; the ``sqlite3`` tool, whose locks are
-POSIX record locks (which ``flock`` does not meet), still reads the file meanwhile.
+A call's writes are one transaction, committed on the event loop's thread before the answer
+(a SIGKILL loses nothing answered) or rolled back, its writes undone in memory too (a call
+answered with an error keeps nothing). The syncer thread fsyncs the WAL within
+``SYNC_INTERVAL`` (what a power cut may lose), or while the call waits with ``--fsync
+always``, and checkpoints it. A ``flock`` on the file keeps a second server out.
 """
 
 from __future__ import annotations
@@ -34,7 +22,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import orjson
 
@@ -63,9 +51,15 @@ TABLES = (
     "key TEXT NOT NULL, document TEXT NOT NULL, PRIMARY KEY (namespace, collection, key)) "
     "WITHOUT ROWID",
 )
-PUT = "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?)"
+PUT = (  # an upsert: half the work of INSERT OR REPLACE, which deletes, then inserts
+    "INSERT INTO documents VALUES (?, ?, ?, ?) "
+    "ON CONFLICT DO UPDATE SET document = excluded.document"
+)
 DELETE = "DELETE FROM documents WHERE namespace = ? AND collection = ? AND key = ?"
 Tables = dict[str, dict[str, Doc]]  # one namespace's
+# (namespace, collection, key, document, what it replaced): a put, or a delete (document
+# None); a restored snapshot: (namespace, store, None, None, the tables it replaced).
+Write = tuple[str, Any, str | None, Doc | None, Any]
 
 
 class NotPersisted(Exception):
@@ -83,9 +77,8 @@ class Persistence:
         self._lock: int | None = None  # the descriptor holding the flock
         self._db: sqlite3.Connection | None = None  # the event loop's: every write
         self._legacy: tuple[Namespaces, list[Path]] | None = None  # JSON files to move in
-        self.undo: list[partial[None]] = []  # the open transaction's writes, oldest first
-        self.undoing = False  # undoing what the file rolled back: nothing to write
-        self._broken: str | None = None  # why a statement of the open transaction failed
+        self.writes: list[Write] = []  # the call's, oldest first
+        self.undoing = False  # undoing writes the file never had: nothing to write
         self.commits = self._synced = 0  # commits counted; fsynced (with ``always``)
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -208,75 +201,81 @@ class Persistence:
         self._now(partial(_write_namespace, name=name, tables=tables))
 
     def dropped(self, name: str) -> None:
-        """A namespace dropped: its rows deleted, committed now (else :class:`NotPersisted`)."""
+        """A namespace dropped: its rows deleted, committed now (else :class:`NotPersisted`);
+        what a call still under way wrote in it goes nowhere."""
         self._now(partial(_delete_namespace, name=name))
+        self.writes = [write for write in self.writes if write[0] != name]
 
     def _now(self, write: Callable[[sqlite3.Connection], None]) -> None:
-        try:
-            self.execute(write)
-        except NotPersisted:
-            self.rollback()
-            raise
-        self.undo.append(partial(_nothing))  # something to commit
-        self.commit()
-
-    def execute(self, write: Callable[[sqlite3.Connection], Any] | str, *params: Any) -> None:
-        """Into the open transaction: SQL and its parameters, or ``write(connection)``."""
         assert self._db is not None
         try:
-            if self._broken is not None:
-                raise NotPersisted(self._broken)
-            if not self._db.in_transaction:
-                self._db.execute("BEGIN")
-            if isinstance(write, str):
-                self._db.execute(write, params)
-            else:
-                write(self._db)
+            self._db.execute("BEGIN")
+            write(self._db)
+            self._db.execute("COMMIT")
         except (sqlite3.Error, NotPersisted) as exc:
-            # SQLite may have rolled the transaction back: the rest of it fails too.
-            if self._broken is None:
-                self._broken = self._reason(exc)
-                self._report("commit", self._broken)
-            raise NotPersisted(self._broken) from None
+            self._failed(exc)
+        self._committed()
 
     def commit(self) -> int:
-        """End the open transaction; its number for :meth:`durable` (0: it wrote nothing).
-        :class:`NotPersisted`, every write undone, when the file cannot take it."""
-        if not self.undo:
+        """Write the call's writes in one transaction; its number, for :meth:`durable` (0:
+        none). :class:`NotPersisted`, every write undone, when the file cannot take them."""
+        if not self.writes:
             return 0
+        writes, self.writes = self.writes, []
+        db = self._db
+        assert db is not None
+        try:
+            if len(writes) > 1 or writes[0][2] is None:  # else one statement: its own
+                db.execute("BEGIN")
+            for name, target, key, doc, _ in writes:
+                if key is None:  # a restored snapshot: the namespace, whole
+                    _write_namespace(db, name=name, tables=target.live)
+                elif doc is None:
+                    db.execute(DELETE, (name, target.name, key))
+                else:
+                    db.execute(PUT, (name, target.name, key, _json(doc)))
+            if db.in_transaction:
+                db.execute("COMMIT")
+        except (sqlite3.Error, NotPersisted) as exc:
+            self._undo(writes)
+            self._failed(exc)
+        return self._committed()
+
+    def rollback(self) -> None:
+        """Undo the call's writes in memory, newest first (the file has none of them)."""
+        writes, self.writes = self.writes, []
+        self._undo(writes)
+
+    def _undo(self, writes: list[Write]) -> None:
+        self.undoing = True
+        try:
+            for _, target, key, _, old in reversed(writes):
+                if key is None:
+                    target.restore(old, copied=True)
+                elif old is None:
+                    target.delete(key)
+                else:
+                    target.put(key, old)
+        finally:
+            self.undoing = False
+
+    def _failed(self, exc: BaseException) -> NoReturn:
         assert self._db is not None
         try:
-            if self._broken is not None:
-                raise NotPersisted(self._broken)
             if self._db.in_transaction:
-                self._db.execute("COMMIT")
-        except (sqlite3.Error, NotPersisted) as exc:
-            reason = self._reason(exc)
-            self.rollback()
-            self._report("commit", reason)
-            raise NotPersisted(reason) from None
-        self.undo = []
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error as again:
+            log.error("%s: rolling back: %s", self.path, again)
+        reason = str(exc) if isinstance(exc, NotPersisted) else f"writing {self.path.name}: {exc}"
+        self._report("commit", reason)
+        raise NotPersisted(reason) from None
+
+    def _committed(self) -> int:
         if self._errors["commit"] is not None:
             self._report("commit", None)  # the file takes writes again
         self.commits += 1
         self._wake.set()
         return self.commits
-
-    def rollback(self) -> None:
-        """Undo the open transaction's writes: in the file, then in memory, newest first."""
-        undo, self.undo, self._broken = self.undo, [], None
-        assert self._db is not None
-        try:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            log.error("%s: rolling back: %s", self.path, exc)
-        self.undoing = True
-        try:
-            for step in reversed(undo):
-                step()
-        finally:
-            self.undoing = False
 
     async def durable(self, seq: int) -> None:
         """Return once commit ``seq`` is fsynced (``--fsync always``)."""
@@ -362,7 +361,7 @@ class Persistence:
         """Stop: the last commits fsynced, the WAL copied into the database, the file
         unlocked. Returns why the last writes may not be on disk (a line), or None."""
         problem = None
-        if self.undo:  # writes made outside a call (a test's): committed now
+        if self.writes:  # writes made outside a call (a test's): committed now
             try:
                 self.commit()
             except NotPersisted as exc:
@@ -387,9 +386,6 @@ class Persistence:
             os.close(self._lock)
         self._db = self._lock = None
 
-    def _reason(self, exc: BaseException) -> str:
-        return str(exc) if isinstance(exc, NotPersisted) else f"writing {self.path.name}: {exc}"
-
     def _report(self, kind: str, problem: str | None) -> None:
         """A failure kept for the status and logged (once), or its end."""
         if self._errors[kind] == problem:
@@ -402,8 +398,8 @@ class Persistence:
 
 
 class Recorder:
-    """One namespace's :class:`~emulator.state.Changes`: each write into the open
-    transaction, with how to undo it in memory."""
+    """One namespace's :class:`~emulator.state.Changes`: each write kept for the call's
+    commit, with what it replaced, to undo it in memory."""
 
     __slots__ = ("_name", "_persistence")
 
@@ -412,29 +408,15 @@ class Recorder:
 
     def put(self, collection: Collection, key: str, doc: Doc, old: Doc | None) -> None:
         if not self._persistence.undoing:
-            self._persistence.undo.append(partial(_put_back, collection, key, old))
-            self._persistence.execute(PUT, self._name, collection.name, key, _json(doc))
+            self._persistence.writes.append((self._name, collection, key, doc, old))
 
     def delete(self, collection: Collection, key: str, old: Doc) -> None:
         if not self._persistence.undoing:
-            self._persistence.undo.append(partial(_put_back, collection, key, old))
-            self._persistence.execute(DELETE, self._name, collection.name, key)
+            self._persistence.writes.append((self._name, collection, key, None, old))
 
     def replace(self, store: Store, old: Tables) -> None:
         if not self._persistence.undoing:
-            self._persistence.undo.append(partial(store.restore, old, copied=True))
-            self._persistence.execute(partial(_write_namespace, name=self._name, tables=store.live))
-
-
-def _put_back(collection: Collection, key: str, old: Doc | None) -> None:
-    if old is None:
-        collection.delete(key)
-    else:
-        collection.put(key, old)
-
-
-def _nothing() -> None:
-    pass
+            self._persistence.writes.append((self._name, store, None, None, old))
 
 
 def _json(doc: Doc) -> str:

@@ -28,7 +28,7 @@ class FullDisk:
         self.db = db
 
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        if sql == "COMMIT":
+        if sql == "COMMIT" or sql.startswith(("INSERT", "DELETE")):
             raise sqlite3.OperationalError("database or disk is full")
         return self.db.execute(sql, *args)
 
