@@ -322,8 +322,9 @@ def interleaved(
     for name, server in servers_.items():
         load.run(server.url, requests[name], 16, 1)  # warm-up
     figures: dict[str, dict[str, list[float]]] = {name: {"rps": [], "cpu": []} for name in servers_}
-    for _ in range(rounds):
-        for name, server in servers_.items():
+    order = list(servers_.items())
+    for number in range(rounds):
+        for name, server in order if number % 2 == 0 else order[::-1]:  # no place favoured
             cpu = servers.cpu_seconds(server.pid) or 0.0
             cell = load.run(server.url, requests[name], 16, seconds)
             spent = (servers.cpu_seconds(server.pid) or 0.0) - cpu

@@ -274,7 +274,8 @@ class Persistence:
         if self._errors["commit"] is not None:
             self._report("commit", None)  # the file takes writes again
         self.commits += 1
-        self._wake.set()
+        if not self._wake.is_set():  # (set already while the syncer waits out its interval)
+            self._wake.set()
         return self.commits
 
     async def durable(self, seq: int) -> None:
