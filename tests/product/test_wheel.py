@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tomllib
@@ -191,7 +192,7 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     assert version == f"profile-emulator {project['version']}\n"
 
     # 3. serve with the shipped specs, fixtures and scenarios.
-    server = Serving(bin_dir, work, "--data-file", "state.json")
+    server = Serving(bin_dir, work, "--data-file", "state.db")
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             assert http.get("/_emulator/health").json() == {"status": "ok"}
@@ -224,7 +225,9 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     finally:
         server.kill()
     assert "Traceback" not in err, err
-    assert "ada@example.com" in (work / "state.json").read_text()
+    with sqlite3.connect(work / "state.db") as db:  # the data file, a SQLite database
+        found = db.execute("SELECT count(*) FROM documents WHERE document LIKE '%ada@example%'")
+        assert found.fetchone()[0] >= 1
 
     # 4. serve with a team's own fixtures folder (a relative path, from the team's folder).
     (work / "ours").mkdir()
