@@ -134,10 +134,10 @@ class Collection:
                     if value is not None:
                         index[value] = key
                 self._values[key] = values
-            old = self._docs.get(key)
+            replaced = self._docs.get(key)
             self._docs[key] = doc
             if self.changes is not None:
-                self.changes.put(self, key, doc, old)
+                self.changes.put(self, key, doc, replaced)
 
     def delete(self, key: str) -> bool:
         _writable()
