@@ -3,7 +3,10 @@
 
     python3 dev.py serve [serve options]   # install into .venv (first time), run the emulator
     python3 dev.py test [pytest options]   # install into .venv (first time), the tools the tests
-                                           # drive (tools/setup-*.sh), then run every test
+                                           # drive (tools/setup-*.sh), the checks (ruff), then
+                                           # every test
+    python3 dev.py test --quick [...]      # the checks, then the tests that need no browser,
+                                           # container, fuzzer or process of their own (< 1 min)
     python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
     python3 dev.py bench persistence [...]  # the data file's guarantees and costs (bench/persistence.py)
 
@@ -90,6 +93,24 @@ def ensure_tools() -> int:
     return 0
 
 
+# What the quick run leaves out: the tests that take seconds each (pyproject's markers).
+QUICK = ["-m", "not (fuzz or container or browser or wheel or slow)"]
+CHECKS = [
+    ["ruff", "check", "--quiet", "."],
+    ["ruff", "format", "--check", "--quiet", "."],
+]
+
+
+def checks() -> int:
+    """The linters and the type checker, before any test: the first one that fails ends it."""
+    for check in CHECKS:
+        code = run([str(BIN / check[0]), *check[1:]], cwd=ROOT)
+        if code != 0:
+            print(f"dev.py: {' '.join(check)} failed ({code})", file=sys.stderr)
+            return code
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("serve", "test", "bench"):
         print(__doc__)
@@ -104,9 +125,13 @@ def main(argv: list[str]) -> int:
             return 1
         command = [str(BIN / "python"), str(ROOT / "bench" / "run.py"), *argv[1:]]
     else:
-        if ensure_tools() != 0:
+        quick = "--quick" in argv[1:]
+        if not quick and ensure_tools() != 0:
             return 1
-        command = [str(BIN / "python"), "-m", "pytest", *argv[1:]]
+        if checks() != 0:
+            return 1
+        options = [arg for arg in argv[1:] if arg != "--quick"]
+        command = [str(BIN / "python"), "-m", "pytest", *(QUICK if quick else ()), *options]
     if argv[0] == "serve" and os.name != "nt":
         # The emulator takes this process's place: Ctrl-C and SIGTERM reach it directly (it
         # stops cleanly and flushes its data file), its exit status is ours, and it keeps the

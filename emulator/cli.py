@@ -31,6 +31,7 @@ from emulator.resources import FIXTURES_DIR
 JOURNAL_SIZE = 1000  # emulator.runtime.JOURNAL_SIZE (a test keeps these equal)
 JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.runtime.JOURNAL_BYTES
 MAX_NAMESPACES = 1000  # emulator.runtime.MAX_NAMESPACES
+MAX_RULES = 1000  # emulator.faults.MAX_RULES
 BACKLOG = 2048  # uvicorn's default
 FSYNC_MODES = ("batch", "always")  # emulator.persistence.MODES (a test keeps the two equal)
 
@@ -67,6 +68,10 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action=_Version)
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator")
+    commands.add_parser(  # (main() hands `parity ...` to emulator.parity.commands)
+        "parity",
+        help="compare the emulator with your tenant of the vendor: record, verify, config",
+    )
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -144,6 +149,14 @@ def parser() -> argparse.ArgumentParser:
         f"idle one, never 'default' (default {MAX_NAMESPACES}; 0: no cap)",
     )
     serve.add_argument(
+        "--max-rules",
+        type=_count,
+        default=MAX_RULES,
+        metavar="N",
+        help=f"fault rules each namespace holds at once, spent and scenario ones included; "
+        f"one more is answered 409 (default {MAX_RULES}; 0: no cap)",
+    )
+    serve.add_argument(
         "--log-level",
         type=str.lower,
         choices=logs.LEVELS,
@@ -199,6 +212,11 @@ def run() -> NoReturn:
 
 def main(argv: list[str] | None = None, *, keep: list[Any] | None = None) -> int:
     """Serve as ``argv`` asks; the exit status. ``keep``: the server is left in it."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["parity"]:  # a parser of its own, imported only when asked for
+        from emulator.parity.commands import main as parity
+
+        return parity(argv[1:])
     args = parser().parse_args(argv)
     running: list[Any] = [] if keep is None else keep  # the uvicorn server, once there is one
 
@@ -282,6 +300,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
                 journal_size=args.journal_size,
                 journal_bytes=args.journal_bytes,
                 max_namespaces=args.max_namespaces,
+                max_rules=args.max_rules,
                 fsync=args.fsync,
             )
         except FixtureError as exc:

@@ -35,6 +35,7 @@ from emulator.errors import (
 )
 from emulator.faults import (
     MAX_NESTING,
+    MAX_RULES,
     Acted,
     Call,
     Contract,
@@ -46,7 +47,7 @@ from emulator.faults import (
     nested_too_deep,
 )
 from emulator.persistence import DataFileError, Persistence
-from emulator.state import StateSchema, Store, writes_refused
+from emulator.state import StateError, StateSchema, Store, writes_refused
 from emulator.validation import parse_urlencoded
 
 if TYPE_CHECKING:
@@ -534,6 +535,7 @@ class Runtime:
         journal_size: int = JOURNAL_SIZE,
         journal_bytes: int = JOURNAL_BYTES,
         max_namespaces: int = MAX_NAMESPACES,
+        max_rules: int = MAX_RULES,
         hold_seconds: float = HOLD_SECONDS,
         clock: Clock | None = None,
         shipped: tuple[str, ...] = (),
@@ -546,6 +548,7 @@ class Runtime:
         self.journal_size = journal_size
         self.journal_bytes = journal_bytes
         self.max_namespaces = 0  # no cap while the data file's namespaces are restored
+        self.max_rules = max_rules  # fault rules each namespace holds at once (0: no cap)
         self.hold_seconds = hold_seconds
         self.clock = clock or Clock()  # delays, held calls, rule lifetimes, durations
         self.catalogue = Catalogue()
@@ -553,6 +556,7 @@ class Runtime:
         documents: dict[str, Any] = {}
         self._seed_state: dict[str, Any] = {}
         self._seed_config: dict[str, Any] = {"seed": 0}
+        seeds = []
         for vendor in vendors:
             self.catalogue.register(vendor.name, vendor.errors)
             self._schema.update(vendor.collections)
@@ -560,10 +564,16 @@ class Runtime:
             path = fixtures_dir / f"{vendor.name}.yaml"
             doc = load_fixture_file(path, dict(vendor.fixture_schema)) if path.exists() else {}
             state, config = vendor.load_fixtures(doc)
+            seeds.append((path, state))
             self._seed_state.update(state)
             self._seed_config[vendor.name] = config
         self.contract = contract_of(vendors)
         self.state_schema = StateSchema(self._schema, documents)
+        for path, state in seeds:  # a seed is state as a snapshot is (e.g. YAML's 2**64)
+            try:
+                self.state_schema.check(state)
+            except StateError as exc:
+                raise FixtureError(f"{path}: {exc}") from None
         # Shipped scenarios of every vendor load wherever only some vendors are served; a
         # rule for a vendor this server lacks is refused when its scenario is activated.
         lenient = dataclasses.replace(self.contract, absent=frozenset(shipped) - set(self.vendors))
@@ -606,13 +616,16 @@ class Runtime:
                 if namespace is None:
                     if self.max_namespaces and len(self._namespaces) >= self.max_namespaces:
                         self._make_room()
-                    store = Store(self._schema, kept=self.state_schema.kept)
+                    schema = self.state_schema
+                    store = Store(self._schema, kept=schema.kept, counters=schema.counters)
                     store.restore(self._seed_state)
                     if self.persistence is not None:
                         self.persistence.made(name, store.live)  # NotPersisted: none is made
                         store.changes = self.persistence.recorder(name)
                     config = copy.deepcopy(self._seed_config)
-                    engine = Engine(seed=config["seed"], clock=self.clock.now)
+                    engine = Engine(
+                        seed=config["seed"], clock=self.clock.now, max_rules=self.max_rules
+                    )
                     namespace = Namespace(
                         name,
                         store,

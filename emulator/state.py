@@ -11,8 +11,10 @@ and a write the data file could not take can be undone.
 from __future__ import annotations
 
 import copy
+import itertools
+import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,12 +30,14 @@ from emulator.tinydb_seam import KeyedTable
 __all__ = [
     "Changes",
     "Collection",
+    "Counters",
     "Documents",
     "KeyedTable",
     "StateError",
     "StateSchema",
     "Store",
     "clone",
+    "decimals",
 ]
 
 Doc = dict[str, Any]
@@ -184,12 +188,19 @@ class Store:
         schema: Mapping[str, Mapping[str, IndexKey]],
         *,
         kept: frozenset[str] = frozenset(),
+        counters: Mapping[str, Counters] | None = None,
         changes: Changes | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self._db = tinydb_seam.open_db()
         self._schema = schema
-        self._kept = kept
+        self._counters = dict(counters or {})
+        self._kept = kept | frozenset(self._counters)
+        # Per (collection, counter), since the last restore: the lowest number it may issue
+        # (one above the ids in use then), and the numbers it issued at its limit (the ids made
+        # of them may not be stored yet: an update making two addresses stores both at once).
+        self._floors: dict[tuple[str, str], int] = {}
+        self._issued: dict[tuple[str, str], set[int]] = {}
         self._collections = {
             name: Collection(name, tinydb_seam.table(self._db, name), indexes, self.lock)
             for name, indexes in schema.items()
@@ -245,8 +256,10 @@ class Store:
 
     def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False) -> None:
         """Replace all state; unknown collections are refused, missing ones emptied, except
-        the ``kept`` ones (id counters), which keep their values. ``copied``: ``data`` is
-        the store's to keep (no deep copy)."""
+        the ``kept`` ones (id counters), which keep their values (the state reads back as it
+        was given). A counter issues nothing below the numbers of the ids in use it could
+        make again (``Counters``; see :meth:`issue`), so a new id never equals one the state
+        holds. ``copied``: ``data`` is the store's to keep (no deep copy)."""
         unknown = set(data) - set(self._schema)
         if unknown:
             raise KeyError(f"unknown collections: {', '.join(sorted(unknown))}")
@@ -257,13 +270,84 @@ class Store:
             for name in self._schema:
                 if name in fresh or name not in self._kept:
                     memory[name] = fresh.get(name, {})
+            self._issued.clear()
+            self._floors = {
+                (name, key): lowest
+                for name, counters in self._counters.items()
+                for key, lowest in counters.lowest(memory).items()
+            }
             for collection in self._collections.values():
                 collection.reindex()
             if self.changes is not None:
                 self.changes.replace(self, old)
 
+    def issue(self, collection: str, name: str) -> int:
+        """The number of a new id from the counter ``name`` of ``collection``: the counter's
+        value (or, when the last restore left ids in use at or above it, the number above
+        them), and the counter moves on past it. At its limit (every number above it
+        issued), the lowest number no id in use has and none issued since the last restore."""
+        counters = self._counters[collection]
+        table = self._collections[collection]
+        with self.lock:
+            # int(): JSON Schema's integer 5 may be written 5.0, and "1000000005.0" is no id
+            number = max(int(table.get(name)["next"]), self._floors.get((collection, name), 0))
+            if number < counters.limit:
+                table.put(name, {"next": number + 1})
+                return number
+            # A limit is billions of numbers: far more than a state holds ids, so one is free.
+            issued = self._issued.setdefault((collection, name), set())
+            used = issued.union(counters.used(self.live).get(name, ()))
+            number = next(n for n in itertools.count() if n not in used)
+            issued.add(number)
+            return number
+
 
 # --- the state schema -----------------------------------------------------------------------
+
+
+_ID_DIGITS = re.compile(r"0|[1-9][0-9]{0,17}")
+
+
+def decimals(values: Iterable[Any]) -> list[int]:
+    """The numbers of the values that are an id's digits as a counter writes them (ASCII
+    digits, no sign, no leading zero, at most 18); the other values are left out."""
+    digits = _ID_DIGITS.fullmatch
+    return [int(value) for value in values if type(value) is str and digits(value)]
+
+
+@dataclass(frozen=True)
+class Counters:
+    """A collection of id counters: one document per counter, ``{"next": n}``, the number the
+    next new id is made of (``Store.issue``), an integer from 0 to ``limit`` (JSON Schema's
+    integer: 5.0 is 5).
+
+    ``used(state)``: for each counter, the numbers of the ids in ``state`` (``{collection:
+    {key: document}}``) it could make again: after a restore a counter issues none of them
+    (it goes on above them), and at its limit it issues the lowest number they leave free.
+    """
+
+    names: tuple[str, ...]
+    limit: int
+    used: Callable[[Mapping[str, Mapping[str, Doc]]], Mapping[str, Iterable[int]]]
+
+    def lowest(self, state: Mapping[str, Mapping[str, Doc]]) -> dict[str, int]:
+        """The lowest number each counter may issue in ``state``: one above its highest
+        number in use (``limit`` at most)."""
+        return {
+            name: max((n + 1 for n in numbers if 0 <= n < self.limit), default=0)
+            for name, numbers in self.used(state).items()
+        }
+
+    def documents(self) -> Documents:
+        """The collection's documents: every counter required, kept when a snapshot leaves
+        the collection out (ids handed out are never handed out again)."""
+        schema = {
+            "type": "object",
+            "required": ["next"],
+            "additionalProperties": False,
+            "properties": {"next": {"type": "integer", "minimum": 0, "maximum": self.limit}},
+        }
+        return Documents(schema, required=self.names, kept=True, counters=self)
 
 
 @dataclass(frozen=True)
@@ -274,13 +358,15 @@ class Documents:
     must equal its key (e.g. an account's ``accountId``). ``required``: keys the collection
     must hold when a snapshot gives it (e.g. the id counters). ``kept``: a snapshot that
     leaves the collection out keeps its documents instead of emptying it (the id counters:
-    ids handed out are never handed out again).
+    ids handed out are never handed out again). ``counters``: the collection holds id
+    counters (made by ``Counters.documents``).
     """
 
     schema: Mapping[str, Any] = field(default_factory=dict)
     key: str | None = None
     required: tuple[str, ...] = ()
     kept: bool = False
+    counters: Counters | None = None
 
 
 class StateError(ValueError):
@@ -300,7 +386,8 @@ class StateError(ValueError):
 class StateSchema:
     """The one check of a namespace's state, for snapshots (``PUT /_emulator/state``) and
     the data file alike: known collections, documents of the collection's shape whose
-    indexes can be computed, keys equal to their documents' own, what JSON can write back.
+    indexes can be computed, keys equal to their documents' own, id counters in their range,
+    what JSON can write back.
     """
 
     def __init__(
@@ -309,6 +396,9 @@ class StateSchema:
         self.indexes = indexes
         self.documents = {name: documents.get(name, Documents()) for name in indexes}
         self.kept = frozenset(name for name, docs in self.documents.items() if docs.kept)
+        self.counters = {
+            name: docs.counters for name, docs in self.documents.items() if docs.counters
+        }
         self._document = {
             name: jsonschema.Draft7Validator(dict(docs.schema))
             for name, docs in self.documents.items()

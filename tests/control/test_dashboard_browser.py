@@ -25,6 +25,8 @@ from emulator.server import EmulatorServer
 from tests.browser import Visit
 from tests.control.conftest import LOYALTY_PROFILE, VALID_UPDATE
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[2]
 UI = "/_emulator/ui/"
 WAIT_MS = 5000  # the most any page condition is waited for (it polls twice a second)

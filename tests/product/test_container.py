@@ -28,6 +28,8 @@ import yaml
 
 from emulator.server import free_port
 
+pytestmark = pytest.mark.container
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "container" / "build.sh"
 IMAGE = "localhost/profile-emulator:latest"
