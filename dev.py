@@ -11,7 +11,7 @@
     python3 dev.py test --quick [...]      # the checks, then the tests that need no browser,
                                            # container, fuzzer or process of their own (< 1 min)
     python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
-    python3 dev.py bench persistence [...]  # the data file's crash-loss bench (bench/persistence.py)
+    python3 dev.py bench persistence [...]  # the data file's guarantees and costs (bench/persistence.py)
 
 The virtualenv is refreshed whenever pyproject.toml or constraints.txt changes; every package
 is installed at the version constraints.txt locks. Serving installs the runtime dependencies

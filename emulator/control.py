@@ -356,13 +356,12 @@ class ControlAPI:
         """PUT /_emulator/state: restore a snapshot (collections left out are emptied)."""
         await ctx.checked()
         try:
-            encoded = self.runtime.check_state(ctx.body)  # the one state schema
+            self.runtime.check_state(ctx.body)  # the one state schema
         except ValueError as exc:
             raise bad_request(str(exc)) from None
         # The parsed body belongs to this call alone: the store takes it as is (no deep
-        # copy, and nothing of 10k documents left to free after the answer); the data
-        # file's change log takes the JSON the check already made.
-        ctx.namespace.store.restore(ctx.body, copied=True, encoded=encoded)
+        # copy, and nothing of 10k documents left to free after the answer).
+        ctx.namespace.store.restore(ctx.body, copied=True)
         return Reply(204)
 
     async def get_config(self, ctx: RequestContext) -> Reply:

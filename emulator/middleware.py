@@ -39,7 +39,7 @@ from emulator.errors import (
 )
 from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
-from emulator.persistence import NotPersisted, Persistence
+from emulator.persistence import NotPersisted
 from emulator.reply import Reply, messages
 from emulator.runtime import (
     CONTEXT,
@@ -413,15 +413,6 @@ def verdict(shape: ErrorShape, failure: RequestInvalid) -> VendorError | None:
     return error or shape.internal_error
 
 
-async def _durable(ctx: RequestContext, persistence: Persistence) -> None:
-    """``--fsync always``: the call wrote, so it is answered once that is on disk; when the
-    disk cannot take it, the call is not acknowledged (the API's internal error)."""
-    try:
-        await persistence.durable(persistence.appended)
-    except NotPersisted:
-        raise EmulatedError(ctx.shape.internal_error) from None
-
-
 class Dispatcher:
     """The innermost app: (api, operationId) -> handler; the one place fault rules are
     decided; and the one place a call's spec failure becomes its API's error.
@@ -433,7 +424,11 @@ class Dispatcher:
     errors it leaves to the handler (``ctx.deferred``) is reported there in the vendor's
     check order; what it has not reported is refused at ``ctx.checked()``; until the handler
     gets there it may not write (``state.writes_refused``), and the answer of a handler that
-    never got there is refused here. Unrouted paths become the API's 404."""
+    never got there is refused here. Unrouted paths become the API's 404.
+
+    With a data file, the call's writes are committed once the handler has answered (and,
+    with ``--fsync always``, fsynced before the answer goes); a handler that raises, or writes
+    the file cannot take, leaves nothing written (the latter answers the API's 500)."""
 
     def __init__(self, apis: Iterable[API]) -> None:
         self.handlers = {
@@ -452,57 +447,67 @@ class Dispatcher:
             if ctx.vendor_call and namespace is not None and namespace.faults.listed:
                 ctx.weighing = namespace.faults.weighing()  # no rule acts: each a near miss
             raise HTTPException(404)
+        persistence = ctx.runtime.persistence if ctx.runtime is not None else None
+        commits = persistence.commits if persistence is not None else 0
         try:
-            engine = ctx.namespace.faults
-            # Rules act on vendor operations only. No rules: one attribute test, no Call built.
-            if ctx.vendor_call and engine.active:
-                if await self._arrive(ctx, engine, scope, receive, send):
-                    return
-            elif ctx.vendor_call and engine.listed:  # spent or expired rules are near misses too
-                ctx.weighing = engine.weighing()
-            failure = ctx.spec_failure
-            if failure is not None:
-                ctx.spec_failure = None
-                error = verdict(ctx.shape, failure)
-                if error is not None:
-                    raise EmulatedError(error)
-                ctx.deferred = failure.errors
-            persistence = ctx.runtime.persistence if ctx.runtime is not None else None
-            written = persistence.appended if persistence is not None else 0
-            if not ctx.deferred:
-                try:
-                    reply = await handler(ctx)
-                except Answered:
-                    return
-                if (
-                    persistence is not None
-                    and persistence.always
-                    and persistence.appended != written
-                ):
-                    await _durable(ctx, persistence)
-                ctx.reply = reply  # EmulatorApp answers with it
+            await self._dispatch(ctx, handler, scope, receive, send)
+            if persistence is not None:
+                persistence.commit()  # no await since the handler's writes: they alone
+                if persistence.always and persistence.commits != commits:
+                    await persistence.durable(persistence.commits)
+        except BaseException as exc:
+            if persistence is not None:
+                persistence.rollback()
+            if isinstance(exc, EmulatedError):  # the vendor's own refusal: answered from here,
+                ctx.reply = Reply.of(exc.error)  # not raised up through Connexion's layers
+            elif isinstance(exc, NotPersisted):
+                ctx.reply = Reply.of(ctx.shape.internal_error)
+            else:
+                raise
+
+    async def _dispatch(
+        self, ctx: RequestContext, handler: Handler, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The fault rules, the spec's verdict, then the handler, whose Reply is left on the
+        context for EmulatorApp to send (none when a fault rule answered)."""
+        engine = ctx.namespace.faults
+        # Rules act on vendor operations only. No rules: one attribute test, no Call built.
+        if ctx.vendor_call and engine.active:
+            if await self._arrive(ctx, engine, scope, receive, send):
                 return
-            # Until the handler declares its checks passed, it may not write (nor answer).
-            held = writes_refused.set(
-                f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
-                f"while the spec's errors were left to it"
-            )
+        elif ctx.vendor_call and engine.listed:  # spent or expired rules are near misses too
+            ctx.weighing = engine.weighing()
+        failure = ctx.spec_failure
+        if failure is not None:
+            ctx.spec_failure = None
+            error = verdict(ctx.shape, failure)
+            if error is not None:
+                raise EmulatedError(error)
+            ctx.deferred = failure.errors
+        if not ctx.deferred:
             try:
                 reply = await handler(ctx)
             except Answered:
                 return
-            finally:
-                writes_refused.reset(held)
-            if not ctx.passed_checks:
-                raise RuntimeError(
-                    f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
-                    f"while the spec's errors were left to it"
-                )
-            if persistence is not None and persistence.always and persistence.appended != written:
-                await _durable(ctx, persistence)
-            ctx.reply = reply
-        except EmulatedError as exc:  # the vendor's own refusal: answered from here, not raised
-            ctx.reply = Reply.of(exc.error)  # up through Connexion's layers to EmulatorApp
+            ctx.reply = reply  # EmulatorApp answers with it
+            return
+        # Until the handler declares its checks passed, it may not write (nor answer).
+        held = writes_refused.set(
+            f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
+            f"while the spec's errors were left to it"
+        )
+        try:
+            reply = await handler(ctx)
+        except Answered:
+            return
+        finally:
+            writes_refused.reset(held)
+        if not ctx.passed_checks:
+            raise RuntimeError(
+                f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
+                f"while the spec's errors were left to it"
+            )
+        ctx.reply = reply
 
     @staticmethod
     async def _arrive(

@@ -3,8 +3,9 @@
 A collection is a TinyDB table keyed by the documents' own keys, written in place
 (``emulator/tinydb_seam.py`` is the one module that meets TinyDB); secondary indexes are
 plain dicts kept beside it, so a request costs the same at 100 documents or 100,000. Every
-write is also told, as it happens, to the store's :class:`Changes` (the data file's change
-log, when there is one), so persisting a write costs that write, not the whole state.
+write is also told, as it happens, to the store's :class:`Changes` (the data file, when there
+is one) with what it replaced, so persisting a write costs that write, not the whole state,
+and a write the data file could not take can be undone.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import jsonschema
@@ -25,14 +25,12 @@ import orjson
 
 from emulator import tinydb_seam
 from emulator.errors import json_path, shortened
-from emulator.files import write_atomically
 from emulator.tinydb_seam import KeyedTable
 
 __all__ = [
     "Changes",
     "Collection",
     "Counters",
-    "DataFile",
     "Documents",
     "KeyedTable",
     "StateError",
@@ -75,11 +73,13 @@ def clone(data: Any) -> Any:
 
 
 class Changes(Protocol):
-    """Told of every write of one store, as it happens (the data file's change log)."""
+    """Told of every write of one store once it is made, with what it replaced (the data
+    file, which undoes a write it could not take by putting that back). A stored document is
+    never edited in place: a write puts a new one, so what it replaced is intact."""
 
-    def put(self, collection: str, key: str, doc: Doc) -> None: ...
-    def delete(self, collection: str, key: str) -> None: ...
-    def replace(self, state: dict[str, dict[str, Doc]], encoded: bytes | None) -> None: ...
+    def put(self, collection: Collection, key: str, doc: Doc, old: Doc | None) -> None: ...
+    def delete(self, collection: Collection, key: str, old: Doc) -> None: ...
+    def replace(self, store: Store, old: dict[str, dict[str, Doc]]) -> None: ...
 
 
 class Collection:
@@ -138,9 +138,10 @@ class Collection:
                     if value is not None:
                         index[value] = key
                 self._values[key] = values
+            replaced = self._docs.get(key)
             self._docs[key] = doc
             if self.changes is not None:
-                self.changes.put(self.name, key, doc)
+                self.changes.put(self, key, doc, replaced)
 
     def delete(self, key: str) -> bool:
         _writable()
@@ -153,7 +154,7 @@ class Collection:
                     del index[value]
             del self._docs[key]
             if self.changes is not None:
-                self.changes.delete(self.name, key)
+                self.changes.delete(self, key, doc)
             return True
 
     def clear_indexes(self) -> int:
@@ -223,8 +224,8 @@ class Store:
 
     @property
     def live(self) -> dict[str, dict[str, Doc]]:
-        """The documents themselves, by collection (not a copy: for the data file's
-        snapshot, which encodes them in one call)."""
+        """The documents themselves, by collection (not a copy: for the data file, which
+        writes a namespace whole)."""
         return tinydb_seam.tables_of(self._db)
 
     def snapshot(self) -> dict[str, dict[str, Doc]]:
@@ -253,20 +254,19 @@ class Store:
                 del held[-count:]  # frees `count` documents, in C
             yield count
 
-    def restore(
-        self, data: dict[str, dict[str, Doc]], *, copied: bool = False, encoded: bytes | None = None
-    ) -> None:
+    def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False) -> None:
         """Replace all state; unknown collections are refused, missing ones emptied, except
         the ``kept`` ones (id counters), which keep their values (the state reads back as it
         was given). A counter issues nothing below the numbers of the ids in use it could
         make again (``Counters``; see :meth:`issue`), so a new id never equals one the state
-        holds. ``encoded``: ``data`` as JSON already, for the change log."""
+        holds. ``copied``: ``data`` is the store's to keep (no deep copy)."""
         unknown = set(data) - set(self._schema)
         if unknown:
             raise KeyError(f"unknown collections: {', '.join(sorted(unknown))}")
         with self.lock:
             fresh = data if copied else clone(data)
             memory = tinydb_seam.tables_of(self._db)
+            old = dict(memory)
             for name in self._schema:
                 if name in fresh or name not in self._kept:
                     memory[name] = fresh.get(name, {})
@@ -279,7 +279,7 @@ class Store:
             for collection in self._collections.values():
                 collection.reindex()
             if self.changes is not None:
-                self.changes.replace(fresh, encoded)
+                self.changes.replace(self, old)
 
     def issue(self, collection: str, name: str) -> int:
         """The number of a new id from the counter ``name`` of ``collection``: the counter's
@@ -509,39 +509,3 @@ QUOTED = 200  # characters of a value or a checker's message a state refusal rep
 
 def _quote(value: Any) -> str:
     return shortened(repr(value), QUOTED)
-
-
-# --- the data file's snapshot ---------------------------------------------------------------
-
-
-class DataFile:
-    """One JSON file holding a snapshot of every namespace, written whole or not at all.
-
-    ``flush()`` encodes ``snapshot()`` (orjson; an ``orjson.Fragment`` inside is written
-    as it is) into a temporary file in the same folder, fsyncs it, renames it over the
-    target and fsyncs the folder, so a crash leaves the old file or the new one, never half
-    of one. The change log beside it is :mod:`emulator.persistence`'s.
-    """
-
-    def __init__(self, path: Path, snapshot: Callable[[], Any]) -> None:
-        self.path = path
-        self._snapshot = snapshot
-
-    def read(self) -> Any:
-        """The file's JSON, or None when there is no file; ValueError (naming the file)
-        when it is not JSON (NaN and Infinity included: state is plain JSON)."""
-        if not self.path.exists():
-            return None
-        if self.path.is_dir():
-            raise ValueError(f"{self.path}: is a folder, not a data file")
-        try:
-            return orjson.loads(self.path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"{self.path}: not a state file (not JSON: {exc})") from None
-
-    def flush(self) -> int:
-        """Write the snapshot; returns its size in bytes."""
-        payload = orjson.dumps(self._snapshot())
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path, lambda handle: handle.write(payload), binary=True)
-        return len(payload)

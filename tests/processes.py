@@ -4,6 +4,7 @@ fixture is in tests/conftest.py)."""
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -63,3 +64,11 @@ def venv_is_current() -> bool:
     import dev
 
     return dev.venv_ready("serve")
+
+
+def holds(data_file: Path, text: str) -> bool:
+    """Whether a document in a data file (a SQLite database, read as the sqlite3 tool would)
+    holds ``text``."""
+    with sqlite3.connect(f"file:{data_file}?mode=ro", uri=True) as db:
+        query = "SELECT count(*) FROM documents WHERE document LIKE ?"
+        return db.execute(query, (f"%{text}%",)).fetchone()[0] > 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tomllib
@@ -200,7 +201,7 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     assert written and version == f"profile-emulator {written.group(1)}\n"  # (the one place)
 
     # 3. serve with the shipped specs, fixtures and scenarios.
-    server = Serving(bin_dir, work, "--data-file", "state.json")
+    server = Serving(bin_dir, work, "--data-file", "state.db")
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             assert http.get("/_emulator/health").json() == {"status": "ok"}
@@ -233,7 +234,9 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     finally:
         server.kill()
     assert "Traceback" not in err, err
-    assert "ada@example.com" in (work / "state.json").read_text()
+    with sqlite3.connect(work / "state.db") as db:  # the data file, a SQLite database
+        found = db.execute("SELECT count(*) FROM documents WHERE document LIKE '%ada@example%'")
+        assert found.fetchone()[0] >= 1
 
     # 4. serve with a team's own fixtures folder (a relative path, from the team's folder).
     (work / "ours").mkdir()

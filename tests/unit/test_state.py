@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.state import DataFile, KeyedTable, Store
+from emulator.files import write_atomically
+from emulator.state import KeyedTable, Store
 
 SCHEMA = {"people": {"email": lambda d: d.get("email", "").lower() or None}, "other": {}}
 
@@ -110,24 +111,24 @@ def test_write_cost_does_not_copy_the_table():
     assert people._table.raw() is raw and len(raw) == 1000
 
 
-def test_data_file_writes_then_renames(tmp_path: Path):
+def test_a_file_written_atomically_leaves_no_temporary_file(tmp_path: Path):
     target = tmp_path / "state.json"
     data = {"version": 1, "namespaces": {"default": {"people": {"p1": {"email": "a@x.co"}}}}}
-    data_file = DataFile(target, lambda: data)
-    data_file.flush()
+    write_atomically(target, lambda handle: handle.write(json.dumps(data)))
     assert json.loads(target.read_text()) == data
     assert os.listdir(tmp_path) == ["state.json"]  # no temporary file left behind
 
 
-def test_data_file_failure_leaves_the_old_file_whole(tmp_path: Path):
+def test_a_failed_atomic_write_leaves_the_old_file_whole(tmp_path: Path):
     target = tmp_path / "state.json"
     target.write_text('{"version": 1, "namespaces": {}}')
 
-    def broken() -> dict:
-        return {"version": 1, "bad": object()}  # not JSON-serialisable: fails mid-write
+    def broken(handle) -> None:
+        handle.write('{"version": 1, "bad": ')
+        raise TypeError("not JSON-serialisable: fails mid-write")
 
     with pytest.raises(TypeError):
-        DataFile(target, broken).flush()
+        write_atomically(target, broken)
     assert json.loads(target.read_text()) == {"version": 1, "namespaces": {}}
     assert os.listdir(tmp_path) == ["state.json"]
 
