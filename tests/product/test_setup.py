@@ -91,7 +91,9 @@ def test_serve_then_build_from_a_fresh_checkout(tmp_path: Path) -> None:
 
     def has(module: str) -> bool:
         probe = [str(venv_python), "-c", f"import {module}"]
-        return subprocess.run(probe, capture_output=True).returncode == 0
+        # From a folder of its own: `-c` imports from the working directory first, and a
+        # checkout's build/ folder would pass for the build package.
+        return subprocess.run(probe, capture_output=True, cwd=tmp_path).returncode == 0
 
     assert has("uvicorn") and has("connexion")
     assert not has("pytest") and not has("playwright") and not has("build")  # serving only
