@@ -1,25 +1,29 @@
 #!/usr/bin/env python3
-"""Crash-loss bench for --data-file: how many acknowledged writes a SIGKILL loses, and how old.
+"""The data file's guarantees and costs, measured on real servers (bench/README.md, "The
+data file"):
 
-    .venv/bin/python bench/persistence.py [--rounds 20] [--profiles 100,10000]
-                                          [--modes default,always] [--root CHECKOUT]
-    python3 dev.py bench persistence [same options]
+    python3 dev.py bench persistence [--only kill,window,cost,throughput,exit]
+                                     [--before CHECKOUT] [--rounds N] [--quick]
 
-For each mode (`default`, `always` = `--fsync always`) and each state size (profiles stored
-in a namespace of their own before the rounds), it starts the real server
-(`python -m emulator.cli serve --data-file ...`), drives writes from several keep-alive
-clients (`POST /client/users`, each a fresh email, in namespace `load`), kills the server with
-SIGKILL at a random moment, restarts it on the same data file, reads the `load`
-namespace back and resets it (so the state stays the size asked). A write is
-*acknowledged* when its 201 was read whole; it is *lost* when its
-email is not in the restarted server's state. The *loss window* of a round is the time from
-the oldest lost write's acknowledgement to the kill (0 when nothing was lost). A restart that
-refuses the file is reported as such (the file must stay readable after any crash).
+- **kill**: SIGKILL loss. Per mode (`default`, `always` = `--fsync always`) and state size
+  (`--profiles`, stored in a namespace of their own), 4 keep-alive clients enrol members
+  (`POST /client/users`) until a SIGKILL at a random moment; the server restarts on the same
+  file and the emails it holds are compared with the 201s read. *Lost*: answered, not there.
+- **window**: the default mode's power-cut window. The server runs under strace, which
+  times its socket writes of a 2xx and its fsyncs of the data file (WAL or change log);
+  each answer's window is the time until the end of the first such fsync that starts after
+  it (an upper bound when the write reached the file before the answer, as with SQLite; a
+  lower bound when a thread writes it after, as with the JSON change log).
+- **cost**: a write's cost against the state's size: the valid loyalty PUT (wrk, 16
+  connections) on two servers with a data file, one holding 10k profiles, one 100k, in
+  interleaved rounds; req/s and CPU µs per call.
+- **throughput**: the same PUT without a data file, with one, and with `--fsync always`,
+  for this checkout and `--before`'s, in interleaved rounds.
+- **exit**: seconds from SIGTERM to the exit with ~600 MB of state (`--exit-mb`).
 
-`--root` runs another checkout's emulator (e.g. `git archive main | tar -x -C /tmp/before`)
-with this checkout's interpreter, for before/after figures in one run; a mode that checkout
-does not know (`always` before `--fsync` existed) is skipped. Figures go to stdout and, as
-JSON, to --out.
+`--before` runs another checkout's emulator (`git worktree add /tmp/before <commit>`) with
+this interpreter beside this one's, for before/after figures in one run. Servers run on
+core 0, wrk on core 1. Figures go to stdout and, as JSON, to `--out`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import http.client
 import json
 import os
 import random
+import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -37,18 +43,17 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
-from harness import servers  # bench/ is the script's folder, first on sys.path
+from harness import load, servers, workloads  # bench/ is the script's folder, on sys.path
+from harness.common import pin
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-LOAD_NS = "load"
-FILL_NS = "fill"
-START_TIMEOUT = 60.0
+LOAD_NS, FILL_NS = "load", "fill"
 PROFILE = {
     "firstName": "Ada",
     "lastName": "Lovelace",
@@ -56,121 +61,62 @@ PROFILE = {
     "gender": "F",
     "postalZipCode": "H0H 0H0",
 }
+TRACED = re.compile(
+    r"^\d+\s+(?P<at>\d+\.\d+) (?:(?P<call>fsync|fdatasync|write)\((?P<fd>\d+)<(?P<path>[^>]*)>"
+    r"(?:, \"(?P<data>[^\"]*))?|<\.\.\. (?P<resumed>fsync|fdatasync) resumed>)"
+)
 
 
-@dataclass
-class Round:
-    acknowledged: int
-    lost: int
-    window_ms: float  # kill time - acknowledgement of the oldest lost write
-    killed_after_s: float
-    restart_exit: int | None = None  # the exit status when the restart refused the file
+class Emulator:
+    """One `profile-emulator serve` of a checkout, on a free port read from its port file."""
 
-
-@dataclass
-class Cell:
-    mode: str
-    profiles: int
-    rounds: list[Round] = field(default_factory=list)
-    skipped: str | None = None
-
-    def summary(self) -> dict[str, Any]:
-        windows = [r.window_ms for r in self.rounds]
-        return {
-            "mode": self.mode,
-            "profiles": self.profiles,
-            "rounds": len(self.rounds),
-            "acknowledged": sum(r.acknowledged for r in self.rounds),
-            "lost": sum(r.lost for r in self.rounds),
-            "rounds_with_loss": sum(1 for r in self.rounds if r.lost),
-            "window_ms_max": max(windows, default=0.0),
-            "window_ms_median": statistics.median(windows) if windows else 0.0,
-            "unreadable": sum(1 for r in self.rounds if r.restart_exit is not None),
-            "skipped": self.skipped,
-        }
-
-
-class Server:
-    """One `profile-emulator serve` process on a free port (read from its --port-file)."""
-
-    def __init__(self, root: Path, python: str, data_file: Path, mode: str, logs: Path) -> None:
-        self.port_file = data_file.parent / f"port-{uuid.uuid4().hex[:8]}"
-        args = [
-            python,
-            "-m",
-            "emulator.cli",
-            "serve",
-            "--port",
-            "0",
-            "--port-file",
-            str(self.port_file),
-            "--data-file",
-            str(data_file),
-            "--quiet",
-        ]
-        if mode == "always":
-            args += ["--fsync", "always"]
-        env = {**os.environ, "PYTHONPATH": str(root)}
-        self.err = logs.open("ab")
+    def __init__(
+        self, root: Path, args: list[str], work: Path, prefix: list[str] | None = None
+    ) -> None:
+        self.port_file = work / f"port-{uuid.uuid4().hex[:8]}"
+        self.err = (work / "stderr.txt").open("ab")
+        command = [sys.executable, "-m", "emulator.cli", "serve", "--port", "0", "--quiet"]
         self.proc = subprocess.Popen(
-            args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=self.err
+            [*(prefix or pin(0)), *command, "--port-file", str(self.port_file), *args],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            stdout=subprocess.DEVNULL,
+            stderr=self.err,
         )
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + 120
         while not self.port_file.exists():
-            if self.proc.poll() is not None:
-                self.err.close()
-                raise Refused(self.proc.returncode)
-            if time.monotonic() > deadline:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.kill()
-                raise RuntimeError("the emulator did not start")
+                tail = (work / "stderr.txt").read_text(errors="replace")[-600:]
+                raise RuntimeError(f"the emulator did not start: {tail}")
             time.sleep(0.02)
-        self.port = int(self.port_file.read_text())
+        self.url = f"http://{HOST}:{int(self.port_file.read_text())}"
+        self.pid = self.proc.pid  # the emulator's (strace's child, under strace)
+        if prefix is not None and "strace" in prefix:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+            self.pid = int(children[0])
 
     def kill(self) -> float:
         """SIGKILL; the moment it was sent (monotonic)."""
         at = time.monotonic()
-        self.proc.send_signal(signal.SIGKILL)
+        self.proc.kill()
         self.proc.wait()
         self.err.close()
         self.port_file.unlink(missing_ok=True)
         return at
 
-    def stop(self) -> None:
-        servers.terminate(self.proc)
+    def stop(self) -> tuple[float, int]:
+        """SIGTERM; (seconds until the exit, exit status)."""
+        at = time.monotonic()
+        os.kill(self.pid, signal.SIGTERM)
+        status = self.proc.wait(timeout=300)
+        took = time.monotonic() - at
         self.err.close()
+        return took, status
 
 
-class Refused(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-def call(
-    port: int,
-    method: str,
-    path: str,
-    body: Any = None,
-    namespace: str = LOAD_NS,
-    timeout: float = 120.0,
-) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        payload = None if body is None else orjson.dumps(body)
-        conn.request(
-            method,
-            path,
-            body=payload,
-            headers={"Content-Type": "application/json", "X-Emulator-Namespace": namespace},
-        )
-        answer = conn.getresponse()
-        return answer.status, answer.read()
-    finally:
-        conn.close()
-
-
-def fill_state(port: int, profiles: int) -> None:
-    """`profiles` loyalty accounts in namespace `fill`, through a state snapshot."""
+def fill(url: str, profiles: int, namespace: str = FILL_NS) -> None:
+    """`profiles` loyalty accounts in `namespace`, through a state snapshot."""
     accounts = {}
     for n in range(profiles):
         account_id = str(2_000_000_000 + n)
@@ -180,32 +126,30 @@ def fill_state(port: int, profiles: int) -> None:
             "emd": {},
             "profile": {
                 **PROFILE,
-                "email": f"fill-{n}@bench.example",
+                "email": f"{namespace}-{n}@bench.example",
                 "phoneNumber": f"555{n:07d}",
                 "city": "Montreal",
-                "address1": f"{n} Rue Sainte-Catherine",
+                "street": f"{n} Rue Sainte-Catherine",
             },
         }
-    state = {
-        "loyalty.accounts": accounts,
-        "loyalty.sessions": {},
-        "loyalty.emdKeys": {},
-        "loyalty.counters": {"accounts": {"next": 1000}},
-    }
-    status, body = call(port, "PUT", "/_emulator/state", state, namespace=FILL_NS)
-    if status != 204:
-        raise RuntimeError(f"filling the state answered {status}: {body[:200]!r}")
+    state = {"loyalty.accounts": accounts, "loyalty.counters": {"accounts": {"next": 1000}}}
+    r = httpx.put(
+        url + "/_emulator/state",
+        content=orjson.dumps(state),
+        headers={"Content-Type": "application/json", "X-Emulator-Namespace": namespace},
+        timeout=600,
+    )
+    if r.status_code != 204:
+        raise RuntimeError(f"filling the state answered {r.status_code}: {r.text[:200]}")
 
 
-def stored_emails(port: int) -> set[str]:
-    status, body = call(port, "GET", "/_emulator/state")
-    if status != 200:
-        raise RuntimeError(f"GET /_emulator/state answered {status}")
-    accounts = orjson.loads(body).get("loyalty.accounts", {})
+def stored_emails(url: str) -> set[str]:
+    r = httpx.get(url + "/_emulator/state", headers={"X-Emulator-Namespace": LOAD_NS}, timeout=60)
+    accounts = r.json().get("loyalty.accounts", {})
     return {(doc.get("profile") or {}).get("email") for doc in accounts.values()}
 
 
-def writer(port: int, tag: str, stop: threading.Event, acked: list[tuple[str, float]]) -> None:
+def enrol(port: int, tag: str, stop: threading.Event, acked: list[tuple[str, float]]) -> None:
     """Enrol members one after another on one keep-alive connection until it breaks."""
     conn = http.client.HTTPConnection(HOST, port, timeout=30)
     n = 0
@@ -229,151 +173,293 @@ def writer(port: int, tag: str, stop: threading.Event, acked: list[tuple[str, fl
         conn.close()
 
 
-def run_cell(cell: Cell, args: argparse.Namespace, work: Path, rng: random.Random) -> None:
-    data_file = work / f"{cell.mode}-{cell.profiles}" / "state.json"
-    data_file.parent.mkdir(parents=True)
-    logs = work / f"{cell.mode}-{cell.profiles}.stderr.txt"
-    try:
-        server = Server(args.root, args.python, data_file, cell.mode, logs)
-    except Refused as exc:
-        cell.skipped = f"the server refused to start (exit {exc.status}; see {logs})"
-        return
-    fill_state(server.port, cell.profiles)
-    for number in range(args.rounds):
-        stop = threading.Event()
-        acked: list[tuple[str, float]] = []
-        tag = f"r{number}-{uuid.uuid4().hex[:6]}"
+def load_for(port: int, seconds: float, clients: int = 4) -> list[tuple[str, float]]:
+    stop, acked = threading.Event(), []
+    tag = uuid.uuid4().hex[:6]
+    threads = [
+        threading.Thread(target=enrol, args=(port, f"{tag}-{c}", stop, acked))
+        for c in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return acked
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+# --- kill ---------------------------------------------------------------------------------
+
+
+def kill_cell(root: Path, mode: str, profiles: int, args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="kill-", dir=args.work))
+    options = ["--data-file", str(work / "state.db")] + (
+        ["--fsync", "always"] if mode == "always" else []
+    )
+    rng = random.Random(args.seed)
+    server = Emulator(root, options, work)
+    fill(server.url, profiles)
+    acknowledged = lost = rounds_lost = 0
+    windows = []
+    for _ in range(args.rounds):
+        stop, acked = threading.Event(), []
+        port = port_of(server.url)
         threads = [
-            threading.Thread(target=writer, args=(server.port, f"{tag}-{c}", stop, acked))
-            for c in range(args.clients)
+            threading.Thread(target=enrol, args=(port, uuid.uuid4().hex[:8], stop, acked))
+            for _ in range(4)
         ]
-        started = time.monotonic()
         for thread in threads:
             thread.start()
-        time.sleep(rng.uniform(args.min_s, args.max_s))
+        time.sleep(rng.uniform(0.3, 1.5))
         killed_at = server.kill()
         stop.set()
         for thread in threads:
             thread.join()
-        try:
-            server = Server(args.root, args.python, data_file, cell.mode, logs)
-        except Refused as exc:
-            cell.rounds.append(Round(len(acked), len(acked), 0.0, killed_at - started, exc.status))
-            return
-        present = stored_emails(server.port)
-        # The load namespace starts each round empty, so the state stays the size asked.
-        status, _ = call(server.port, "POST", "/_emulator/reset")
-        if status != 204:
-            raise RuntimeError(f"POST /_emulator/reset answered {status}")
-        lost = [at for email, at in acked if email not in present]
-        # A write answered in the instant between the clock read and the signal counts 0.
-        window = max(0.0, (killed_at - min(lost)) * 1000) if lost else 0.0
-        cell.rounds.append(
-            Round(len(acked), len(lost), round(window, 1), round(killed_at - started, 3))
-        )
-        print(
-            f"  {cell.mode:7} {cell.profiles:>6} round {number + 1:2}: acknowledged "
-            f"{len(acked):5}, lost {len(lost):4}, window {window:7.1f} ms",
-            flush=True,
-        )
+        server = Emulator(root, options, work)
+        present = stored_emails(server.url)
+        httpx.post(server.url + "/_emulator/reset", headers={"X-Emulator-Namespace": LOAD_NS})
+        missing = [at for email, at in acked if email not in present]
+        acknowledged += len(acked)
+        lost += len(missing)
+        rounds_lost += bool(missing)
+        windows.append(max(0.0, (killed_at - min(missing)) * 1000) if missing else 0.0)
     server.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "acknowledged": acknowledged,
+        "lost": lost,
+        "rounds_with_loss": rounds_lost,
+        "window_ms_max": round(max(windows), 1),
+    }
 
 
-def knows_fsync(root: Path, python: str) -> bool:
-    done = subprocess.run(
-        [python, "-m", "emulator.cli", "serve", "--help"],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        capture_output=True,
-        text=True,
-        timeout=60,
+# --- window -------------------------------------------------------------------------------
+
+
+def window(root: Path, args: argparse.Namespace) -> dict[str, Any]:
+    if shutil.which("strace") is None:
+        return {"skipped": "strace is not installed"}
+    work = Path(tempfile.mkdtemp(prefix="window-", dir=args.work))
+    trace = work / "trace"
+    prefix = [
+        *pin(0),
+        "strace",
+        "-f",
+        "-ttt",
+        "-T",
+        "-y",
+        "-s",
+        "12",
+        "--seccomp-bpf",
+        "-e",
+        "trace=fsync,fdatasync,write",
+        "-e",
+        "signal=none",
+        "-o",
+        str(trace),
+    ]
+    data_file = work / "state.db"
+    server = Emulator(root, ["--data-file", str(data_file)], work, prefix=prefix)
+    load_for(port_of(server.url), args.window_s)
+    server.stop()
+    answers, syncs, started = [], [], {}
+    for line in trace.read_text(errors="replace").splitlines():
+        match = TRACED.match(line)
+        if match is None:
+            continue
+        at = float(match["at"])
+        if match["resumed"]:
+            begun = started.pop(line.split()[0], None)
+            if begun is not None:
+                syncs.append((begun, at))
+        elif match["call"] == "write":
+            if (match["data"] or "").startswith("HTTP/1.1 2"):
+                answers.append(at)
+        elif match["path"].startswith(str(data_file)) and not match["path"].endswith("-shm"):
+            took = re.search(r"<(\d+\.\d+)>$", line)
+            if took is None:  # unfinished: its end is on the line that resumes it
+                started[line.split()[0]] = at
+            else:
+                syncs.append((at, at + float(took.group(1))))
+    syncs.sort()
+    windows = []
+    for answer in answers:
+        after = next((end for begin, end in syncs if begin >= answer), None)
+        if after is not None:
+            windows.append((after - answer) * 1000)
+    shutil.rmtree(work, ignore_errors=True)
+    if not windows:
+        return {"skipped": "no answer or fsync traced"}
+    windows.sort()
+    return {
+        "answers": len(windows),
+        "fsyncs": len(syncs),
+        "window_ms_max": round(windows[-1], 1),
+        "window_ms_p99": round(windows[int(len(windows) * 0.99)], 1),
+        "window_ms_median": round(statistics.median(windows), 1),
+    }
+
+
+# --- cost and throughput ------------------------------------------------------------------
+
+
+def valid_put(url: str) -> load.Req:
+    with httpx.Client(base_url=url, timeout=60) as client:
+        return workloads.loyalty_setup(client, workloads.Workload("loyalty_valid", "loyalty"))
+
+
+def interleaved(
+    servers_: dict[str, Emulator], rounds: int, seconds: int
+) -> dict[str, dict[str, Any]]:
+    """wrk's valid PUT @16 on each server in turn, `rounds` times: medians of req/s and
+    of CPU µs per call (the server's user + system time over the calls answered)."""
+    requests = {name: valid_put(server.url) for name, server in servers_.items()}
+    for name, server in servers_.items():
+        load.run(server.url, requests[name], 16, 1)  # warm-up
+    figures: dict[str, dict[str, list[float]]] = {name: {"rps": [], "cpu": []} for name in servers_}
+    order = list(servers_.items())
+    for number in range(rounds):
+        for name, server in order if number % 2 == 0 else order[::-1]:  # no place favoured
+            cpu = servers.cpu_seconds(server.pid) or 0.0
+            cell = load.run(server.url, requests[name], 16, seconds)
+            spent = (servers.cpu_seconds(server.pid) or 0.0) - cpu
+            if cell["status_4xx_5xx"] or cell["socket_errors"]:
+                raise RuntimeError(f"{name}: errors under load: {cell}")
+            figures[name]["rps"].append(cell["rps"])
+            figures[name]["cpu"].append(spent / cell["requests"] * 1e6)
+    return {
+        name: {
+            "rps": round(statistics.median(f["rps"]), 1),
+            "cpu_us_per_call": round(statistics.median(f["cpu"]), 1),
+            "rounds_rps": f["rps"],
+        }
+        for name, f in figures.items()
+    }
+
+
+def cost(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="cost-", dir=args.work))
+    running = {}
+    for profiles in (10_000, 100_000):
+        server = Emulator(REPO, ["--data-file", str(work / f"{profiles}.db")], work)
+        fill(server.url, profiles)
+        running[f"{profiles} profiles"] = server
+    try:
+        found = interleaved(running, args.rounds, args.seconds)
+    finally:
+        for server in running.values():
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    small, large = found["10000 profiles"], found["100000 profiles"]
+    found["ratio 100k/10k"] = {
+        "rps": round(large["rps"] / small["rps"], 3),
+        "cpu_us_per_call": round(large["cpu_us_per_call"] / small["cpu_us_per_call"], 3),
+    }
+    return found
+
+
+def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="throughput-", dir=args.work))
+    codes = {"after": REPO, **({"before": args.before} if args.before else {})}
+    running = {}
+    for code, root in codes.items():
+        for mode, extra in (("none", []), ("default", []), ("always", ["--fsync", "always"])):
+            if mode == "none" and code == "before":
+                continue  # the same code path without a data file
+            data = [] if mode == "none" else ["--data-file", str(work / f"{code}-{mode}.db")]
+            running[f"{code} {mode}"] = Emulator(root, data + extra, work)
+    try:
+        found = interleaved(running, args.rounds, args.seconds)
+    finally:
+        for server in running.values():
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    ratios = {}
+    for mode in ("default", "always"):
+        if f"before {mode}" in found:
+            ratios[f"{mode}: after/before"] = round(
+                found[f"after {mode}"]["rps"] / found[f"before {mode}"]["rps"], 3
+            )
+        ratios[f"{mode}: after/none"] = round(
+            found[f"after {mode}"]["rps"] / found["after none"]["rps"], 3
+        )
+    found["ratios (req/s)"] = ratios
+    return found
+
+
+# --- exit ---------------------------------------------------------------------------------
+
+
+def exit_time(root: Path, args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="exit-", dir=args.work))
+    server = Emulator(root, ["--data-file", str(work / "state.db")], work)
+    namespaces = 0
+    while (servers.rss_mb(server.pid) or 0) < args.exit_mb:
+        fill(server.url, 50_000, namespace=f"big-{namespaces}")
+        namespaces += 1
+    rss = servers.rss_mb(server.pid)
+    httpx.post(  # one write after the filling, to be flushed at the stop
+        server.url + "/client/users", json={**PROFILE, "email": "last@bench.example"}
     )
-    return "--fsync" in done.stdout
+    took, status = server.stop()
+    size = sum(p.stat().st_size for p in work.iterdir() if p.name.startswith("state.db"))
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "rss_mb": rss,
+        "profiles": namespaces * 50_000,
+        "exit_s": round(took, 2),
+        "status": status,
+        "file_mb": round(size / 1e6),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=20, help="kills per cell (default 20)")
-    parser.add_argument(
-        "--profiles",
-        default="100,10000",
-        help="profiles stored before the rounds, comma-separated (default 100,10000)",
-    )
-    parser.add_argument(
-        "--modes",
-        default="default,always",
-        help="default and/or always (--fsync always); default both",
-    )
-    parser.add_argument("--clients", type=int, default=4, help="concurrent writers (default 4)")
-    parser.add_argument(
-        "--min-s", type=float, default=0.3, help="earliest kill after the load starts"
-    )
-    parser.add_argument(
-        "--max-s", type=float, default=1.5, help="latest kill after the load starts"
-    )
-    parser.add_argument("--root", type=Path, default=REPO, help="the checkout whose emulator runs")
-    parser.add_argument("--python", default=sys.executable, help="the interpreter (with the deps)")
+    parser.add_argument("--only", default="kill,window,cost,throughput,exit")
+    parser.add_argument("--before", type=Path, help="another checkout, measured beside this one")
+    parser.add_argument("--rounds", type=int, default=10, help="kills per cell, wrk rounds")
+    parser.add_argument("--seconds", type=int, default=3, help="per wrk run")
+    parser.add_argument("--profiles", default="10000,100000", help="kill: stored profiles")
+    parser.add_argument("--modes", default="default,always", help="kill: default and/or always")
+    parser.add_argument("--window-s", type=float, default=5.0, help="window: seconds of load")
+    parser.add_argument("--exit-mb", type=float, default=600.0, help="exit: RSS to reach")
     parser.add_argument("--seed", type=int, default=1, help="of the kill moments")
-    parser.add_argument("--quick", action="store_true", help="5 rounds per cell")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, 2 s runs")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "persistence.json")
     args = parser.parse_args(argv)
-    args.root = args.root.resolve()
     if args.quick:
-        args.rounds = min(args.rounds, 5)
-    rng = random.Random(args.seed)
-    fsync = knows_fsync(args.root, args.python)
-    cells = [
-        Cell(mode, int(profiles))
-        for mode in args.modes.split(",")
-        for profiles in args.profiles.split(",")
-    ]
+        args.rounds, args.seconds = min(args.rounds, 3), 2
+    if args.before:
+        args.before = args.before.resolve()
+    codes = {"after": REPO, **({"before": args.before} if args.before else {})}
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="persistence-bench-") as tmp:
-        for cell in cells:
-            if cell.mode == "always" and not fsync:
-                cell.skipped = f"{args.root} has no --fsync option"
-                continue
-            print(f"{cell.mode} mode, {cell.profiles} profiles stored:", flush=True)
-            run_cell(cell, args, Path(tmp), rng)
-        logs = {p.name: p.read_text(errors="replace")[-2000:] for p in Path(tmp).glob("*.txt")}
-    print(
-        f"\n{'mode':8} {'profiles':>8} {'acked':>7} {'lost':>6} {'rounds lost':>11} "
-        f"{'window max ms':>13} {'median ms':>9}  note"
-    )
-    for cell in cells:
-        s = cell.summary()
-        note = s["skipped"] or (
-            f"{s['unreadable']} restart(s) refused the file" if s["unreadable"] else ""
-        )
-        print(
-            f"{s['mode']:8} {s['profiles']:>8} {s['acknowledged']:>7} {s['lost']:>6} "
-            f"{s['rounds_with_loss']:>11} {s['window_ms_max']:>13.1f} "
-            f"{s['window_ms_median']:>9.1f}  {note}"
-        )
-    targets = [c.summary() for c in cells if not c.skipped]
-    for s in targets:
-        if s["mode"] == "default" and s["profiles"] >= 10_000:
-            verdict = "MET" if s["window_ms_max"] <= 100 and not s["unreadable"] else "NOT MET"
-            print(
-                f"target: default mode, {s['profiles']} profiles, loss window <= 100 ms: {verdict}"
-            )
-        if s["mode"] == "always":
-            verdict = "MET" if s["lost"] == 0 and not s["unreadable"] else "NOT MET"
-            print(f"target: --fsync always, {s['profiles']} profiles, 0 lost: {verdict}")
+        args.work = Path(tmp)
+        for part in args.only.split(","):
+            print(f"-- {part}", flush=True)
+            if part == "kill":
+                results[part] = {
+                    f"{code} {mode} {profiles}": kill_cell(root, mode, int(profiles), args)
+                    for code, root in codes.items()
+                    for mode in args.modes.split(",")
+                    for profiles in args.profiles.split(",")
+                }
+            elif part == "window":
+                results[part] = {code: window(root, args) for code, root in codes.items()}
+            elif part == "cost":
+                results[part] = cost(args)
+            elif part == "throughput":
+                results[part] = throughput(args)
+            elif part == "exit":
+                results[part] = {code: exit_time(root, args) for code, root in codes.items()}
+            print(json.dumps(results[part], indent=1), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {
-                "root": str(args.root),
-                "rounds": args.rounds,
-                "clients": args.clients,
-                "cells": [
-                    {**c.summary(), "per_round": [asdict(r) for r in c.rounds]} for c in cells
-                ],
-                "stderr_tails": logs,
-            },
-            indent=2,
-        )
-    )
+    args.out.write_text(json.dumps({"argv": sys.argv[1:], **results}, indent=2))
     print(f"(JSON: {args.out})")
     return 0
 

@@ -98,7 +98,7 @@ run_err="$("${PODMAN[@]}" run --rm --network=none "${LIMITS[@]}" "$BASE_IMAGE" p
 PY="$ROOT/.venv/bin/python"
 if [ ! -x "$PY" ]; then
     say "no .venv yet: creating it as dev.py does"
-    (cd "$ROOT" && python3 -c 'import dev; dev.ensure_venv()')
+    (cd "$ROOT" && python3 -c 'import dev; dev.ensure_venv("serve")')
 fi
 py_version="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 [ "$py_version" = "$SUITE_PYTHON" ] || {

@@ -13,6 +13,7 @@ from emulator import connexion_seam, control, resources, specs
 from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
 from emulator.errors import PlainErrors
+from emulator.faults import MAX_RULES
 from emulator.middleware import API, Dispatcher, EmulatorApp, Handler
 from emulator.runtime import HOLD_SECONDS, JOURNAL_BYTES, JOURNAL_SIZE, MAX_NAMESPACES, Runtime
 from emulator.vendors import VENDORS
@@ -30,6 +31,7 @@ def create_app(
     journal_size: int = JOURNAL_SIZE,
     journal_bytes: int = JOURNAL_BYTES,
     max_namespaces: int = MAX_NAMESPACES,
+    max_rules: int = MAX_RULES,
     hold_seconds: float = HOLD_SECONDS,
     clock: Clock | None = None,
     vendors: tuple[Vendor, ...] | None = None,
@@ -39,7 +41,8 @@ def create_app(
 
     ``control_token``: when set, control calls (health excepted) need it. ``journal_size``
     and ``journal_bytes``: vendor calls, and bytes, kept per namespace. ``max_namespaces``:
-    namespaces kept at once (0: no cap). ``hold_seconds``: the `timeout` fault's cap.
+    namespaces kept at once (0: no cap). ``max_rules``: fault rules each namespace holds
+    at once (0: no cap). ``hold_seconds``: the `timeout` fault's cap.
     ``clock``: the fault engine's time and the journal's durations (a ``clock.ManualClock``
     in tests of delays).
     ``vendors``: the vendor APIs to serve (all the emulator ships, ``VENDORS``, by default).
@@ -54,6 +57,7 @@ def create_app(
         journal_size=journal_size,
         journal_bytes=journal_bytes,
         max_namespaces=max_namespaces,
+        max_rules=max_rules,
         hold_seconds=hold_seconds,
         clock=clock,
         fsync=fsync,
@@ -61,9 +65,15 @@ def create_app(
     )
     controls = control.ControlAPI(runtime)
     # One record per API: the vendors, then the control API (its own prefix, error shape,
-    # token guard and body cap; EmulatorApp keeps it out of the journal and the fault rules).
+    # token guard and body caps; EmulatorApp keeps it out of the journal and the fault rules).
     apis = [
-        API(vendor.name, vendor.prefix, vendor, _handlers(vendor.spec, vendor.handler))
+        API(
+            vendor.name,
+            vendor.prefix,
+            vendor,
+            _handlers(vendor.spec, vendor.handler),
+            max_body=specs.body_limits(vendor.spec),
+        )
         for vendor in vendors
     ]
     apis.append(
@@ -74,7 +84,8 @@ def create_app(
             _handlers(control.SPEC, controls.handler),
             vendor=False,
             guard=control.token_guard(control_token) if control_token else None,
-            max_body=control.MAX_BODY_BYTES,
+            max_body=specs.body_limits(control.SPEC),
+            too_large=control.too_large,
             nesting={"/_emulator/state": control.STATE_NESTING},
         )
     )

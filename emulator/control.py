@@ -19,8 +19,15 @@ from typing import Any
 from jsonschema.exceptions import best_match
 
 from emulator import docs, faults, specs, ui
-from emulator.errors import PlainErrors, RequestInvalid, VendorError, bad_request, not_found
-from emulator.faults import MAX_NESTING, FaultRule, RuleError, describe
+from emulator.errors import (
+    EmulatedError,
+    PlainErrors,
+    RequestInvalid,
+    VendorError,
+    bad_request,
+    not_found,
+)
+from emulator.faults import MAX_NESTING, FaultRule, RuleError, TooManyRules, describe
 from emulator.reply import Reply
 from emulator.runtime import Namespace, RequestContext, Runtime
 from emulator.specs import handler_name
@@ -32,8 +39,6 @@ SPEC = "control.yaml"
 # The dashboard's files hold no data either (emulator/ui): its script calls the API with the token.
 OPEN_PATHS = frozenset({"/_emulator/health"}) | docs.OPEN_PATHS | ui.OPEN_PATHS
 OPEN_PREFIXES = docs.OPEN_PREFIXES + ui.OPEN_PREFIXES
-# A state snapshot of 100k profiles is ~40 MB: control calls may carry far more than a vendor call.
-MAX_BODY_BYTES = 256 * 1024 * 1024
 # A snapshot's documents sit two levels down ({collection: {key: document}}), and a stored
 # document nests a level deeper than the vendor call that wrote it: a snapshot may nest twice
 # a call's bound, which still leaves orjson (255 levels) room for the data file's own levels.
@@ -47,6 +52,23 @@ UNAUTHORIZED = VendorError(
     },
     {"WWW-Authenticate": 'Bearer realm="profile-emulator"'},
 )
+
+
+def too_many_rules(namespace: Namespace, exc: TooManyRules) -> EmulatedError:
+    """A rule (or a scenario's rules) the namespace has no room for: 409, until some go."""
+    detail = f"Namespace {namespace.name!r} {exc}"
+    return EmulatedError(VendorError(409, {"error": "too_many_rules", "detail": detail}))
+
+
+def too_large(limit: int) -> VendorError:
+    """A body over its operation's cap (control.yaml's `x-max-body-bytes`), refused unparsed."""
+    return VendorError(
+        413,
+        {
+            "error": "payload_too_large",
+            "detail": f"Request body too large: this call takes at most {limit} bytes",
+        },
+    )
 
 
 FREE_SLICE = 1000  # documents freed per turn of the event loop after a reset (~0.5 ms)
@@ -212,6 +234,8 @@ class ControlAPI:
             rule = FaultRule.parse(ctx.body, known_errors=self.runtime.contract)
             await ctx.checked()  # the spec's words for what parse let through
             rule_id = ctx.namespace.faults.add(rule)
+        except TooManyRules as exc:
+            raise too_many_rules(ctx.namespace, exc) from None
         except RuleError as exc:
             raise bad_request(str(exc)) from None
         return Reply(201, {"id": rule_id})
@@ -262,7 +286,10 @@ class ControlAPI:
             rules = self.runtime.scenarios[name].parse_rules(known_errors=self.runtime.contract)
         except RuleError as exc:  # e.g. it names an error of a vendor this server lacks
             raise bad_request(str(exc)) from None
-        ctx.namespace.faults.activate(name, rules)
+        try:
+            ctx.namespace.faults.activate(name, rules)
+        except TooManyRules as exc:
+            raise too_many_rules(ctx.namespace, exc) from None
         return Reply(200, {**listing, "active": True})
 
     async def deactivate_scenario(self, ctx: RequestContext) -> Reply:
@@ -329,13 +356,12 @@ class ControlAPI:
         """PUT /_emulator/state: restore a snapshot (collections left out are emptied)."""
         await ctx.checked()
         try:
-            encoded = self.runtime.check_state(ctx.body)  # the one state schema
+            self.runtime.check_state(ctx.body)  # the one state schema
         except ValueError as exc:
             raise bad_request(str(exc)) from None
         # The parsed body belongs to this call alone: the store takes it as is (no deep
-        # copy, and nothing of 10k documents left to free after the answer); the data
-        # file's change log takes the JSON the check already made.
-        ctx.namespace.store.restore(ctx.body, copied=True, encoded=encoded)
+        # copy, and nothing of 10k documents left to free after the answer).
+        ctx.namespace.store.restore(ctx.body, copied=True)
         return Reply(204)
 
     async def get_config(self, ctx: RequestContext) -> Reply:

@@ -17,6 +17,7 @@ subject to fault rules.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -38,7 +39,7 @@ from emulator.errors import (
 )
 from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
-from emulator.persistence import NotPersisted, Persistence
+from emulator.persistence import NotPersisted
 from emulator.reply import Reply, messages
 from emulator.runtime import (
     CONTEXT,
@@ -63,13 +64,18 @@ log = logging.getLogger("emulator")
 access_log = logging.getLogger("emulator.access")
 Handler = Callable[[RequestContext], Awaitable["Reply"]]
 Guard = Callable[[str, Mapping[str, str]], "VendorError | None"]  # (path, headers) -> refusal
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024  # a call's body cap, unless its operation sets its own
+# A JSON body larger than this (only an operation with a larger cap of its own takes one: a
+# state snapshot) is parsed in a worker thread, and so is the walk that bounds its nesting
+# (~20 ms a MB, in Python: other clients are answered in between). orjson's parse (~15 ms a
+# MB) keeps the GIL wherever it runs: the operation's cap bounds that pause.
+PARSED_ON_LOOP_BYTES = MAX_BODY_BYTES
 
 
 @dataclass(frozen=True)
 class API:
     """One API the app serves: where it is mounted, how it words its errors, who may call it,
-    its body cap and its handlers (operationId -> handler; the spec's operations, each one)."""
+    its body caps and its handlers (operationId -> handler; the spec's operations, each one)."""
 
     name: str
     prefix: str  # the URL path prefix that is this API's alone, e.g. "/client/"
@@ -77,7 +83,11 @@ class API:
     handlers: Mapping[str, Handler]
     vendor: bool = True  # a vendor API: its calls are journaled and fault rules act on them
     guard: Guard | None = None  # (path, headers) -> a refusal, e.g. the control token
-    max_body: int = MAX_BODY_BYTES
+    # (METHOD, path) -> the body cap of the operation there, where its spec sets its own
+    # (`x-max-body-bytes`, specs.body_limits); any other call's is MAX_BODY_BYTES.
+    max_body: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # The refusal of a body over a cap, given that cap (None: the shape's `too_large`).
+    too_large: Callable[[int], VendorError] | None = None
     # path -> its own bound on a JSON body's nesting instead of MAX_NESTING (a state snapshot)
     nesting: Mapping[str, int] = field(default_factory=dict)
 
@@ -189,7 +199,11 @@ class EmulatorApp:
         scope[SERVER_SEND] = send
         raw = b""
         try:
-            limit = mounted.max_body if mounted else MAX_BODY_BYTES
+            limit = (
+                mounted.max_body.get((scope["method"], scope["path"]), MAX_BODY_BYTES)
+                if mounted
+                else MAX_BODY_BYTES
+            )
             message = await receive()
             if message["type"] == "http.request" and not message.get("more_body", False):
                 raw = message.get("body", b"")  # the usual case: the whole body in one message
@@ -199,23 +213,23 @@ class EmulatorApp:
                 raw = await self._read_rest(message, receive, limit)
             if raw is _GONE:
                 return  # the client left before its body was whole: nothing is applied
-            if raw is None:
-                await answer(Reply.of(shape.too_large))
+            if raw is None:  # refused before any of it is parsed
+                too_large = mounted.too_large if mounted else None
+                await answer(Reply.of(too_large(limit) if too_large else shape.too_large))
                 return
             ctx.raw_body = raw
             if raw and "content-length" not in headers:
                 # A chunked body: say its length, as Connexion judges "no body" by this header.
                 scope["headers"] = [*scope["headers"], (b"content-length", str(len(raw)).encode())]
             if raw and "json" in headers.get("content-type", "application/json").lower():
-                try:
-                    ctx.body, ctx.body_parsed = parse_json(raw), True
-                except RequestInvalid:
-                    pass  # the body validator reports it in the vendor's words
-                if ctx.body_parsed and mounted is not None:
-                    # Refused once routed, as the spec's failures are (connexion_seam).
-                    ctx.refused = _nesting_refusal(
-                        mounted.nesting.get(scope["path"], MAX_NESTING), raw, ctx.body
-                    )
+                # A body nested too deep is refused once routed, as the spec's failures are
+                # (connexion_seam); a path of no API is refused anyway.
+                nesting = mounted.nesting.get(scope["path"], MAX_NESTING) if mounted else None
+                if len(raw) > PARSED_ON_LOOP_BYTES:
+                    parsed = await asyncio.to_thread(_parsed, raw, nesting)
+                else:
+                    parsed = _parsed(raw, nesting)
+                ctx.body, ctx.body_parsed, ctx.refused = parsed
             # The body is the context's (ctx.raw_body): what the server's receive gives from
             # now on is what follows it (a disconnect), which is what the faults watch for.
             await self.app(scope, receive, send_)
@@ -351,6 +365,17 @@ class EmulatorApp:
 _GONE: Any = object()  # _read_rest: the client hung up before the body was whole
 
 
+def _parsed(raw: bytes, nesting: int | None) -> tuple[Any, bool, RequestInvalid | None]:
+    """A JSON body: (the document, whether it parsed, its refusal when nested deeper than
+    ``nesting``). One that does not parse is left to the body validator, which reports it
+    in the vendor's words."""
+    try:
+        body = parse_json(raw)
+    except RequestInvalid:
+        return None, False, None
+    return body, True, None if nesting is None else _nesting_refusal(nesting, raw, body)
+
+
 def _nesting_refusal(limit: int, raw: bytes, body: Any) -> RequestInvalid | None:
     """A body nested deeper than any call needs (MAX_NESTING, or the path's own bound): what
     is stored is written back out as JSON, and orjson writes 255 levels at most, so deeper
@@ -401,15 +426,6 @@ def verdict(shape: ErrorShape, failure: RequestInvalid) -> VendorError | None:
     return error or shape.internal_error
 
 
-async def _durable(ctx: RequestContext, persistence: Persistence) -> None:
-    """``--fsync always``: the call wrote, so it is answered once that is on disk; when the
-    disk cannot take it, the call is not acknowledged (the API's internal error)."""
-    try:
-        await persistence.durable(persistence.appended)
-    except NotPersisted:
-        raise EmulatedError(ctx.shape.internal_error) from None
-
-
 class Dispatcher:
     """The innermost app: (api, operationId) -> handler; the one place fault rules are
     decided; and the one place a call's spec failure becomes its API's error.
@@ -421,7 +437,11 @@ class Dispatcher:
     errors it leaves to the handler (``ctx.deferred``) is reported there in the vendor's
     check order; what it has not reported is refused at ``ctx.checked()``; until the handler
     gets there it may not write (``state.writes_refused``), and the answer of a handler that
-    never got there is refused here. Unrouted paths become the API's 404."""
+    never got there is refused here. Unrouted paths become the API's 404.
+
+    With a data file, the call's writes are committed once the handler has answered (and,
+    with ``--fsync always``, fsynced before the answer goes); a handler that raises, or writes
+    the file cannot take, leaves nothing written (the latter answers the API's 500)."""
 
     def __init__(self, apis: Iterable[API]) -> None:
         self.handlers = {
@@ -440,57 +460,67 @@ class Dispatcher:
             if ctx.vendor_call and namespace is not None and namespace.faults.listed:
                 ctx.weighing = namespace.faults.weighing()  # no rule acts: each a near miss
             raise HTTPException(404)
+        persistence = ctx.runtime.persistence if ctx.runtime is not None else None
+        commits = persistence.commits if persistence is not None else 0
         try:
-            engine = ctx.namespace.faults
-            # Rules act on vendor operations only. No rules: one attribute test, no Call built.
-            if ctx.vendor_call and engine.active:
-                if await self._arrive(ctx, engine, scope, receive, send):
-                    return
-            elif ctx.vendor_call and engine.listed:  # spent or expired rules are near misses too
-                ctx.weighing = engine.weighing()
-            failure = ctx.spec_failure
-            if failure is not None:
-                ctx.spec_failure = None
-                error = verdict(ctx.shape, failure)
-                if error is not None:
-                    raise EmulatedError(error)
-                ctx.deferred = failure.errors
-            persistence = ctx.runtime.persistence if ctx.runtime is not None else None
-            written = persistence.appended if persistence is not None else 0
-            if not ctx.deferred:
-                try:
-                    reply = await handler(ctx)
-                except Answered:
-                    return
-                if (
-                    persistence is not None
-                    and persistence.always
-                    and persistence.appended != written
-                ):
-                    await _durable(ctx, persistence)
-                ctx.reply = reply  # EmulatorApp answers with it
+            await self._dispatch(ctx, handler, scope, receive, send)
+            if persistence is not None:
+                persistence.commit()  # no await since the handler's writes: they alone
+                if persistence.always and persistence.commits != commits:
+                    await persistence.durable(persistence.commits)
+        except BaseException as exc:
+            if persistence is not None:
+                persistence.rollback()
+            if isinstance(exc, EmulatedError):  # the vendor's own refusal: answered from here,
+                ctx.reply = Reply.of(exc.error)  # not raised up through Connexion's layers
+            elif isinstance(exc, NotPersisted):
+                ctx.reply = Reply.of(ctx.shape.internal_error)
+            else:
+                raise
+
+    async def _dispatch(
+        self, ctx: RequestContext, handler: Handler, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """The fault rules, the spec's verdict, then the handler, whose Reply is left on the
+        context for EmulatorApp to send (none when a fault rule answered)."""
+        engine = ctx.namespace.faults
+        # Rules act on vendor operations only. No rules: one attribute test, no Call built.
+        if ctx.vendor_call and engine.active:
+            if await self._arrive(ctx, engine, scope, receive, send):
                 return
-            # Until the handler declares its checks passed, it may not write (nor answer).
-            held = writes_refused.set(
-                f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
-                f"while the spec's errors were left to it"
-            )
+        elif ctx.vendor_call and engine.listed:  # spent or expired rules are near misses too
+            ctx.weighing = engine.weighing()
+        failure = ctx.spec_failure
+        if failure is not None:
+            ctx.spec_failure = None
+            error = verdict(ctx.shape, failure)
+            if error is not None:
+                raise EmulatedError(error)
+            ctx.deferred = failure.errors
+        if not ctx.deferred:
             try:
                 reply = await handler(ctx)
             except Answered:
                 return
-            finally:
-                writes_refused.reset(held)
-            if not ctx.passed_checks:
-                raise RuntimeError(
-                    f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
-                    f"while the spec's errors were left to it"
-                )
-            if persistence is not None and persistence.always and persistence.appended != written:
-                await _durable(ctx, persistence)
-            ctx.reply = reply
-        except EmulatedError as exc:  # the vendor's own refusal: answered from here, not raised
-            ctx.reply = Reply.of(exc.error)  # up through Connexion's layers to EmulatorApp
+            ctx.reply = reply  # EmulatorApp answers with it
+            return
+        # Until the handler declares its checks passed, it may not write (nor answer).
+        held = writes_refused.set(
+            f"{ctx.api}.{ctx.operation} wrote before ctx.checked() "
+            f"while the spec's errors were left to it"
+        )
+        try:
+            reply = await handler(ctx)
+        except Answered:
+            return
+        finally:
+            writes_refused.reset(held)
+        if not ctx.passed_checks:
+            raise RuntimeError(
+                f"{ctx.api}.{ctx.operation} answered without ctx.checked() "
+                f"while the spec's errors were left to it"
+            )
+        ctx.reply = reply
 
     @staticmethod
     async def _arrive(

@@ -35,6 +35,7 @@ from emulator.errors import (
 )
 from emulator.faults import (
     MAX_NESTING,
+    MAX_RULES,
     Acted,
     Call,
     Contract,
@@ -46,7 +47,7 @@ from emulator.faults import (
     nested_too_deep,
 )
 from emulator.persistence import DataFileError, Persistence
-from emulator.state import StateSchema, Store, writes_refused
+from emulator.state import StateError, StateSchema, Store, writes_refused
 from emulator.validation import parse_urlencoded
 
 if TYPE_CHECKING:
@@ -534,6 +535,7 @@ class Runtime:
         journal_size: int = JOURNAL_SIZE,
         journal_bytes: int = JOURNAL_BYTES,
         max_namespaces: int = MAX_NAMESPACES,
+        max_rules: int = MAX_RULES,
         hold_seconds: float = HOLD_SECONDS,
         clock: Clock | None = None,
         shipped: tuple[str, ...] = (),
@@ -546,6 +548,7 @@ class Runtime:
         self.journal_size = journal_size
         self.journal_bytes = journal_bytes
         self.max_namespaces = 0  # no cap while the data file's namespaces are restored
+        self.max_rules = max_rules  # fault rules each namespace holds at once (0: no cap)
         self.hold_seconds = hold_seconds
         self.clock = clock or Clock()  # delays, held calls, rule lifetimes, durations
         self.catalogue = Catalogue()
@@ -553,6 +556,7 @@ class Runtime:
         documents: dict[str, Any] = {}
         self._seed_state: dict[str, Any] = {}
         self._seed_config: dict[str, Any] = {"seed": 0}
+        seeds = []
         for vendor in vendors:
             self.catalogue.register(vendor.name, vendor.errors)
             self._schema.update(vendor.collections)
@@ -560,10 +564,16 @@ class Runtime:
             path = fixtures_dir / f"{vendor.name}.yaml"
             doc = load_fixture_file(path, dict(vendor.fixture_schema)) if path.exists() else {}
             state, config = vendor.load_fixtures(doc)
+            seeds.append((path, state))
             self._seed_state.update(state)
             self._seed_config[vendor.name] = config
         self.contract = contract_of(vendors)
         self.state_schema = StateSchema(self._schema, documents)
+        for path, state in seeds:  # a seed is state as a snapshot is (e.g. YAML's 2**64)
+            try:
+                self.state_schema.check(state)
+            except StateError as exc:
+                raise FixtureError(f"{path}: {exc}") from None
         # Shipped scenarios of every vendor load wherever only some vendors are served; a
         # rule for a vendor this server lacks is refused when its scenario is activated.
         lenient = dataclasses.replace(self.contract, absent=frozenset(shipped) - set(self.vendors))
@@ -582,38 +592,18 @@ class Runtime:
         self.max_namespaces = max_namespaces
 
     def _load(self, persistence: Persistence) -> None:
-        """The data file's state (the snapshot, then the change log's writes, each checked
-        by the state schema), then persistence from here on."""
+        """The data file's namespaces (each checked by the state schema), then every write
+        into it from here on."""
         try:
-            saved = persistence.load(self.state_schema, NAMESPACE_PATTERN)
+            saved = persistence.load(self.state_schema, NAMESPACE_PATTERN, self._seed_state)
+            for name, state in saved.items():
+                self.namespace(name).store.restore(state, copied=True)
+            persistence.start()
         except DataFileError as exc:
             raise FixtureError(str(exc)) from None
-        for name, state in saved.namespaces.items():
-            self.namespace(name).store.restore(state, copied=True)
-        for record in saved.records:
-            if record[0] == "drop":
-                self._namespaces.pop(record[1], None)
-                continue
-            store = self.namespace(record[1]).store
-            if record[0] == "put":
-                store[record[2]].put(record[3], record[4])
-            elif record[0] == "del":
-                store[record[2]].delete(record[3])
-            else:
-                store.restore(record[2], copied=True)
-        try:
-            persistence.open(self._live)
-        except OSError as exc:
-            raise FixtureError(
-                f"{persistence.path}: cannot be written ({exc.strerror or exc})"
-            ) from None
         self.persistence = persistence
         for name, namespace in self._namespaces.items():
             namespace.store.changes = persistence.recorder(name)
-        persistence.start()
-
-    def _live(self) -> dict[str, Any]:
-        return {name: namespace.store.live for name, namespace in list(self._namespaces.items())}
 
     def namespace(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
         """The namespace of that name, made from the fixture seed if there is none. When
@@ -626,12 +616,16 @@ class Runtime:
                 if namespace is None:
                     if self.max_namespaces and len(self._namespaces) >= self.max_namespaces:
                         self._make_room()
-                    store = Store(self._schema, kept=self.state_schema.kept)
+                    schema = self.state_schema
+                    store = Store(self._schema, kept=schema.kept, counters=schema.counters)
                     store.restore(self._seed_state)
                     if self.persistence is not None:
+                        self.persistence.made(name, store.live)  # NotPersisted: none is made
                         store.changes = self.persistence.recorder(name)
                     config = copy.deepcopy(self._seed_config)
-                    engine = Engine(seed=config["seed"], clock=self.clock.now)
+                    engine = Engine(
+                        seed=config["seed"], clock=self.clock.now, max_rules=self.max_rules
+                    )
                     namespace = Namespace(
                         name,
                         store,
@@ -656,8 +650,8 @@ class Runtime:
         if not idle:  # every one has a call under way: the cap gives way until they end
             return
         oldest = min(idle, key=lambda ns: ns.used)
-        del self._namespaces[oldest.name]
         self._forget(oldest)
+        del self._namespaces[oldest.name]
         log.warning(
             "namespace %r dropped to make room (--max-namespaces %d): it was the least "
             "recently used",
@@ -671,17 +665,19 @@ class Runtime:
         per-test namespaces of a long session do not pile up on the server. Returns the
         dropped namespace (None if it did not exist), for the caller to free at its pace."""
         with self._lock:
-            dropped = self._namespaces.pop(name, None)
-        if dropped is not None:
-            self._forget(dropped)
+            dropped = self._namespaces.get(name)
+            if dropped is not None:
+                self._forget(dropped)
+                del self._namespaces[name]
         return dropped
 
     def _forget(self, dropped: Namespace) -> None:
-        """A dropped namespace leaves the data file too (reset, or evicted to make room)."""
+        """A namespace about to be dropped (reset, or evicted to make room) leaves the data
+        file first (:class:`~emulator.persistence.NotPersisted`: it stays)."""
         if self.persistence is not None:
+            self.persistence.dropped(dropped.name)
             # A call still under way in the dropped namespace writes nowhere the file sees.
             dropped.store.changes = None
-            self.persistence.dropped(dropped.name)
 
     def namespaces(self) -> list[Namespace]:
         """The namespaces in use (made by a call since they were last reset), by name."""
@@ -703,6 +699,6 @@ class Runtime:
         return None if self.persistence is None else self.persistence.status
 
     def close(self) -> None:
-        """The data file's last snapshot; why it failed goes to ``close_error``."""
+        """The data file's last fsync; why it failed goes to ``close_error``."""
         if self.persistence is not None:
             self.close_error = self.persistence.close()

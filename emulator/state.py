@@ -3,18 +3,20 @@
 A collection is a TinyDB table keyed by the documents' own keys, written in place
 (``emulator/tinydb_seam.py`` is the one module that meets TinyDB); secondary indexes are
 plain dicts kept beside it, so a request costs the same at 100 documents or 100,000. Every
-write is also told, as it happens, to the store's :class:`Changes` (the data file's change
-log, when there is one), so persisting a write costs that write, not the whole state.
+write is also told, as it happens, to the store's :class:`Changes` (the data file, when there
+is one) with what it replaced, so persisting a write costs that write, not the whole state,
+and a write the data file could not take can be undone.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
+import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import jsonschema
@@ -23,19 +25,19 @@ import orjson
 
 from emulator import tinydb_seam
 from emulator.errors import json_path, shortened
-from emulator.files import write_atomically
 from emulator.tinydb_seam import KeyedTable
 
 __all__ = [
     "Changes",
     "Collection",
-    "DataFile",
+    "Counters",
     "Documents",
     "KeyedTable",
     "StateError",
     "StateSchema",
     "Store",
     "clone",
+    "decimals",
 ]
 
 Doc = dict[str, Any]
@@ -71,11 +73,13 @@ def clone(data: Any) -> Any:
 
 
 class Changes(Protocol):
-    """Told of every write of one store, as it happens (the data file's change log)."""
+    """Told of every write of one store once it is made, with what it replaced (the data
+    file, which undoes a write it could not take by putting that back). A stored document is
+    never edited in place: a write puts a new one, so what it replaced is intact."""
 
-    def put(self, collection: str, key: str, doc: Doc) -> None: ...
-    def delete(self, collection: str, key: str) -> None: ...
-    def replace(self, state: dict[str, dict[str, Doc]], encoded: bytes | None) -> None: ...
+    def put(self, collection: Collection, key: str, doc: Doc, old: Doc | None) -> None: ...
+    def delete(self, collection: Collection, key: str, old: Doc) -> None: ...
+    def replace(self, store: Store, old: dict[str, dict[str, Doc]]) -> None: ...
 
 
 class Collection:
@@ -134,9 +138,10 @@ class Collection:
                     if value is not None:
                         index[value] = key
                 self._values[key] = values
+            replaced = self._docs.get(key)
             self._docs[key] = doc
             if self.changes is not None:
-                self.changes.put(self.name, key, doc)
+                self.changes.put(self, key, doc, replaced)
 
     def delete(self, key: str) -> bool:
         _writable()
@@ -149,7 +154,7 @@ class Collection:
                     del index[value]
             del self._docs[key]
             if self.changes is not None:
-                self.changes.delete(self.name, key)
+                self.changes.delete(self, key, doc)
             return True
 
     def clear_indexes(self) -> int:
@@ -183,12 +188,19 @@ class Store:
         schema: Mapping[str, Mapping[str, IndexKey]],
         *,
         kept: frozenset[str] = frozenset(),
+        counters: Mapping[str, Counters] | None = None,
         changes: Changes | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self._db = tinydb_seam.open_db()
         self._schema = schema
-        self._kept = kept
+        self._counters = dict(counters or {})
+        self._kept = kept | frozenset(self._counters)
+        # Per (collection, counter), since the last restore: the lowest number it may issue
+        # (one above the ids in use then), and the numbers it issued at its limit (the ids made
+        # of them may not be stored yet: an update making two addresses stores both at once).
+        self._floors: dict[tuple[str, str], int] = {}
+        self._issued: dict[tuple[str, str], set[int]] = {}
         self._collections = {
             name: Collection(name, tinydb_seam.table(self._db, name), indexes, self.lock)
             for name, indexes in schema.items()
@@ -212,8 +224,8 @@ class Store:
 
     @property
     def live(self) -> dict[str, dict[str, Doc]]:
-        """The documents themselves, by collection (not a copy: for the data file's
-        snapshot, which encodes them in one call)."""
+        """The documents themselves, by collection (not a copy: for the data file, which
+        writes a namespace whole)."""
         return tinydb_seam.tables_of(self._db)
 
     def snapshot(self) -> dict[str, dict[str, Doc]]:
@@ -242,28 +254,100 @@ class Store:
                 del held[-count:]  # frees `count` documents, in C
             yield count
 
-    def restore(
-        self, data: dict[str, dict[str, Doc]], *, copied: bool = False, encoded: bytes | None = None
-    ) -> None:
+    def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False) -> None:
         """Replace all state; unknown collections are refused, missing ones emptied, except
-        the ``kept`` ones (id counters), which keep their values. ``encoded``: ``data`` as
-        JSON already, for the change log."""
+        the ``kept`` ones (id counters), which keep their values (the state reads back as it
+        was given). A counter issues nothing below the numbers of the ids in use it could
+        make again (``Counters``; see :meth:`issue`), so a new id never equals one the state
+        holds. ``copied``: ``data`` is the store's to keep (no deep copy)."""
         unknown = set(data) - set(self._schema)
         if unknown:
             raise KeyError(f"unknown collections: {', '.join(sorted(unknown))}")
         with self.lock:
             fresh = data if copied else clone(data)
             memory = tinydb_seam.tables_of(self._db)
+            old = dict(memory)
             for name in self._schema:
                 if name in fresh or name not in self._kept:
                     memory[name] = fresh.get(name, {})
+            self._issued.clear()
+            self._floors = {
+                (name, key): lowest
+                for name, counters in self._counters.items()
+                for key, lowest in counters.lowest(memory).items()
+            }
             for collection in self._collections.values():
                 collection.reindex()
             if self.changes is not None:
-                self.changes.replace(fresh, encoded)
+                self.changes.replace(self, old)
+
+    def issue(self, collection: str, name: str) -> int:
+        """The number of a new id from the counter ``name`` of ``collection``: the counter's
+        value (or, when the last restore left ids in use at or above it, the number above
+        them), and the counter moves on past it. At its limit (every number above it
+        issued), the lowest number no id in use has and none issued since the last restore."""
+        counters = self._counters[collection]
+        table = self._collections[collection]
+        with self.lock:
+            # int(): JSON Schema's integer 5 may be written 5.0, and "1000000005.0" is no id
+            number = max(int(table.get(name)["next"]), self._floors.get((collection, name), 0))
+            if number < counters.limit:
+                table.put(name, {"next": number + 1})
+                return number
+            # A limit is billions of numbers: far more than a state holds ids, so one is free.
+            issued = self._issued.setdefault((collection, name), set())
+            used = issued.union(counters.used(self.live).get(name, ()))
+            number = next(n for n in itertools.count() if n not in used)
+            issued.add(number)
+            return number
 
 
 # --- the state schema -----------------------------------------------------------------------
+
+
+_ID_DIGITS = re.compile(r"0|[1-9][0-9]{0,17}")
+
+
+def decimals(values: Iterable[Any]) -> list[int]:
+    """The numbers of the values that are an id's digits as a counter writes them (ASCII
+    digits, no sign, no leading zero, at most 18); the other values are left out."""
+    digits = _ID_DIGITS.fullmatch
+    return [int(value) for value in values if type(value) is str and digits(value)]
+
+
+@dataclass(frozen=True)
+class Counters:
+    """A collection of id counters: one document per counter, ``{"next": n}``, the number the
+    next new id is made of (``Store.issue``), an integer from 0 to ``limit`` (JSON Schema's
+    integer: 5.0 is 5).
+
+    ``used(state)``: for each counter, the numbers of the ids in ``state`` (``{collection:
+    {key: document}}``) it could make again: after a restore a counter issues none of them
+    (it goes on above them), and at its limit it issues the lowest number they leave free.
+    """
+
+    names: tuple[str, ...]
+    limit: int
+    used: Callable[[Mapping[str, Mapping[str, Doc]]], Mapping[str, Iterable[int]]]
+
+    def lowest(self, state: Mapping[str, Mapping[str, Doc]]) -> dict[str, int]:
+        """The lowest number each counter may issue in ``state``: one above its highest
+        number in use (``limit`` at most)."""
+        return {
+            name: max((n + 1 for n in numbers if 0 <= n < self.limit), default=0)
+            for name, numbers in self.used(state).items()
+        }
+
+    def documents(self) -> Documents:
+        """The collection's documents: every counter required, kept when a snapshot leaves
+        the collection out (ids handed out are never handed out again)."""
+        schema = {
+            "type": "object",
+            "required": ["next"],
+            "additionalProperties": False,
+            "properties": {"next": {"type": "integer", "minimum": 0, "maximum": self.limit}},
+        }
+        return Documents(schema, required=self.names, kept=True, counters=self)
 
 
 @dataclass(frozen=True)
@@ -274,13 +358,15 @@ class Documents:
     must equal its key (e.g. an account's ``accountId``). ``required``: keys the collection
     must hold when a snapshot gives it (e.g. the id counters). ``kept``: a snapshot that
     leaves the collection out keeps its documents instead of emptying it (the id counters:
-    ids handed out are never handed out again).
+    ids handed out are never handed out again). ``counters``: the collection holds id
+    counters (made by ``Counters.documents``).
     """
 
     schema: Mapping[str, Any] = field(default_factory=dict)
     key: str | None = None
     required: tuple[str, ...] = ()
     kept: bool = False
+    counters: Counters | None = None
 
 
 class StateError(ValueError):
@@ -300,7 +386,8 @@ class StateError(ValueError):
 class StateSchema:
     """The one check of a namespace's state, for snapshots (``PUT /_emulator/state``) and
     the data file alike: known collections, documents of the collection's shape whose
-    indexes can be computed, keys equal to their documents' own, what JSON can write back.
+    indexes can be computed, keys equal to their documents' own, id counters in their range,
+    what JSON can write back.
     """
 
     def __init__(
@@ -309,6 +396,9 @@ class StateSchema:
         self.indexes = indexes
         self.documents = {name: documents.get(name, Documents()) for name in indexes}
         self.kept = frozenset(name for name, docs in self.documents.items() if docs.kept)
+        self.counters = {
+            name: docs.counters for name, docs in self.documents.items() if docs.counters
+        }
         self._document = {
             name: jsonschema.Draft7Validator(dict(docs.schema))
             for name, docs in self.documents.items()
@@ -419,39 +509,3 @@ QUOTED = 200  # characters of a value or a checker's message a state refusal rep
 
 def _quote(value: Any) -> str:
     return shortened(repr(value), QUOTED)
-
-
-# --- the data file's snapshot ---------------------------------------------------------------
-
-
-class DataFile:
-    """One JSON file holding a snapshot of every namespace, written whole or not at all.
-
-    ``flush()`` encodes ``snapshot()`` (orjson; an ``orjson.Fragment`` inside is written
-    as it is) into a temporary file in the same folder, fsyncs it, renames it over the
-    target and fsyncs the folder, so a crash leaves the old file or the new one, never half
-    of one. The change log beside it is :mod:`emulator.persistence`'s.
-    """
-
-    def __init__(self, path: Path, snapshot: Callable[[], Any]) -> None:
-        self.path = path
-        self._snapshot = snapshot
-
-    def read(self) -> Any:
-        """The file's JSON, or None when there is no file; ValueError (naming the file)
-        when it is not JSON (NaN and Infinity included: state is plain JSON)."""
-        if not self.path.exists():
-            return None
-        if self.path.is_dir():
-            raise ValueError(f"{self.path}: is a folder, not a data file")
-        try:
-            return orjson.loads(self.path.read_bytes())
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"{self.path}: not a state file (not JSON: {exc})") from None
-
-    def flush(self) -> int:
-        """Write the snapshot; returns its size in bytes."""
-        payload = orjson.dumps(self._snapshot())
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path, lambda handle: handle.write(payload), binary=True)
-        return len(payload)

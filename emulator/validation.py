@@ -12,7 +12,6 @@ into the API's own error in one place (``middleware.Dispatcher``).
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Mapping
 from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from urllib.parse import parse_qsl
 import jsonschema_rs
 import orjson
 from jsonschema import Draft4Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
 from emulator.errors import RequestInvalid
@@ -29,13 +29,24 @@ from emulator.jsonschema_seam import as_property
 if TYPE_CHECKING:
     from emulator.runtime import RequestContext
 
-# ES Loyalty: "Validation requires the '@' symbol and the '.' with characters"; OCC's
-# profile email is checked by the same pattern (emulator/vendors/commerce/checks.py).
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FORMATS = FormatChecker(formats=())
 
 
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Every check below reads the text a bounded number of times (plain string operations or the
+# Rust `regex` crate's finite automata): no client-sent text can make one backtrack.
+def is_email(value: str) -> bool:
+    """REQUIREMENTS 5.3 (ES Loyalty: "Validation requires the '@' symbol and the '.' with
+    characters"): characters, '@', characters, '.', characters, where a character is
+    anything but '@' and whitespace. OCC's profile email is held to the same rule
+    (emulator/vendors/commerce/checks.py)."""
+    local, at, domain = value.partition("@")
+    return (
+        bool(local)
+        and bool(at)
+        and "@" not in domain
+        and "." in domain[1:-1]  # characters on both sides of it
+        and value.split(None, 1) == [value]  # no whitespace (str.isspace, as a pattern's \s)
+    )
 
 
 # The checks answer False rather than raise: a raised ValueError would be kept on the
@@ -44,7 +55,9 @@ DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def _is_date(value: object) -> bool:
     if not isinstance(value, str):
         return True
-    if not DATE.fullmatch(value):
+    if not (len(value) == 10 and value[4] == value[7] == "-"):
+        return False  # YYYY-MM-DD
+    if not (value[:4] + value[5:7] + value[8:]).isdecimal():
         return False
     try:
         datetime.date.fromisoformat(value)  # 1985-13-45 is not a date
@@ -55,7 +68,7 @@ def _is_date(value: object) -> bool:
 
 @FORMATS.checks("email")
 def _is_email(value: object) -> bool:
-    return not isinstance(value, str) or bool(EMAIL.match(value))
+    return not isinstance(value, str) or is_email(value)
 
 
 _RS_FORMATS = {"date": _is_date, "email": _is_email}
@@ -73,8 +86,37 @@ def _nullable_enum(validator: Any, enums: Any, instance: Any, schema: dict) -> A
     yield from Draft4Validator.VALIDATORS["enum"](validator, enums, instance, schema)
 
 
+# A spec's `pattern`s run on the Rust `regex` crate, in jsonschema-rs and in the Python
+# explanation alike: finite automata, time linear in the text, one verdict for both (Python's
+# `re` backtracks, and its `$` also matches before a final newline). A pattern that needs
+# backtracking (look-around, backreferences) is refused when its schema is compiled.
+LINEAR = jsonschema_rs.RegexOptions()
+_PATTERNS: dict[str, jsonschema_rs.Draft4Validator] = {}
+
+
+def pattern_matcher(pattern: str) -> jsonschema_rs.Draft4Validator:
+    """``pattern`` compiled once by the `regex` crate; ValueError when it needs backtracking."""
+    matcher = _PATTERNS.get(pattern)
+    if matcher is None:
+        try:
+            matcher = jsonschema_rs.Draft4Validator({"pattern": pattern}, pattern_options=LINEAR)
+        except jsonschema_rs.ValidationError as exc:
+            raise ValueError(f"pattern {pattern!r} needs a backtracking engine: {exc}") from None
+        _PATTERNS[pattern] = matcher
+    return matcher
+
+
+def _linear_pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Any:
+    # jsonschema's own `pattern` keyword, words and all, with the `regex` crate for `re`.
+    if isinstance(instance, str) and not pattern_matcher(pattern).is_valid(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 # OpenAPI 3.0 schemas: Draft 4 keywords plus `nullable`.
-OpenAPIValidator = extend(Draft4Validator, {"type": _nullable_type, "enum": _nullable_enum})
+OpenAPIValidator = extend(
+    Draft4Validator,
+    {"type": _nullable_type, "enum": _nullable_enum, "pattern": _linear_pattern},
+)
 
 
 def _draft4(schema: Any) -> Any:
@@ -108,7 +150,7 @@ class Compiled:
         self.slow = OpenAPIValidator(schema, format_checker=FORMATS)
         try:
             self.fast = jsonschema_rs.Draft4Validator(
-                _draft4(schema), validate_formats=True, formats=_RS_FORMATS
+                _draft4(schema), validate_formats=True, formats=_RS_FORMATS, pattern_options=LINEAR
             )
         except Exception:
             self.fast = None

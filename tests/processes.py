@@ -3,8 +3,8 @@ fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import signal
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -61,8 +61,14 @@ def refused(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 def venv_is_current() -> bool:
     """dev.py's own test: would it reinstall .venv before serving (pyproject.toml changed)?"""
-    stamp = ROOT / ".venv" / ".installed"
-    wanted = hashlib.sha256(
-        (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
-    ).hexdigest()
-    return stamp.exists() and stamp.read_text() == wanted
+    import dev
+
+    return dev.venv_ready("serve")
+
+
+def holds(data_file: Path, text: str) -> bool:
+    """Whether a document in a data file (a SQLite database, read as the sqlite3 tool would)
+    holds ``text``."""
+    with sqlite3.connect(f"file:{data_file}?mode=ro", uri=True) as db:
+        query = "SELECT count(*) FROM documents WHERE document LIKE ?"
+        return db.execute(query, (f"%{text}%",)).fetchone()[0] > 0

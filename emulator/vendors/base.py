@@ -20,7 +20,10 @@ class Vendor:
     - ``errors``: the catalogue entries, by name (``<vendor>.<name>`` in the catalogue).
     - ``collections``: state collections with their unique secondary indexes.
     - ``documents``: what each collection's documents must be for the handlers to use them
-      (the state schema snapshots and the data file are checked against).
+      and for the vendor's reads to answer them as its spec says (the state schema
+      snapshots, the data file and the fixtures' seeds are checked against); a collection
+      of id counters is declared by ``state.Counters`` (``Counters.documents()``), and
+      handlers make ids of the numbers ``Store.issue`` gives.
     - ``load_fixtures(doc)``: a validated fixture document -> (state, config).
     - ``fixture_schema``: the fixture file's schema; ``config_schema``: the configuration's
       (a fixture's ``config`` and ``PATCH /_emulator/config``'s entry for the vendor).

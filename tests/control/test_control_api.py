@@ -389,10 +389,13 @@ def test_control_bodies_over_their_cap_are_413_in_the_control_shape(
 ) -> None:
     apis = server.app.apis
     [control] = [api for api in apis if api.name == "control"]
-    assert control.max_body == 256 * 1024 * 1024
+    assert control.max_body[("PUT", f"{CONTROL}/state")] == 256 * 1024 * 1024  # control.yaml
     # The same check as at 256 MiB, without sending 256 MiB.
     server.app.apis = tuple(
-        dataclasses.replace(api, max_body=1000) if api is control else api for api in apis
+        dataclasses.replace(api, max_body={("PUT", f"{CONTROL}/state"): 1000})
+        if api is control
+        else api
+        for api in apis
     )
     try:
         r = http.put(f"{CONTROL}/state", json={"loyalty.sessions": {"x" * 2000: {}}})
@@ -400,7 +403,10 @@ def test_control_bodies_over_their_cap_are_413_in_the_control_shape(
         server.app.apis = apis
     assert (r.status_code, r.json()) == (
         413,
-        {"error": "payload_too_large", "detail": "Request body too large"},
+        {
+            "error": "payload_too_large",
+            "detail": "Request body too large: this call takes at most 1000 bytes",
+        },
     )
 
 

@@ -5,8 +5,10 @@ catalogue, a rule removed and a reset each show in the page and in the control A
 
 Every wait is the page's own condition (a selector or a text), never a fixed sleep. Skips
 when Chromium or Playwright is missing, except under CI (env CI set), where that fails.
-Screenshots go to $DASHBOARD_SCREENSHOTS when set, else to build/screenshots/dashboard/
-(the folder the README names; CI keeps it as an artifact).
+Screenshots go to $DASHBOARD_SCREENSHOTS when set, else to test-results/screenshots/dashboard/
+(the folder the README names; CI keeps it as an artifact). Not build/: where the build
+package is not installed, `python3 -m build` run in the checkout's root imports a build/ folder
+there instead and fails with "'build' is a package and cannot be directly executed".
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ from emulator.server import EmulatorServer
 from tests.browser import Visit
 from tests.control.conftest import LOYALTY_PROFILE, VALID_UPDATE
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[2]
 UI = "/_emulator/ui/"
 WAIT_MS = 5000  # the most any page condition is waited for (it polls twice a second)
+SCREENSHOTS = "test-results/screenshots/dashboard"  # in the checkout, unless $DASHBOARD_SCREENSHOTS
 
 
 @pytest.fixture(scope="module")
 def shots() -> Path:
-    folder = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or ROOT / "build/screenshots/dashboard")
+    folder = Path(os.environ.get("DASHBOARD_SCREENSHOTS") or ROOT / SCREENSHOTS)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -20,6 +20,8 @@ import yaml
 from emulator.server import EmulatorServer
 from tests.browser import Visit
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parents[2]
 APIS = ("loyalty", "commerce", "control")
 

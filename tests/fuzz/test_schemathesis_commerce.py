@@ -17,6 +17,8 @@ from schemathesis.config import SchemathesisConfig
 from emulator.server import EmulatorServer
 from emulator.specs import OPENAPI_DIR
 
+pytestmark = pytest.mark.fuzz
+
 SPEC = OPENAPI_DIR / "commerce.yaml"
 APP_KEY = "emulator-app-key"  # fixtures/commerce.yaml
 NAMESPACE = f"fuzz-commerce-{uuid.uuid4().hex[:8]}"

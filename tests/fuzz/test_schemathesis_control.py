@@ -7,8 +7,12 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
+
 from emulator.server import EmulatorServer
 from tests.fuzz.test_schemathesis_loyalty import run_schemathesis
+
+pytestmark = pytest.mark.fuzz
 
 CONTROL_CONFIG = """
 # Statuses the control API documents for schema-valid input that still cannot be served:

@@ -14,7 +14,11 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from emulator.specs import OPENAPI_DIR
+
+pytestmark = pytest.mark.fuzz
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

@@ -24,6 +24,8 @@ from emulator.client import Emulator
 from emulator.server import EmulatorServer
 from tests.fuzz.test_schemathesis_loyalty import run_schemathesis
 
+pytestmark = pytest.mark.fuzz
+
 SCENARIOS = {
     path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
     for path in sorted((FIXTURES_DIR / "scenarios").glob("*.yaml"))

@@ -12,6 +12,7 @@ from tests.plugin.partner import partner_session
 from tests.plugin.test_pytest_plugin import QUIET
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow
 
 FAILING = """
 import httpx

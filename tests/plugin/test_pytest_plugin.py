@@ -12,6 +12,7 @@ from emulator.server import EmulatorServer
 from tests.plugin.partner import partner_session, recorded
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow
 # Inner runs skip the schemathesis and hypothesis plugins: they cost 2 s per process start.
 QUIET = ("-p", "no:cacheprovider", "-p", "no:schemathesis", "-p", "no:hypothesispytest")
 

@@ -15,6 +15,7 @@ from tests.plugin.partner import partner_session, recorded
 from tests.plugin.test_pytest_plugin import QUIET
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow
 
 PROFILE = "/client/users/seed-session-1/profile"
 

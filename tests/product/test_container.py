@@ -12,8 +12,9 @@ base tarball in ~/.cache/profile-emulator and podman's layer cache, and take sec
 from __future__ import annotations
 
 import contextlib
-import os
+import json
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -27,76 +28,12 @@ import pytest
 import yaml
 
 from emulator.server import free_port
+from tests.podman import IMAGE, LIMITS, NETWORK, Image, podman, quiet
+
+pytestmark = pytest.mark.container
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "container" / "build.sh"
-IMAGE = "localhost/profile-emulator:latest"
 TOKEN = "container-test-token"
-# As container/build.sh: runc and cgroupfs (crun and systemd are not to be had everywhere),
-# explicit limits (some hosts refuse podman's defaults).
-PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
-LIMITS = ["--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"]
-# slirp4netns: the published port is forwarded from 127.0.0.1 by a user-mode stack, so no
-# bridge or address beyond loopback is set up on the host.
-NETWORK = ["--network", "slirp4netns:port_handler=slirp4netns"]
-BUILD_TIMEOUT = 1200  # a first build is ~1-2 min here; CI's whole run has 20
-
-
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def podman(
-    *args: str, timeout: float = 120, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([*PODMAN, *args], capture_output=True, text=True, timeout=timeout)
-    if check and done.returncode != 0:
-        raise AssertionError(
-            f"podman {' '.join(args)} exited {done.returncode}:\n"
-            f"{done.stdout}\n{quiet(done.stderr)}"
-        )
-    return done
-
-
-def quiet(stderr: str) -> str:
-    """podman's stderr less its complaint that no systemd times the health checks."""
-    return "\n".join(line for line in stderr.splitlines() if "systemd" not in line)
-
-
-@dataclass
-class Image:
-    name: str
-    size: int
-    build_seconds: float
-
-
-@pytest.fixture(scope="module")
-def image() -> Image:
-    for tool in ("podman", "runc", "slirp4netns"):
-        if shutil.which(tool) is None:
-            unavailable(
-                f"{tool} is not installed (tools/setup-podman.sh installs it with apt-get as root)"
-            )
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            ["bash", str(BUILD), "--tag", IMAGE],
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"container/build.sh took over {BUILD_TIMEOUT} s")
-    seconds = time.monotonic() - started
-    if done.returncode == 3:  # the script's "cannot build or run containers here"
-        unavailable(done.stderr.strip().splitlines()[-1])
-    assert done.returncode == 0, f"container/build.sh failed:\n{done.stdout}\n{done.stderr}"
-    print(done.stdout)
-    size = int(re.search(r"\((\d+) bytes\)", done.stdout).group(1))
-    return Image(IMAGE, size, seconds)
 
 
 @dataclass
@@ -196,9 +133,19 @@ def occ(container: Container, namespace: str) -> Iterator[httpx.Client]:
 # ------------------------------------------------------------------------------ tests ----
 
 
+def readme_section(heading: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
 def test_image_is_slim(image: Image) -> None:
     print(f"image {image.name}: {image.size / 1e6:.1f} MB, built in {image.build_seconds:.1f} s")
     assert image.size < 300e6
+    said = re.search(r"about\s+(\d+)\s+MB", readme_section("Run it in a container"))
+    assert said, "the README gives the image's size"
+    assert abs(image.size / 1e6 - int(said.group(1))) <= 0.05 * int(said.group(1)), (
+        f"the README says about {said.group(1)} MB; the image is {image.size / 1e6:.0f} MB"
+    )
     config = podman(
         "image",
         "inspect",
@@ -328,17 +275,117 @@ def test_a_fixtures_volume_replaces_the_packaged_fixtures(image: Image, tmp_path
         remove(container)
 
 
-def test_the_compose_file_waits_for_a_healthy_emulator(emulator: Container) -> None:
-    compose = yaml.safe_load((ROOT / "container" / "compose.yaml").read_text())
+def compose_value(text: str, environment: dict[str, str]) -> str:
+    """Compose's interpolation of ${NAME:-default} and ${NAME:?message} in a value."""
+
+    def value(found: re.Match[str]) -> str:
+        name, kind, rest = found.groups()
+        if environment.get(name):
+            return environment[name]
+        assert kind == ":-", f"compose would stop: {name} is not set ({rest})"
+        return rest
+
+    return re.sub(r"\$\{(\w+)(:-|:\?)([^}]*)\}", value, text)
+
+
+def test_the_compose_files_test_job_passes_against_the_emulator(emulator: Container) -> None:
+    """The tests service as compose would run it (its image, entrypoint, mounts, limits,
+    environment), in the emulator container's network namespace: there `emulator` is
+    127.0.0.1 (a joined namespace takes no extra host entry), so only EMULATOR_URL's host
+    changes. The same job with a wrong token fails."""
+    folder = ROOT / "container"
+    compose = yaml.safe_load((folder / "compose.yaml").read_text())
     service, job = compose["services"]["emulator"], compose["services"]["tests"]
-    assert "EMULATOR_CONTROL_TOKEN" in service["environment"]
     assert job["depends_on"] == {"emulator": {"condition": "service_healthy"}}
-    assert "--emulator-url http://emulator:8080" in " ".join(job["command"])
-    assert "--emulator-token" in " ".join(job["command"])
+    env = {"EMULATOR_CONTROL_TOKEN": TOKEN}
+    assert compose_value(service["environment"]["EMULATOR_CONTROL_TOKEN"], env) == TOKEN
     kind, *command = service["healthcheck"]["test"]
     assert kind == "CMD"
     check = podman("exec", emulator.name, *command, check=False)  # its check works in the image
     assert check.returncode == 0, check.stderr
+
+    limits = [  # compose's ulimits, as podman's flags: the ones the tests use
+        flag
+        for name, limit in job["ulimits"].items()
+        for flag in ("--ulimit", f"{name}={limit['soft']}:{limit['hard']}")
+    ]
+    assert limits == LIMITS and service["ulimits"] == job["ulimits"]
+    mounts = []
+    for volume in job["volumes"]:
+        source, target, mode = volume.split(":")
+        assert (folder / source).is_file(), volume  # relative to the compose file's folder
+        mounts += ["-v", f"{(folder / source).resolve()}:{target}:{mode}"]
+    assert job["entrypoint"][-1] in [volume.split(":")[1] for volume in job["volumes"]]
+    variables = {name: compose_value(value, env) for name, value in job["environment"].items()}
+    assert variables["EMULATOR_URL"] == "http://emulator:8080"
+    image = compose_value(job["image"], {})
+    assert image == compose_value(service["image"], {}) == "localhost/profile-emulator:latest"
+
+    def job_run(token: str) -> subprocess.CompletedProcess[str]:
+        here = {
+            **variables,
+            "EMULATOR_URL": "http://127.0.0.1:8080",
+            "EMULATOR_CONTROL_TOKEN": token,
+        }
+        return podman(
+            "run", "--rm", "--network", f"container:{emulator.name}", *limits, *mounts,
+            *(flag for name, value in here.items() for flag in ("-e", f"{name}={value}")),
+            "--entrypoint", json.dumps(job["entrypoint"]), image,
+            timeout=120, check=False,
+        )  # fmt: skip
+
+    done = job_run(TOKEN)
+    assert done.returncode == 0, done.stdout + quiet(done.stderr)
+    assert "answers as documented" in done.stdout, done.stdout
+    refused = job_run("not-the-token")
+    assert refused.returncode != 0, refused.stdout
+    assert "401" in refused.stdout + refused.stderr
+
+
+def test_the_readmes_podman_run_line_serves(image: Image) -> None:
+    """The README's `podman run` line as written, on a free port, a volume of its own and this
+    host's network (see NETWORK): the emulator answers, wants the token, stops on SIGTERM."""
+    block = re.search(
+        r"^podman run (.*?[^\\])$", readme_section("Run it in a container"), re.M | re.S
+    )
+    assert block, "the README has a podman run line"
+    args = shlex.split(block.group(1).replace("\\\n", " "))
+    port, volume = free_port(), f"pe-test-data-{uuid.uuid4().hex[:10]}"
+    args[args.index("127.0.0.1:8080:8080")] = f"127.0.0.1:{port}:8080"
+    args[args.index("emulator-data:/data")] = f"{volume}:/data"
+    token = args[args.index("-e") + 1].partition("=")[2]
+    assert args[-1] == IMAGE.removesuffix(":latest")
+    proc = subprocess.Popen(
+        ["podman", "run", *NETWORK, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        container = Container(f"readme-{port}", f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{container.url}/_emulator/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out, err = proc.communicate(timeout=30) if proc.poll() is not None else ("", "")
+                pytest.fail(f"the README's podman run line did not serve:\n{out}{quiet(err)}")
+            time.sleep(0.2)
+        assert httpx.get(f"{container.url}/_emulator/requests").status_code == 401
+        allowed = httpx.get(
+            f"{container.url}/_emulator/requests", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert allowed.status_code == 200
+        proc.terminate()  # podman passes it on: the emulator stops cleanly, --rm removes it
+        assert proc.wait(timeout=30) == 0, quiet(proc.stderr.read() if proc.stderr else "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        podman("volume", "rm", "--force", volume, check=False)
 
 
 def test_the_image_holds_its_specs_parse_cache(emulator: Container) -> None:

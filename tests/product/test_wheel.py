@@ -1,4 +1,4 @@
-"""The wheel, as a team installs it: built with `python -m build`, installed with pip into a
+"""The wheel, as a team installs it: built with `python3 dev.py build`, installed with pip into a
 fresh venv outside the checkout, and used from a folder that is not the checkout (PYTHONPATH
 unset): `profile-emulator serve` with the shipped fixtures and with a team's own, and the
 pytest plugin's `emulator` fixture in a partner-style test file.
@@ -10,7 +10,9 @@ dependencies come from the index, pip's cache reused); `-m "not wheel"` leaves i
 from __future__ import annotations
 
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import tomllib
@@ -148,10 +150,16 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     work.mkdir()
     assert ROOT not in work.parents
 
-    # 1. python -m build: an sdist, and the wheel built from it.
-    run(sys.executable, "-m", "build", "--outdir", work / "dist", ROOT, cwd=work)
+    # 1. The README's `python3 dev.py build`: an sdist, and the wheel built from it.
+    run(sys.executable, ROOT / "dev.py", "build", "--outdir", work / "dist", cwd=work)
     (wheel,) = (work / "dist").glob("*.whl")
     (_sdist,) = (work / "dist").glob("*.tar.gz")
+    said = re.search(r"The wheel \(about (\d+) kB\)", (ROOT / "README.md").read_text())
+    assert said, "the README gives the wheel's size"
+    size_kb = wheel.stat().st_size / 1000
+    assert abs(size_kb - int(said.group(1))) <= 0.1 * int(said.group(1)), (
+        f"the README says about {said.group(1)} kB; the wheel is {size_kb:.0f} kB"
+    )
     names = set(zipfile.ZipFile(wheel).namelist())
     for folder, inside in (
         ("openapi", "openapi"),
@@ -161,6 +169,8 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
         shipped = {p.name for p in (ROOT / folder).glob("*.yaml")}
         assert shipped and {f"emulator/_data/{inside}/{n}" for n in shipped} <= names, folder
     assert not any(n.startswith(("openapi/", "fixtures/", "tests/")) for n in names)
+    cases = {str(p.relative_to(ROOT)) for p in (ROOT / "emulator/parity/shipped").rglob("*.yaml")}
+    assert cases and cases <= names  # the parity kit's shipped cases
     dashboard = {f"emulator/ui/static/{p.name}" for p in (ROOT / "emulator/ui/static").iterdir()}
     assert {"emulator/ui/static/index.html", "emulator/ui/static/app.js"} <= dashboard <= names
 
@@ -186,12 +196,12 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
         cwd=work,
     ).stdout.split()
     assert all(Path(p).is_relative_to(work / "venv") for p in where), where
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    written = re.search(r'__version__ = "(.+)"', (ROOT / "emulator/__init__.py").read_text())
     version = run(bin_dir / "profile-emulator", "--version", cwd=work).stdout
-    assert version == f"profile-emulator {project['version']}\n"
+    assert written and version == f"profile-emulator {written.group(1)}\n"  # (the one place)
 
     # 3. serve with the shipped specs, fixtures and scenarios.
-    server = Serving(bin_dir, work, "--data-file", "state.json")
+    server = Serving(bin_dir, work, "--data-file", "state.db")
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
             assert http.get("/_emulator/health").json() == {"status": "ok"}
@@ -224,7 +234,9 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
     finally:
         server.kill()
     assert "Traceback" not in err, err
-    assert "ada@example.com" in (work / "state.json").read_text()
+    with sqlite3.connect(work / "state.db") as db:  # the data file, a SQLite database
+        found = db.execute("SELECT count(*) FROM documents WHERE document LIKE '%ada@example%'")
+        assert found.fetchone()[0] >= 1
 
     # 4. serve with a team's own fixtures folder (a relative path, from the team's folder).
     (work / "ours").mkdir()
@@ -254,3 +266,11 @@ def test_the_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
         cwd=work,
     )
     assert "1 passed" in done.stdout, done.stdout
+
+    # 6. The parity kit reads its shipped cases from the installed package (without
+    #    credentials every commerce case is skipped before any call).
+    done = run(bin_dir / "profile-emulator", "parity", "record", "--api", "commerce",
+               "--target", "http://127.0.0.1:9", "--out", "snapshots", cwd=work)  # fmt: skip
+    assert done.stdout.count("skipped commerce.") == len(
+        list((ROOT / "emulator/parity/shipped/commerce").glob("*.yaml"))
+    )

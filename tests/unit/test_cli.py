@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator import app, cli, logs, runtime
-from tests.processes import PROFILE, ROOT, SERVE, refused, update, venv_is_current
+from emulator import app, cli, faults, logs, runtime
+from tests.processes import PROFILE, ROOT, SERVE, holds, refused, update, venv_is_current
 
 
 def test_light_defaults_agree_with_the_app() -> None:
@@ -35,6 +35,7 @@ def test_light_defaults_agree_with_the_app() -> None:
     assert cli.JOURNAL_SIZE == runtime.JOURNAL_SIZE
     assert cli.JOURNAL_BYTES == runtime.JOURNAL_BYTES
     assert cli.MAX_NAMESPACES == runtime.MAX_NAMESPACES
+    assert cli.MAX_RULES == faults.MAX_RULES
 
 
 def test_help_needs_no_server_and_prints_no_warning() -> None:
@@ -169,7 +170,7 @@ def test_relative_paths_are_the_callers(serve, tmp_path: Path, through: str) -> 
     write_and_read_back(served.url, "team@example.com")
     status, _, err = served.stop()
     assert status == 0, err
-    assert "team@example.com" in (here / "state" / "emulator.json").read_text()
+    assert holds(here / "state" / "emulator.json", "team@example.com")
     assert not (ROOT / "state").exists() and not (ROOT / "team").exists()
 
 
@@ -414,7 +415,7 @@ def test_a_signal_ends_it_cleanly_while_faults_hold_calls(serve, tmp_path: Path,
     for caller in callers:
         caller.join(timeout=10)
     assert status == 0, err
-    assert email in data_file.read_text()
+    assert holds(data_file, email)
     # Both were held by the server (not refused) and dropped without an answer.
     assert outcomes == {"timeout": "RemoteProtocolError", "delay": "RemoteProtocolError"}, outcomes
     assert "Traceback" not in err and "ERROR" not in err, err

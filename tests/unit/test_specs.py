@@ -11,6 +11,7 @@ from openapi_spec_validator import validate
 
 from emulator import faults, specs
 from emulator.specs import OPENAPI_DIR
+from tests.seeds import LOYALTY, seed_text
 
 SPECS = sorted(OPENAPI_DIR.glob("*.yaml"))
 
@@ -36,10 +37,7 @@ def test_every_vendor_operation_resolves_to_a_handler():
 def test_loyalty_catalogue_documented_messages_are_verbatim_from_the_seed():
     from emulator.vendors.loyalty import errors
 
-    seed = Path(__file__).resolve().parents[3] / "shared/seeds/000_53df60a23fd2b759.txt"
-    if not seed.exists():
-        pytest.skip("vendor seed documents are not beside this checkout")
-    text = seed.read_text()
+    text = seed_text(LOYALTY)
     for name, error in errors.CATALOGUE.items():
         if error.fidelity == "documented" and name != "MISSING_CORRELATION_ID":
             template = error.body["errorMessage"].replace(

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "openapi").glob("*.yaml"))
 SPECTRAL = ROOT / "tools" / ".spectral" / "node_modules" / ".bin" / "spectral"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.state import DataFile, KeyedTable, Store
+from emulator.files import write_atomically
+from emulator.state import KeyedTable, Store
 
 SCHEMA = {"people": {"email": lambda d: d.get("email", "").lower() or None}, "other": {}}
 
@@ -110,24 +111,24 @@ def test_write_cost_does_not_copy_the_table():
     assert people._table.raw() is raw and len(raw) == 1000
 
 
-def test_data_file_writes_then_renames(tmp_path: Path):
+def test_a_file_written_atomically_leaves_no_temporary_file(tmp_path: Path):
     target = tmp_path / "state.json"
     data = {"version": 1, "namespaces": {"default": {"people": {"p1": {"email": "a@x.co"}}}}}
-    data_file = DataFile(target, lambda: data)
-    data_file.flush()
+    write_atomically(target, lambda handle: handle.write(json.dumps(data)))
     assert json.loads(target.read_text()) == data
     assert os.listdir(tmp_path) == ["state.json"]  # no temporary file left behind
 
 
-def test_data_file_failure_leaves_the_old_file_whole(tmp_path: Path):
+def test_a_failed_atomic_write_leaves_the_old_file_whole(tmp_path: Path):
     target = tmp_path / "state.json"
     target.write_text('{"version": 1, "namespaces": {}}')
 
-    def broken() -> dict:
-        return {"version": 1, "bad": object()}  # not JSON-serialisable: fails mid-write
+    def broken(handle) -> None:
+        handle.write('{"version": 1, "bad": ')
+        raise TypeError("not JSON-serialisable: fails mid-write")
 
     with pytest.raises(TypeError):
-        DataFile(target, broken).flush()
+        write_atomically(target, broken)
     assert json.loads(target.read_text()) == {"version": 1, "namespaces": {}}
     assert os.listdir(tmp_path) == ["state.json"]
 
@@ -150,3 +151,88 @@ def test_clone_is_a_deep_copy_of_the_same_values_and_types(data):
     first = next(iter(data.values()))
     if isinstance(first, (list, dict)):
         assert next(iter(copied.values())) is not first
+
+
+# --- id counters ----------------------------------------------------------------------------
+
+
+def _used(state):
+    """Ids of people "p<n>" are made of the counter "people"."""
+    return {"people": [int(key[1:]) for key in state.get("people", {}) if key[1:].isdigit()]}
+
+
+def _counted(limit: int = 1_000) -> Store:
+    from emulator.state import Counters
+
+    counters = Counters(("people",), limit, _used)
+    return Store({"people": {}, "counters": {}}, counters={"counters": counters})
+
+
+def test_after_a_restore_a_counter_issues_no_number_in_use_and_reads_back_as_given():
+    store = _counted()
+    state = {"people": {f"p{n}": {} for n in range(1, 6)}, "counters": {"people": {"next": 1}}}
+    store.restore(state)
+    assert store.snapshot() == state  # the state reads back as it was given
+    assert [store.issue("counters", "people") for _ in range(2)] == [6, 7]
+    assert store["counters"].get("people") == {"next": 8}
+
+
+def test_a_counter_left_out_of_a_restore_goes_on_above_the_ids_it_brings():
+    store = _counted()
+    store.restore({"people": {}, "counters": {"people": {"next": 3}}})
+    store.restore({"people": {"p3": {}, "p9": {}}})  # counters kept: next is still 3
+    assert store["counters"].get("people") == {"next": 3}
+    assert store.issue("counters", "people") == 10
+
+
+def test_a_counter_below_the_ids_of_a_later_restore_is_lifted_again():
+    store = _counted()
+    store.restore({"people": {"p5": {}}, "counters": {"people": {"next": 1}}})
+    assert store.issue("counters", "people") == 6
+    store.restore({"people": {"p1": {}}, "counters": {"people": {"next": 1}}})
+    assert store.issue("counters", "people") == 2  # the ids in use now, not those before
+
+
+def test_a_counter_at_its_limit_issues_the_lowest_numbers_free():
+    """p9 is the highest number below the limit: every number above is used up."""
+    store = _counted(limit=10)
+    store.restore({"people": {"p0": {}, "p2": {}, "p9": {}}, "counters": {"people": {"next": 8}}})
+    numbers = [store.issue("counters", "people") for _ in range(3)]
+    assert numbers == [1, 3, 4]  # none stored yet: each is still new
+    store["people"].put("p5", {})
+    assert store.issue("counters", "people") == 6
+    store.restore({"people": {}, "counters": {"people": {"next": 10}}})
+    assert store.issue("counters", "people") == 0  # what was issued is forgotten with it
+
+
+def test_a_whole_float_counter_issues_its_integer():
+    store = _counted()
+    store.restore({"people": {}, "counters": {"people": {"next": 5.0}}})
+    number = store.issue("counters", "people")
+    assert (number, type(number)) == (5, int)
+    assert store["counters"].get("people") == {"next": 6}
+
+
+def test_decimals_are_only_the_digits_a_counter_writes():
+    from emulator.state import decimals
+
+    values = ["0", "1000000001", "9" * 18, "01", "9" * 19, "", "-1", "1.0", "١٢", "12\n", 12, None]
+    assert decimals(values) == [0, 1000000001, 10**18 - 1]
+
+
+def test_the_counters_schema_bounds_each_counter_and_requires_them_all():
+    from emulator.state import Counters, StateError, StateSchema
+
+    counters = Counters(("people", "pets"), 10, lambda state: {"people": [], "pets": []})
+    schema = StateSchema({"counters": {}}, {"counters": counters.documents()})
+    assert schema.kept == frozenset({"counters"}) and schema.counters == {"counters": counters}
+    schema.check({"counters": {"people": {"next": 10}, "pets": {"next": 0}}})
+    for bad, where in [
+        ({"people": {"next": 11}, "pets": {"next": 0}}, "counters.people.next"),
+        ({"people": {"next": -1}, "pets": {"next": 0}}, "counters.people.next"),
+        ({"people": {"next": 2.5}, "pets": {"next": 0}}, "counters.people.next"),
+        ({"people": {"next": 1}}, "counters"),
+    ]:
+        with pytest.raises(StateError) as raised:
+            schema.check({"counters": bad})
+        assert raised.value.path == where

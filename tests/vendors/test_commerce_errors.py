@@ -10,9 +10,9 @@ import yaml
 
 from emulator.specs import OPENAPI_DIR
 from emulator.vendors.commerce import errors
+from tests.seeds import COMMERCE, seed_text
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT.parent / "shared" / "seeds" / "002_c90269b00c162954.txt"
 KIM = "/ccadmin/v1/profiles/se-570031"  # the seed's example profile
 ADMIN = "/ccadmin/v1/profiles/se-570040"  # Acme's account admin (has a password)
 APPROVER = "/ccadmin/v1/profiles/se-570041"  # Acme's only active approver, approvals on
@@ -368,9 +368,7 @@ def test_every_catalogue_entry_is_an_example_of_the_spec():
 
 
 def test_documented_messages_are_verbatim_from_the_seed():
-    if not SEED.exists():
-        pytest.skip("vendor seed documents are not beside this checkout")
-    text = SEED.read_text()
+    text = seed_text(COMMERCE)
     documented = {name: e for name, e in errors.CATALOGUE.items() if e.fidelity == "documented"}
     assert set(documented) == {"22024", "22025", "22026", "22027", "100088", "100089"}
     for name, error in documented.items():

@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.seeds import COMMERCE, seed_text
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT.parent / "shared" / "seeds" / "002_c90269b00c162954.txt"
 REQUEST_MARK = "Sample Request:"
 RESPONSE_MARK = "Sample Response Payload returned by endpoint:"
 PROFILE = "/ccadmin/v1/profiles/se-570031"  # the seed response's "id"
@@ -25,9 +24,7 @@ def _json_after(text: str, mark: str) -> Any:
 
 def seed_samples() -> tuple[dict[str, Any], dict[str, Any]]:
     """(Sample Request, Sample Response Payload), as the seed writes them."""
-    if not SEED.exists():
-        pytest.skip("vendor seed documents are not beside this checkout")
-    text = SEED.read_text(encoding="utf-8")
+    text = seed_text(COMMERCE)
     return _json_after(text, REQUEST_MARK), _json_after(text, RESPONSE_MARK)
 
 

@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from emulator import specs
 from emulator.errors import VendorError
-from emulator.state import Documents
 from emulator.vendors.base import Vendor
-from emulator.vendors.commerce import errors, handlers
+from emulator.vendors.commerce import documents, errors, handlers
 from emulator.vendors.commerce.checks import invalid_request, unreported
-from emulator.vendors.commerce.profiles import PROFILE_KEYS, blank
+from emulator.vendors.commerce.profiles import blank
 
 SPEC = "commerce.yaml"
 DEFAULT_CONFIG: dict[str, Any] = {
     "authEnabled": True,  # off = no token needed (local play)
     "tokenLifetimeSeconds": 300,  # OCC application-key tokens live 5 minutes
 }
-# First values of the per-namespace id counters (above the seed's example ids).
-COUNTERS = {
-    "profiles": 570100,
-    "addresses": 110100,
-    "roles": 100100,
-    "loyalty": 100100,
-    "tokens": 1,
-}
-
 _STR = {"type": "string"}
-_OBJ = {"type": "object"}
-_NULLABLE_STR = {"type": ["string", "null"]}
+# A fixture's role, membership and address: as stored (documents.py), the ids optional (the
+# emulator makes the missing ones).
 _ROLE = {
     "type": "object",
     "additionalProperties": False,
@@ -41,20 +30,13 @@ _ROLE = {
         "relativeTo": {"type": "object", "required": ["id"], "properties": {"id": _STR}},
     },
 }
-_PROGRAM = {
-    "type": "object",
-    "required": ["programId", "membershipId"],
-    "properties": {
-        "programName": _NULLABLE_STR,
-        "repositoryId": {"type": "integer"},
-        "membershipId": _STR,
-        "programId": _STR,
-        "status": _NULLABLE_STR,
-    },
-}
+_PROGRAM = {**documents.PROGRAM, "required": ["programId", "membershipId"]}
 _ADDRESS = {
     "type": "object",
-    "properties": {"repositoryId": _STR, "isDefaultAddress": {"type": "boolean"}},
+    "properties": {
+        **documents.LISTED_ADDRESS["properties"],
+        "isDefaultAddress": {"type": "boolean"},
+    },
 }
 # The namespace's configuration (DEFAULT_CONFIG's keys): what a fixture file's `config` and a
 # PATCH /_emulator/config may set, the one schema of both.
@@ -86,18 +68,7 @@ FIXTURE_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["id", "name"],
-                "properties": {
-                    "id": _STR,
-                    "repositoryId": _STR,
-                    "name": _STR,
-                    "description": _NULLABLE_STR,
-                    "active": {"type": "boolean"},
-                    "approvalRequired": {"type": "boolean"},
-                    "ordersPendingApproval": {"type": "integer", "minimum": 0},
-                    "shippingAddress": _OBJ,
-                    "billingAddress": _OBJ,
-                    "secondaryAddresses": {"type": "array", "items": _OBJ},
-                },
+                "properties": {**documents.ORGANIZATION_PROPERTIES, "name": _STR},
             },
         },
         "profiles": {
@@ -107,8 +78,7 @@ FIXTURE_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["id", "email"],
                 "properties": {
-                    **{key: {} for key in PROFILE_KEYS},
-                    "id": _STR,
+                    **documents.PROFILE_PROPERTIES,
                     "email": _STR,
                     "password": _STR,
                     "active": {
@@ -116,11 +86,9 @@ FIXTURE_SCHEMA: dict[str, Any] = {
                         "enum": [True, False, "true", "false"],
                     },
                     "receiveEmail": {"enum": ["yes", "no"]},
-                    "parentOrganization": _NULLABLE_STR,
                     "roles": {"type": "array", "items": _ROLE},
                     "loyaltyPrograms": {"type": "array", "items": _PROGRAM},
                     "shippingAddresses": {"type": "array", "items": _ADDRESS},
-                    "shippingAddress": _OBJ,
                 },
             },
         },
@@ -174,7 +142,16 @@ def _fixture_profile(item: dict[str, Any], counters: dict[str, dict[str, int]]) 
 
 def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     config = {**copy.deepcopy(DEFAULT_CONFIG), **doc.get("config", {})}
-    counters = {name: {"next": first} for name, first in COUNTERS.items()}
+    # The ids the file gives are in use: the ones made for the rest go above them.
+    given = documents.COUNTERS.lowest(
+        {
+            "commerce.profiles": {p["id"]: p for p in doc.get("profiles", [])},
+            "commerce.organizations": {o["id"]: o for o in doc.get("organizations", [])},
+        }
+    )
+    counters = {
+        name: {"next": max(first, given[name])} for name, first in documents.FIRST_NUMBERS.items()
+    }
     applications = {
         a["key"]: {"key": a["key"], "name": a.get("name")} for a in doc.get("applications", [])
     }
@@ -205,85 +182,20 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return state, config
 
 
-# The stored documents, as the handlers read them (the state schema: snapshots and the
-# data file are checked against it). A profile holds every key of the seed's response.
-_ARRAY_OF_OBJECTS = {"type": "array", "items": _OBJ}
-_COUNTER = {
-    "type": "object",
-    "required": ["next"],
-    "additionalProperties": False,
-    "properties": {"next": {"type": "integer", "minimum": 0}},
-}
-DOCUMENTS = {
-    "commerce.profiles": Documents(
-        {
-            "type": "object",
-            "required": list(PROFILE_KEYS),
-            "properties": {
-                "id": _STR,
-                "repositoryId": _STR,
-                "email": _NULLABLE_STR,
-                "active": {"enum": ["true", "false"]},
-                "parentOrganization": _NULLABLE_STR,
-                "password": _NULLABLE_STR,
-                "translations": _OBJ,
-                "roles": {"type": "array", "items": {"type": "object"}},
-                "loyaltyPrograms": _ARRAY_OF_OBJECTS,
-                "shippingAddresses": _ARRAY_OF_OBJECTS,
-                "secondaryOrganizations": {"type": "array"},
-                "shippingAddress": {"type": ["object", "null"]},
-                "billingAddress": {"type": ["object", "null"]},
-            },
-        },
-        key="id",
-    ),
-    "commerce.organizations": Documents(
-        {
-            "type": "object",
-            "required": ["id"],
-            "properties": {
-                "id": _STR,
-                "name": _NULLABLE_STR,
-                "active": {"type": "boolean"},
-                "approvalRequired": {"type": "boolean"},
-                "ordersPendingApproval": {"type": "integer", "minimum": 0},
-                "secondaryAddresses": _ARRAY_OF_OBJECTS,
-            },
-        },
-        key="id",
-    ),
-    "commerce.applications": Documents(
-        {"type": "object", "required": ["key"], "properties": {"key": _STR}}, key="key"
-    ),
-    "commerce.tokens": Documents(
-        {
-            "type": "object",
-            "required": ["token", "subject", "issuedAt", "expiresAt"],
-            "properties": {
-                "token": _STR,
-                "issuedAt": {"type": "number"},
-                "expiresAt": {"type": "number"},
-                "subject": {
-                    "type": "object",
-                    "required": ["type", "id"],
-                    "properties": {"type": _STR, "id": _STR},
-                },
-            },
-        },
-        key="token",
-    ),
-    "commerce.counters": Documents(_COUNTER, required=tuple(COUNTERS), kept=True),
-}
-
-
-_BLANK_PROFILE_PATH = re.compile(r"^/ccadmin/v1/profiles/\s*/?$")
+_PROFILES = "/ccadmin/v1/profiles/"
 # The methods of a profile by id, as the spec declares them: for these, an empty id is 22000.
 _PROFILE_METHODS = specs.methods(SPEC, "/profiles/{profile_id}")
 
 
+def _blank_profile_id(path: str) -> bool:
+    """A profile path whose id is empty or whitespace (an empty one leaves an empty path
+    segment): string operations, each reading the path once."""
+    return path.startswith(_PROFILES) and path[len(_PROFILES) :].lstrip() in ("", "/")
+
+
 def unrouted(method: str, path: str, method_not_allowed: bool) -> VendorError:
-    if method in _PROFILE_METHODS and _BLANK_PROFILE_PATH.match(path):
-        return errors.PROFILE_ID_BLANK  # an empty id leaves an empty path segment
+    if method in _PROFILE_METHODS and _blank_profile_id(path):
+        return errors.PROFILE_ID_BLANK
     if method_not_allowed:
         return errors.METHOD_NOT_ALLOWED.fill(method=method, path=path)
     return errors.RESOURCE_NOT_FOUND.fill(method=method, path=path)
@@ -302,7 +214,7 @@ VENDOR = Vendor(
         "commerce.tokens": {},
         "commerce.counters": {},
     },
-    documents=DOCUMENTS,
+    documents=documents.DOCUMENTS,
     load_fixtures=load_fixtures,
     fixture_schema=FIXTURE_SCHEMA,
     config_schema=CONFIG_SCHEMA,

@@ -1,27 +1,35 @@
 """OCC authentication: application-key and user logins, expiring access tokens, the bearer check.
 
-Tokens live in the namespace's state (``commerce.tokens``), so a token from one namespace
-means nothing in another and a reset forgets them all. The token is JWT-shaped (some
-clients decode it to read ``exp``) but the emulator only ever looks it up by value.
+Tokens live in the namespace's state (``commerce.tokens``, keyed by the token itself), so a
+token from one namespace means nothing in another and a reset forgets them all. The token is
+JWT-shaped (some clients decode it to read ``exp``) but the emulator only ever looks it up
+by value. Expired tokens are dropped as new ones are issued, soonest expiry first (a heap
+beside the collection): a login costs the same with 10 live tokens or 100,000.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
 import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
 
 from emulator.errors import EmulatedError
 from emulator.runtime import RequestContext
+from emulator.state import Collection
 from emulator.vendors.commerce import errors
 from emulator.vendors.commerce.profiles import next_number
 
 SIGNING_KEY = b"profile-emulator"  # not a secret: tokens are looked up, never verified
 Subject = dict[str, str]  # {"type": "application" | "profile", "id": ...}
+# Expired tokens dropped per token issued, at most: a login after a long pause (or a clock
+# moved far on) costs no more than this, and expired tokens still go faster than new ones come.
+SWEEP = 100
 
 
 def now() -> float:
@@ -48,15 +56,53 @@ def bearer(ctx: RequestContext) -> str | None:
     return credential.strip()
 
 
+class _Expiries:
+    """The tokens of one collection by expiry: a heap of (expiresAt, token), and how many of
+    them the collection holds. A collection that holds another count was restored (a
+    snapshot, the data file): the heap is rebuilt from it, once."""
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[float, str]] = []
+        self.held = 0
+
+    def rebuild(self, tokens: Collection) -> None:
+        self.heap = [(record["expiresAt"], record["token"]) for record in tokens]
+        heapq.heapify(self.heap)
+        self.held = len(tokens)
+
+    def sweep(self, tokens: Collection, at: float) -> None:
+        """Drop up to SWEEP tokens expired at ``at``, soonest expiry first."""
+        if self.held != len(tokens):
+            self.rebuild(tokens)
+        for _ in range(SWEEP):
+            if not self.heap or self.heap[0][0] > at:
+                return
+            expires_at, token = heapq.heappop(self.heap)
+            record = tokens.get(token)
+            if record is None or record["expiresAt"] != expires_at:
+                self.rebuild(tokens)  # the collection was restored meanwhile
+                continue
+            tokens.delete(token)
+            self.held -= 1
+
+    def add(self, expires_at: float, token: str) -> None:
+        heapq.heappush(self.heap, (expires_at, token))
+        self.held += 1
+
+
+_EXPIRIES: WeakKeyDictionary[Collection, _Expiries] = WeakKeyDictionary()
+
+
 def issue(ctx: RequestContext, subject: Subject) -> dict[str, Any]:
     """A new access token for ``subject``: the body of a login or refresh response."""
     lifetime = float(ctx.config("commerce")["tokenLifetimeSeconds"])
     tokens = ctx.store["commerce.tokens"]
     with ctx.store.lock:
         issued = now()
-        for record in tokens:  # forget expired tokens so state stays small
-            if record["expiresAt"] <= issued:
-                tokens.delete(record["token"])
+        expiries = _EXPIRIES.get(tokens)
+        if expiries is None:
+            expiries = _EXPIRIES[tokens] = _Expiries()
+        expiries.sweep(tokens, issued)  # expired tokens go, so state stays small
         number = next_number(ctx.store, "tokens")
         token = _encode(
             {
@@ -76,6 +122,7 @@ def issue(ctx: RequestContext, subject: Subject) -> dict[str, Any]:
                 "expiresAt": issued + lifetime,
             },
         )
+        expiries.add(issued + lifetime, token)
     return {"access_token": token, "token_type": "bearer", "expires_in": int(lifetime)}
 
 

@@ -17,6 +17,7 @@ from emulator.reply import Reply
 from emulator.runtime import RequestContext
 from emulator.vendors.commerce import auth, errors
 from emulator.vendors.commerce.checks import check_input
+from emulator.vendors.commerce.documents import PROFILE_PREFIX
 from emulator.vendors.commerce.profiles import blank, merge, next_number, render
 from emulator.vendors.commerce.rules import check_rules
 
@@ -52,9 +53,7 @@ async def create_profile(ctx: RequestContext) -> Reply:
     await ctx.checked()
     with ctx.store.lock:
         check_rules(ctx.store, None, body, None)
-        profile_id = f"se-{next_number(ctx.store, 'profiles')}"
-        while profile_id in profiles:
-            profile_id = f"se-{next_number(ctx.store, 'profiles')}"
+        profile_id = f"{PROFILE_PREFIX}{next_number(ctx.store, 'profiles')}"
         doc = merge(ctx.store, blank(profile_id), body)
         profiles.put(profile_id, doc)
     return Reply(201, {"id": profile_id})

@@ -88,12 +88,9 @@ ROLE_FUNCTION_KEYS = ("function", "funtion")  # the seed's sample request spells
 
 
 def next_number(store: Store, name: str) -> int:
-    """The next value of a per-namespace counter (deterministic ids)."""
-    counters = store["commerce.counters"]
-    with store.lock:
-        number = counters.get(name)["next"]
-        counters.put(name, {"next": number + 1})
-    return number
+    """The number of a new id from a per-namespace counter (deterministic ids, never one in
+    use: ``Store.issue``)."""
+    return store.issue("commerce.counters", name)
 
 
 def blank(profile_id: str) -> dict[str, Any]:

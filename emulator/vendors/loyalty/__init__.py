@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-import re
+from collections.abc import Mapping
 from typing import Any
 
 from emulator.errors import VendorError
-from emulator.state import Documents
+from emulator.state import Counters, Documents, decimals
 from emulator.vendors.base import Vendor
 from emulator.vendors.loyalty import errors, handlers
 from emulator.vendors.loyalty.checks import invalid_request, unreported
@@ -63,6 +63,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
     },
 }
+# An account's profile, stored and in a fixture: getProfile answers it beside the account's
+# ids (the spec's StoredProfile), primary attributes as strings, nothing else (null: unset).
+_PROFILE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {name: {"type": ["string", "null"]} for name in handlers.PRIMARY},
+}
 FIXTURE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -80,7 +87,7 @@ FIXTURE_SCHEMA: dict[str, Any] = {
                     "externalId": _STR,
                     "partnerLinkId": _STR,
                     "externalAgentId": _STR,
-                    "profile": {"type": "object"},
+                    "profile": _PROFILE,
                     "extendedData": {"type": "object", "additionalProperties": {"type": "object"}},
                 },
             },
@@ -120,15 +127,21 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return state, config
 
 
+def _numbers_in_use(state: Mapping[str, Mapping[str, Any]]) -> dict[str, list[int]]:
+    """The numbers of the accounts' ids in the enrolment's form (``handlers.ACCOUNT_ID_BASE``
+    + n, ``LOYALTY_ID_BASE`` + n): a new account takes neither id of an existing one."""
+    accounts = state.get("loyalty.accounts", {}).values()
+    numbers = decimals(account.get("accountId") for account in accounts)
+    loyalty = decimals(account.get("loyaltyId") for account in accounts)
+    return {
+        "accounts": [n - handlers.ACCOUNT_ID_BASE for n in numbers]
+        + [n - handlers.LOYALTY_ID_BASE for n in loyalty]
+    }
+
+
 # The stored documents, as the handlers read them (the state schema: snapshots and the
 # data file are checked against it).
-_TEXT_OR_NULL = {"type": ["string", "null"]}
-_COUNTER = {
-    "type": "object",
-    "required": ["next"],
-    "additionalProperties": False,
-    "properties": {"next": {"type": "integer", "minimum": 0}},
-}
+COUNTERS = Counters(("accounts",), handlers.ID_NUMBERS, _numbers_in_use)
 DOCUMENTS = {
     "loyalty.accounts": Documents(
         {
@@ -140,10 +153,7 @@ DOCUMENTS = {
                 "externalId": _STR,
                 "partnerLinkId": _STR,
                 "externalAgentId": _STR,
-                "profile": {
-                    "type": "object",
-                    "properties": {"email": _TEXT_OR_NULL, "phoneNumber": _TEXT_OR_NULL},
-                },
+                "profile": _PROFILE,
                 "emd": {"type": "object", "additionalProperties": {"type": "object"}},
             },
         },
@@ -157,7 +167,7 @@ DOCUMENTS = {
                 "correlationId": _STR,
                 "accountId": _STR,
                 "channel": _STR,
-                "externalAgentSessionId": {},
+                "externalAgentSessionId": _STR,
             },
         },
         key="correlationId",
@@ -170,15 +180,22 @@ DOCUMENTS = {
         },
         key="key",
     ),
-    "loyalty.counters": Documents(_COUNTER, required=("accounts",), kept=True),
+    "loyalty.counters": COUNTERS.documents(),
 }
 
 
-_BLANK_SESSION_PATH = re.compile(r"^/client/users/\s*/profile(/emd)?/?$")
+_USERS = "/client/users/"
+_PROFILE_TAILS = ("/profile", "/profile/", "/profile/emd", "/profile/emd/")
+
+
+def _blank_session(path: str) -> bool:
+    """A member-profile path whose correlation id is empty or whitespace (an empty one leaves
+    an empty path segment): string operations, each reading the path once."""
+    return path.startswith(_USERS) and path[len(_USERS) :].lstrip() in _PROFILE_TAILS
 
 
 def unrouted(method: str, path: str, method_not_allowed: bool) -> VendorError:
-    if _BLANK_SESSION_PATH.match(path):  # an empty correlation id leaves an empty path segment
+    if _blank_session(path):
         return errors.MISSING_CORRELATION_ID
     if method_not_allowed:
         return errors.METHOD_NOT_ALLOWED.fill(method=method, path=path)

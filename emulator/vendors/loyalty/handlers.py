@@ -8,7 +8,6 @@ the namespace lock, so concurrent calls can never both pass a uniqueness check.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from emulator.errors import EmulatedError
@@ -45,13 +44,15 @@ IDENTIFIER_INDEX = {
     "EXTERNAL_AGENT_ID": "externalAgentId",
 }
 PROFILE_UPDATED = {"debugMessage": "Profile Updated"}
-
-
-_NOT_DIGITS = re.compile(r"\D")
+# An enrolment's ids are made of the number its counter issues: ten digits each (inferred
+# from the seed accounts' form, 1000000001 / 7000000001), so the number is below ID_NUMBERS.
+ACCOUNT_ID_BASE, LOYALTY_ID_BASE = 1_000_000_000, 7_000_000_000
+ID_NUMBERS = 3_000_000_000
 
 
 def digits(value: str | None) -> str | None:
-    return _NOT_DIGITS.sub("", value) or None if value else None
+    """The decimal digits of a phone number, the key of the phone index."""
+    return "".join(filter(str.isdecimal, value)) or None if value else None
 
 
 def _primary(body: dict[str, Any], profile: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -98,12 +99,10 @@ async def enroll_member(ctx: RequestContext) -> Reply:
     await ctx.checked()
     with ctx.store.lock:
         source, new_keys = check_business(ctx.store, body, config, None)
-        counters = ctx.store["loyalty.counters"]
-        number = counters.get("accounts")["next"]
-        counters.put("accounts", {"next": number + 1})
+        number = ctx.store.issue("loyalty.counters", "accounts")
         account = {
-            "accountId": str(1000000000 + number),
-            "loyaltyId": str(7000000000 + number),
+            "accountId": str(ACCOUNT_ID_BASE + number),
+            "loyaltyId": str(LOYALTY_ID_BASE + number),
             "profile": _primary(body),
             "emd": {},
         }
@@ -181,13 +180,9 @@ async def get_profile(ctx: RequestContext) -> Reply:
     account = _session_account(ctx)
     if await ctx.checked():
         account = _session_account(ctx)
+    attributes = {key: value for key, value in account["profile"].items() if value is not None}
     return Reply(
-        200,
-        {
-            "accountId": account["accountId"],
-            "loyaltyId": account["loyaltyId"],
-            **account["profile"],
-        },
+        200, {"accountId": account["accountId"], "loyaltyId": account["loyaltyId"], **attributes}
     )
 
 
