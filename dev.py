@@ -12,6 +12,7 @@
                                            # container, fuzzer or process of their own (< 1 min)
     python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
     python3 dev.py bench persistence [...]  # the data file's guarantees and costs (bench/persistence.py)
+    python3 dev.py bench http-abuse [...]   # slow connections, an endless header (bench/http_abuse.py)
 
 The virtualenv is refreshed whenever pyproject.toml or constraints.txt changes; every package
 is installed at the version constraints.txt locks. Serving installs the runtime dependencies
@@ -171,6 +172,8 @@ def main(argv: list[str]) -> int:
         return run([str(BIN / "python"), "-m", "build", *outdir, *argv[1:], str(ROOT)])
     elif argv[0] == "bench" and argv[1:2] == ["persistence"]:
         command = [str(BIN / "python"), str(ROOT / "bench" / "persistence.py"), *argv[2:]]
+    elif argv[0] == "bench" and argv[1:2] == ["http-abuse"]:
+        command = [str(BIN / "python"), str(ROOT / "bench" / "http_abuse.py"), *argv[2:]]
     elif argv[0] == "bench":
         if run(["bash", str(ROOT / "bench" / "setup.sh")], cwd=ROOT) != 0:
             return 1

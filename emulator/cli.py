@@ -33,6 +33,12 @@ JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.runtime.JOURNAL_BYTES
 MAX_NAMESPACES = 1000  # emulator.runtime.MAX_NAMESPACES
 MAX_RULES = 1000  # emulator.faults.MAX_RULES
 BACKLOG = 2048  # uvicorn's default
+HEAD_BYTES = 64 * 1024  # emulator.uvicorn_seam.HEAD_BYTES
+HEAD_SECONDS = 10.0  # emulator.uvicorn_seam.HEAD_SECONDS
+MAX_CONNECTIONS = 1000  # emulator.uvicorn_seam.MAX_CONNECTIONS
+# Files the process keeps open besides its connections (the listening socket, the event
+# loop's, the data file's (SQLite: the database, its WAL), stdio, the specs it reads).
+OWN_FILES = 64
 FSYNC_MODES = ("batch", "always")  # emulator.persistence.MODES (a test keeps the two equal)
 
 
@@ -157,6 +163,30 @@ def parser() -> argparse.ArgumentParser:
         f"one more is answered 409 (default {MAX_RULES}; 0: no cap)",
     )
     serve.add_argument(
+        "--max-head-bytes",
+        type=_positive,
+        default=HEAD_BYTES,
+        metavar="BYTES",
+        help="a request head (request line and header fields) over BYTES is answered 431 in "
+        f"the API's error shape, and its connection closed (default {HEAD_BYTES}: 64 KiB)",
+    )
+    serve.add_argument(
+        "--head-timeout",
+        type=_seconds,
+        default=HEAD_SECONDS,
+        metavar="SECONDS",
+        help="a connection whose request head is not whole SECONDS after it opened, or after "
+        f"its last response, is closed (default {HEAD_SECONDS:g})",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=_count,
+        default=MAX_CONNECTIONS,
+        metavar="N",
+        help="connections open at once, idle keep-alive ones included; one more is answered "
+        f"503 in the API's error shape and closed (default {MAX_CONNECTIONS}; 0: no cap)",
+    )
+    serve.add_argument(
         "--log-level",
         type=str.lower,
         choices=logs.LEVELS,
@@ -185,6 +215,23 @@ def _count(text: str) -> int:
     if count < 0:
         raise argparse.ArgumentTypeError(f"not a whole number (0 or more): {count}")
     return count
+
+
+def _positive(text: str) -> int:
+    count = _count(text)
+    if count == 0:
+        raise argparse.ArgumentTypeError("not a whole number above 0: 0")
+    return count
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text}")
+    return seconds
 
 
 def _port(text: str) -> int:
@@ -280,11 +327,9 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
         with warnings.catch_warnings():
             # Connexion imports starlette.testclient, which warns about httpx on import.
             warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
-            import uvicorn
-
             from emulator.app import create_app
             from emulator.runtime import FixtureError
-            from emulator.server import WEBSOCKETS, Server
+            from emulator.server import Server, config
             from emulator.vendors import VENDORS
 
         wanted = [f"{vendor.name}.yaml" for vendor in VENDORS]
@@ -324,18 +369,21 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
             _write_port_file(port_file, port)
         print(f"profile-emulator listening on {url}", flush=True)
 
-    config = uvicorn.Config(
+    max_connections = _files_for(args.max_connections, undo)
+    uvicorn_config = config(
         app,
+        head_bytes=args.max_head_bytes,
+        head_seconds=args.head_timeout,
+        max_connections=max_connections,
         log_config=None,
         log_level=args.log_level,
         access_log=False,
         lifespan="on",
         proxy_headers=False,
         backlog=BACKLOG,
-        ws=WEBSOCKETS,
-        timeout_graceful_shutdown=2,
-    )  # Server drops held calls before
-    server = Server(config, on_started=announce)
+        timeout_graceful_shutdown=2,  # Server drops held calls before
+    )
+    server = Server(uvicorn_config, on_started=announce)
     running.append(server)
     try:
         server.run(sockets=[sock])
@@ -347,6 +395,37 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
         print(f"profile-emulator: --data-file: {app.runtime.close_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _files_for(connections: int, undo: list[Callable[[], None]]) -> int:
+    """The connection cap the open-files limit holds: its soft limit is raised (up to the hard
+    one) to hold ``connections`` and the process's own files, else the cap is lowered to what
+    it holds, with a warning. 0 (no cap) is left as it is."""
+    try:
+        import resource
+    except ImportError:  # no such limit on this platform
+        return connections
+    unlimited = resource.RLIM_INFINITY
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + OWN_FILES
+    if not connections or soft == unlimited or soft >= wanted:
+        return connections
+    raised = wanted if hard == unlimited else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+    except (ValueError, OSError):  # e.g. macOS, past its OPEN_MAX
+        raised = soft
+    else:
+        undo.append(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
+    if raised >= wanted:
+        return connections
+    lowered = max(1, raised - OWN_FILES)
+    print(
+        f"profile-emulator: warning: --max-connections {connections} lowered to {lowered}: "
+        f"the open-files limit is {raised} (ulimit -n)",
+        file=sys.stderr,
+    )
+    return lowered
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -105,11 +105,15 @@ class ErrorShape(Protocol):
       declares its checks passed, or None when they are the handler's to judge (e.g.
       loyalty's mandatory fields, which the configuration names);
     - ``unrouted(method, path, method_not_allowed)``: a path or method the spec lacks;
-    - ``too_large`` and ``internal_error``.
+    - ``too_large`` (a body over its cap, 413) and ``internal_error``;
+    - ``head_too_large`` (a request head over its bound, 431) and ``unavailable`` (503: the
+      server's connection cap), which the server sends before the app sees the request.
     """
 
     too_large: VendorError
     internal_error: VendorError
+    head_too_large: VendorError
+    unavailable: VendorError
 
     def invalid_request(self, failure: RequestInvalid) -> VendorError | None: ...
     def unreported(self, errors: list[Any]) -> VendorError | None: ...
@@ -121,6 +125,10 @@ class PlainErrors:
 
     too_large = VendorError(413, {"error": "payload_too_large", "detail": "Request body too large"})
     internal_error = VendorError(500, {"error": "internal_error", "detail": "Internal error"})
+    head_too_large = VendorError(
+        431, {"error": "headers_too_large", "detail": "Request header fields too large"}
+    )
+    unavailable = VendorError(503, {"error": "unavailable", "detail": "Too many connections"})
 
     def invalid_request(self, failure: RequestInvalid) -> VendorError | None:
         return VendorError(400, {"error": "invalid_request", "detail": clipped(failure.detail)})

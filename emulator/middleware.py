@@ -115,6 +115,17 @@ class EmulatorApp:
                 return api
         return None
 
+    def refusal(self, status: int, path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The headers and body of what the server answers before a request reaches the app
+        (uvicorn_seam.Limits): 431, a head over its bound; 503, a connection over the cap
+        (with Retry-After). In the shape of the API of ``path`` (as much of it as came)."""
+        mounted = self.api_for(path)
+        shape = mounted.shape if mounted else self.fallback
+        error = shape.head_too_large if status == 431 else shape.unavailable
+        extra = {"Retry-After": "1"} if status == 503 else {}
+        start, body = messages(Reply(error.status, dict(error.body), {**error.headers, **extra}))
+        return start["headers"], body["body"]
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -254,10 +265,12 @@ class EmulatorApp:
                 # journaled at all: it was never a call (nothing of it was applied).
                 namespace = ctx.bound or self.runtime.existing(ns_name)
                 if namespace is not None and raw is not _GONE:
+                    # What was sent: a HEAD's response carries no body on the wire.
+                    sent = None if ctx.method == "HEAD" else chunks
                     response = (
                         None
                         if start is None
-                        else Response(start["status"], start.get("headers", ()), chunks)
+                        else Response(start["status"], start.get("headers", ()), sent)
                     )
                     namespace.journal.record(
                         JournalEntry(

@@ -10,13 +10,24 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from emulator.app import FIXTURES_DIR, create_app
 from emulator.transport import HELD
-from emulator.uvicorn_seam import open_transports, running_tasks
+from emulator.uvicorn_seam import (
+    HEAD_BYTES,
+    HEAD_SECONDS,
+    MAX_CONNECTIONS,
+    Limits,
+    open_transports,
+    protocol,
+    running_tasks,
+)
+
+if TYPE_CHECKING:
+    from emulator.middleware import EmulatorApp
 
 DROPPED = "dropped at shutdown"  # the cancel message of calls still running after the grace
 # No vendor API speaks WebSocket: a request asking to upgrade is answered as the HTTP
@@ -115,6 +126,23 @@ class Server(uvicorn.Server):
                 task.cancel(DROPPED)
 
 
+def config(
+    app: EmulatorApp,
+    *,
+    head_bytes: int = HEAD_BYTES,
+    head_seconds: float = HEAD_SECONDS,
+    max_connections: int = MAX_CONNECTIONS,
+    http: str = "auto",
+    **options: Any,
+) -> uvicorn.Config:
+    """uvicorn's configuration for the emulator: HTTP only, the request heads and connections
+    bounded (a head over ``head_bytes``: the API's 431; not whole within ``head_seconds``:
+    closed; a connection over ``max_connections``, 0 for none: the API's 503), and
+    ``options`` (uvicorn.Config's)."""
+    limits = Limits(app.refusal, head_bytes, head_seconds, max_connections)
+    return uvicorn.Config(app, ws=WEBSOCKETS, **protocol(limits, http), **options)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -122,7 +150,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EmulatorServer:
-    """``with EmulatorServer() as server: server.url`` - a real uvicorn server, stopped on exit."""
+    """``with EmulatorServer() as server: server.url`` - a real uvicorn server, stopped on exit,
+    with the limits ``profile-emulator serve`` has (``head_bytes``, ``head_seconds``,
+    ``max_connections``: see ``config``)."""
 
     def __init__(
         self,
@@ -130,21 +160,28 @@ class EmulatorServer:
         data_file: Path | None = None,
         host: str = "127.0.0.1",
         port: int | None = None,
+        *,
+        head_bytes: int = HEAD_BYTES,
+        head_seconds: float = HEAD_SECONDS,
+        max_connections: int = MAX_CONNECTIONS,
         **app_options: Any,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.app = create_app(fixtures, data_file, **app_options)
-        config = uvicorn.Config(
-            self.app,
-            host=host,
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            ws=WEBSOCKETS,
+        self._server = Server(
+            config(
+                self.app,
+                head_bytes=head_bytes,
+                head_seconds=head_seconds,
+                max_connections=max_connections,
+                host=host,
+                port=self.port,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+            )
         )
-        self._server = Server(config)
         self._thread = threading.Thread(target=self._server.run, name="emulator", daemon=True)
 
     @property

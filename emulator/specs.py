@@ -186,7 +186,8 @@ def response_examples(name: str) -> dict[str, list[tuple[int, Any]]]:
 
 
 def route_table(names: Iterable[str]) -> Callable[[str], list[str]]:
-    """path -> the methods its spec declares (for the Allow header of a 405)."""
+    """path -> the methods served there (for the Allow header of a 405): those its spec
+    declares, and HEAD beside GET (every GET route answers HEAD, without the body)."""
     routes: list[tuple[re.Pattern[str], list[str]]] = []
     for name in names:
         spec = _load(OPENAPI_DIR / name)
@@ -194,6 +195,8 @@ def route_table(names: Iterable[str]) -> Callable[[str], list[str]]:
         for template, item in spec["paths"].items():
             pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(base + template))
             methods = [m.upper() for m in item if m in HTTP_METHODS]
+            if "GET" in methods and "HEAD" not in methods:
+                methods.insert(methods.index("GET") + 1, "HEAD")
             routes.append((re.compile(f"^{pattern}/?$"), methods))
 
     def allowed(path: str) -> list[str]:

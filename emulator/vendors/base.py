@@ -49,6 +49,8 @@ class Vendor:
     unreported: Callable[[list[Any]], VendorError | None]
     too_large: VendorError
     internal_error: VendorError
+    head_too_large: VendorError  # 431: a request head over the server's bound
+    unavailable: VendorError  # 503: the server's connection cap reached
     documents: Mapping[str, Documents] = field(default_factory=dict)
 
     def handler(self, operation_id: str) -> Callable[..., Any]:

@@ -17,7 +17,7 @@ import uvicorn
 
 from emulator.client import Emulator
 from emulator.clock import ManualClock
-from emulator.server import EmulatorServer
+from emulator.server import EmulatorServer, config
 
 LOYALTY_PROFILE = "/client/users/seed-session-1/profile"
 COMMERCE_PROFILE = "/ccadmin/v1/profiles/se-570031"
@@ -82,7 +82,7 @@ class H11Server(EmulatorServer):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        config = uvicorn.Config(
+        h11 = config(
             self.app,
             host=self.host,
             port=self.port,
@@ -92,7 +92,7 @@ class H11Server(EmulatorServer):
             access_log=False,
             lifespan="on",
         )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(h11)
         self._thread = threading.Thread(target=self._server.run, name="emulator-h11", daemon=True)
 
 

@@ -248,5 +248,5 @@ def test_docs_need_no_control_token(guarded: EmulatorServer) -> None:
 def test_other_methods_are_405_with_allow(http: httpx.Client) -> None:
     r = http.post("/_emulator/openapi/loyalty.yaml")
     assert r.status_code == 405
-    assert r.headers["allow"] == "GET"
+    assert r.headers["allow"] == "GET, HEAD"
     assert r.json()["error"] == "method_not_allowed"

@@ -59,4 +59,6 @@ VENDOR = Vendor(
     unreported=unreported,
     too_large=errors.TOO_LARGE,
     internal_error=errors.INTERNAL,
+    head_too_large=errors.HEAD_TOO_LARGE,
+    unavailable=errors.BUSY,
 )

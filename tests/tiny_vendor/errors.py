@@ -7,6 +7,7 @@ INVALID = VendorError(400, {"code": "INVALID", "text": "{detail}"}, example={"de
 BUSY = VendorError(503, {"code": "BUSY", "text": "Try again later"})
 TOO_LARGE = VendorError(413, {"code": "TOO_LARGE", "text": "Too large"})
 INTERNAL = VendorError(500, {"code": "INTERNAL", "text": "Internal error"})
+HEAD_TOO_LARGE = VendorError(431, {"code": "HEAD_TOO_LARGE", "text": "Headers too large"})
 NO_ROUTE = VendorError(404, {"code": "NO_ROUTE", "text": "{method} {path}"})
 NO_METHOD = VendorError(405, {"code": "NO_METHOD", "text": "{method} {path}"})
 

@@ -153,7 +153,8 @@ def test_unknown_path_is_404(occ):
 
 
 def test_unknown_method_is_405_with_allow(occ):
-    """Allow lists what the spec declares for the path (the spec is the list of methods)."""
+    """Allow lists what the spec declares for the path (the spec is the list of methods),
+    and HEAD beside GET: HTTP serves HEAD wherever GET is (RFC 9110, 9.3.2)."""
     spec = yaml.safe_load((ROOT / "openapi" / "commerce.yaml").read_text(encoding="utf-8"))
     declared = [
         m.upper()
@@ -167,7 +168,8 @@ def test_unknown_method_is_405_with_allow(occ):
         "message": f"Method {method} is not allowed on /ccadmin/v1/profiles/se-570031.",
         "status": "405",
     }
-    assert r.headers["allow"] == ", ".join(declared)
+    served = [n for m in declared for n in ((m, "HEAD") if m == "GET" else (m,))]
+    assert r.headers["allow"] == ", ".join(served)
 
 
 def test_malformed_json_is_answered_before_the_token_is_checked(http):

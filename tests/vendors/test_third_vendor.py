@@ -41,7 +41,7 @@ def test_its_spec_routes_its_calls_and_its_error_shape_answers(http: httpx.Clien
     assert (r.status_code, r.json(), r.headers["allow"]) == (
         405,
         {"code": "NO_METHOD", "text": "DELETE /tiny/v1/items/a"},
-        "GET, PUT",
+        "GET, HEAD, PUT",
     )
     assert http.get("/tiny/v2/x").json() == {"code": "NO_ROUTE", "text": "GET /tiny/v2/x"}
     assert http.get("/client/users/seed-session-1/profile").status_code == 200  # the others stay

@@ -223,4 +223,6 @@ VENDOR = Vendor(
     unreported=unreported,
     too_large=errors.PAYLOAD_TOO_LARGE,
     internal_error=errors.INTERNAL_ERROR,
+    head_too_large=errors.HEADERS_TOO_LARGE,
+    unavailable=errors.SERVICE_UNAVAILABLE,
 )

@@ -81,6 +81,7 @@ METHOD_NOT_ALLOWED = _err(
     path="/ccadmin/v1/profiles/se-570031",
 )
 PAYLOAD_TOO_LARGE = _err(413, "22007", "Request body too large.")
+HEADERS_TOO_LARGE = _err(431, "22007", "Request header fields too large.")
 TOO_MANY_REQUESTS = _err(429, "000429", "Too many requests.")
 INTERNAL_ERROR = _err(500, "000500", "Internal server error.")
 SERVICE_UNAVAILABLE = _err(503, "000503", "Service temporarily unavailable.")
@@ -103,6 +104,7 @@ CATALOGUE: dict[str, VendorError] = {
     "RESOURCE_NOT_FOUND": RESOURCE_NOT_FOUND,
     "METHOD_NOT_ALLOWED": METHOD_NOT_ALLOWED,
     "PAYLOAD_TOO_LARGE": PAYLOAD_TOO_LARGE,
+    "HEADERS_TOO_LARGE": HEADERS_TOO_LARGE,
     "TOO_MANY_REQUESTS": TOO_MANY_REQUESTS,
     "INTERNAL_ERROR": INTERNAL_ERROR,
     "SERVICE_UNAVAILABLE": SERVICE_UNAVAILABLE,

@@ -105,6 +105,7 @@ METHOD_NOT_ALLOWED = _err(
     path="/client/users/c-1/profile",
 )
 PAYLOAD_TOO_LARGE = _err(413, "INVALID_REQUEST", "Request body too large", "inferred")
+HEADERS_TOO_LARGE = _err(431, "INVALID_REQUEST", "Request header fields too large", "inferred")
 RATE_LIMITED = _err(429, "TOO_MANY_REQUESTS", "Too many requests", "inferred")
 INTERNAL_ERROR = _err(500, "INTERNAL_ERROR", "Internal server error", "inferred")
 SERVICE_UNAVAILABLE = _err(
