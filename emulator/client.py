@@ -331,8 +331,22 @@ class Emulator:
             return self._call("PATCH", "/config", json=changes)
         return self._call("GET", "/config")
 
+    def advance(
+        self, seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0
+    ) -> float:
+        """Move the namespace's time on, e.g. ``advance(minutes=16)``: tokens, rule lifetimes
+        and whatever the vendor would do later follow it. Returns the namespace's offset."""
+        step = seconds + 60 * minutes + 3600 * hours + 86400 * days
+        answer = self._call("POST", "/clock", json={"advanceSeconds": step})
+        return float(answer["offsetSeconds"])
+
+    def clock(self) -> float:
+        """How many seconds the namespace's time is ahead of the server's (0 after a reset)."""
+        return float(self._call("GET", "/clock")["offsetSeconds"])
+
     def reset(self) -> None:
-        """The namespace back to its fixtures: state, config, seed, rules, scenarios, journal."""
+        """The namespace back to its fixtures: state, config, seed, rules, scenarios, journal
+        and clock."""
         self._call("POST", "/reset")
 
     def health(self) -> bool:

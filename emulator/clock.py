@@ -1,6 +1,9 @@
-"""Time as the fault engine sees it: ``now()`` for rule lifetimes, ``wait()`` for delays and
-held calls. ``Clock`` is the real one; ``ManualClock`` moves only when told, so a test can
-say how long a call was delayed (and that it was still waiting) without reading a watch.
+"""Time: ``Clock`` is the server's (``now()`` monotonic, for rule lifetimes and durations;
+``wall()``, the epoch seconds a vendor writes in its tokens; ``wait()`` for delays and held
+calls); ``ManualClock`` moves only when told, so a test can say how long a call was delayed
+(and that it was still waiting) without reading a watch. ``NamespaceClock`` is one
+namespace's virtual time: the server's, plus an offset that only the control API moves
+forward (docs/decisions.md#16), so a test expires a token without waiting for it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ class Clock:
 
     def now(self) -> float:
         return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
 
     async def wait(self, seconds: float, until: Coroutine[Any, Any, Any] | None = None) -> bool:
         """Wait `seconds`, or less if `until` (a coroutine) returns first; True when it did."""
@@ -43,6 +49,7 @@ class ManualClock(Clock):
 
     def __init__(self) -> None:
         self._now = 0.0
+        self._epoch = time.time()  # wall() starts at the real time and moves with now()
         self._timers: list[tuple[float, asyncio.Future[None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -50,6 +57,9 @@ class ManualClock(Clock):
 
     def now(self) -> float:
         return self._now
+
+    def wall(self) -> float:
+        return self._epoch + self._now
 
     @property
     def waiting(self) -> int:
@@ -92,3 +102,39 @@ class ManualClock(Clock):
         for timer in due:
             timer.set_result(None)
         await asyncio.sleep(0)  # the woken waits run before advance() returns
+
+
+class NamespaceClock:
+    """One namespace's time: the server clock's, plus ``offset`` seconds that :meth:`advance`
+    adds (never takes away). Rule lifetimes read :meth:`now`, token expiry :meth:`wall`;
+    :meth:`sleep_until` ends at a moment of this clock, whether the server's time reaches it
+    or an advance jumps past it."""
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self.offset = 0.0
+        self._advanced: asyncio.Event | None = None  # made on the loop, by the first sleeper
+
+    def now(self) -> float:
+        return self.base.now() + self.offset
+
+    def wall(self) -> float:
+        return self.base.wall() + self.offset
+
+    def advance(self, seconds: float) -> float:
+        """Move this namespace's time on (``seconds`` >= 0); the offset after it. Called on
+        the server's loop: the sleepers whose moment has come wake."""
+        if seconds < 0:
+            raise ValueError("a namespace's clock only moves forward")
+        self.offset += seconds
+        if self._advanced is not None:
+            self._advanced.set()
+            self._advanced = None
+        return self.offset
+
+    async def sleep_until(self, moment: float) -> None:
+        """Return once :meth:`now` has reached ``moment``."""
+        while (left := moment - self.now()) > 0:
+            if self._advanced is None:
+                self._advanced = asyncio.Event()
+            await self.base.wait(left, self._advanced.wait())

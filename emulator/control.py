@@ -364,6 +364,17 @@ class ControlAPI:
         ctx.namespace.store.restore(ctx.body, copied=True)
         return Reply(204)
 
+    async def get_clock(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/clock"""
+        return Reply(200, {"offsetSeconds": ctx.namespace.clock.offset})
+
+    async def advance_clock(self, ctx: RequestContext) -> Reply:
+        """POST /_emulator/clock: the namespace's time moves on (the spec bounds the step)."""
+        await ctx.checked()
+        return Reply(
+            200, {"offsetSeconds": ctx.namespace.clock.advance(ctx.body["advanceSeconds"])}
+        )
+
     async def get_config(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/config"""
         return Reply(200, ctx.namespace.config)

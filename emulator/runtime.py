@@ -24,7 +24,7 @@ import orjson
 import yaml
 
 from emulator import specs
-from emulator.clock import Clock
+from emulator.clock import Clock, NamespaceClock
 from emulator.errors import (
     Catalogue,
     EmulatedError,
@@ -341,6 +341,7 @@ class Namespace:
     config: dict[str, Any]
     faults: Engine = field(default_factory=Engine)
     journal: Journal = field(default_factory=Journal)
+    clock: NamespaceClock = field(default_factory=lambda: NamespaceClock(Clock()))
     in_flight: int = 0  # calls under way (a dropped namespace is freed once none is left)
     used: float = 0.0  # time.monotonic() of its latest call (the least recently used makes room)
 
@@ -623,15 +624,15 @@ class Runtime:
                         self.persistence.made(name, store.live)  # NotPersisted: none is made
                         store.changes = self.persistence.recorder(name)
                     config = copy.deepcopy(self._seed_config)
-                    engine = Engine(
-                        seed=config["seed"], clock=self.clock.now, max_rules=self.max_rules
-                    )
+                    clock = NamespaceClock(self.clock)  # rule lifetimes follow its advances
+                    engine = Engine(seed=config["seed"], clock=clock.now, max_rules=self.max_rules)
                     namespace = Namespace(
                         name,
                         store,
                         config,
                         engine,
                         Journal(self.journal_size, self.journal_bytes),
+                        clock,
                         used=time.monotonic(),
                     )
                     self._namespaces[name] = namespace

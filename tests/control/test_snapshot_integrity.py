@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator.vendors.commerce import auth
+from emulator.clock import Clock
 
 STATE = "/_emulator/state"
 PROFILES = "/ccadmin/v1/profiles"
@@ -225,7 +225,7 @@ def test_a_new_access_token_never_equals_one_in_use(
 ) -> None:
     """Two logins in the same second with the token counter restored to the first one's id
     would make the same token; the second must be a token of its own."""
-    monkeypatch.setattr(auth, "now", lambda: 1_900_000_000.0)
+    monkeypatch.setattr(Clock, "wall", lambda self: 1_900_000_000.0)
     first = login(http)
     restore(http, with_counter(http, "commerce.counters", "tokens", _jti(first)))
     second = login(http)

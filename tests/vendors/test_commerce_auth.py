@@ -8,8 +8,6 @@ import json
 
 import pytest
 
-from emulator.vendors.commerce import auth
-
 LOGIN = "/ccadmin/v1/login"
 REFRESH = "/ccadmin/v1/refresh"
 KIM = "/ccadmin/v1/profiles/se-570031"
@@ -45,14 +43,13 @@ def call(http, method: str, path: str, body, headers) -> tuple[int, dict]:
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """Move the emulator's token clock: ``clock(301)`` is five minutes and a second later."""
-    real = auth.now
-    offset = [0.0]
-    monkeypatch.setattr(auth, "now", lambda: real() + offset[0])
+def clock(http):
+    """Move the namespace's time (POST /_emulator/clock): ``clock(301)`` is five minutes and
+    a second later."""
 
     def advance(seconds: float) -> None:
-        offset[0] += seconds
+        r = http.post("/_emulator/clock", json={"advanceSeconds": seconds})
+        assert r.status_code == 200, r.text
 
     return advance
 

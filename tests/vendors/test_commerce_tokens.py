@@ -4,6 +4,7 @@ not, is answered with the documented 401. The token clock is moved, never waited
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,7 +12,6 @@ import httpx
 import pytest
 
 from emulator.state import Collection
-from emulator.vendors.commerce import auth
 
 LOGIN = "/ccadmin/v1/login"
 KIM = "/ccadmin/v1/profiles/se-570031"
@@ -22,13 +22,12 @@ TOKENS = "commerce.tokens"
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """``clock(s)`` moves the token clock s seconds on."""
-    real, offset = auth.now, [0.0]
-    monkeypatch.setattr(auth, "now", lambda: real() + offset[0])
+def clock(http: httpx.Client) -> Callable[[float], None]:
+    """``clock(s)`` moves the namespace's time s seconds on (POST /_emulator/clock)."""
 
     def advance(seconds: float) -> None:
-        offset[0] += seconds
+        r = http.post("/_emulator/clock", json={"advanceSeconds": seconds})
+        assert r.status_code == 200, r.text
 
     return advance
 
@@ -82,7 +81,7 @@ def with_tokens(http: httpx.Client, count: int, expires_at: float) -> dict[str, 
 
 
 def test_a_login_reads_none_of_the_live_tokens(http: httpx.Client, reads: list[str]) -> None:
-    r = http.put("/_emulator/state", json=with_tokens(http, 2000, auth.now() + 3600))
+    r = http.put("/_emulator/state", json=with_tokens(http, 2000, time.time() + 3600))
     assert r.status_code == 204, r.text
     login(http)  # the first login after a restore learns the tokens' expiries, once
     reads.clear()
@@ -106,9 +105,9 @@ def test_expired_tokens_are_dropped_as_new_ones_are_issued(
 
 
 def test_a_snapshots_expired_tokens_are_dropped_too(http: httpx.Client, reads: list[str]) -> None:
-    state = with_tokens(http, 450, auth.now() - 1)
+    state = with_tokens(http, 450, time.time() - 1)
     state[TOKENS]["kept"] = {**state[TOKENS]["restored-0"], "token": "kept"}
-    state[TOKENS]["kept"]["expiresAt"] = auth.now() + 3600
+    state[TOKENS]["kept"]["expiresAt"] = time.time() + 3600
     assert http.put("/_emulator/state", json=state).status_code == 204
     for _ in range(5):  # a login drops up to 100 expired tokens (its cost stays bounded)
         login(http)

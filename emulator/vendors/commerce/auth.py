@@ -13,7 +13,6 @@ import base64
 import hashlib
 import heapq
 import hmac
-import time
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -30,11 +29,6 @@ Subject = dict[str, str]  # {"type": "application" | "profile", "id": ...}
 # Expired tokens dropped per token issued, at most: a login after a long pause (or a clock
 # moved far on) costs no more than this, and expired tokens still go faster than new ones come.
 SWEEP = 100
-
-
-def now() -> float:
-    """The clock tokens are issued and checked against (tests replace it to expire tokens)."""
-    return time.time()
 
 
 def _b64(data: bytes) -> str:
@@ -98,7 +92,7 @@ def issue(ctx: RequestContext, subject: Subject) -> dict[str, Any]:
     lifetime = float(ctx.config("commerce")["tokenLifetimeSeconds"])
     tokens = ctx.store["commerce.tokens"]
     with ctx.store.lock:
-        issued = now()
+        issued = ctx.namespace.clock.wall()  # the namespace's time: a test may move it on
         expiries = _EXPIRIES.get(tokens)
         if expiries is None:
             expiries = _EXPIRIES[tokens] = _Expiries()
@@ -130,7 +124,7 @@ def current(ctx: RequestContext) -> Subject | None:
     """The subject of the request's valid, unexpired access token, if it has one."""
     token = bearer(ctx)
     record = ctx.store["commerce.tokens"].get(token) if token else None
-    if record is None or now() >= record["expiresAt"]:
+    if record is None or ctx.namespace.clock.wall() >= record["expiresAt"]:
         return None
     return record["subject"]
 
