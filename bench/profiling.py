@@ -54,7 +54,7 @@ PY_SPY = Path(sys.executable).with_name("py-spy")
 # Where a sample is, by the innermost frame of ours or of a dependency it passes through
 # (checked from the innermost frame out: the first part that matches wins).
 PARTS = [
-    ("journal", ("runtime.py:record", "JournalEntry", "Journal.record", "runtime.py:entry")),
+    ("journal", ("journal.py", "JournalEntry", "Journal.record")),
     ("state (Store, TinyDB)", ("emulator/state.py", "tinydb/")),
     ("handler", ("vendors/",)),
     (

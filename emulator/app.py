@@ -14,8 +14,9 @@ from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
 from emulator.errors import PlainErrors
 from emulator.faults import MAX_RULES
+from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE
 from emulator.middleware import API, Dispatcher, EmulatorApp, Handler
-from emulator.runtime import HOLD_SECONDS, JOURNAL_BYTES, JOURNAL_SIZE, MAX_NAMESPACES, Runtime
+from emulator.runtime import HOLD_SECONDS, MAX_NAMESPACES, Runtime
 from emulator.vendors import VENDORS
 from emulator.vendors.base import Vendor
 

@@ -38,7 +38,7 @@ from connexion.spec import OpenAPISpecification
 from connexion.utils import is_nullable
 from starlette.types import Scope
 
-from emulator.runtime import context_of
+from emulator.context import context_of
 from emulator.validation import RequestChecks
 
 

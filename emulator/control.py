@@ -19,6 +19,7 @@ from typing import Any
 from jsonschema.exceptions import best_match
 
 from emulator import docs, faults, specs, ui
+from emulator.context import RequestContext
 from emulator.errors import (
     EmulatedError,
     PlainErrors,
@@ -29,7 +30,7 @@ from emulator.errors import (
 )
 from emulator.faults import MAX_NESTING, FaultRule, RuleError, TooManyRules, describe
 from emulator.reply import Reply
-from emulator.runtime import Namespace, RequestContext, Runtime
+from emulator.runtime import Namespace, Runtime
 from emulator.specs import handler_name
 from emulator.validation import Compiled
 

@@ -28,6 +28,7 @@ from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator.context import CONTEXT, RequestContext, context_of
 from emulator.errors import (
     Answered,
     EmulatedError,
@@ -38,20 +39,15 @@ from emulator.errors import (
     json_path,
 )
 from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
+from emulator.journal import JournalEntry, Response, body_kept
 from emulator.jsonschema_seam import unlink
 from emulator.persistence import NotPersisted
 from emulator.reply import Reply, messages
 from emulator.runtime import (
-    CONTEXT,
     DEFAULT_NAMESPACE,
     NAMESPACE_HEADER,
     NAMESPACE_PATTERN,
-    JournalEntry,
-    RequestContext,
-    Response,
     Runtime,
-    body_kept,
-    context_of,
 )
 from emulator.state import writes_refused
 from emulator.transport import SERVER_SEND, carry_out

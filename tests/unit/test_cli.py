@@ -26,14 +26,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator import app, cli, faults, logs, runtime
+from emulator import app, cli, faults, journal, logs, runtime
 from tests.processes import PROFILE, ROOT, SERVE, holds, refused, update, venv_is_current
 
 
 def test_light_defaults_agree_with_the_app() -> None:
     assert cli.FIXTURES_DIR == app.FIXTURES_DIR
-    assert cli.JOURNAL_SIZE == runtime.JOURNAL_SIZE
-    assert cli.JOURNAL_BYTES == runtime.JOURNAL_BYTES
+    assert cli.JOURNAL_SIZE == journal.JOURNAL_SIZE
+    assert cli.JOURNAL_BYTES == journal.JOURNAL_BYTES
     assert cli.MAX_NAMESPACES == runtime.MAX_NAMESPACES
     assert cli.MAX_RULES == faults.MAX_RULES
 
