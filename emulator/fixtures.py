@@ -16,7 +16,7 @@ import yaml
 from emulator import specs
 from emulator.errors import json_path
 from emulator.faults import Contract, RuleError, Scenario, load_scenarios
-from emulator.state import StateError, StateSchema
+from emulator.state_schema import StateError, StateSchema
 
 if TYPE_CHECKING:
     from emulator.vendors.base import Vendor

@@ -22,7 +22,8 @@ from emulator.faults import MAX_RULES, Engine
 from emulator.fixtures import FixtureError
 from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE, Journal
 from emulator.persistence import DataFileError, Persistence
-from emulator.state import IndexKey, StateSchema, Store
+from emulator.state import Store
+from emulator.state_schema import IndexKey, StateSchema
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -29,7 +29,7 @@ from emulator import specs
 from emulator.fixtures import FixtureError
 from emulator.runtime import Runtime
 from emulator.server import EmulatorServer
-from emulator.state import StateSchema
+from emulator.state_schema import StateSchema
 from emulator.vendors import VENDORS, loyalty
 from emulator.vendors.base import Vendor
 
