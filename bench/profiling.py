@@ -61,6 +61,7 @@ PARTS = [
         "validation",
         (
             "validation.py",
+            "schemas.py",
             "jsonschema_rs",
             "connexion_seam.py:__call__",
             "request_validation",
@@ -78,7 +79,7 @@ PARTS = [
         ),
     ),
     ("reply", ("reply.py",)),
-    ("emulator app", ("middleware.py",)),
+    ("emulator app", ("middleware.py", "dispatcher.py", "payload.py", "context.py")),
     ("server (uvicorn, httptools)", ("uvicorn/", "httptools")),
     ("event loop", ("asyncio/", "uvloop")),
 ]

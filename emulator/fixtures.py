@@ -71,10 +71,10 @@ def load_fixture_file(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     if error is not None:
         where = json_path(error.absolute_path) or "(top level)"
         raise FixtureError(f"{path}: {where}: {error.message}")
-    where = _non_finite(doc)
-    if where is not None:
+    found = _non_finite(doc)
+    if found is not None:
         raise FixtureError(
-            f"{path}: {where or '(top level)'}: NaN and Infinity are not JSON numbers"
+            f"{path}: {found or '(top level)'}: NaN and Infinity are not JSON numbers"
         )
     return doc
 

@@ -120,7 +120,7 @@ class JournalEntry:
     method: str
     path: str
     query: str
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     raw_body: bytes
     status: int | None  # None: a transport fault, no HTTP status reached the client
     rule: str | None  # the id of the fault rule that answered or broke the call
@@ -165,7 +165,7 @@ class JournalEntry:
             "method": self.method,
             "path": self.path,
             "query": self.query,
-            "headers": self.headers,
+            "headers": dict(self.headers),
             "body": self.body(),
             "bodySize": self.body_size,
             "bodyTruncated": self.body_truncated,
@@ -191,7 +191,7 @@ class JournalEntry:
                 body = orjson.loads(self.raw_body)
             except orjson.JSONDecodeError:
                 pass
-        return Call(self.api, self.operation, self.path_params, self.headers, body)
+        return Call(self.api, self.operation, self.path_params, dict(self.headers), body)
 
     def mentions(self, text: bytes) -> bool:
         """Whether the request or the response body holds these bytes."""

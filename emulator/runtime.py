@@ -23,7 +23,7 @@ from emulator.fixtures import FixtureError
 from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE, Journal
 from emulator.persistence import DataFileError, Persistence
 from emulator.state import Store
-from emulator.state_schema import IndexKey, StateSchema
+from emulator.state_schema import Documents, IndexKey, StateSchema
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -82,7 +82,7 @@ class Runtime:
         self.clock = clock or Clock()  # delays, held calls, rule lifetimes, durations
         self.catalogue = Catalogue()
         self._indexes: dict[str, Mapping[str, IndexKey]] = {}
-        documents = {}
+        documents: dict[str, Documents] = {}
         for vendor in vendors:
             self.catalogue.register(vendor.name, vendor.errors)
             self._indexes.update(vendor.collections)
