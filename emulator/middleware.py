@@ -25,6 +25,7 @@ from emulator.context import OUTCOME, REQUEST, Outcome, Request
 from emulator.dispatcher import verdict
 from emulator.errors import EmulatedError, ErrorShape, RequestInvalid, VendorError, echo
 from emulator.journal import JournalEntry, Response, body_kept
+from emulator.logs import ACCESS_LOG, Access
 from emulator.payload import MAX_BODY_BYTES, Unread
 from emulator.reply import Reply, messages
 from emulator.runtime import DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN, Runtime
@@ -33,9 +34,6 @@ from emulator.uvicorn_seam import send_whole
 from emulator.validation import parse_urlencoded
 
 log = logging.getLogger("emulator")
-# One record per vendor call, at INFO, once its status is known; the CLI formats it (text or
-# JSON) and `--quiet` turns it off. The call's fields are in the record's `access` attribute.
-access_log = logging.getLogger("emulator.access")
 _NO_QUERY: Mapping[str, str] = {}  # (never written: a Request's query is read only)
 
 
@@ -232,30 +230,23 @@ class EmulatorApp:
                 )
             )
 
-    def log(self, request: Request, outcome: Outcome, out: Outgoing, ms: float) -> None:
-        """The call's access log record."""
-        if access_log.isEnabledFor(logging.INFO):
-            operation = outcome.route.operation if outcome.route else None
-            access_log.info(
-                "%s %s.%s %s",
-                request.namespace,
-                request.api,
-                operation,
-                out.status,
-                extra={
-                    "access": {
-                        "at": outcome.at,
-                        "namespace": request.namespace,
-                        "api": request.api,
-                        "operation": operation,
-                        "method": request.method,
-                        "path": request.path,
-                        "status": out.status,
-                        "ms": ms,
-                        "rule": outcome.rule,
-                        "fault": outcome.fault,
-                    }
-                },
+    @staticmethod
+    def log(request: Request, outcome: Outcome, out: Outgoing, ms: float) -> None:
+        """The call's access log line: its fields only (formatted and written elsewhere)."""
+        if ACCESS_LOG.on:
+            ACCESS_LOG.write(
+                Access(
+                    outcome.at,
+                    request.namespace,
+                    request.api,
+                    outcome.route.operation if outcome.route else None,
+                    request.method,
+                    request.path,
+                    out.status,
+                    ms,
+                    outcome.rule,
+                    outcome.fault,
+                )
             )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
