@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from connexion.exceptions import ProblemException
@@ -34,7 +35,7 @@ from emulator.uvicorn_seam import send_whole
 from emulator.validation import parse_urlencoded
 
 log = logging.getLogger("emulator")
-_NO_QUERY: Mapping[str, str] = {}  # (never written: a Request's query is read only)
+_NO_QUERY: Mapping[str, str] = MappingProxyType({})
 
 
 class EmulatorApp:
@@ -177,8 +178,8 @@ class EmulatorApp:
             await out.reply(Reply.of(self.error_for(scope, exc)))
         finally:
             # The server's send belongs to its per-request object, which holds this scope:
-            # unlink them so the request's objects go by reference counting instead of
-            # piling up as cyclic garbage for the collector (a pause under load).
+            # unlink them, and the call's objects, so they go by reference counting instead
+            # of piling up as cyclic garbage for the collector (a pause under load).
             del scope[REQUEST], scope[OUTCOME], scope[SERVER_SEND]
 
     def error_for(self, scope: Scope, exc: Exception) -> VendorError:
