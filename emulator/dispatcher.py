@@ -147,12 +147,14 @@ class Dispatcher:
             deferred = route.failure.errors
         try:
             ctx = RequestContext(request, route, namespace, api.shape, deferred, at_checks)
-            return await self._handle(ctx, handler, f"{api.name}.{route.operation}")
+            return await self._handle(ctx, handler, api, route)
         finally:
             unlink(deferred)  # (reported errors keep no links: no cyclic garbage)
 
     @staticmethod
-    async def _handle(ctx: RequestContext, handler: Handler, name: str) -> Reply | None:
+    async def _handle(
+        ctx: RequestContext, handler: Handler, api: API, route: Route
+    ) -> Reply | None:
         """The handler's Reply (None: a fault rule answered at ``ctx.checked()``); held to
         its checks when the spec's errors were left to it."""
         if not ctx.deferred:
@@ -161,6 +163,7 @@ class Dispatcher:
             except Answered:
                 return None
         # Until the handler declares its checks passed, it may not write (nor answer).
+        name = f"{api.name}.{route.operation}"
         held = writes_refused.set(
             f"{name} wrote before ctx.checked() while the spec's errors were left to it"
         )
