@@ -54,13 +54,14 @@ PY_SPY = Path(sys.executable).with_name("py-spy")
 # Where a sample is, by the innermost frame of ours or of a dependency it passes through
 # (checked from the innermost frame out: the first part that matches wins).
 PARTS = [
-    ("journal", ("runtime.py:record", "JournalEntry", "Journal.record", "runtime.py:entry")),
+    ("journal", ("journal.py", "JournalEntry", "Journal.record")),
     ("state (Store, TinyDB)", ("emulator/state.py", "tinydb/")),
     ("handler", ("vendors/",)),
     (
         "validation",
         (
             "validation.py",
+            "schemas.py",
             "jsonschema_rs",
             "connexion_seam.py:__call__",
             "request_validation",
@@ -78,7 +79,7 @@ PARTS = [
         ),
     ),
     ("reply", ("reply.py",)),
-    ("emulator app", ("middleware.py",)),
+    ("emulator app", ("middleware.py", "dispatcher.py", "payload.py", "context.py")),
     ("server (uvicorn, httptools)", ("uvicorn/", "httptools")),
     ("event loop", ("asyncio/", "uvloop")),
 ]

@@ -56,6 +56,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=servers.DEFAULT_EMULATOR_CMD,
         help="command that serves the emulator; {port} is replaced (default: %(default)s)",
     )
+    p.add_argument(
+        "--no-quiet",
+        action="store_true",
+        help="no emulator_quiet cell (the emulator command with --quiet, beside the default one)",
+    )
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=CMD",
+        help="one more emulator in the same interleaved rounds, e.g. another checkout's "
+        "(base='env PYTHONPATH=../base .venv/bin/python -m emulator.cli serve --port {port} "
+        "--fixtures fixtures'); repeatable",
+    )
     p.add_argument("--loyalty-spec", type=Path, default=REPO / "openapi/loyalty.yaml")
     p.add_argument("--commerce-spec", type=Path, default=REPO / "openapi/commerce.yaml")
     p.add_argument("--connections", default="1,16,64", help="comma-separated connection counts")
@@ -91,6 +105,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.jvm_warmup = 5 if args.quick else 10
     args.budget = args.budget or (360.0 if args.quick else 720.0)
     args.fill_budget = 60.0 if args.quick else 180.0
+    args.variants = {}
+    for variant in args.variant:
+        name, sep, cmd = variant.partition("=")
+        if not sep or not name.isidentifier() or "{port}" not in cmd:
+            p.error(f"--variant {variant!r}: NAME=CMD, CMD with {{port}}")
+        args.variants[name] = cmd
     args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = set(args.workloads) - set(workloads.WORKLOADS)
@@ -141,6 +161,7 @@ def meta(args) -> dict[str, Any]:
         and [p.name for p in servers.WIREMOCK_JAR_DIR.glob("*.jar")],
         "java": tool_version(["java", "-version"]),
         "emulator_cmd": args.emulator_cmd,
+        "emulators": servers.emulators(args),
         "prism_verbose": args.prism_verbose,
         "namespace": args.namespace or "default",
     }
@@ -223,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         Server.stop_all()
     result["meta"]["total_s"] = round(time.monotonic() - T0, 1)
     result["rows"] = report.rows(args, result["workloads"])
+    result["emulator_rows"] = report.emulator_rows(args, result["workloads"])
     result["targets"] = report.targets(result["rows"], result["scalars"])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

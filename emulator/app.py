@@ -10,12 +10,16 @@ from connexion.resolver import Resolver
 
 import emulator.vendors
 from emulator import connexion_seam, control, resources, specs
+from emulator.api import API
 from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
+from emulator.context import Handler
+from emulator.dispatcher import Dispatcher
 from emulator.errors import PlainErrors
 from emulator.faults import MAX_RULES
-from emulator.middleware import API, Dispatcher, EmulatorApp, Handler
-from emulator.runtime import HOLD_SECONDS, JOURNAL_BYTES, JOURNAL_SIZE, MAX_NAMESPACES, Runtime
+from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE
+from emulator.middleware import EmulatorApp
+from emulator.runtime import HOLD_SECONDS, MAX_NAMESPACES, Runtime
 from emulator.vendors import VENDORS
 from emulator.vendors.base import Vendor
 
@@ -90,7 +94,7 @@ def create_app(
         )
     )
     connexion = SpecMiddleware(
-        Dispatcher(apis),
+        Dispatcher(apis, runtime),
         import_name=__name__,
         specification_dir=OPENAPI_DIR,
         middlewares=[RoutingMiddleware, ValidationMiddleware],

@@ -28,8 +28,8 @@ from emulator.resources import FIXTURES_DIR
 
 # Light on purpose: the heavy imports (Connexion, uvicorn, the app) happen in main(), after
 # the collector is paused, and `--help` answers without them.
-JOURNAL_SIZE = 1000  # emulator.runtime.JOURNAL_SIZE (a test keeps these equal)
-JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.runtime.JOURNAL_BYTES
+JOURNAL_SIZE = 1000  # emulator.journal.JOURNAL_SIZE (a test keeps these equal)
+JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.journal.JOURNAL_BYTES
 MAX_NAMESPACES = 1000  # emulator.runtime.MAX_NAMESPACES
 MAX_RULES = 1000  # emulator.faults.MAX_RULES
 BACKLOG = 2048  # uvicorn's default
@@ -328,7 +328,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
             # Connexion imports starlette.testclient, which warns about httpx on import.
             warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
             from emulator.app import create_app
-            from emulator.runtime import FixtureError
+            from emulator.fixtures import FixtureError
             from emulator.server import Server, config
             from emulator.vendors import VENDORS
 

@@ -38,7 +38,8 @@ from connexion.spec import OpenAPISpecification
 from connexion.utils import is_nullable
 from starlette.types import Scope
 
-from emulator.runtime import context_of
+from emulator.context import Route, outcome_of, request_of
+from emulator.errors import RequestInvalid
 from emulator.validation import RequestChecks
 
 
@@ -50,7 +51,7 @@ def __getattr__(name: str) -> str:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class CheckedSpecification(OpenAPISpecification):
+class CheckedSpecification(OpenAPISpecification):  # type: ignore[misc]
     """Connexion's OpenAPI 3 specification, checked against the same OpenAPI 3.0 schema by a
     compiled validator: ~0.2 ms a spec instead of ~50 ms with Python jsonschema, which was a
     quarter of the start-up. When the check fails, Connexion's own check runs and raises its
@@ -60,14 +61,14 @@ class CheckedSpecification(OpenAPISpecification):
     _checker: Any = None
 
     @classmethod
-    def _validate_spec(cls, spec: dict) -> None:
+    def _validate_spec(cls, spec: dict[str, Any]) -> None:
         if cls._checker is None:
             cls._checker = jsonschema_rs.validator_for(cls.openapi_schema)
         if not cls._checker.is_valid(spec):
             super()._validate_spec(spec)
 
 
-class SpecMiddleware(ConnexionMiddleware):
+class SpecMiddleware(ConnexionMiddleware):  # type: ignore[misc]
     """ConnexionMiddleware whose dict specs are built as :class:`CheckedSpecification`; the
     rest is Connexion's add_api (a spec path, Jinja `arguments`, everything it passes on).
     A dict spec is copied first (Connexion edits what it is given), so the parse that
@@ -79,7 +80,7 @@ class SpecMiddleware(ConnexionMiddleware):
         *,
         name: str | None = None,
         base_path: str | None = None,
-        arguments: dict | None = None,
+        arguments: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
         if not isinstance(specification, dict) or arguments is not None:
@@ -133,10 +134,10 @@ def _no_slash_redirects(connexion: ConnexionMiddleware) -> None:
 
 class ValidationOperation:
     """One routed operation, in the place of Connexion's RequestValidationOperation (which
-    rebuilds its validators on every request, Connexion 3.3): it names the operation and its
-    path parameters on the request context and runs the operation's request checks
-    (emulator/validation.py's :class:`RequestChecks`, built once from Connexion's operation).
-    A failure is not raised: it is left on the request context as a value, for the
+    rebuilds its validators on every request, Connexion 3.3): it runs the operation's request
+    checks (emulator/validation.py's :class:`RequestChecks`, built once from Connexion's
+    operation) and leaves the call's :class:`~emulator.context.Route` on its outcome: the
+    operation, its path parameters, and the failure as a value (never raised), for the
     Dispatcher to turn into the API's error. Connexion's validation middleware calls it only
     for the operation its routing matched, so its operationId is known at start-up."""
 
@@ -155,20 +156,22 @@ class ValidationOperation:
         self.checks = RequestChecks(operation.parameters, operation.consumes, bodies)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        ctx = context_of(scope)
-        ctx.operation = self.operation_id
-        ctx.path_params = dict(scope.get("path_params", {}))
-        # A body nested too deep (EmulatorApp) is refused unchecked: the checks would walk it.
-        ctx.spec_failure = ctx.refused or self.checks.failure(ctx, scope["headers"])
+        request = request_of(scope)
+        path_params = dict(scope.get("path_params", {}))
+        failure: RequestInvalid | None = request.too_deep
+        form = None
+        if failure is None:  # (one nested too deep is refused unchecked: the checks would walk it)
+            failure, form = self.checks.check(request, path_params, scope["headers"])
+        outcome_of(scope).route = Route(self.operation_id, path_params, failure, form)
         await self.next_app(scope, receive, send)
 
 
-class ValidationAPI(RequestValidationAPI):
+class ValidationAPI(RequestValidationAPI):  # type: ignore[misc]
     def make_operation(self, operation: Any) -> ValidationOperation:
         return ValidationOperation(self.next_app, operation)
 
 
-class ValidationMiddleware(RequestValidationMiddleware):
+class ValidationMiddleware(RequestValidationMiddleware):  # type: ignore[misc]
     r"""Connexion's RequestValidationMiddleware, making :class:`ValidationOperation`\ s."""
 
     api_cls = ValidationAPI

@@ -19,6 +19,7 @@ from typing import Any
 from jsonschema.exceptions import best_match
 
 from emulator import docs, faults, specs, ui
+from emulator.context import RequestContext
 from emulator.errors import (
     EmulatedError,
     PlainErrors,
@@ -29,9 +30,9 @@ from emulator.errors import (
 )
 from emulator.faults import MAX_NESTING, FaultRule, RuleError, TooManyRules, describe
 from emulator.reply import Reply
-from emulator.runtime import Namespace, RequestContext, Runtime
+from emulator.runtime import Namespace, Runtime
+from emulator.schemas import Compiled
 from emulator.specs import handler_name
-from emulator.validation import Compiled
 
 PREFIX = "/_emulator/"
 SPEC = "control.yaml"
@@ -175,7 +176,8 @@ class ControlAPI:
         name = handler_name(operation_id)
         for owner in (self, self.docs, self.dashboard):
             if hasattr(owner, name):
-                return getattr(owner, name)
+                handler: Callable[..., Any] = getattr(owner, name)
+                return handler
         raise AttributeError(f"no handler {name} for the control operation {operation_id}")
 
     # --- server -----------------------------------------------------------------------
@@ -193,7 +195,7 @@ class ControlAPI:
         The answer does not wait for the old state to be freed: like Redis' lazy free, the
         dropped namespace is emptied in slices between other calls (10k profiles at once
         would hold the server for ~5 ms), once the calls still using it have answered."""
-        dropped = self.runtime.reset(ctx.namespace_name)
+        dropped = self.runtime.reset(ctx.namespace.name)
         if dropped is not None:
             task = asyncio.get_running_loop().create_task(_free(dropped))
             self._freeing.add(task)

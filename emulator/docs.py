@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 
 from emulator import specs
+from emulator.context import RequestContext
 from emulator.errors import not_found
 from emulator.reply import Reply, packaged_file
-from emulator.runtime import RequestContext
 
 BASE = "/_emulator"
 # Paths the control token does not guard (see the Docs tag in openapi/control.yaml).

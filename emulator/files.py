@@ -1,4 +1,5 @@
-"""Files written whole or not at all (standard library only: the CLI imports it light)."""
+"""Files written whole or not at all, folders flushed, an OSError in one line (standard library
+only: the CLI imports it light)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     """Remove the temporary files a crash left beside ``path`` (a process killed between
     creating one and renaming it); returns them."""
     prefix = temporary_prefix(path)
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(path.parent))
     except FileNotFoundError:
@@ -74,3 +75,8 @@ def sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def describe(exc: OSError) -> str:
+    """An OSError in one line: ``[Errno 28] No space left on device``."""
+    return f"[Errno {exc.errno}] {exc.strerror}" if exc.strerror else str(exc)

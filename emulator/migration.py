@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 
 from emulator.errors import shortened
-from emulator.state import Doc, StateError, StateSchema, clone
+from emulator.state import clone
+from emulator.state_schema import Doc, StateError, StateSchema
 
 log = logging.getLogger("emulator.persistence")
 

@@ -3,22 +3,18 @@ sqlite3, WAL mode), written by the calls that make them (ARCHITECTURE.md, "The d
 
 A call's writes are one transaction, committed on the event loop's thread before the answer
 (a SIGKILL loses nothing answered) or rolled back, its writes undone in memory too (a call
-answered with an error keeps nothing). The syncer thread fsyncs the WAL within
-``SYNC_INTERVAL`` (what a power cut may lose), or while the call waits with ``--fsync
-always``, and checkpoints it. A ``flock`` on the file keeps a second server out.
+answered with an error keeps nothing). The syncer's thread (emulator/syncer.py) fsyncs the
+WAL and checkpoints it. A ``flock`` on the file keeps a second server out.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import logging
 import os
 import re
 import sqlite3
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -28,9 +24,10 @@ import orjson
 
 from emulator import migration
 from emulator.errors import shortened
-from emulator.files import remove_stale_temporaries, sync_folder, temporary_prefix
+from emulator.files import describe, remove_stale_temporaries, sync_folder, temporary_prefix
 from emulator.migration import DataFileError, Namespaces
-from emulator.state import Doc, StateError, StateSchema
+from emulator.state_schema import Doc, StateError, StateSchema
+from emulator.syncer import Syncer, log_status
 
 if TYPE_CHECKING:
     from emulator.state import Collection, Store
@@ -40,9 +37,6 @@ __all__ = ["MODES", "DataFileError", "NotPersisted", "Persistence"]
 log = logging.getLogger("emulator.persistence")
 
 MODES = ("batch", "always")
-SYNC_INTERVAL = 0.025  # default mode: a commit is fsynced within this (and one fsync)
-CHECKPOINT_EVERY = (1000, 1.0)  # the WAL is copied into the database after so many commits,
-# or so many seconds after a commit: it stays small, and so does the last copy, at the stop
 APPLICATION_ID = 0x50454D55  # "PEMU" (PRAGMA application_id): a file of this emulator
 FORMAT = 1  # PRAGMA user_version: these tables
 TABLES = (
@@ -79,12 +73,8 @@ class Persistence:
         self._legacy: tuple[Namespaces, list[Path]] | None = None  # JSON files to move in
         self.writes: list[Write] = []  # the call's, oldest first
         self.undoing = False  # undoing writes the file never had: nothing to write
-        self.commits = self._synced = 0  # commits counted; fsynced (with ``always``)
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._errors: dict[str, str | None] = {"commit": None, "sync": None}
-        self._wake, self._stop = threading.Event(), threading.Event()
-        self._thread: threading.Thread | None = None
+        self._failing: str | None = None  # why the last commit failed, until one succeeds
+        self.syncer = Syncer(path, always=always, connect=_connect)
 
     def load(self, schema: StateSchema, names: re.Pattern[str], seed: Any) -> Namespaces:
         """Lock the file, then its namespaces, each checked by the state schema (a JSON
@@ -110,7 +100,9 @@ class Persistence:
                 raise DataFileError(f"{self.path}: not a data file (SQLite: {exc})") from None
             raise
 
-    def _read(self, db: sqlite3.Connection, schema: StateSchema, names: re.Pattern[str]) -> Any:
+    def _read(
+        self, db: sqlite3.Connection, schema: StateSchema, names: re.Pattern[str]
+    ) -> Namespaces:
         found = db.execute("PRAGMA application_id").fetchone()[0]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema")}
         if found == 0 and not tables:  # a new file
@@ -154,9 +146,7 @@ class Persistence:
             self._close()
             reason = describe(exc) if isinstance(exc, OSError) else exc
             raise DataFileError(f"{self.path}: cannot be written ({reason})") from None
-        self._thread = threading.Thread(target=self._sync_loop, name="emulator-data-file")
-        self._thread.daemon = True
-        self._thread.start()
+        self.syncer.start()
 
     def _migrate(self, namespaces: Namespaces, logs: list[Path]) -> None:
         """A new database beside the JSON files, locked, takes their path; they are linked
@@ -267,95 +257,29 @@ class Persistence:
         except sqlite3.Error as again:
             log.error("%s: rolling back: %s", self.path, again)
         reason = str(exc) if isinstance(exc, NotPersisted) else f"writing {self.path.name}: {exc}"
-        self._report("commit", reason)
+        self._report(reason)
         raise NotPersisted(reason) from None
 
     def _committed(self) -> int:
-        if self._errors["commit"] is not None:
-            self._report("commit", None)  # the file takes writes again
-        self.commits += 1
-        if not self._wake.is_set():  # (set already while the syncer waits out its interval)
-            self._wake.set()
-        return self.commits
+        if self._failing is not None:
+            self._report(None)  # the file takes writes again
+        return self.syncer.committed()
+
+    @property
+    def commits(self) -> int:
+        """The commits made so far (a call's own is the count after it)."""
+        return self.syncer.commits
 
     async def durable(self, seq: int) -> None:
         """Return once commit ``seq`` is fsynced (``--fsync always``)."""
-        self._loop = asyncio.get_running_loop()  # set first: the syncer reads it after _synced
-        if seq > self._synced:
-            future = self._loop.create_future()
-            self._waiters.append((seq, future))
-            await future
-
-    # --- the syncer --------------------------------------------------------------------
-
-    def _sync_loop(self) -> None:
-        wal: int | None = None
-        checkpointer: sqlite3.Connection | None = None
-        synced = checkpointed = 0
-        checkpoint_at = time.monotonic()
-        while True:
-            self._wake.wait(CHECKPOINT_EVERY[1])  # a commit, the stop, or a quiet second
-            self._wake.clear()
-            stopping = self._stop.is_set()  # close() sets it, then wakes: one last fsync
-            upto = self.commits
-            if upto > synced:
-                try:
-                    if wal is None:
-                        wal = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
-                        sync_folder(self.path.parent)  # the WAL file itself, once
-                    self._fsync(wal)
-                    synced = upto
-                    self._synced_to(upto, None)
-                except OSError as exc:
-                    self._synced_to(upto, f"syncing {self.path.name}-wal: {describe(exc)}")
-            if stopping:
-                break
-            commits, seconds = CHECKPOINT_EVERY
-            if upto - checkpointed >= commits or (
-                upto > checkpointed and time.monotonic() - checkpoint_at >= seconds
-            ):
-                try:
-                    checkpointer = checkpointer or _connect(self.path)
-                    checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    checkpointed, checkpoint_at = upto, time.monotonic()
-                except sqlite3.Error as exc:
-                    log.warning("%s: checkpoint: %s (the WAL keeps the writes)", self.path, exc)
-            if not self.always:
-                self._stop.wait(SYNC_INTERVAL)
-        for closing in (wal and partial(os.close, wal), checkpointer and checkpointer.close):
-            if closing:
-                closing()
-
-    def _synced_to(self, upto: int, error: str | None) -> None:
-        """(The syncer's thread.) Report; answer the calls waiting, or end the server."""
-        if error is not None and self.always and not self._stop.is_set():
-            log.critical("%s: %s; the server stops (restart it to go on)", self.path, error)
-            logging.shutdown()
-            os._exit(1)
-        self._report("sync", error)
-        if not self.always:
-            return
-        self._synced = upto  # before reading _loop, which durable() sets before this
-        if self._loop is not None:
-            try:
-                self._loop.call_soon_threadsafe(self._answer, upto)
-            except RuntimeError:
-                pass  # the loop is closed: no call is left to answer
-
-    def _answer(self, upto: int) -> None:
-        waiting, self._waiters = self._waiters, []
-        for seq, future in waiting:
-            if seq > upto:
-                self._waiters.append((seq, future))
-            elif not future.done():
-                future.set_result(None)
+        await self.syncer.durable(seq)
 
     # --- stop and status ---------------------------------------------------------------
 
     @property
     def status(self) -> str:
         """``ok``, or ``failing: <reason>`` while writes cannot be made durable."""
-        problem = self._errors["commit"] or self._errors["sync"]
+        problem = self._failing or self.syncer.error
         return "ok" if problem is None else f"failing: {problem}"
 
     def close(self) -> str | None:
@@ -367,11 +291,7 @@ class Persistence:
                 self.commit()
             except NotPersisted as exc:
                 problem = str(exc)
-        if self._thread is not None:
-            self._stop.set()
-            self._wake.set()
-            self._thread.join()
-            problem = problem or self._errors["sync"]
+        problem = problem or self.syncer.stop()
         try:
             if self._db is not None:
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -387,15 +307,11 @@ class Persistence:
             os.close(self._lock)
         self._db = self._lock = None
 
-    def _report(self, kind: str, problem: str | None) -> None:
-        """A failure kept for the status and logged (once), or its end."""
-        if self._errors[kind] == problem:
-            return
-        self._errors[kind] = problem
-        if problem is None:
-            log.warning("%s: persisting again", self.path)
-        else:
-            log.error("%s: persistence failing: %s", self.path, problem)
+    def _report(self, problem: str | None) -> None:
+        """A commit failure kept for the status and logged (once), or its end."""
+        if self._failing != problem:
+            self._failing = problem
+            log_status(self.path, problem)
 
 
 class Recorder:
@@ -470,7 +386,3 @@ def _locked(path: Path) -> int:
             f"{path}: in use by another server (one data file, one server)"
         ) from None
     return fd
-
-
-def describe(exc: OSError) -> str:
-    return f"[Errno {exc.errno}] {exc.strerror}" if exc.strerror else str(exc)

@@ -2,9 +2,9 @@
 
 ``connection_reset`` and ``empty_response`` act on the TCP connection itself. ASGI gives
 an app no handle on it, so ``uvicorn_seam.transport_of`` takes uvicorn's transport from
-its ASGI ``send``, which the emulator leaves in the call's scope (``SERVER_SEND``; the request
-context carries no server objects). Under another server those two faults answer with the
-vendor's internal error and a log line.
+its ASGI ``send``, which the emulator leaves in the call's scope (``SERVER_SEND``; the call's
+request and outcome carry no server objects). Under another server those two faults answer
+with the vendor's internal error and a log line.
 """
 
 from __future__ import annotations
@@ -16,15 +16,18 @@ import struct
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.types import Receive, Send
 
+from emulator.context import Outcome
 from emulator.errors import EmulatedError
 from emulator.faults import BODILESS, Decision
-from emulator.runtime import RequestContext
 from emulator.uvicorn_seam import transport_of
+
+if TYPE_CHECKING:
+    from emulator.runtime import Runtime
 
 log = logging.getLogger("emulator")
 MALFORMED_JSON = b'{"status": "ok", "data": [1, 2, '  # a 200 whose JSON stops half-way
@@ -49,27 +52,32 @@ def _held() -> Iterator[None]:
 
 
 async def carry_out(
-    decision: Decision, ctx: RequestContext, receive: Receive, send: Send, server_send: Send
+    decision: Decision,
+    outcome: Outcome,
+    runtime: Runtime,
+    receive: Receive,
+    send: Send,
+    server_send: Send,
 ) -> bool:
-    """Wait the decision's delay, then act; False lets the call go on to its handler.
-    ``server_send``: the server's own send, behind which the connection is."""
+    """Wait the decision's delay, then act (what acted goes to the call's ``outcome``); False
+    lets the call go on to its handler. ``server_send``: the server's own send, behind which
+    the connection is."""
     # Set first: journaled even if the client leaves mid-delay. A pure delay acted too
     # (actedBy), but is no injected answer (rule).
-    if not decision.passes_through or ctx.acted is None:
-        ctx.acted = decision.acted
+    if not decision.passes_through or outcome.acted is None:
+        outcome.acted = decision.acted
     if not decision.passes_through:
-        ctx.rule = decision.rule_id
-    if decision.delay_ms and await wait(ctx, receive, decision.delay_ms / 1000):
+        outcome.rule = decision.rule_id
+    if decision.delay_ms and await wait(runtime, receive, decision.delay_ms / 1000):
         return True  # the client left during the delay: nothing is sent, nothing is written
     if decision.passes_through:
         return False
     if decision.error is not None:
-        assert ctx.runtime is not None
-        raise EmulatedError(ctx.runtime.catalogue[decision.error].filled_example())
+        raise EmulatedError(runtime.catalogue[decision.error].filled_example())
     if decision.respond is not None:
         await respond(send, decision.respond)
         return True
-    ctx.fault = decision.fault
+    outcome.fault = decision.fault
     if decision.fault == "malformed_body":
         await send(
             {
@@ -84,7 +92,7 @@ async def carry_out(
         await send({"type": "http.response.body", "body": MALFORMED_JSON})
         return True
     if decision.fault == "timeout":
-        await hold(ctx, receive, server_send)
+        await hold(runtime, receive, server_send)
         return True
     transport = transport_of(server_send)
     if transport is None:
@@ -126,11 +134,10 @@ def reset(transport: asyncio.Transport) -> None:
     transport.abort()
 
 
-async def hold(ctx: RequestContext, receive: Receive, server_send: Send) -> None:
+async def hold(runtime: Runtime, receive: Receive, server_send: Send) -> None:
     """Answer nothing until the client gives up (or the server's cap, then close)."""
-    assert ctx.runtime is not None
     with _held():
-        if await ctx.runtime.clock.wait(ctx.runtime.hold_seconds, _disconnected(receive)):
+        if await runtime.clock.wait(runtime.hold_seconds, _disconnected(receive)):
             return
     transport = transport_of(server_send)
     if transport is not None:
@@ -138,13 +145,12 @@ async def hold(ctx: RequestContext, receive: Receive, server_send: Send) -> None
         await _until_disconnected(receive, _DISCONNECT_WAIT)
 
 
-async def wait(ctx: RequestContext, receive: Receive, seconds: float) -> bool:
+async def wait(runtime: Runtime, receive: Receive, seconds: float) -> bool:
     """A delay (other requests are served meanwhile) that ends early when the client hangs up;
     True when it did. The call's receive is watched: the body was read whole before any rule
     acts, so what it says next (after the body replayed to the app) is the client leaving."""
-    assert ctx.runtime is not None
     with _held():
-        return await ctx.runtime.clock.wait(seconds, _disconnected(receive))
+        return await runtime.clock.wait(seconds, _disconnected(receive))
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -50,6 +50,8 @@ def rows(args, workloads: dict) -> list[dict]:
             cells = {name: cell(workloads, workload, name, conns) for name in ORDER}
             rps = {name: c and c["rps"] for name, c in cells.items()}
             emu = cells["emulator"] or {}
+            quiet = cell(workloads, workload, "emulator_quiet", conns) or {}
+            quiet_rps = quiet.get("rps")
             cpu = {name: c and c.get("cpu_us_per_req") for name, c in cells.items()}
             out.append(
                 {
@@ -69,8 +71,65 @@ def rows(args, workloads: dict) -> list[dict]:
                     # be with a core each and nothing else running (the machine's load drops out).
                     "cpu_raw_vs_emulator": ratio(cpu["raw"], cpu["emulator"]),
                     "cpu_wiremock_vs_emulator": ratio(cpu["wiremock"], cpu["emulator"]),
+                    # What the access log costs: the emulator as users run it (emulator) and
+                    # with --quiet (emulator_quiet), same rounds.
+                    "emulator_quiet_rps": quiet_rps,
+                    "access_log_cost": cost(rps["emulator"], quiet_rps),
+                    "access_log_cost_cpu": cost(
+                        quiet.get("cpu_us_per_req"), cpu["emulator"], per_request=True
+                    ),
                 }
             )
+    return out
+
+
+def cost(
+    with_log: float | None, without: float | None, *, per_request: bool = False
+) -> float | None:
+    """The share of req/s the access log takes (1 - with/without); ``per_request``: the
+    figures are CPU per request (1 - without/with)."""
+    if not with_log or not without:
+        return None
+    return round(1 - (without / with_log if per_request else with_log / without), 3)
+
+
+def emulator_names(workloads: dict) -> list[str]:
+    """The emulators of the run (the headline first, then --quiet, then --variant ones)."""
+    names: list[str] = []
+    for w in workloads.values():
+        for name in w.get("servers", {}):
+            if name not in ORDER[1:] and name not in names:
+                names.append(name)
+    return sorted(names, key=lambda n: (n != "emulator", n != "emulator_quiet"))
+
+
+def emulator_rows(args, workloads: dict) -> list[dict]:
+    """Every emulator's cells side by side (same rounds), each against the headline one."""
+    out = []
+    for workload in args.workloads:
+        for conns in args.connections:
+            base = cell(workloads, workload, "emulator", conns) or {}
+            for name in emulator_names(workloads):
+                c = cell(workloads, workload, name, conns)
+                if c is None:
+                    continue
+                out.append(
+                    {
+                        "workload": workload,
+                        "connections": conns,
+                        "emulator": name,
+                        "rps": c["rps"],
+                        "p50_ms": c.get("p50_ms"),
+                        "p99_ms": c.get("p99_ms"),
+                        "cpu_us": c.get("cpu_us_per_req"),
+                        "rps_vs_emulator": ratio(c["rps"], base.get("rps")),
+                        "cpu_vs_emulator": ratio(
+                            c.get("cpu_us_per_req"), base.get("cpu_us_per_req")
+                        ),
+                        "rounds": [r["rps"] for r in c.get("rounds", [])],
+                        "check": c.get("check"),
+                    }
+                )
     return out
 
 
@@ -171,6 +230,8 @@ HEAD = (
     "wm",
     "cpu raw/emu",
     "wm/emu",
+    "quiet req/s",
+    "log cost",
     "check",
 )
 
@@ -195,6 +256,8 @@ def table_lines(table: list[dict]) -> list[str]:
             fmt(r["wiremock_cpu_us"], ".1f"),
             fmt(r["cpu_raw_vs_emulator"], ".3f"),
             fmt(r["cpu_wiremock_vs_emulator"], ".2f"),
+            fmt(r["emulator_quiet_rps"], ",.0f"),
+            fmt(r["access_log_cost"], ".1%"),
             r["emulator_check"] or "-",
         )
         for r in table
@@ -209,6 +272,48 @@ def table_lines(table: list[dict]) -> list[str]:
         )
 
     return [line(HEAD), "  ".join("-" * w for w in widths)] + [line(row) for row in lines]
+
+
+EMULATOR_HEAD = (
+    "workload",
+    "conns",
+    "emulator",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "cpu us",
+    "req/s vs emulator",
+    "cpu vs emulator",
+    "rounds",
+)
+
+
+def emulator_lines(table: list[dict]) -> list[str]:
+    lines = [
+        (
+            r["workload"],
+            str(r["connections"]),
+            r["emulator"],
+            fmt(r["rps"], ",.0f"),
+            fmt(r["p50_ms"], ".2f"),
+            fmt(r["p99_ms"], ".2f"),
+            fmt(r["cpu_us"], ".1f"),
+            fmt(r["rps_vs_emulator"], ".3f"),
+            fmt(r["cpu_vs_emulator"], ".3f"),
+            " ".join(format(x, ".0f") for x in r["rounds"]),
+        )
+        for r in table
+    ]
+    widths = [max([len(h)] + [len(row[i]) for row in lines]) for i, h in enumerate(EMULATOR_HEAD)]
+    left = (0, 2, len(EMULATOR_HEAD) - 1)
+
+    def line(cols) -> str:
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cols, widths, strict=True))
+        )
+
+    return [line(EMULATOR_HEAD), "  ".join("-" * w for w in widths)] + [line(r) for r in lines]
 
 
 def notes(result: dict) -> list[str]:
@@ -282,6 +387,9 @@ def print_report(result: dict[str, Any]) -> None:
         f"pinned={m['pinned']}  ({m['total_s']:.0f} s in all)"
     )
     print("\n".join(table_lines(result["rows"])))
+    if result.get("emulator_rows"):
+        print("\nthe emulators, same rounds (emulator: as users run it; emulator_quiet: --quiet):")
+        print("\n".join(emulator_lines(result["emulator_rows"])))
     extra = notes(result)
     if extra:
         print("notes:\n" + "\n".join(f"  - {n[:300]}" for n in extra))

@@ -31,7 +31,9 @@ from .common import BENCH, HOST, REPO, Skip, log, median, pin, rel
 
 PRISM_BIN = BENCH / ".prism" / "node_modules" / ".bin" / "prism"
 WIREMOCK_JAR_DIR = BENCH / ".wiremock" / "node_modules" / "wiremock" / "build"
-DEFAULT_EMULATOR_CMD = ".venv/bin/profile-emulator serve --port {port} --fixtures fixtures --quiet"
+# As users run it: the access log on (one line per vendor call, to the server's log file here).
+DEFAULT_EMULATOR_CMD = ".venv/bin/profile-emulator serve --port {port} --fixtures fixtures"
+QUIET = " --quiet"  # the emulator_quiet cell: the same command without the access log
 RAW_CMD = "{python} bench/raw_asgi.py --host 127.0.0.1 --port {port}"
 HEALTH = "/_emulator/health"
 
@@ -318,6 +320,17 @@ def wiremock(spec: Path, log_dir: Path) -> Server:
     return Server("wiremock", argv, port, "/__admin/mappings", log_dir)
 
 
+def emulators(args) -> dict[str, str]:
+    """Every emulator of the run, by name: ``emulator`` (the headline: as users run it),
+    ``emulator_quiet`` (the same with ``--quiet``: what the access log costs) and each
+    ``--variant NAME=CMD`` (e.g. another checkout, measured in the same rounds)."""
+    out = {"emulator": args.emulator_cmd}
+    if not args.no_quiet:
+        out["emulator_quiet"] = args.emulator_cmd + QUIET
+    out.update(args.variants)
+    return out
+
+
 def start(name: str, make: Callable[[], Server], timeout: float) -> tuple[Server | None, dict]:
     """Build and start one server; (server, info) or (None, info with the reason)."""
     try:
@@ -340,9 +353,10 @@ def start(name: str, make: Callable[[], Server], timeout: float) -> tuple[Server
 
 def start_all(args, log_dir: Path) -> tuple[dict[str, Server | None], dict[str, dict]]:
     makers: dict[str, tuple[Callable[[], Server], float]] = {
-        "emulator": (lambda: emulator(args.emulator_cmd, log_dir), 60),
-        "raw": (lambda: raw(log_dir), 30),
+        name: (lambda cmd=cmd, name=name: emulator(cmd, log_dir, name), 60)
+        for name, cmd in emulators(args).items()
     }
+    makers["raw"] = (lambda: raw(log_dir), 30)
     if not args.no_prism:
         makers["prism"] = (
             lambda: prism("prism", args.loyalty_spec, args.prism_verbose, log_dir),

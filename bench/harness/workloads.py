@@ -20,6 +20,7 @@ from . import load
 from .common import Budget, Skip, log
 from .load import Req
 from .servers import Server
+from .servers import emulators as emulator_commands
 
 ORDER = ("emulator", "raw", "wiremock", "prism")  # the table's columns
 ENROLL_BODY = {
@@ -162,12 +163,21 @@ def commerce_setup(c: httpx.Client) -> Req:
 
 
 def requests_for(
-    workload: Workload, servers: dict[str, Server | None]
+    workload: Workload, servers: dict[str, Server | None], emulators: list[str]
 ) -> dict[str, tuple[Server, Req]]:
-    """(server, request) for each server that takes part in the workload."""
-    with client(servers["emulator"]) as c:
-        req = commerce_setup(c) if workload.api == "commerce" else loyalty_setup(c, workload)
-    out = {"emulator": (servers["emulator"], req)}
+    """(server, request) for each server that takes part in the workload: every emulator
+    (``emulators``, each with its own set-up: its own member, session or profile), then the
+    references, which get the first emulator's request."""
+    out = {}
+    for name in emulators:
+        if servers.get(name) is None:
+            continue
+        with client(servers[name]) as c:
+            if workload.api == "commerce":
+                out[name] = (servers[name], commerce_setup(c))
+            else:
+                out[name] = (servers[name], loyalty_setup(c, workload))
+    req = out["emulator"][1]
     if workload.fault:
         return out  # the references have no fault rules: their loyalty_valid figures stand
     out["raw"] = (servers["raw"], Req(req.method, req.path, req.headers, req.body, expect=200))
@@ -223,12 +233,13 @@ def interleaved(
 def cell_check(workload: Workload, name: str, req: Req, cell: dict, pre: dict | None) -> str:
     if pre and pre["status"] // 100 != pre["expected"] // 100:
         return f"answers {pre['status']}, want {pre['expected']}"
-    share = MIXED_SHARE if workload.fault and name == "emulator" else None
+    share = MIXED_SHARE if workload.fault and name not in ORDER[1:] else None
     return load.check(req.expect, cell, share)
 
 
 def run_one(workload: Workload, servers: dict[str, Server | None], args, budget: Budget) -> dict:
-    running = requests_for(workload, servers)
+    emulators = list(emulator_commands(args))
+    running = requests_for(workload, servers, emulators)
     result: dict[str, Any] = {
         "servers": {
             name: {
@@ -246,7 +257,11 @@ def run_one(workload: Workload, servers: dict[str, Server | None], args, budget:
         len(running) * (len(args.connections) * args.rounds * (args.duration + 0.5) + args.warmup),
         workload.name,
     )
-    rule_id = add_fault(servers["emulator"]) if workload.fault else None
+    rules = (
+        {name: add_fault(running[name][0]) for name in emulators if name in running}
+        if workload.fault
+        else {}
+    )
     try:
         for srv, req in running.values():
             load.run(srv.url, req, 16, args.warmup)
@@ -263,8 +278,8 @@ def run_one(workload: Workload, servers: dict[str, Server | None], args, budget:
                     f"rounds: {', '.join(format(x['rps'], '.0f') for x in cell['rounds'])}"
                 )
     finally:
-        if rule_id is not None:
-            remove_fault(servers["emulator"], rule_id)
+        for name, rule_id in rules.items():
+            remove_fault(running[name][0], rule_id)
     return result
 
 
@@ -288,6 +303,6 @@ def run_all(args, servers: dict[str, Server | None], budget: Budget) -> dict:
             log(f"{name}: failed: {exc}")
     if "mixed_faults" in results and "loyalty_valid" in results:
         for name, ref in results["loyalty_valid"]["servers"].items():
-            if name != "emulator":
+            if name in ORDER[1:]:  # the references
                 results["mixed_faults"]["servers"][name] = {**ref, "reused": "loyalty_valid"}
     return results

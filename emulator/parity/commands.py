@@ -92,9 +92,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from emulator.fixtures import FixtureError
     from emulator.parity import cases, config, har, record, skips, snapshots, verify
     from emulator.parity.redact import PathError, Paths, RedactionError
-    from emulator.runtime import FixtureError
 
     refusals = (
         cases.CaseError,

@@ -9,9 +9,9 @@ from typing import IO, Any
 import yaml
 
 from emulator.files import write_atomically
+from emulator.fixtures import load_fixture_file
 from emulator.parity import settings
 from emulator.parity.snapshots import Snapshot
-from emulator.runtime import load_fixture_file
 from emulator.vendors import VENDORS
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 from importlib.resources import files
 
+from emulator.context import RequestContext
 from emulator.reply import Reply, packaged_file
-from emulator.runtime import RequestContext
 
 BASE = "/_emulator/ui"
 # Paths the control token does not guard: the files hold no namespace data, and a browser

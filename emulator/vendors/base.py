@@ -9,7 +9,7 @@ from typing import Any
 
 from emulator.errors import RequestInvalid, VendorError
 from emulator.specs import handler_name
-from emulator.state import Documents, IndexKey
+from emulator.state_schema import Documents, IndexKey
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Vendor:
     - ``documents``: what each collection's documents must be for the handlers to use them
       and for the vendor's reads to answer them as its spec says (the state schema
       snapshots, the data file and the fixtures' seeds are checked against); a collection
-      of id counters is declared by ``state.Counters`` (``Counters.documents()``), and
+      of id counters is declared by ``state_schema.Counters`` (``Counters.documents()``), and
       handlers make ids of the numbers ``Store.issue`` gives.
     - ``load_fixtures(doc)``: a validated fixture document -> (state, config).
     - ``fixture_schema``: the fixture file's schema; ``config_schema``: the configuration's

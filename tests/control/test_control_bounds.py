@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator import middleware, specs
+from emulator import payload, specs
 from emulator.server import EmulatorServer
 from tests.control.meanwhile import GUARD, answered_meanwhile, serve
 from tests.processes import Served
@@ -153,13 +153,13 @@ def test_a_body_over_its_operations_cap_is_413_naming_the_cap(
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sizes of the bodies the server parses."""
     sizes: list[int] = []
-    parse = middleware.parse_json
+    parse = payload.parse_json
 
     def counted(raw: bytes) -> Any:
         sizes.append(len(raw))
         return parse(raw)
 
-    monkeypatch.setattr(middleware, "parse_json", counted)
+    monkeypatch.setattr(payload, "parse_json", counted)
     return sizes
 
 
@@ -202,7 +202,7 @@ def test_a_large_snapshot_is_parsed_while_other_clients_are_answered(
     raw = json.dumps(state).encode()
     assert len(raw) > MB
     parsing, answered = threading.Event(), threading.Event()
-    parse = middleware.parse_json
+    parse = payload.parse_json
 
     def waiting(body: bytes) -> Any:
         if len(body) > MB:
@@ -210,7 +210,7 @@ def test_a_large_snapshot_is_parsed_while_other_clients_are_answered(
             answered.wait(GUARD)  # on the event loop this holds every client
         return parse(body)
 
-    monkeypatch.setattr(middleware, "parse_json", waiting)
+    monkeypatch.setattr(payload, "parse_json", waiting)
     result: list[httpx.Response] = []
     restore = threading.Thread(
         target=lambda: result.append(

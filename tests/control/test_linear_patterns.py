@@ -65,7 +65,7 @@ def _email(body: dict[str, Any], cap: int = VENDOR_CAP) -> Callable[[], bytes]:
 HEAD = "a" * HEAD_SIZE
 SPACES = "%20" * (HEAD_SIZE // 3)
 CASES: dict[str, Case] = {
-    # Loyalty's email (REQUIREMENTS 5.3): validation.is_email, through the spec's format.
+    # Loyalty's email (REQUIREMENTS 5.3): schemas.is_email, through the spec's format.
     "loyalty email, enrollMember": Case(
         "POST", "/client/users", _email({**VALID_UPDATE, "email": "@"})
     ),

@@ -20,7 +20,7 @@ from emulator.app import FIXTURES_DIR, OPENAPI_DIR, create_app
 from emulator.cli import main as cli_main
 from emulator.client import Emulator
 from emulator.faults import FaultRule
-from emulator.runtime import FixtureError
+from emulator.fixtures import FixtureError
 from emulator.server import EmulatorServer
 from emulator.vendors import VENDORS
 from tests.control.conftest import (

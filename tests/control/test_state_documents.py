@@ -26,9 +26,10 @@ from openapi_schema_validator import OAS30Validator
 from schemathesis.config import SchemathesisConfig
 
 from emulator import specs
-from emulator.runtime import FixtureError, Runtime
+from emulator.fixtures import FixtureError
+from emulator.runtime import Runtime
 from emulator.server import EmulatorServer
-from emulator.state import StateSchema
+from emulator.state_schema import StateSchema
 from emulator.vendors import VENDORS, loyalty
 from emulator.vendors.base import Vendor
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from emulator.context import RequestContext
 from emulator.errors import EmulatedError
 from emulator.reply import Reply
-from emulator.runtime import RequestContext
 from tests.tiny_vendor import errors
 
 

@@ -26,14 +26,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator import app, cli, faults, logs, runtime
+from emulator import app, cli, faults, journal, logs, runtime
 from tests.processes import PROFILE, ROOT, SERVE, holds, refused, update, venv_is_current
 
 
 def test_light_defaults_agree_with_the_app() -> None:
     assert cli.FIXTURES_DIR == app.FIXTURES_DIR
-    assert cli.JOURNAL_SIZE == runtime.JOURNAL_SIZE
-    assert cli.JOURNAL_BYTES == runtime.JOURNAL_BYTES
+    assert cli.JOURNAL_SIZE == journal.JOURNAL_SIZE
+    assert cli.JOURNAL_BYTES == journal.JOURNAL_BYTES
     assert cli.MAX_NAMESPACES == runtime.MAX_NAMESPACES
     assert cli.MAX_RULES == faults.MAX_RULES
 
@@ -264,6 +264,32 @@ def test_the_access_log_in_json_one_object_a_line(serve) -> None:
     assert all(c["path"] == PROFILE and c["ms"] >= 0 and c["time"].endswith("Z") for c in calls)
     assert any(r["logger"].startswith("uvicorn") and r["level"] == "info" for r in records)
     assert not any("HTTP/1.1" in r.get("message", "") for r in records)
+
+
+# The emulator whose access log is written only at the stop: its writer's thread waits an
+# hour between batches, so every line the log has at the end was written by the stop.
+LOG_AT_STOP = (
+    "import sys\n"
+    "from emulator import logs\n"
+    "logs.WRITE_EVERY = 3600.0\n"
+    "from emulator.cli import run\n"
+    "sys.argv[0] = 'profile-emulator'\n"
+    "run()\n"
+)
+
+
+def test_no_access_line_is_lost_at_a_clean_stop(serve) -> None:
+    """The access log is written in batches, off the request path: the lines still waiting
+    when the server is told to stop are written before it exits."""
+    served = serve(command=[sys.executable, "-c", LOG_AT_STOP, "serve"])
+    with httpx.Client(base_url=served.url, headers={"X-Emulator-Namespace": "kept"}) as http:
+        for _ in range(200):
+            assert http.get(PROFILE).status_code == 200
+    status, _, err = served.stop()
+    assert status == 0
+    lines = access_lines(err)
+    assert len(lines) == 200, err[-2000:]
+    assert all(re.fullmatch(r"\S+Z kept loyalty\.getProfile 200 \d+\.\dms", line) for line in lines)
 
 
 def test_quiet_turns_the_access_log_off(serve) -> None:

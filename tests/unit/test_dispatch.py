@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from emulator.app import create_app
+from emulator.context import RequestContext
 from emulator.reply import Reply
-from emulator.runtime import RequestContext
 from emulator.vendors.loyalty import handlers
 
 PROFILE = "/client/users/seed-session-1/profile"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.runtime import FixtureError, load_fixture_file
+from emulator.fixtures import FixtureError, load_fixture_file
 from emulator.vendors.loyalty import FIXTURE_SCHEMA
 
 

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator import faults, specs
-from emulator.validation import Compiled, is_email, pattern_matcher
+from emulator.schemas import Compiled, is_email, pattern_matcher
 from emulator.vendors import VENDORS
 
 # REQUIREMENTS 5.3 as a pattern over the whole string ("characters": neither '@' nor space).
@@ -90,7 +90,7 @@ def test_the_explanation_of_a_failure_does_not_backtrack() -> None:
     jsonschema-rs finds the value invalid, then the Python validator explains why. (In a
     process of its own: a backtracking match holds the GIL, so no thread could time it out.)"""
     script = (
-        "from emulator.validation import Compiled\n"
+        "from emulator.schemas import Compiled\n"
         "checks = Compiled({'type': 'object', 'properties': {'x': {'pattern': '^(a|aa)+$'}}})\n"
         "[error] = checks.errors({'x': 'a' * 64 + 'b'})\n"
         "print(list(error.path), error.validator, error.message)\n"

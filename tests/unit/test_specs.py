@@ -91,9 +91,11 @@ def test_an_invalid_spec_stops_the_app_from_being_built() -> None:
     from connexion.exceptions import InvalidSpecification
 
     from emulator.connexion_seam import SpecMiddleware
-    from emulator.middleware import Dispatcher
 
-    middleware = SpecMiddleware(Dispatcher({}), import_name=__name__)
+    async def app(scope: object, receive: object, send: object) -> None:
+        pass
+
+    middleware = SpecMiddleware(app, import_name=__name__)
     with pytest.raises(InvalidSpecification):
         middleware.add_api(_broken("loyalty.yaml")[0], name="broken")
     assert middleware.apis == []

@@ -162,7 +162,7 @@ def _used(state):
 
 
 def _counted(limit: int = 1_000) -> Store:
-    from emulator.state import Counters
+    from emulator.state_schema import Counters
 
     counters = Counters(("people",), limit, _used)
     return Store({"people": {}, "counters": {}}, counters={"counters": counters})
@@ -214,14 +214,14 @@ def test_a_whole_float_counter_issues_its_integer():
 
 
 def test_decimals_are_only_the_digits_a_counter_writes():
-    from emulator.state import decimals
+    from emulator.state_schema import decimals
 
     values = ["0", "1000000001", "9" * 18, "01", "9" * 19, "", "-1", "1.0", "١٢", "12\n", 12, None]
     assert decimals(values) == [0, 1000000001, 10**18 - 1]
 
 
 def test_the_counters_schema_bounds_each_counter_and_requires_them_all():
-    from emulator.state import Counters, StateError, StateSchema
+    from emulator.state_schema import Counters, StateError, StateSchema
 
     counters = Counters(("people", "pets"), 10, lambda state: {"people": [], "pets": []})
     schema = StateSchema({"counters": {}}, {"counters": counters.documents()})

@@ -9,7 +9,7 @@ import pytest
 from connexion.json_schema import resolve_refs
 
 from emulator import specs
-from emulator.validation import Compiled
+from emulator.schemas import Compiled
 
 BAD_VALUES: list[Any] = [
     None,

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from emulator.app import FIXTURES_DIR
-from emulator.runtime import FixtureError, load_fixture_file
+from emulator.fixtures import FixtureError, load_fixture_file
 from emulator.server import EmulatorServer
 from emulator.vendors.commerce import FIXTURE_SCHEMA, load_fixtures
 

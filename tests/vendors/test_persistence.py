@@ -48,10 +48,10 @@ LIMITED = (
 # The emulator whose fsyncs of the data file fail (EIO), as a dying disk's.
 FAILING_FSYNC = (
     "import errno, sys\n"
-    "from emulator.persistence import Persistence\n"
+    "from emulator.syncer import Syncer\n"
     "def fsync(fd):\n"
     "    raise OSError(errno.EIO, 'Input/output error')\n"
-    "Persistence._fsync = staticmethod(fsync)\n"
+    "Syncer._fsync = staticmethod(fsync)\n"
     "from emulator.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )

@@ -18,8 +18,8 @@ from weakref import WeakKeyDictionary
 
 import orjson
 
+from emulator.context import RequestContext
 from emulator.errors import EmulatedError
-from emulator.runtime import RequestContext
 from emulator.state import Collection
 from emulator.vendors.commerce import errors
 from emulator.vendors.commerce.profiles import next_number

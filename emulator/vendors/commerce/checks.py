@@ -17,8 +17,8 @@ import orjson
 
 from emulator import specs
 from emulator.errors import EmulatedError, RequestInvalid, VendorError, json_path, shortened
+from emulator.schemas import is_email  # the same rule as the spec's format: email
 from emulator.state import Store
-from emulator.validation import is_email  # the same rule as the spec's format: email
 from emulator.vendors.commerce import errors, regions
 from emulator.vendors.commerce.profiles import (
     present,

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from emulator.state import Counters, Documents, decimals
+from emulator.state_schema import Counters, Documents, decimals
 from emulator.vendors.commerce.profiles import ADDRESS_TEXT, PROFILE_KEYS
 
 # First values of the per-namespace id counters (above the seed's example ids).

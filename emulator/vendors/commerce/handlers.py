@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.context import RequestContext
 from emulator.errors import EmulatedError
 from emulator.reply import Reply
-from emulator.runtime import RequestContext
 from emulator.vendors.commerce import auth, errors
 from emulator.vendors.commerce.checks import check_input
 from emulator.vendors.commerce.documents import PROFILE_PREFIX

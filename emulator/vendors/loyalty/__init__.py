@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from emulator.errors import VendorError
-from emulator.state import Counters, Documents, decimals
+from emulator.state_schema import Counters, Documents, decimals
 from emulator.vendors.base import Vendor
 from emulator.vendors.loyalty import errors, handlers
 from emulator.vendors.loyalty.checks import invalid_request, unreported

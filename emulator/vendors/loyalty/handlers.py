@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.context import RequestContext
 from emulator.errors import EmulatedError
 from emulator.reply import Reply
-from emulator.runtime import RequestContext
 from emulator.vendors.loyalty import errors
 from emulator.vendors.loyalty.checks import check_business, check_fields
 
