@@ -12,8 +12,8 @@ import emulator.vendors
 from emulator import connexion_seam, control, resources, specs
 from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
+from emulator.engine import MAX_RULES
 from emulator.errors import PlainErrors
-from emulator.faults import MAX_RULES
 from emulator.middleware import API, Dispatcher, EmulatorApp, Handler
 from emulator.runtime import HOLD_SECONDS, JOURNAL_BYTES, JOURNAL_SIZE, MAX_NAMESPACES, Runtime
 from emulator.vendors import VENDORS

@@ -18,7 +18,8 @@ from typing import Any
 
 from jsonschema.exceptions import best_match
 
-from emulator import docs, faults, specs, ui
+from emulator import docs, specs, ui
+from emulator.engine import TooManyRules
 from emulator.errors import (
     EmulatedError,
     PlainErrors,
@@ -27,8 +28,10 @@ from emulator.errors import (
     bad_request,
     not_found,
 )
-from emulator.faults import MAX_NESTING, FaultRule, RuleError, TooManyRules, describe
+from emulator.jsonyaml import MAX_NESTING
+from emulator.near_misses import near_misses
 from emulator.reply import Reply
+from emulator.rules import FaultRule, RuleError, describe
 from emulator.runtime import Namespace, RequestContext, Runtime
 from emulator.specs import handler_name
 from emulator.validation import Compiled
@@ -337,7 +340,7 @@ class ControlAPI:
             {
                 "request": entry.id,
                 "actedBy": None if entry.acted is None else entry.acted.to_dict(),
-                "nearMisses": faults.near_misses(entry.weighing, entry.call()),
+                "nearMisses": near_misses(entry.weighing, entry.call()),
             },
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -146,14 +146,6 @@ def shortened(text: str, limit: int) -> str:
 def echo(value: str, limit: int = MAX_ECHO) -> str:
     """A refused value as a message repeats it: its repr, cut to ``limit`` characters."""
     return shortened(repr(value[:limit]), limit)  # (no repr of a huge value only to cut it)
-
-
-def json_path(parts: Iterable[str | int]) -> str:
-    """A place in a JSON document as messages name it: ``a.b[0].c`` ('' for the top)."""
-    where = ""
-    for part in parts:
-        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-    return where
 
 
 def clipped(detail: str, limit: int = MAX_DETAIL) -> str:

@@ -28,6 +28,7 @@ from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator.engine import Engine, Weighing
 from emulator.errors import (
     Answered,
     EmulatedError,
@@ -35,10 +36,10 @@ from emulator.errors import (
     RequestInvalid,
     VendorError,
     echo,
-    json_path,
 )
-from emulator.faults import MAX_NESTING, Call, Engine, Weighing, nested_too_deep
 from emulator.jsonschema_seam import unlink
+from emulator.jsonyaml import MAX_NESTING, json_path, nested_too_deep
+from emulator.matching import Call
 from emulator.persistence import NotPersisted
 from emulator.reply import Reply, messages
 from emulator.runtime import (

@@ -25,28 +25,19 @@ import yaml
 
 from emulator import specs
 from emulator.clock import Clock
+from emulator.engine import MAX_RULES, Acted, Engine, Weighing
 from emulator.errors import (
     Catalogue,
     EmulatedError,
     ErrorShape,
     RequestInvalid,
     VendorError,
-    json_path,
 )
-from emulator.faults import (
-    MAX_NESTING,
-    MAX_RULES,
-    Acted,
-    Call,
-    Contract,
-    Engine,
-    RuleError,
-    Scenario,
-    Weighing,
-    load_scenarios,
-    nested_too_deep,
-)
+from emulator.jsonyaml import MAX_NESTING, json_path, nested_too_deep
+from emulator.matching import Call
 from emulator.persistence import DataFileError, Persistence
+from emulator.rules import Contract, RuleError
+from emulator.scenarios import Scenario, load_scenarios
 from emulator.state import StateError, StateSchema, Store, writes_refused
 from emulator.validation import parse_urlencoded
 

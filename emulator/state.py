@@ -24,7 +24,8 @@ import jsonschema_rs
 import orjson
 
 from emulator import tinydb_seam
-from emulator.errors import json_path, shortened
+from emulator.errors import shortened
+from emulator.jsonyaml import json_path
 from emulator.tinydb_seam import KeyedTable
 
 __all__ = [

@@ -21,8 +21,9 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Send
 
+from emulator.engine import Decision
 from emulator.errors import EmulatedError
-from emulator.faults import BODILESS, Decision
+from emulator.rules import BODILESS
 from emulator.runtime import RequestContext
 from emulator.uvicorn_seam import transport_of
 

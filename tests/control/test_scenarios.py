@@ -19,7 +19,7 @@ from openapi_schema_validator import OAS30Validator
 from emulator.app import FIXTURES_DIR, OPENAPI_DIR, create_app
 from emulator.cli import main as cli_main
 from emulator.client import Emulator
-from emulator.faults import FaultRule
+from emulator.rules import FaultRule
 from emulator.runtime import FixtureError
 from emulator.server import EmulatorServer
 from emulator.vendors import VENDORS

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 
 from emulator import specs
-from emulator.errors import EmulatedError, RequestInvalid, VendorError, json_path, shortened
+from emulator.errors import EmulatedError, RequestInvalid, VendorError, shortened
+from emulator.jsonyaml import json_path
 from emulator.state import Store
 from emulator.validation import is_email  # the same rule as the spec's format: email
 from emulator.vendors.commerce import errors, regions
