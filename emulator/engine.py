@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from emulator.errors import echo
 from emulator.matching import Call, matches
 from emulator.rules import NAME_PATTERN, FaultRule, RuleError
 
@@ -124,7 +125,7 @@ class Engine:
                 rule.id = f"f-{self._next_id}"
                 self._next_id += 1
             elif rule.id in taken:
-                raise RuleError(f"id: {rule.id!r} is already in use")
+                raise RuleError(f"id: {echo(rule.id)} is already in use")
             rule.expires_at = None if rule.ttl_seconds is None else self._clock() + rule.ttl_seconds
             self._rules.insert(0, rule) if front else self._rules.append(rule)
             self._recount()
@@ -181,7 +182,7 @@ class Engine:
     def activate(self, name: str, rules: list[FaultRule]) -> None:
         """Put a scenario's rules in front (replacing them if it was active), ids `s-<name>-<n>`."""
         if not re.fullmatch(NAME_PATTERN, name):
-            raise RuleError(f"scenario name {name!r} does not match {NAME_PATTERN}")
+            raise RuleError(f"scenario name {echo(name)} does not match {NAME_PATTERN}")
         with self._lock:
             now = self._clock()
             self._expire(now)

@@ -9,16 +9,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.errors import echo
 from emulator.jsonyaml import json_equal
 
 ABSENT: Any = object()  # a mismatch's expected or actual value that it does not name
-MAX_ECHO = 80  # characters of a value repeated in a near miss
-
-
-def echo(value: Any) -> str:
-    """A value as a near miss repeats it: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "..."
 
 
 @dataclass(frozen=True)

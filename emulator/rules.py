@@ -15,8 +15,9 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from emulator.errors import DETAIL, VALUE, echo
 from emulator.jsonyaml import MAX_NESTING, json_path, nested_too_deep
-from emulator.matching import MAX_ECHO, Match, echo
+from emulator.matching import Match
 
 FAULTS = ("connection_reset", "empty_response", "malformed_body", "timeout")
 ACTIONS = ("error", "respond", "fault")
@@ -156,12 +157,8 @@ def location(where: str, path: Iterable[str | int]) -> str:
 def refusal(where: str, path: Iterable[str | int], message: str) -> RuleError:
     """The RuleError naming a place (``where`` and ``path`` within it) and its problem."""
     loc = location(where, path).removesuffix(": ")
-    if len(loc) > 2 * MAX_ECHO:
-        loc = loc[: 2 * MAX_ECHO] + "..."
-    if len(message) > 4 * MAX_ECHO:  # e.g. jsonschema's words around a huge value: keep its
-        # start and what it says of the value (the end), at most ~200 characters of the value
-        message = f"{message[: 3 * MAX_ECHO // 2]}...{message[-MAX_ECHO:]}"
-    return RuleError(f"{loc}: {message}" if loc else message)
+    message = echo(message, DETAIL)  # e.g. jsonschema's words around a huge value
+    return RuleError(f"{echo(loc, DETAIL)}: {message}" if loc else message)
 
 
 def _refusal_of(error: ValidationError, where: str) -> RuleError:
@@ -206,7 +203,7 @@ def check(validator: Draft7Validator, data: Any, where: str) -> None:
 
 def _close(value: str, known: Iterable[str]) -> str:
     """'; did you mean ...?' for a short value with close matches, else ''."""
-    short = len(value) <= MAX_ECHO
+    short = len(value) <= VALUE.whole
     close = difflib.get_close_matches(value, list(known), n=3) if short else []
     return f"; did you mean {', '.join(close)}?" if close else ""
 
@@ -381,7 +378,7 @@ class Contract(Container[str]):
             raise refusal(
                 where,
                 ["match", "api"],
-                f"{api!r} is not one of {[*self.operations, *sorted(self.absent)]!r}",
+                f"{echo(api)} is not one of {[*self.operations, *sorted(self.absent)]!r}",
             )
         if operation is not None:
             known = (

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft7Validator
 
+from emulator.errors import echo
 from emulator.jsonyaml import read_yaml
 from emulator.rules import NAME_PATTERN, FaultRule, RuleError, check, location, refusal
 
@@ -56,7 +57,9 @@ def load_scenario_file(path: Path, *, known_errors: Container[str]) -> Scenario:
         raise RuleError(f"{path}: not UTF-8 text: {exc}") from exc
     check(_SCENARIO_VALIDATOR, data, where)
     if data["name"] != path.stem:
-        raise refusal(where, ["name"], f"{data['name']!r} must equal the file name {path.stem!r}")
+        raise refusal(
+            where, ["name"], f"{echo(data['name'])} must equal the file name {path.stem!r}"
+        )
     scenario = Scenario(name=data["name"], description=data["description"], rules=data["rules"])
     scenario.parse_rules(known_errors=known_errors, where=where)
     return scenario
