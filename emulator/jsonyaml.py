@@ -1,8 +1,9 @@
 """JSON and YAML documents: the one YAML loader, JSON's equality, how deep a document nests,
-and how a message names a place in one."""
+where YAML holds what JSON cannot (NaN, Infinity), and how a message names a place in one."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -71,4 +72,25 @@ def nested_too_deep(value: Any, limit: int = MAX_NESTING) -> list[str | int] | N
             if type(child) is dict or type(child) is list:
                 found.append((child, depth + 1, key, at))
         at += 1
+    return None
+
+
+def non_finite(node: Any, where: str = "") -> str | None:
+    """The path of the first NaN or Infinity in a YAML document (`.nan`, `.inf`), if any."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return where
+    children = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, child in children:
+        found = non_finite(
+            child,
+            f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key),
+        )
+        if found is not None:
+            return found
     return None

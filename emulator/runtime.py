@@ -7,7 +7,6 @@ import copy
 import dataclasses
 import datetime
 import logging
-import math
 import re
 import string
 import threading
@@ -33,7 +32,7 @@ from emulator.errors import (
     RequestInvalid,
     VendorError,
 )
-from emulator.jsonyaml import MAX_NESTING, json_path, nested_too_deep
+from emulator.jsonyaml import MAX_NESTING, json_path, nested_too_deep, non_finite, read_yaml
 from emulator.matching import Call
 from emulator.persistence import DataFileError, Persistence
 from emulator.rules import Contract, RuleError
@@ -441,39 +440,18 @@ def _field_path(error: jsonschema.ValidationError) -> str:
 def load_fixture_file(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     """Read a YAML fixture safely and validate it, naming the file and field on error."""
     try:
-        doc = specs.read_yaml(path) or {}
+        doc = read_yaml(path) or {}
     except yaml.YAMLError as exc:
         raise FixtureError(f"{path}: not valid YAML: {exc}") from None
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(doc))
     if error is not None:
         raise FixtureError(f"{path}: {_field_path(error)}: {error.message}")
-    where = _non_finite(doc)
+    where = non_finite(doc)
     if where is not None:
         raise FixtureError(
             f"{path}: {where or '(top level)'}: NaN and Infinity are not JSON numbers"
         )
     return doc
-
-
-def _non_finite(node: Any, where: str = "") -> str | None:
-    """The path of the first NaN or Infinity in a YAML document (`.nan`, `.inf`), if any."""
-    if isinstance(node, float) and not math.isfinite(node):
-        return where
-    children = (
-        node.items()
-        if isinstance(node, dict)
-        else enumerate(node)
-        if isinstance(node, list)
-        else ()
-    )
-    for key, child in children:
-        found = _non_finite(
-            child,
-            f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key),
-        )
-        if found is not None:
-            return found
-    return None
 
 
 def documents(error: VendorError, status: int, example: Any) -> bool:

@@ -27,7 +27,6 @@ from emulator.files import write_atomically
 
 OPENAPI_DIR = resources.OPENAPI_DIR  # the shipped specs: in the wheel, or the checkout's openapi/
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-read_yaml = jsonyaml.read_yaml  # the one YAML loader (libyaml when present)
 CACHE_FORMAT = 1  # what a parse cache holds: its key line, then the document as JSON
 
 
