@@ -68,7 +68,7 @@ PARTS = [
             "validators/",
         ),
     ),
-    ("operation middleware, fault engine", ("faults.py", "OperationMiddleware")),
+    ("operation middleware, fault engine", ("engine.py", "matching.py", "OperationMiddleware")),
     (
         "routing",
         (

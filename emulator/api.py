@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from emulator.context import Handler
 from emulator.errors import ErrorShape, VendorError
-from emulator.faults import MAX_NESTING
+from emulator.jsonyaml import MAX_NESTING
 from emulator.payload import MAX_BODY_BYTES
 
 Guard = Callable[[str, Mapping[str, str]], VendorError | None]  # (path, headers) -> refusal

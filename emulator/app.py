@@ -15,8 +15,8 @@ from emulator.clock import Clock
 from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
 from emulator.context import Handler
 from emulator.dispatcher import Dispatcher
+from emulator.engine import MAX_RULES
 from emulator.errors import PlainErrors
-from emulator.faults import MAX_RULES
 from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE
 from emulator.middleware import EmulatorApp
 from emulator.runtime import HOLD_SECONDS, MAX_NAMESPACES, Runtime

@@ -31,7 +31,7 @@ from emulator.resources import FIXTURES_DIR
 JOURNAL_SIZE = 1000  # emulator.journal.JOURNAL_SIZE (a test keeps these equal)
 JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.journal.JOURNAL_BYTES
 MAX_NAMESPACES = 1000  # emulator.runtime.MAX_NAMESPACES
-MAX_RULES = 1000  # emulator.faults.MAX_RULES
+MAX_RULES = 1000  # emulator.engine.MAX_RULES
 BACKLOG = 2048  # uvicorn's default
 HEAD_BYTES = 64 * 1024  # emulator.uvicorn_seam.HEAD_BYTES
 HEAD_SECONDS = 10.0  # emulator.uvicorn_seam.HEAD_SECONDS

@@ -6,7 +6,8 @@
     emulator.assert_called(operation="updateProfile", times=2, body={"email": "a@b.co"})
     assert emulator.last(operation="updateProfile")["response"]["status"] == 200
 
-It imports nothing of the emulator's server side, so it works against a remote one too.
+Of the emulator it imports only how messages quote a value (`errors.echo`), nothing of the
+server side, so it works against a remote one too.
 
 An Emulator owns an ``httpx.Client`` unless it is given one (``client=``) or made by
 :meth:`Emulator.view`: views of one server share its connection pool, and each sends its own
@@ -23,6 +24,8 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
+
+from emulator.errors import REPORT, echo
 
 NAMESPACE_HEADER = "X-Emulator-Namespace"
 
@@ -393,9 +396,6 @@ class Emulator:
         return response.json() if response.content else None
 
 
-EXCERPT = 120  # characters of a body shown in an assertion's report
-
-
 def _subset(pattern: Any, value: Any) -> bool:
     """A rule's body match: objects key by key, recursively; anything else equal as JSON
     (true is not 1)."""
@@ -414,7 +414,7 @@ def _times(n: int) -> str:
 
 def _excerpt(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
+    return echo(text, REPORT)
 
 
 def _described(

@@ -14,7 +14,7 @@ from emulator.errors import EmulatedError, ErrorShape, RequestInvalid
 from emulator.state import writes_refused
 
 if TYPE_CHECKING:
-    from emulator.faults import Acted, Weighing
+    from emulator.engine import Acted, Weighing
     from emulator.reply import Reply
     from emulator.runtime import Namespace
     from emulator.state import Store

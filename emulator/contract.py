@@ -1,6 +1,6 @@
 """Which errors a fault rule may inject into which operation, read from the specs at start-up:
 an operation documents an error when one of its responses of that status has an example of
-that body (``faults.Contract`` enforces it when a rule is added)."""
+that body (``rules.Contract`` enforces it when a rule is added)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from emulator import specs
 from emulator.errors import VendorError
-from emulator.faults import Contract
+from emulator.rules import Contract
 
 if TYPE_CHECKING:
     from emulator.vendors.base import Vendor

@@ -18,18 +18,22 @@ from typing import Any
 
 from jsonschema.exceptions import best_match
 
-from emulator import docs, faults, specs, ui
+from emulator import docs, specs, ui
 from emulator.context import RequestContext
+from emulator.engine import TooManyRules
 from emulator.errors import (
     EmulatedError,
     PlainErrors,
     RequestInvalid,
     VendorError,
     bad_request,
+    echo,
     not_found,
 )
-from emulator.faults import MAX_NESTING, FaultRule, RuleError, TooManyRules, describe
+from emulator.jsonyaml import MAX_NESTING
+from emulator.near_misses import near_misses
 from emulator.reply import Reply
+from emulator.rules import FaultRule, RuleError, describe
 from emulator.runtime import Namespace, Runtime
 from emulator.schemas import Compiled
 from emulator.specs import handler_name
@@ -141,7 +145,7 @@ def _instant(query: Mapping[str, str], name: str) -> int | None:
         return round(when.timestamp() * 1000)
     except (ValueError, OverflowError):
         raise bad_request(
-            f"{name}: {text[:80]!r} is not a date-time such as 2026-01-05T10:00:00Z"
+            f"{name}: {echo(text)} is not a date-time such as 2026-01-05T10:00:00Z"
         ) from None
 
 
@@ -255,7 +259,7 @@ class ControlAPI:
         """DELETE /_emulator/faults/{fault_id}"""
         fault_id = ctx.path_params["fault_id"]
         if not ctx.namespace.faults.remove(fault_id):
-            raise not_found(f"No fault rule {fault_id!r} in namespace {ctx.namespace.name!r}")
+            raise not_found(f"No fault rule {echo(fault_id)} in namespace {ctx.namespace.name!r}")
         return Reply(204)
 
     # --- scenarios --------------------------------------------------------------------
@@ -267,7 +271,7 @@ class ControlAPI:
         scenario = self.runtime.scenarios.get(name)
         if scenario is None:
             known = ", ".join(sorted(self.runtime.scenarios)) or "none"
-            raise not_found(f"No scenario {name!r} (known: {known})")
+            raise not_found(f"No scenario {echo(name)} (known: {known})")
         return name, {"name": name, "description": scenario.description}
 
     async def list_scenarios(self, ctx: RequestContext) -> Reply:
@@ -309,7 +313,7 @@ class ControlAPI:
         api = query.get("api")
         if api is not None and api not in self.runtime.vendors:
             raise bad_request(
-                f"query parameter 'api': {api!r} is not one of {list(self.runtime.vendors)!r}"
+                f"query parameter 'api': {echo(api)} is not one of {list(self.runtime.vendors)!r}"
             )
         status, limit, after = query.get("status"), query.get("limit"), query.get("after")
         entries = ctx.namespace.journal.entries(
@@ -339,7 +343,7 @@ class ControlAPI:
             {
                 "request": entry.id,
                 "actedBy": None if entry.acted is None else entry.acted.to_dict(),
-                "nearMisses": faults.near_misses(entry.weighing, entry.call()),
+                "nearMisses": near_misses(entry.weighing, entry.call()),
             },
         )
 

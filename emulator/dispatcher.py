@@ -20,9 +20,10 @@ from emulator.context import (
     outcome_of,
     request_of,
 )
+from emulator.engine import Engine, Weighing
 from emulator.errors import Answered, EmulatedError, ErrorShape, RequestInvalid, VendorError
-from emulator.faults import Call, Engine, Weighing
 from emulator.jsonschema_seam import unlink
+from emulator.matching import Call
 from emulator.persistence import NotPersisted
 from emulator.reply import Reply
 from emulator.runtime import Runtime

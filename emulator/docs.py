@@ -22,7 +22,7 @@ import orjson
 
 from emulator import specs
 from emulator.context import RequestContext
-from emulator.errors import not_found
+from emulator.errors import echo, not_found
 from emulator.reply import Reply, packaged_file
 
 BASE = "/_emulator"
@@ -135,7 +135,7 @@ class Docs:
         api = ctx.path_params["api"]
         name = self.apis.get(api)
         if name is None:
-            raise not_found(f"No API {api!r} (known: {', '.join(self.apis)})")
+            raise not_found(f"No API {echo(api)} (known: {', '.join(self.apis)})")
         return api, name
 
     def _nav(self, current: str | None) -> str:

@@ -1,8 +1,9 @@
-"""Vendor errors as data, the exception that carries one, and the shared error catalogue."""
+"""Vendor errors as data, the exception that carries one, the shared error catalogue, and how
+a message repeats what a client sent (`echo`, one limit per kind of message)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -72,7 +73,7 @@ class Catalogue(Mapping[str, VendorError]):
     def __getitem__(self, name: str) -> VendorError:
         return self._entries[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
     def __len__(self) -> int:
@@ -131,10 +132,14 @@ class PlainErrors:
     unavailable = VendorError(503, {"error": "unavailable", "detail": "Too many connections"})
 
     def invalid_request(self, failure: RequestInvalid) -> VendorError | None:
-        return VendorError(400, {"error": "invalid_request", "detail": clipped(failure.detail)})
+        return VendorError(
+            400, {"error": "invalid_request", "detail": echo(failure.detail, DETAIL)}
+        )
 
     def unreported(self, errors: list[Any]) -> VendorError | None:
-        return VendorError(400, {"error": "invalid_request", "detail": clipped(errors[0].message)})
+        return VendorError(
+            400, {"error": "invalid_request", "detail": echo(errors[0].message, DETAIL)}
+        )
 
     def unrouted(self, method: str, path: str, method_not_allowed: bool) -> VendorError:
         if method_not_allowed:
@@ -142,42 +147,48 @@ class PlainErrors:
         return VendorError(404, {"error": "not_found", "detail": f"{method} {path}"})
 
 
-MAX_ECHO = 100  # characters of a refused value repeated in a message
-MAX_DETAIL = 400  # characters of a control API error's detail, at most (it may quote a value)
+@dataclass(frozen=True)
+class Quoting:
+    """How one kind of message repeats what a client sent, whatever its size: in quotes (its
+    repr) or as it is, whole up to ``whole`` characters, else its first ``head`` characters,
+    '...', and its last ``tail`` (where a checker's words say what is wrong with the value
+    they quote)."""
+
+    whole: int
+    head: int
+    tail: int = 0
+    quotes: bool = False
 
 
-def shortened(text: str, limit: int) -> str:
-    """``text``, or its first ``limit`` characters and '...'."""
-    return text if len(text) <= limit else text[:limit] + "..."
+# The kinds of message, each with its one limit:
+# a value an emulator message names: a rule's error, a near miss, a control or data-file error
+VALUE = Quoting(80, 80, quotes=True)
+# a value a vendor's error repeats, written as the vendor writes it (OCC: JSON)
+VENDOR_VALUE = Quoting(100, 100)
+# a detail: the control API's, a vendor error's, a rule's or state's refusal, a checker's words
+DETAIL = Quoting(400, 100, 100)
+# what a report shows of a value: the client's failed assertions, parity's differences
+REPORT = Quoting(120, 120)
 
 
-def echo(value: str, limit: int = MAX_ECHO) -> str:
-    """A refused value as a message repeats it: its repr, cut to ``limit`` characters."""
-    return shortened(repr(value[:limit]), limit)  # (no repr of a huge value only to cut it)
-
-
-def json_path(parts: Iterable[str | int]) -> str:
-    """A place in a JSON document as messages name it: ``a.b[0].c`` ('' for the top)."""
-    where = ""
-    for part in parts:
-        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-    return where
-
-
-def clipped(detail: str, limit: int = MAX_DETAIL) -> str:
-    """A message over ``limit`` characters cut around its middle, where a quoted value sits
-    ('<first 100>...<last 100>'): however large the value a client sent, the answer stays
-    small and still says what was wrong with it."""
-    if len(detail) <= limit:
-        return detail
-    return f"{detail[:MAX_ECHO]}...{detail[-MAX_ECHO:]}"
+def echo(value: object, kind: Quoting = VALUE) -> str:
+    """``value`` as ``kind`` of message repeats it (:class:`Quoting`)."""
+    if kind.quotes:  # (a huge string is cut before its repr, not after)
+        text = repr(value[: kind.whole + 1] if isinstance(value, str) else value)
+    else:
+        text = value if isinstance(value, str) else repr(value)
+    if len(text) <= kind.whole:
+        return text
+    return f"{text[: kind.head]}...{text[len(text) - kind.tail :] if kind.tail else ''}"
 
 
 def bad_request(detail: str) -> EmulatedError:
     """The control API's 400, in PlainErrors' shape."""
-    return EmulatedError(VendorError(400, {"error": "invalid_request", "detail": clipped(detail)}))
+    return EmulatedError(
+        VendorError(400, {"error": "invalid_request", "detail": echo(detail, DETAIL)})
+    )
 
 
 def not_found(detail: str) -> EmulatedError:
     """The control API's 404, in PlainErrors' shape."""
-    return EmulatedError(VendorError(404, {"error": "not_found", "detail": detail}))
+    return EmulatedError(VendorError(404, {"error": "not_found", "detail": echo(detail, DETAIL)}))

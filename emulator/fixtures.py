@@ -4,7 +4,6 @@ by its fixture schema and by the state schema) and the named fault scenarios
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 import yaml
 
-from emulator import specs
-from emulator.errors import json_path
-from emulator.faults import Contract, RuleError, Scenario, load_scenarios
+from emulator.jsonyaml import json_path, non_finite, read_yaml
+from emulator.rules import Contract, RuleError
+from emulator.scenarios import Scenario, load_scenarios
 from emulator.state_schema import StateError, StateSchema
 
 if TYPE_CHECKING:
@@ -64,37 +63,16 @@ def scenarios(folder: Path, contract: Contract) -> dict[str, Scenario]:
 def load_fixture_file(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
     """Read a YAML fixture safely and validate it, naming the file and field on error."""
     try:
-        doc: dict[str, Any] = specs.read_yaml(path) or {}
+        doc: dict[str, Any] = read_yaml(path) or {}
     except yaml.YAMLError as exc:
         raise FixtureError(f"{path}: not valid YAML: {exc}") from None
     error = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(doc))
     if error is not None:
         where = json_path(error.absolute_path) or "(top level)"
         raise FixtureError(f"{path}: {where}: {error.message}")
-    found = _non_finite(doc)
+    found = non_finite(doc)
     if found is not None:
         raise FixtureError(
             f"{path}: {found or '(top level)'}: NaN and Infinity are not JSON numbers"
         )
     return doc
-
-
-def _non_finite(node: Any, where: str = "") -> str | None:
-    """The path of the first NaN or Infinity in a YAML document (`.nan`, `.inf`), if any."""
-    if isinstance(node, float) and not math.isfinite(node):
-        return where
-    children: Iterable[tuple[Any, Any]] = (
-        node.items()
-        if isinstance(node, dict)
-        else enumerate(node)
-        if isinstance(node, list)
-        else ()
-    )
-    for key, child in children:
-        found = _non_finite(
-            child,
-            f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key),
-        )
-        if found is not None:
-            return found
-    return None

@@ -13,7 +13,9 @@ from typing import Any
 
 import orjson
 
-from emulator.faults import MAX_NESTING, Acted, Call, Weighing, nested_too_deep
+from emulator.engine import Acted, Weighing
+from emulator.jsonyaml import MAX_NESTING, nested_too_deep
+from emulator.matching import Call
 
 JOURNAL_SIZE = 1000  # vendor calls kept per namespace, oldest dropped first
 JOURNAL_BYTES = 2 * 1024 * 1024  # what a namespace's journal may hold in all, oldest dropped first

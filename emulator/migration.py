@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from emulator.errors import shortened
+from emulator.errors import echo
 from emulator.state import clone
 from emulator.state_schema import Doc, StateError, StateSchema
 
@@ -74,7 +74,7 @@ def read(
     namespaces = doc.get("namespaces", {})
     if not isinstance(namespaces, dict):
         raise DataFileError(
-            f"{path}: not a state file (namespaces: {_short(namespaces)} is not an object)"
+            f"{path}: not a state file (namespaces: {echo(namespaces)} is not an object)"
         )
     _check(path, namespaces, schema, names)
     logs = {number: log for number, log in log_files(path).items() if number >= generation}
@@ -89,7 +89,7 @@ def read(
                 _apply(namespaces, record, schema, seed)
             except (KeyError, TypeError, AttributeError):
                 raise DataFileError(
-                    f"{log_path}: line {line}: not a change record ({_short(record)})"
+                    f"{log_path}: line {line}: not a change record ({echo(record)})"
                 ) from None
     _check(path, namespaces, schema, names)
     return namespaces, list(logs.values())
@@ -100,7 +100,7 @@ def _check(
 ) -> None:
     for name, state in namespaces.items():
         if not names.match(name):
-            raise DataFileError(f"{path}: namespaces.{_short(name)}: not a namespace name")
+            raise DataFileError(f"{path}: namespaces.{echo(name)}: not a namespace name")
         try:
             schema.check(state)
         except StateError as exc:
@@ -120,7 +120,7 @@ def _records(path: Path, generation: int, names: re.Pattern[str]) -> list[tuple[
         if number == 1 and record != {"log": 1, "generation": generation}:
             raise DataFileError(
                 f"{path}: line 1: not a change log of generation {generation} "
-                f"(its header is {_short(line)})"
+                f"(its header is {echo(line.decode('utf-8', 'replace'))})"
             )
         if number > 1 and not (
             isinstance(record, list)
@@ -129,7 +129,7 @@ def _records(path: Path, generation: int, names: re.Pattern[str]) -> list[tuple[
             and isinstance(record[1], str)
             and names.match(record[1])
         ):
-            raise DataFileError(f"{path}: line {number}: not a change record ({_short(record)})")
+            raise DataFileError(f"{path}: line {number}: not a change record ({echo(record)})")
         if number > 1:
             records.append((number, record))
     return records
@@ -149,8 +149,3 @@ def _apply(namespaces: Namespaces, record: list[Any], schema: StateSchema, seed:
     else:  # set: the collections it leaves out are emptied, the kept ones (id counters) kept
         kept = {c: docs for c, docs in state.items() if c in schema.kept}
         namespaces[name] = {**{c: {} for c in state}, **kept, **record[2]}
-
-
-def _short(value: Any) -> str:
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
-    return shortened(text, 80)

@@ -10,8 +10,8 @@ from typing import Any
 
 from starlette.types import Message, Receive
 
-from emulator.errors import RequestInvalid, json_path
-from emulator.faults import nested_too_deep
+from emulator.errors import RequestInvalid
+from emulator.jsonyaml import json_path, nested_too_deep
 from emulator.validation import parse_json
 
 MAX_BODY_BYTES = 1024 * 1024  # a call's body cap, unless its operation sets its own

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import orjson
 
 from emulator import migration
-from emulator.errors import shortened
+from emulator.errors import echo
 from emulator.files import describe, remove_stale_temporaries, sync_folder, temporary_prefix
 from emulator.migration import DataFileError, Namespaces
 from emulator.state_schema import Doc, StateError, StateSchema
@@ -124,7 +124,7 @@ class Persistence:
                 raise DataFileError(f"{self.path}: {where}: not a JSON document ({exc})") from None
         for name, state in loaded.items():
             if not isinstance(name, str) or not names.match(name):
-                where = f"namespaces.{shortened(repr(name), 80)}"
+                where = f"namespaces.{echo(name)}"
                 raise DataFileError(f"{self.path}: {where}: not a namespace name")
             try:
                 if state:  # none: every collection empty but the id counters, as a snapshot's

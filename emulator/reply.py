@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from emulator.errors import VendorError, not_found
+from emulator.errors import VendorError, echo, not_found
 
 
 class Reply:
@@ -73,5 +73,5 @@ def packaged_file(
     404 naming the known ones: a table look-up, so a name from a URL never becomes a path."""
     media_type = media_types.get(name)
     if media_type is None:
-        raise not_found(f"No {what} {name!r} (known: {', '.join(media_types)})")
+        raise not_found(f"No {what} {echo(name)} (known: {', '.join(media_types)})")
     return Reply(200, read(name), headers, media_type=media_type)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from emulator import fixtures
 from emulator.clock import Clock, NamespaceClock
 from emulator.contract import contract_of
+from emulator.engine import MAX_RULES, Engine
 from emulator.errors import Catalogue
-from emulator.faults import MAX_RULES, Engine
 from emulator.fixtures import FixtureError
 from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE, Journal
 from emulator.persistence import DataFileError, Persistence

@@ -22,12 +22,11 @@ from typing import Any
 
 import orjson
 
-from emulator import faults, resources
+from emulator import jsonyaml, resources
 from emulator.files import write_atomically
 
 OPENAPI_DIR = resources.OPENAPI_DIR  # the shipped specs: in the wheel, or the checkout's openapi/
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-read_yaml = faults.read_yaml  # the one YAML loader (libyaml when present)
 CACHE_FORMAT = 1  # what a parse cache holds: its key line, then the document as JSON
 
 
@@ -46,7 +45,7 @@ def parse(path: Path) -> Any:
         cached = _read_cache(cache, key)
         if cached is not None:
             return cached
-    document = faults.load_yaml(source.decode("utf-8"))
+    document = jsonyaml.load_yaml(source.decode("utf-8"))
     try:
         data = orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:  # a value JSON cannot carry (an int past 64 bits): as read
@@ -58,7 +57,7 @@ def parse(path: Path) -> Any:
 
 def cache_key(source: bytes) -> bytes:
     """What a cache must have been made from: these bytes, this YAML reader, this format."""
-    made_by = f"{CACHE_FORMAT} {faults.YAML_READER}\n".encode()
+    made_by = f"{CACHE_FORMAT} {jsonyaml.YAML_READER}\n".encode()
     return hashlib.sha256(made_by + source).hexdigest().encode("ascii")
 
 

@@ -14,7 +14,8 @@ import jsonschema
 import jsonschema_rs
 import orjson
 
-from emulator.errors import json_path, shortened
+from emulator.errors import DETAIL, echo
+from emulator.jsonyaml import json_path
 
 Doc = dict[str, Any]
 IndexKey = Callable[[Doc], Any]
@@ -137,7 +138,7 @@ class StateSchema:
         """``state`` encoded as JSON when the handlers can use it; else :class:`StateError`
         naming the first path that is wrong."""
         if not isinstance(state, dict):
-            raise StateError("", f"{_quote(state)} is not of type 'object'")
+            raise StateError("", f"{echo(state)} is not of type 'object'")
         if not state:
             raise StateError(
                 "",
@@ -176,7 +177,7 @@ class StateSchema:
                 str(collection), f"unknown collection; expected one of: {', '.join(self.indexes)}"
             )
         if not isinstance(key, str):
-            raise StateError(collection, f"a key must be a string, not {_quote(key)}")
+            raise StateError(collection, f"a key must be a string, not {echo(key)}")
         self._check_indexes(collection, key, doc)
         self._check_document(collection, key, doc)
 
@@ -196,7 +197,7 @@ class StateSchema:
         error = jsonschema.exceptions.best_match(self._document[name].iter_errors(doc))
         if error is not None:
             where = json_path([name, key, *error.absolute_path])
-            raise StateError(where, shortened(error.message, QUOTED))
+            raise StateError(where, echo(error.message, DETAIL))
         own = self.documents[name].key
         if own is not None and doc.get(own) != key:
             self._check_key(name, key, doc, own)
@@ -204,7 +205,7 @@ class StateSchema:
     @staticmethod
     def _check_key(name: str, key: str, doc: Doc, own: str) -> None:
         raise StateError(
-            f"{name}.{key}.{own}", f"{_quote(doc.get(own))} is not the document's key {key!r}"
+            f"{name}.{key}.{own}", f"{echo(doc.get(own))} is not the document's key {echo(key)}"
         )
 
     @staticmethod
@@ -216,10 +217,3 @@ class StateSchema:
                 except TypeError as found:
                     return StateError(f"{name}.{key}", f"cannot be written back as JSON ({found})")
         return StateError("", f"cannot be written back as JSON ({exc})")
-
-
-QUOTED = 200  # characters of a value or a checker's message a state refusal repeats
-
-
-def _quote(value: Any) -> str:
-    return shortened(repr(value), QUOTED)

@@ -22,8 +22,9 @@ import orjson
 from starlette.types import Receive, Send
 
 from emulator.context import Outcome
+from emulator.engine import Decision
 from emulator.errors import EmulatedError
-from emulator.faults import BODILESS, Decision
+from emulator.rules import BODILESS
 from emulator.uvicorn_seam import transport_of
 
 if TYPE_CHECKING:

@@ -37,7 +37,7 @@ import jsonschema
 import yaml
 
 from emulator import specs
-from emulator.faults import read_yaml
+from emulator.jsonyaml import read_yaml
 from emulator.vendors import VENDORS
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"

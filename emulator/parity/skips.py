@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from emulator.faults import read_yaml
+from emulator.jsonyaml import read_yaml
 
 SCHEMA = {
     "type": "array",

@@ -14,6 +14,7 @@ from typing import IO, Any
 import httpx
 import orjson
 
+from emulator.errors import REPORT, echo
 from emulator.parity import junit, runner, settings
 from emulator.parity.cases import CaseError
 from emulator.parity.compare import ABSENT, Bindings, Difference, compare, match
@@ -21,8 +22,6 @@ from emulator.parity.placeholders import LABEL, Labels, literals, one_run
 from emulator.parity.redact import Paths
 from emulator.parity.skips import Skip, accepted
 from emulator.parity.snapshots import Snapshot
-
-SHOWN = 160  # characters of a value a report shows
 
 
 @dataclass
@@ -173,7 +172,8 @@ def shown(value: Any) -> str:
     if value is ABSENT:
         return "(absent)"
     text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    return text if len(text) <= SHOWN else f"{text[:SHOWN]}... ({len(text)} characters)"
+    cut = echo(text, REPORT)
+    return cut if cut == text else f"{cut} ({len(text)} characters)"
 
 
 def lines(difference: Difference) -> str:

@@ -19,8 +19,8 @@ from openapi_schema_validator import OAS30Validator
 from emulator.app import FIXTURES_DIR, OPENAPI_DIR, create_app
 from emulator.cli import main as cli_main
 from emulator.client import Emulator
-from emulator.faults import FaultRule
 from emulator.fixtures import FixtureError
+from emulator.rules import FaultRule
 from emulator.server import EmulatorServer
 from emulator.vendors import VENDORS
 from tests.control.conftest import (

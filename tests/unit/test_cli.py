@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator import app, cli, faults, journal, logs, runtime
+from emulator import app, cli, engine, journal, logs, runtime
 from tests.processes import PROFILE, ROOT, SERVE, holds, refused, update, venv_is_current
 
 
@@ -35,7 +35,7 @@ def test_light_defaults_agree_with_the_app() -> None:
     assert cli.JOURNAL_SIZE == journal.JOURNAL_SIZE
     assert cli.JOURNAL_BYTES == journal.JOURNAL_BYTES
     assert cli.MAX_NAMESPACES == runtime.MAX_NAMESPACES
-    assert cli.MAX_RULES == faults.MAX_RULES
+    assert cli.MAX_RULES == engine.MAX_RULES
 
 
 def test_help_needs_no_server_and_prints_no_warning() -> None:

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator import faults, specs
+from emulator import rules, specs
 from emulator.schemas import Compiled, is_email, pattern_matcher
 from emulator.vendors import VENDORS
 
@@ -120,4 +120,4 @@ def test_no_schema_outside_the_linear_engine_holds_an_unbounded_pattern() -> Non
     hold no pattern, and a rule's id pattern reads at most 65 characters."""
     documents = [dict(docs.schema) for vendor in VENDORS for docs in vendor.documents.values()]
     assert patterns_in(documents) == []
-    assert patterns_in(faults.RULE_SCHEMA) == ["^[A-Za-z0-9_.-]{1,64}$"]
+    assert patterns_in(rules.RULE_SCHEMA) == ["^[A-Za-z0-9_.-]{1,64}$"]

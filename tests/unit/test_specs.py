@@ -9,7 +9,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from emulator import faults, specs
+from emulator import jsonyaml, specs
 from emulator.specs import OPENAPI_DIR
 from tests.seeds import LOYALTY, seed_text
 
@@ -128,7 +128,7 @@ def _no_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(text: str) -> None:
         raise AssertionError("the YAML was parsed: the cache was not used")
 
-    monkeypatch.setattr(faults, "load_yaml", refuse)
+    monkeypatch.setattr(jsonyaml, "load_yaml", refuse)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.name)

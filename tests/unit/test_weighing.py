@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.faults import Call, Engine, FaultRule, mismatches, near_misses
+from emulator.engine import Engine
+from emulator.matching import Call, mismatches
+from emulator.near_misses import near_misses
+from emulator.rules import FaultRule
 
 KNOWN = {"loyalty.EMAIL_ALREADY_EXISTS"}
 

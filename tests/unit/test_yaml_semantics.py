@@ -11,7 +11,7 @@ import pytest
 import yaml
 from ruamel.yaml import YAML
 
-from emulator.specs import read_yaml
+from emulator.jsonyaml import read_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = sorted((ROOT / "openapi").glob("*.yaml"))

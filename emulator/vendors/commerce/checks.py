@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 
 from emulator import specs
-from emulator.errors import EmulatedError, RequestInvalid, VendorError, json_path, shortened
+from emulator.errors import DETAIL, VENDOR_VALUE, EmulatedError, RequestInvalid, VendorError, echo
+from emulator.jsonyaml import json_path
 from emulator.schemas import is_email  # the same rule as the spec's format: email
 from emulator.state import Store
 from emulator.vendors.commerce import errors, regions
@@ -56,13 +57,11 @@ RECEIVE_EMAIL = _PROFILE["properties"]["receiveEmail"]["x-vendor-enum"]
 CONTAINERS = ("shippingAddress", "shippingAddresses", "roles", "loyaltyPrograms")
 # OCC's predefined account-based role functions.
 ROLE_FUNCTIONS = ("admin", "buyer", "approver", "accountAddressManager", "profileAddressManager")
-MAX_ECHO = 100  # characters of a rejected value echoed in a message
 
 
 def _describe(error: Any) -> str:
     where = json_path(error.absolute_path)
-    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
-    return f"{where or 'body'}: {message}"
+    return f"{where or 'body'}: {echo(error.message, DETAIL)}"
 
 
 def _string_type_error(error: Any) -> bool:
@@ -96,16 +95,12 @@ def invalid_request(exc: RequestInvalid) -> VendorError | None:
 
 
 def _invalid_input(detail: str) -> VendorError:
-    return errors.INVALID_INPUT.fill(detail=detail[:300])
+    return errors.INVALID_INPUT.fill(detail=echo(detail, DETAIL))
 
 
 def unreported(deferred: list[Any]) -> VendorError | None:
     """Spec failures still unreported when a handler's checks are done: invalid input (22007)."""
     return _invalid_input(_describe(deferred[0])) if deferred else None
-
-
-def _echo(value: Any) -> str:
-    return shortened(orjson.dumps(value).decode(), MAX_ECHO)
 
 
 def check_shape(deferred: list[Any]) -> None:
@@ -123,7 +118,11 @@ def _check_strings(obj: dict[str, Any], fields: tuple[str, ...]) -> None:
     for field in fields:
         value = obj.get(field)
         if value is not None and not isinstance(value, str):
-            raise EmulatedError(errors.NOT_A_STRING, field=field, value=_echo(value))
+            raise EmulatedError(
+                errors.NOT_A_STRING,
+                field=field,
+                value=echo(orjson.dumps(value).decode(), VENDOR_VALUE),
+            )
 
 
 def check_strings(body: dict[str, Any]) -> None:
@@ -221,9 +220,13 @@ def check_roles(store: Store, body: dict[str, Any], parent: str | None) -> None:
     for role in body.get("roles") or []:
         function, org = role_function(role), role_org(role, parent)
         if function not in ROLE_FUNCTIONS or not isinstance(org, str) or org not in organizations:
-            bad.append(function if isinstance(function, str) else _echo(role))
+            bad.append(
+                function
+                if isinstance(function, str)
+                else echo(orjson.dumps(role).decode(), VENDOR_VALUE)
+            )
     if bad:
-        raise EmulatedError(errors.INVALID_ROLES, roles=", ".join(bad)[:300])
+        raise EmulatedError(errors.INVALID_ROLES, roles=echo(", ".join(bad), DETAIL))
 
 
 def check_input(

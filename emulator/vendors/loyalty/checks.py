@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from emulator.errors import EmulatedError, RequestInvalid, VendorError
+from emulator.errors import DETAIL, EmulatedError, RequestInvalid, VendorError, echo
 from emulator.state import Store
 from emulator.vendors.loyalty import errors
 
@@ -41,8 +41,7 @@ DEFAULT_SOURCE = "DEFAULT"  # EMD sent without extendedDataSource (single-source
 
 def _describe(error: Any) -> str:
     where = ".".join(str(p) for p in error.absolute_path) or "body"
-    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
-    return f"{where}: {message}"
+    return f"{where}: {echo(error.message, DETAIL)}"
 
 
 def _mandatory(error: Any) -> bool:
@@ -60,7 +59,7 @@ def invalid_request(exc: RequestInvalid) -> VendorError | None:
     """Body-shape failures are reported at once; missing and badly formatted fields are left
     to the handler, which reports them in the vendor's check order (None = defer)."""
     if not exc.errors:
-        return errors.INVALID_REQUEST_BODY.fill(detail=exc.detail[:200])
+        return errors.INVALID_REQUEST_BODY.fill(detail=echo(exc.detail, DETAIL))
     for error in exc.errors:
         path = list(error.absolute_path)
         if _mandatory(error):
