@@ -75,7 +75,7 @@ INVALID_QUERY = _err(
     "000400",
     "Invalid query.",
     dev_message="{detail}",
-    detail="q: expected an operator after 'email' at character 7, found the end",
+    detail="q: expected an operator after 'email' at character 6, found the end",
 )
 UNAUTHORIZED = _err(401, "000002", "Authorization required.")
 RESOURCE_NOT_FOUND = _err(

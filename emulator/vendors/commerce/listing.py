@@ -46,6 +46,9 @@ def attribute(doc: Mapping[str, Any], path: tuple[str, ...]) -> Any:
             if folded in HIDDEN:
                 return None
             key = KNOWN.get(folded, name)
+            if key == "login":  # None: the email's
+                value = value.get("login") or value.get("email")
+                continue
             if key in value:
                 value = value[key]
                 continue
@@ -74,8 +77,10 @@ class SortKey:
 
 def sort_keys(sort: str | None) -> list[SortKey]:
     """`sort=firstName:asc,lastName:desc`: properties in turn, each ascending by default."""
+    if sort is None:
+        return []
     keys = []
-    for part in (sort or "").split(","):
+    for part in sort.split(","):
         name, _, direction = part.strip().partition(":")
         direction = direction.strip().lower() or "asc"
         if not name.strip() or direction not in SORT_DIRECTIONS:
@@ -84,7 +89,7 @@ def sort_keys(sort: str | None) -> list[SortKey]:
         if not all(path):
             raise QueryError(f"sort: {name.strip()[:40]!r} is not a property")
         keys.append(SortKey(path, direction == "desc"))
-    return [] if sort is None else keys
+    return keys
 
 
 def _rank(value: Any) -> tuple[int, Any]:
