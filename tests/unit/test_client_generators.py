@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from openapi_python_client.strings import snake_case
 
-from emulator.server import EmulatorServer
 from emulator import specs
+from emulator.server import EmulatorServer
 from emulator.specs import OPENAPI_DIR
 from tests.seeds import COMMERCE, seed_text
-from tests.vendors.test_commerce_seed_sample import RESPONSE_MARK, REQUEST_MARK, _json_after
+from tests.vendors.test_commerce_seed_sample import REQUEST_MARK, RESPONSE_MARK, _json_after
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +124,10 @@ def test_the_python_client_types_every_string_field(
 def typescript(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Each spec's openapi-typescript output."""
     if not TYPESCRIPT.exists():
-        message = f"openapi-typescript is not installed ({TYPESCRIPT.relative_to(ROOT)}): run bash tools/setup-openapi-typescript.sh"
+        message = (
+            f"openapi-typescript is not installed ({TYPESCRIPT.relative_to(ROOT)}): "
+            "run bash tools/setup-openapi-typescript.sh"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
