@@ -110,6 +110,8 @@ def test_limit_offset_and_sort(occ: httpx.Client) -> None:
     assert ids(occ, limit="2") == SEEDED[:2]
     assert ids(occ, limit="2", offset="3") == SEEDED[3:]
     assert ids(occ, offset="9") == []
+    top = listed(occ, limit="2147483647", offset="2147483647")  # the spec's maximum
+    assert (top["limit"], top["offset"], top["items"]) == (2147483647, 2147483647, [])
     assert ids(occ, sort="firstName:asc") == ["se-570040", "se-570041", "se-570050", "se-570031"]
     assert ids(occ, sort="firstName:desc") == ["se-570031", "se-570050", "se-570041", "se-570040"]
     # several keys; profiles without the property last, whichever the direction
@@ -187,12 +189,42 @@ def test_a_sort_that_is_not_property_direction_is_a_400(occ: httpx.Client, sort:
     assert body["devMessage"].startswith("sort: ")
 
 
-@pytest.mark.parametrize(("name", "value"), [("limit", "x"), ("offset", "-1"), ("limit", "2.5")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("limit", "x"),
+        ("offset", "-1"),
+        ("limit", "2.5"),
+        ("limit", "2147483648"),  # one past the spec's maximum
+        ("offset", "2868439566572682604605079552"),  # past any 64-bit integer
+    ],
+)
 def test_a_limit_or_offset_that_is_not_a_count_is_22007(
     occ: httpx.Client, name: str, value: str
 ) -> None:
     body = listed(occ, 400, **{name: value})
     assert (body["errorCode"], body["message"]) == ("22007", "Invalid input provided.")
+
+
+@pytest.mark.parametrize("flag", ["true", "false"])
+def test_use_advanced_q_parser_is_taken_and_nested_filters_read(
+    occ: httpx.Client, flag: str
+) -> None:
+    """The spec: one parser, the advanced one, whatever the flag says."""
+    q = '((firstName eq "Kim") or (not (lastName ne "Hill")))'
+    assert ids(occ, q=q, useAdvancedQParser=flag) == ["se-570031", "se-570050"]
+
+
+def test_a_use_advanced_q_parser_that_is_not_a_boolean_is_22007(http: httpx.Client) -> None:
+    """Read before the token (the spec's ListProfilesBadRequest): no Authorization here."""
+    r = http.get(PROFILES, params={"useAdvancedQParser": "yes"})
+    body = r.json()
+    assert (r.status_code, body["errorCode"], body["message"], body["status"]) == (
+        400,
+        "22007",
+        "Invalid input provided.",
+        "400",
+    )
 
 
 def test_listing_needs_a_token(http: httpx.Client) -> None:
