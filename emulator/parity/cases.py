@@ -57,6 +57,7 @@ _CONSTRAINT = {
         "atMost": {"type": "integer"},
         "includes": {"type": "string"},
         "excludes": {"type": "string"},
+        "equals": {"type": ["boolean", "integer", "string"]},
     },
 }
 _STEP = {

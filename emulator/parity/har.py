@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from emulator import specs
-from emulator.parity import cases, redact
+from emulator.parity import cases, redact, runner
 from emulator.parity.cases import UNROUTED, Case
 from emulator.parity.compare import dotted
 from emulator.parity.placeholders import TEXT_FROM, Labels, literals
@@ -83,7 +83,9 @@ def _response(entry: dict[str, Any]) -> dict[str, Any]:
         text = base64.b64decode(text).decode("utf-8", errors="replace")
     if text:
         try:
-            response["body"] = orjson.loads(text)
+            netloc = urlsplit(entry["request"]["url"]).netloc
+            origins = (f"https://{netloc}", f"http://{netloc}")
+            response["body"] = runner.without_origin(orjson.loads(text), origins)
         except orjson.JSONDecodeError:
             response["text"] = text
     return response

@@ -97,7 +97,7 @@ def run(
         except httpx.HTTPError as exc:
             where = f"{case.name}/{step.name}: {step.method} {request['path']}"
             raise TargetError(f"{where}: {exc}") from None
-        full = _response(answer)
+        full = _response(answer, _origins(client))
         result.exchanges.append(
             Exchange(step.name, step.operation, request, _kept(full, step.compare_headers))
         )
@@ -163,14 +163,39 @@ def _request(case: Case, step: Step, scope: Mapping[str, Any]) -> tuple[dict[str
     return request, content
 
 
-def _response(answer: httpx.Response) -> dict[str, Any]:
+# What a target's own URL becomes in an answer (OCC's `links` hold the host they were sent
+# to): the vendor's and the emulator's then read the same.
+TARGET = "<target>"
+
+
+def _origins(client: httpx.Client) -> tuple[str, ...]:
+    """The target's origin as an answer may write it: http or https, its host and port."""
+    netloc = client.base_url.netloc.decode("ascii")
+    return (f"https://{netloc}", f"http://{netloc}")
+
+
+def without_origin(value: Any, origins: tuple[str, ...]) -> Any:
+    """``value`` with each string that starts with one of ``origins`` starting with TARGET."""
+    if isinstance(value, str):
+        for origin in origins:
+            if value.startswith(origin):
+                return TARGET + value[len(origin) :]
+        return value
+    if isinstance(value, list):
+        return [without_origin(item, origins) for item in value]
+    if isinstance(value, dict):
+        return {key: without_origin(item, origins) for key, item in value.items()}
+    return value
+
+
+def _response(answer: httpx.Response, origins: tuple[str, ...] = ()) -> dict[str, Any]:
     response: dict[str, Any] = {
         "status": answer.status_code,
         "headers": {name.lower(): value for name, value in answer.headers.items()},
     }
     if answer.content:
         try:
-            response["body"] = orjson.loads(answer.content)
+            response["body"] = without_origin(orjson.loads(answer.content), origins)
         except orjson.JSONDecodeError:
             response["text"] = answer.content.decode("utf-8", errors="replace")
     return response

@@ -6,9 +6,11 @@ configuration, ``Vendor.config_schema``) and what the vendor's answer says of it
     probe: {setting: extendedData.dataSizeLimitKb, ok: {atLeast: 3}, refused: {atMost: 2}}
     probe: {setting: validSources, ok: {includes: PPN}, refused: {excludes: PPN}}
     probe: {setting: tokenLifetimeSeconds, value: body.expires_in}
+    probe: {setting: duplicateEmailsAllowed, ok: {equals: true}, refused: {equals: false}}
 
 ``ok`` is what a 2xx answer says, ``refused`` what a 4xx says, ``value`` where a 2xx answer
-holds the setting itself. Bounds narrow a number, ``includes``/``excludes`` a list; the
+holds the setting itself. Bounds narrow a number, ``includes``/``excludes`` a list,
+``equals`` gives a switch its value; the
 configuration that removes the differences keeps every setting the evidence allows and moves
 the others the least it takes.
 """

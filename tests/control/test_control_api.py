@@ -443,7 +443,12 @@ def test_config_is_each_vendors_fixture_config_and_the_seed(
     config = http.get(f"{CONTROL}/config").json()
     assert config["seed"] == 0
     assert config["loyalty"]["extendedData"] == {"dataSizeLimitKb": 5, "topLevelKeysLimit": 20}
-    assert config["commerce"] == {"authEnabled": True, "tokenLifetimeSeconds": 300}
+    assert config["commerce"] == {
+        "authEnabled": True,
+        "tokenLifetimeSeconds": 300,  # REQUIREMENTS decision 10: application keys 5 minutes,
+        "userTokenLifetimeSeconds": 900,  # users 15
+        "duplicateEmailsAllowed": False,  # the vendor's shopper profile configuration
+    }
     assert set(config) == {"seed", *server.app.runtime.vendors}
 
 
@@ -474,7 +479,12 @@ def test_patch_config_deep_merges_and_takes_effect(http: httpx.Client) -> None:
     config = r.json()
     assert config["loyalty"]["extendedData"] == {"dataSizeLimitKb": 1, "topLevelKeysLimit": 20}
     assert config["loyalty"]["mandatoryFields"] == ["email"]  # arrays are replaced
-    assert config["commerce"] == {"authEnabled": False, "tokenLifetimeSeconds": 300}
+    assert config["commerce"] == {
+        "authEnabled": False,
+        "tokenLifetimeSeconds": 300,
+        "userTokenLifetimeSeconds": 900,
+        "duplicateEmailsAllowed": False,
+    }
     assert http.get(f"{CONTROL}/config").json() == config
     assert http.get("/ccadmin/v1/profiles/se-570031").status_code == 200  # auth is off
     big = {"casl": True, "blob": "x" * 1100}

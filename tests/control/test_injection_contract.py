@@ -114,6 +114,8 @@ def valid_call(http: httpx.Client, api: str, operation: str) -> httpx.Response:
         )
     if operation == "updateProfile":
         return http.put(COMMERCE_PROFILE, headers=bearer, json={"firstName": "Kim"})
+    if operation == "listProfiles":
+        return http.get("/ccadmin/v1/profiles", headers=bearer, params={"q": "email pr"})
     return http.get(COMMERCE_PROFILE, headers=bearer)
 
 

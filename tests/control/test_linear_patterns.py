@@ -176,6 +176,33 @@ CASES: dict[str, Case] = {
         statuses=(404,),
     ),
     "405 Allow table": Case("PATCH", "/ccadmin/v1/profiles/" + HEAD, statuses=(405,)),
+    # listProfiles' q (a SCIM filter, commerce/scim.py) and sort, as long as a head takes.
+    "commerce q, unclosed parentheses": Case(
+        "GET", "/ccadmin/v1/profiles?q=" + "(" * HEAD_SIZE, token=True
+    ),
+    "commerce q, nots nested": Case(
+        "GET", "/ccadmin/v1/profiles?q=" + "not%20(" * (HEAD_SIZE // 7), token=True
+    ),
+    "commerce q, an unclosed string of escapes": Case(
+        "GET", "/ccadmin/v1/profiles?q=email%20eq%20%22" + "%5C%22" * (HEAD_SIZE // 6), token=True
+    ),
+    "commerce q, comparisons past the bound": Case(
+        "GET",
+        "/ccadmin/v1/profiles?q=" + "%20or%20".join(["a%20eq%201"] * (HEAD_SIZE // 18)),
+        token=True,
+    ),
+    "commerce q, one long attribute path": Case(
+        "GET",
+        "/ccadmin/v1/profiles?q=" + "a." * (HEAD_SIZE // 2) + "b%20pr",
+        statuses=(200,),
+        token=True,
+    ),
+    "commerce sort, many keys": Case(
+        "GET",
+        "/ccadmin/v1/profiles?sort=" + "a.b:desc," * (HEAD_SIZE // 9) + "x",
+        statuses=(200,),
+        token=True,
+    ),
 }
 HEAD_REFUSED = 431  # a head over the server's bound (REQUIREMENTS 6)
 

@@ -13,7 +13,14 @@ from emulator.vendors.commerce import FIXTURE_SCHEMA, load_fixtures
 
 def test_default_fixtures_load():
     state, config = load_fixtures(load_fixture_file(FIXTURES_DIR / "commerce.yaml", FIXTURE_SCHEMA))
-    assert config == {"authEnabled": True, "tokenLifetimeSeconds": 300}
+    # REQUIREMENTS decision 10: application-key tokens 5 minutes, user tokens 15; the vendor's
+    # shopper profile configuration: duplicate emails not allowed.
+    assert config == {
+        "authEnabled": True,
+        "tokenLifetimeSeconds": 300,
+        "userTokenLifetimeSeconds": 900,
+        "duplicateEmailsAllowed": False,
+    }
     assert list(state["commerce.applications"]) == ["emulator-app-key"]
     assert {"se-570031", "se-570040", "se-570041", "se-570050"} <= set(state["commerce.profiles"])
     assert state["commerce.organizations"]["900010"]["approvalRequired"] is True

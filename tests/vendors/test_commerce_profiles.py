@@ -47,8 +47,22 @@ def ok(r, status: int = 200) -> dict:
     return r.json()
 
 
+def self_link(occ, path: str) -> list[dict[str, str]]:
+    """The vendor's `links` ("View a shopper profile", "Create a shopper profile"): the URL of
+    ``path`` on the host the call went to."""
+    return [{"rel": "self", "href": f"{occ.base_url}{path}".replace("https://", "http://")}]
+
+
+def read(occ, path: str) -> dict:
+    """getProfile's answer, its `links` checked and taken off: the updateProfile shape."""
+    body = ok(occ.get(path))
+    assert body.pop("links") == self_link(occ, path)
+    return body
+
+
 def test_seeded_profile_is_the_seed_response_example(occ):
-    assert ok(occ.get(KIM)) == EXAMPLES["ProfileResponse"]["value"]
+    body = ok(occ.get(KIM))
+    assert body == {**EXAMPLES["ProfileResponse"]["value"], "links": self_link(occ, KIM)}
 
 
 def test_seed_sample_request_gives_the_seed_sample_response(occ):
@@ -109,9 +123,9 @@ def test_seed_request_example_stores_both_addresses_and_the_default(occ):
 
 def test_create_update_get_round_trip_with_addresses(occ):
     created = ok(occ.post(PROFILES, json={**NEW, "shippingAddresses": [ADDRESS]}), 201)
-    assert created == {"id": "se-570100"}
+    assert created == {"id": "se-570100", "links": self_link(occ, PROFILES)}
     path = f"{PROFILES}/{created['id']}"
-    profile = ok(occ.get(path))
+    profile = read(occ, path)
     kept = profile["shippingAddresses"][0]
     assert kept == {"repositoryId": "110100", **STORED_ADDRESS}
     assert profile["shippingAddress"] == {}  # nothing flagged isDefaultAddress
@@ -131,11 +145,11 @@ def test_create_update_get_round_trip_with_addresses(occ):
         "Sample",
         "yes",
     )
-    assert ok(occ.get(path)) == updated
+    assert read(occ, path) == updated
 
 
 def test_sent_fields_replace_and_omitted_fields_stay(occ):
-    before = ok(occ.get(KIM))
+    before = read(occ, KIM)
     after = ok(occ.put(KIM, json={"gender": None, "daytimeTelephoneNumber": "212-555-0000"}))
     assert after == {**before, "gender": None, "daytimeTelephoneNumber": "212-555-0000"}
 
@@ -304,9 +318,9 @@ def test_ids_are_deterministic_per_namespace(occ):
 def test_refused_calls_consume_no_ids(occ):
     occ.post(PROFILES, json={**NEW, "email": "kim@example.com"})
     occ.put(JILL, json={"shippingAddresses": [ADDRESS], "email": "kim@example.com"})
-    assert ok(occ.post(PROFILES, json={**NEW, "shippingAddresses": [ADDRESS]}), 201) == {
-        "id": "se-570100"
-    }
+    assert ok(occ.post(PROFILES, json={**NEW, "shippingAddresses": [ADDRESS]}), 201)["id"] == (
+        "se-570100"
+    )
     assert ok(occ.get(f"{PROFILES}/se-570100"))["shippingAddresses"][0]["repositoryId"] == "110100"
 
 

@@ -10,12 +10,14 @@ from emulator.errors import VendorError
 from emulator.vendors.base import Vendor
 from emulator.vendors.commerce import documents, errors, handlers
 from emulator.vendors.commerce.checks import invalid_request, unreported
-from emulator.vendors.commerce.profiles import blank
+from emulator.vendors.commerce.profiles import BESIDE, PROFILE_KEYS, blank
 
 SPEC = "commerce.yaml"
 DEFAULT_CONFIG: dict[str, Any] = {
     "authEnabled": True,  # off = no token needed (local play)
-    "tokenLifetimeSeconds": 300,  # OCC application-key tokens live 5 minutes
+    "tokenLifetimeSeconds": 300,  # tokens from an application key live 5 minutes
+    "userTokenLifetimeSeconds": 900,  # tokens from user credentials live 15 minutes
+    "duplicateEmailsAllowed": False,  # the vendor's shopper profile configuration, off by default
 }
 _STR = {"type": "string"}
 # A fixture's role, membership and address: as stored (documents.py), the ids optional (the
@@ -46,6 +48,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "properties": {
         "authEnabled": {"type": "boolean"},
         "tokenLifetimeSeconds": {"type": "integer", "minimum": 1, "maximum": 31536000},
+        "userTokenLifetimeSeconds": {"type": "integer", "minimum": 1, "maximum": 31536000},
+        "duplicateEmailsAllowed": {"type": "boolean"},
     },
 }
 FIXTURE_SCHEMA: dict[str, Any] = {
@@ -89,6 +93,12 @@ FIXTURE_SCHEMA: dict[str, Any] = {
                     "roles": {"type": "array", "items": _ROLE},
                     "loyaltyPrograms": {"type": "array", "items": _PROGRAM},
                     "shippingAddresses": {"type": "array", "items": _ADDRESS},
+                    # the shopper type's custom properties: top-level keys of the profile
+                    "customProperties": {
+                        "type": "object",
+                        "propertyNames": {"not": {"enum": [*PROFILE_KEYS, *BESIDE]}},
+                        "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+                    },
                 },
             },
         },
@@ -107,10 +117,12 @@ def _fixture_profile(item: dict[str, Any], counters: dict[str, dict[str, int]]) 
         {
             key: copy.deepcopy(value)
             for key, value in item.items()
-            if key not in ("roles", "loyaltyPrograms", "shippingAddresses", "active")
+            if key
+            not in ("roles", "loyaltyPrograms", "shippingAddresses", "active", "customProperties")
         }
     )
     doc["active"] = str(item.get("active", True)).lower()
+    doc.update(copy.deepcopy(item.get("customProperties", {})))
     doc["roles"] = [
         {**role, "repositoryId": role.get("repositoryId") or str(take("roles"))}
         for role in item.get("roles", [])
@@ -208,7 +220,11 @@ VENDOR = Vendor(
     handlers=handlers,
     errors=errors.CATALOGUE,
     collections={
-        "commerce.profiles": {"email": lambda p: (p.get("email") or "").lower() or None},
+        "commerce.profiles": {
+            "email": lambda p: (p.get("email") or "").lower() or None,
+            # the username: the email unless the profile was created with its own
+            "login": lambda p: (p.get("login") or p.get("email") or "").lower() or None,
+        },
         "commerce.organizations": {},
         "commerce.applications": {},
         "commerce.tokens": {},

@@ -87,9 +87,15 @@ class _Expiries:
 _EXPIRIES: WeakKeyDictionary[Collection, _Expiries] = WeakKeyDictionary()
 
 
+# The configuration setting of each kind of token's lifetime: a token from an application key,
+# or from user credentials (REQUIREMENTS decision 10). A refresh keeps its subject's kind.
+LIFETIME_SETTINGS = {"application": "tokenLifetimeSeconds", "profile": "userTokenLifetimeSeconds"}
+
+
 def issue(ctx: RequestContext, subject: Subject) -> dict[str, Any]:
-    """A new access token for ``subject``: the body of a login or refresh response."""
-    lifetime = float(ctx.config("commerce")["tokenLifetimeSeconds"])
+    """A new access token for ``subject``, living as long as its kind's setting says: the
+    body of a login or refresh response."""
+    lifetime = float(ctx.config("commerce")[LIFETIME_SETTINGS[subject["type"]]])
     tokens = ctx.store["commerce.tokens"]
     with ctx.store.lock:
         issued = ctx.namespace.clock.wall()  # the namespace's time: a test may move it on
@@ -141,8 +147,9 @@ def login_subject(ctx: RequestContext, form: dict[str, str]) -> Subject:
     """Who a login form and its Authorization header identify; 401 when nobody (auth on)."""
     auth_on = ctx.config("commerce")["authEnabled"]
     if form.get("grant_type") == "password":
-        # Inferred: a seeded user (e.g. an account admin) logs in with its email and password.
-        profile = ctx.store["commerce.profiles"].find("email", form.get("username", "").lower())
+        # Inferred: a user (e.g. a seeded account admin) logs in with its login (its email
+        # unless created with another) and password.
+        profile = ctx.store["commerce.profiles"].find("login", form.get("username", "").lower())
         if (
             profile is not None
             and profile.get("password") is not None

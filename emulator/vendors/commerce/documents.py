@@ -99,6 +99,7 @@ PROFILE_PROPERTIES: dict[str, Any] = {
     "shippingAddress": ADDRESS,
     "billingAddress": ADDRESS,
     "secondaryOrganizations": {"type": "array", "items": {"type": "object"}},
+    "login": _TEXT,
     "password": _TEXT,
 }
 # The keys getProfile answers of a profile's organization (profiles.ORGANIZATION_KEYS).

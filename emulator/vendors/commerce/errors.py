@@ -69,6 +69,14 @@ ADMIN_ROLE_SELF_REMOVAL = _err(400, "89003", "You cannot remove the admin role f
 EMAIL_IN_USE = _err(
     400, "22007", "Email address {email} is already in use.", email="kim@example.com"
 )
+LOGIN_IN_USE = _err(400, "22007", "Login {login} is already in use.", login="kim@example.com")
+INVALID_QUERY = _err(
+    400,
+    "000400",
+    "Invalid query.",
+    dev_message="{detail}",
+    detail="q: expected an operator after 'email' at character 6, found the end",
+)
 UNAUTHORIZED = _err(401, "000002", "Authorization required.")
 RESOURCE_NOT_FOUND = _err(
     404, "000404", "No resource found at {method} {path}.", method="GET", path="/ccadmin/v1/nothing"
@@ -100,6 +108,8 @@ CATALOGUE: dict[str, VendorError] = {
     "100088": LAST_APPROVER_ROLE,
     "100089": LAST_APPROVER_DEACTIVATION,
     "EMAIL_IN_USE": EMAIL_IN_USE,
+    "LOGIN_IN_USE": LOGIN_IN_USE,
+    "INVALID_QUERY": INVALID_QUERY,
     "UNAUTHORIZED": UNAUTHORIZED,
     "RESOURCE_NOT_FOUND": RESOURCE_NOT_FOUND,
     "METHOD_NOT_ALLOWED": METHOD_NOT_ALLOWED,

@@ -85,6 +85,11 @@ ADDRESS_TEXT = (
     "faxNumber",
 )
 ROLE_FUNCTION_KEYS = ("function", "funtion")  # the seed's sample request spells it "funtion"
+# Kept beside the seed's keys: the username (`login`; None: the email, whatever it becomes,
+# unless one was sent at creation) and the password; neither is ever sent back. Any other key of a stored profile
+# is a custom property (a fixture's `customProperties`, a restored state's): sent back after
+# the seed's keys, matched by listProfiles' q.
+BESIDE = ("login", "password")
 
 
 def next_number(store: Store, name: str) -> int:
@@ -110,6 +115,7 @@ def blank(profile_id: str) -> dict[str, Any]:
             "billingAddress": {},
             "secondaryOrganizations": [],
             "shippingAddresses": [],
+            "login": None,
             "password": None,
         }
     )
@@ -121,13 +127,16 @@ def organization_view(org: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
-    """The stored profile in the updateProfile_response shape. Its values are the stored
-    ones (not copies): a reply is encoded as soon as its handler returns, and a stored
-    document is never edited in place (an update stores a new one, ``merge``)."""
+    """The stored profile in the updateProfile_response shape, its custom properties after
+    the seed's keys. Its values are the stored ones (not copies): a reply is encoded as soon
+    as its handler returns, and a stored document is never edited in place (an update stores
+    a new one, ``merge``)."""
     out = {key: doc[key] for key in PROFILE_KEYS}
     org_id = doc["parentOrganization"]
     org = store["commerce.organizations"].get(org_id) if org_id else None
     out["parentOrganization"] = organization_view(org) if org is not None else None
+    if len(doc) > len(out) + len(BESIDE) - 1:  # custom properties (an old profile has no login)
+        out.update((k, v) for k, v in doc.items() if k not in out and k not in BESIDE)
     return out
 
 

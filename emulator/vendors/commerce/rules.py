@@ -1,5 +1,6 @@
 """updateProfile's rules that need state: the caller's own admin role (89003), the last
-active approver of an organization with approvals on (100088, 100089), email in use.
+active approver of an organization with approvals on (100088, 100089), email in use (unless
+the namespace allows duplicate emails) and, on creation, login in use.
 
 They run on the stored profile and the (checked) body, before anything is written.
 """
@@ -46,6 +47,7 @@ def check_rules(
     stored: dict[str, Any] | None,
     body: dict[str, Any],
     subject: dict[str, str] | None,
+    config: dict[str, Any],
 ) -> None:
     if stored is not None:
         before, after = role_keys(stored["roles"]), _roles_after(stored, body)
@@ -62,8 +64,13 @@ def check_rules(
             for function, org in sorted(after, key=str)
         ):
             raise EmulatedError(errors.LAST_APPROVER_DEACTIVATION)
+    profiles = store["commerce.profiles"]
     email = body.get("email")
-    if email is not None:
-        owner = store["commerce.profiles"].find("email", email.lower())
+    if email is not None and not config["duplicateEmailsAllowed"]:
+        owner = profiles.find("email", email.lower())
         if owner is not None and (stored is None or owner["id"] != stored["id"]):
             raise EmulatedError(errors.EMAIL_IN_USE, email=email)
+    if stored is None:  # a login is given once, at creation: the email unless one is sent
+        login = body.get("login") or email
+        if profiles.find("login", login.lower()) is not None:
+            raise EmulatedError(errors.LOGIN_IN_USE, login=login)
