@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from connexion.middleware.routing import RoutingMiddleware
-from connexion.resolver import Resolver
-
 import emulator.vendors
-from emulator import connexion_seam, control, resources, specs
+from emulator import connexion_seam, control, docs, resources, specs
 from emulator.clock import Clock
-from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
+from emulator.connexion_seam import (
+    Resolver,
+    RoutingMiddleware,
+    SpecMiddleware,
+    ValidationMiddleware,
+)
 from emulator.errors import PlainErrors
 from emulator.faults import MAX_RULES
 from emulator.middleware import API, Dispatcher, EmulatorApp, Handler
@@ -107,7 +109,7 @@ def create_app(
             resolver=Resolver(function_resolver=api.handlers.__getitem__),
         )
     allowed = specs.route_table(specs_by_api.values())
-    app = EmulatorApp(connexion, runtime, apis, PlainErrors(), allowed)
+    app = EmulatorApp(connexion, runtime, apis, PlainErrors(), allowed, docs.ALIASES)
     connexion_seam.build(connexion)
     return app
 

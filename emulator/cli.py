@@ -17,7 +17,6 @@ import signal
 import socket
 import sys
 import threading
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -324,13 +323,11 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
     # whole of the p99 tail).
     gc.disable()
     try:
-        with warnings.catch_warnings():
-            # Connexion imports starlette.testclient, which warns about httpx on import.
-            warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
-            from emulator.app import create_app
-            from emulator.runtime import FixtureError
-            from emulator.server import Server, config
-            from emulator.vendors import VENDORS
+        # (Connexion's import warnings are silenced where it is imported: connexion_seam)
+        from emulator.app import create_app
+        from emulator.runtime import FixtureError
+        from emulator.server import Server, config
+        from emulator.vendors import VENDORS
 
         wanted = [f"{vendor.name}.yaml" for vendor in VENDORS]
         if not any((fixtures / name).is_file() for name in wanted):
@@ -367,7 +364,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
     def announce(_: Any) -> None:  # once uvicorn accepts on the socket
         if port_file is not None:
             _write_port_file(port_file, port)
-        print(f"profile-emulator listening on {url}", flush=True)
+        print(f"profile-emulator listening on {url}\n{start_here(url)}", flush=True)
 
     max_connections = _files_for(args.max_connections, undo)
     uvicorn_config = config(
@@ -395,6 +392,19 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
         print(f"profile-emulator: --data-file: {app.runtime.close_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def start_here(url: str) -> str:
+    """The lines under the start-up line: where a newcomer starts (openapi/control.yaml)."""
+    return "\n".join(
+        f"  {name:<10} {url}/_emulator/{path}"
+        for name, path in (
+            ("start:", ""),
+            ("docs:", "docs"),
+            ("dashboard:", "ui/"),
+            ("health:", "health"),
+        )
+    )
 
 
 def _files_for(connections: int, undo: list[Callable[[], None]]) -> int:

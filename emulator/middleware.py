@@ -24,10 +24,10 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from emulator.connexion_seam import ProblemException
 from emulator.errors import (
     Answered,
     EmulatedError,
@@ -102,8 +102,11 @@ class EmulatorApp:
         apis: Iterable[API],
         fallback: ErrorShape,
         allowed: Callable[[str], list[str]] = lambda path: [],
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
+        # path of no API -> the path it is served as (the index page at / and /_emulator)
+        self.aliases = dict(aliases or {})
         self.runtime = runtime
         self.apis = tuple(apis)
         self.fallback = fallback  # paths that belong to no API
@@ -136,6 +139,10 @@ class EmulatorApp:
         at = time.time()
         began = self.runtime.clock.now()
         mounted = self.api_for(scope["path"])
+        if mounted is None and scope["path"] in self.aliases:
+            scope["path"] = self.aliases[scope["path"]]
+            scope["raw_path"] = scope["path"].encode("ascii")
+            mounted = self.api_for(scope["path"])
         api, shape = (mounted.name, mounted.shape) if mounted else (None, self.fallback)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         started = False
