@@ -38,7 +38,16 @@ MAX_CONNECTIONS = 1000  # emulator.uvicorn_seam.MAX_CONNECTIONS
 # Files the process keeps open besides its connections (the listening socket, the event
 # loop's, the data file's (SQLite: the database, its WAL), stdio, the specs it reads).
 OWN_FILES = 64
-FSYNC_MODES = ("batch", "always")  # emulator.persistence.MODES (a test keeps the two equal)
+FSYNC_MODES = ("batch", "always")
+# emulator.control_cli.COMMANDS (a test keeps these equal), for shell scripts and CI
+CONTROL_COMMANDS = {
+    "scenario": "a running emulator: switch a scenario on or off, list them",
+    "fault": "a running emulator: add, list or clear fault rules",
+    "journal": "a running emulator: the calls made, filtered",
+    "reset": "a running emulator: a namespace back to its fixtures",
+    "state": "a running emulator: save or load a namespace's state",
+    "clock": "a running emulator: move a namespace's time on",
+}  # emulator.persistence.MODES (a test keeps the two equal)
 
 
 class Refusal(Exception):
@@ -77,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
         "parity",
         help="compare the emulator with your tenant of the vendor: record, verify, config",
     )
+    # (main() hands these to emulator.control_cli: one control API call each)
+    for name, about in CONTROL_COMMANDS.items():
+        commands.add_parser(name, help=about, add_help=False)
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -263,6 +275,10 @@ def main(argv: list[str] | None = None, *, keep: list[Any] | None = None) -> int
         from emulator.parity.commands import main as parity
 
         return parity(argv[1:])
+    if argv[:1] and argv[0] in CONTROL_COMMANDS:
+        from emulator.control_cli import main as control
+
+        return control(argv)
     args = parser().parse_args(argv)
     running: list[Any] = [] if keep is None else keep  # the uvicorn server, once there is one
 

@@ -20,6 +20,7 @@ import functools
 import ssl
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -155,12 +156,14 @@ class Emulator:
     def scenarios(self) -> list[dict[str, Any]]:
         return self._call("GET", "/scenarios")
 
-    def activate(self, name: str) -> None:
-        """Switch a scenario of the fixtures on; its rules go in front of the others."""
-        self._call("PUT", f"/scenarios/{name}")
+    def activate(self, name: str) -> dict[str, Any]:
+        """Switch a scenario of the fixtures on; its rules go in front of the others.
+        Returns the scenario (name, description, active)."""
+        return self._call("PUT", f"/scenarios/{quote(name, safe='')}")
 
-    def deactivate(self, name: str) -> None:
-        self._call("DELETE", f"/scenarios/{name}")
+    def deactivate(self, name: str) -> dict[str, Any]:
+        """Switch a scenario off and remove its rules; returns the scenario."""
+        return self._call("DELETE", f"/scenarios/{quote(name, safe='')}")
 
     # --- journal --------------------------------------------------------------------------
 

@@ -180,7 +180,7 @@ class Docs:
     def _start_page(self) -> bytes:
         """The index page: every link from where a newcomer starts, and how to use the server."""
         specs_links = "".join(
-            f"<li><code>{api}</code>: <a href=\"{BASE}/docs/{api}\">docs page</a>"
+            f'<li><code>{api}</code>: <a href="{BASE}/docs/{api}">docs page</a>'
             f' <a href="{BASE}/openapi/{api}.yaml">{api}.yaml</a>'
             f' <a href="{BASE}/openapi/{api}.json">{api}.json</a></li>'
             for api in self.apis
