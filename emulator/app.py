@@ -38,6 +38,7 @@ def create_app(
     clock: Clock | None = None,
     vendors: tuple[Vendor, ...] | None = None,
     fsync: str = "batch",
+    cors_origins: tuple[str, ...] = (),
 ) -> EmulatorApp:
     """The emulator: every vendor API, and the control API under /_emulator/.
 
@@ -49,7 +50,8 @@ def create_app(
     in tests of delays).
     ``vendors``: the vendor APIs to serve (all the emulator ships, ``VENDORS``, by default).
     ``fsync``: ``batch`` (the data file's writes fsynced every 50 ms) or ``always`` (a
-    write is answered once it is on disk).
+    write is answered once it is on disk). ``cors_origins``: browser origins answered CORS
+    preflights and given ``Access-Control-Allow-Origin`` (none: CORS off).
     """
     vendors = VENDORS if vendors is None else vendors
     runtime = Runtime(
@@ -109,7 +111,7 @@ def create_app(
             resolver=Resolver(function_resolver=api.handlers.__getitem__),
         )
     allowed = specs.route_table(specs_by_api.values())
-    app = EmulatorApp(connexion, runtime, apis, PlainErrors(), allowed, docs.ALIASES)
+    app = EmulatorApp(connexion, runtime, apis, PlainErrors(), allowed, docs.ALIASES, cors_origins)
     connexion_seam.build(connexion)
     return app
 

@@ -139,6 +139,15 @@ def parser() -> argparse.ArgumentParser:
         "(default: $EMULATOR_CONTROL_TOKEN; none)",
     )
     serve.add_argument(
+        "--cors-origin",
+        action="append",
+        type=_origin,
+        default=[],
+        metavar="ORIGIN",
+        help="answer browser preflights from ORIGIN (e.g. http://localhost:3000) and add "
+        "Access-Control-Allow-Origin for it; repeatable (default: none, CORS off)",
+    )
+    serve.add_argument(
         "--insecure-control",
         action="store_true",
         help="allow a non-loopback --host without a control token",
@@ -243,6 +252,16 @@ def _seconds(text: str) -> float:
     if not 0 < seconds < float("inf"):
         raise argparse.ArgumentTypeError(f"not a number of seconds above 0: {text}")
     return seconds
+
+
+def _origin(text: str) -> str:
+    """A browser origin as browsers send it: scheme://host[:port], nothing after."""
+    scheme, sep, rest = text.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest or any(c in rest for c in "/?#@ "):
+        raise argparse.ArgumentTypeError(
+            f"not an origin such as http://localhost:3000 (scheme://host[:port]): {text!r}"
+        )
+    return text
 
 
 def _port(text: str) -> int:
@@ -360,6 +379,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
                 max_namespaces=args.max_namespaces,
                 max_rules=args.max_rules,
                 fsync=args.fsync,
+                cors_origins=tuple(args.cors_origin),
             )
         except FixtureError as exc:
             raise Refusal(str(exc)) from None

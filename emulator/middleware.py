@@ -103,8 +103,18 @@ class EmulatorApp:
         fallback: ErrorShape,
         allowed: Callable[[str], list[str]] = lambda path: [],
         aliases: Mapping[str, str] | None = None,
+        cors_origins: Iterable[str] = (),
     ) -> None:
         self.app = app
+        # Origin -> the headers its calls' responses get (serve --cors-origin; none: off)
+        self.cors = {
+            origin: [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-expose-headers", b"*"),
+                (b"vary", b"Origin"),
+            ]
+            for origin in cors_origins
+        }
         # path of no API -> the path it is served as (the index page at / and /_emulator)
         self.aliases = dict(aliases or {})
         self.runtime = runtime
@@ -129,6 +139,26 @@ class EmulatorApp:
         start, body = messages(Reply(error.status, dict(error.body), {**error.headers, **extra}))
         return start["headers"], body["body"]
 
+    async def _preflight(
+        self,
+        send: Send,
+        path: str,
+        cors: list[tuple[bytes, bytes]],
+        headers: Mapping[str, str],
+    ) -> None:
+        """A CORS preflight (serve --cors-origin): 204, the origin allowed the path's methods
+        and the request headers it asked for; no API sees it, nothing is journaled."""
+        methods = self.allowed(path) or ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+        extra = [
+            (b"access-control-allow-methods", ", ".join(methods).encode("latin-1")),
+            (b"access-control-max-age", b"600"),
+        ]
+        asked = headers.get("access-control-request-headers")
+        if asked:
+            extra.append((b"access-control-allow-headers", asked.encode("latin-1")))
+        start = {"type": "http.response.start", "status": 204, "headers": [*cors, *extra]}
+        await send_whole(send, start, {"type": "http.response.body", "body": b""})
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -145,6 +175,12 @@ class EmulatorApp:
             mounted = self.api_for(scope["path"])
         api, shape = (mounted.name, mounted.shape) if mounted else (None, self.fallback)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        cors = self.cors.get(headers.get("origin", "")) if self.cors else None
+        if cors is not None and scope["method"] == "OPTIONS":
+            wanted = headers.get("access-control-request-method")
+            if wanted is not None:  # a browser's preflight, from an origin the server allows
+                await self._preflight(send, scope["path"], cors, headers)
+                return
         started = False
         status: int | None = None
         start: Message | None = None  # the response's start, for the journal
@@ -163,6 +199,8 @@ class EmulatorApp:
                         return
                     await send(first)
             elif message["type"] == "http.response.start":
+                if cors is not None:
+                    message = {**message, "headers": [*message["headers"], *cors]}
                 started, status, start = True, message["status"], message
                 held = message
                 return
@@ -171,6 +209,8 @@ class EmulatorApp:
         async def answer(reply: Reply) -> None:
             nonlocal started, status, start
             first, body = messages(reply)
+            if cors is not None:
+                first["headers"] += cors
             started, status, start = True, reply.status, first
             chunks.append(body["body"])
             await send_whole(send, first, body)
