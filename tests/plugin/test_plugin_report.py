@@ -165,3 +165,57 @@ def test_a_failed_tests_namespaces_are_kept_for_the_dashboard_the_latest_few(
         "4-failed": 1,
         "4-failed-other": 1,
     }
+
+
+COUNTING = """
+import json, os
+from pathlib import Path
+
+from emulator.client import Emulator
+
+CALLS = []
+_call = Emulator._call
+
+
+def counted(self, method, path, **kwargs):
+    CALLS.append([method, path])
+    return _call(self, method, path, **kwargs)
+
+
+Emulator._call = counted
+
+
+def pytest_runtest_logstart(nodeid, location):
+    CALLS.clear()
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    out = Path(os.environ["PLUGIN_OUT"]) / (nodeid.rsplit("::", 1)[1] + ".json")
+    out.write_text(json.dumps(CALLS))
+    CALLS.clear()
+"""
+
+PASSING_AND_FAILING = """
+def test_passes(emulator):
+    assert emulator.namespace
+
+
+def test_fails(emulator):
+    assert not emulator.namespace
+"""
+
+
+def test_a_passed_test_costs_one_reset_and_only_a_failed_one_reads_the_journal(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fixture's cost per test (bench/fixture_cost.py: at most 1 ms) is one control call
+    at teardown for a passed test; the failure report's reads happen only for failed ones."""
+    out = partner_session(pytester, tmp_path, monkeypatch, test_counted=PASSING_AND_FAILING)
+    pytester.makeconftest(COUNTING)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", *QUIET)
+    result.assert_outcomes(passed=1, failed=1)
+    passed = json.loads((out / "test_passes.json").read_text())
+    failed = json.loads((out / "test_fails.json").read_text())
+    assert passed == [["POST", "/reset"]]
+    assert ["POST", "/reset"] not in failed  # kept for the dashboard
+    assert ["GET", "/faults"] in failed and ["GET", "/requests"] in failed
