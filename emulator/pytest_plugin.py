@@ -130,12 +130,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(scope="session")
-def _kept(_emulator_client: Emulator, request: pytest.FixtureRequest) -> Iterator[deque[str]]:
-    """The namespaces of the session's last failed tests, oldest first: kept as the tests
-    left them, for the dashboard; one more than ``--emulator-keep-failed`` tests' resets the
-    oldest test's."""
-    kept: deque[str] = deque()
-    yield kept
+def _kept() -> deque[list[str]]:
+    """The namespaces of the session's last failed tests (one list per test), oldest first:
+    kept as the tests left them, for the dashboard; one more than ``--emulator-keep-failed``
+    tests' resets the oldest test's."""
+    return deque()
 
 
 @pytest.fixture
