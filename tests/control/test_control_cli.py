@@ -177,3 +177,6 @@ def test_the_serve_command_lists_the_control_commands() -> None:
     shown = subprocess.run([str(BIN), "--help"], capture_output=True, text=True, timeout=60)
     for name in control_cli.COMMANDS:
         assert name in shown.stdout
+    code = "import sys, emulator.cli; print('emulator.control_cli' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout == "False\n"  # serve never imports the control commands
