@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from connexion.middleware.routing import RoutingMiddleware
-from connexion.resolver import Resolver
-
 import emulator.vendors
-from emulator import connexion_seam, control, resources, specs
+from emulator import connexion_seam, control, docs, resources, specs
 from emulator.api import API
 from emulator.clock import Clock
-from emulator.connexion_seam import SpecMiddleware, ValidationMiddleware
+from emulator.connexion_seam import (
+    Resolver,
+    RoutingMiddleware,
+    SpecMiddleware,
+    ValidationMiddleware,
+)
 from emulator.context import Handler
 from emulator.dispatcher import Dispatcher
 from emulator.engine import MAX_RULES
@@ -40,6 +42,7 @@ def create_app(
     clock: Clock | None = None,
     vendors: tuple[Vendor, ...] | None = None,
     fsync: str = "batch",
+    cors_origins: tuple[str, ...] = (),
 ) -> EmulatorApp:
     """The emulator: every vendor API, and the control API under /_emulator/.
 
@@ -51,7 +54,8 @@ def create_app(
     in tests of delays).
     ``vendors``: the vendor APIs to serve (all the emulator ships, ``VENDORS``, by default).
     ``fsync``: ``batch`` (the data file's writes fsynced every 50 ms) or ``always`` (a
-    write is answered once it is on disk).
+    write is answered once it is on disk). ``cors_origins``: browser origins answered CORS
+    preflights and given ``Access-Control-Allow-Origin`` (none: CORS off).
     """
     vendors = VENDORS if vendors is None else vendors
     runtime = Runtime(
@@ -111,7 +115,7 @@ def create_app(
             resolver=Resolver(function_resolver=api.handlers.__getitem__),
         )
     allowed = specs.route_table(specs_by_api.values())
-    app = EmulatorApp(connexion, runtime, apis, PlainErrors(), allowed)
+    app = EmulatorApp(connexion, runtime, apis, PlainErrors(), allowed, docs.ALIASES, cors_origins)
     connexion_seam.build(connexion)
     return app
 

@@ -17,7 +17,6 @@ import signal
 import socket
 import sys
 import threading
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -39,7 +38,16 @@ MAX_CONNECTIONS = 1000  # emulator.uvicorn_seam.MAX_CONNECTIONS
 # Files the process keeps open besides its connections (the listening socket, the event
 # loop's, the data file's (SQLite: the database, its WAL), stdio, the specs it reads).
 OWN_FILES = 64
-FSYNC_MODES = ("batch", "always")  # emulator.persistence.MODES (a test keeps the two equal)
+FSYNC_MODES = ("batch", "always")
+# emulator.control_cli.COMMANDS (a test keeps these equal), for shell scripts and CI
+CONTROL_COMMANDS = {
+    "scenario": "a running emulator: switch a scenario on or off, list them",
+    "fault": "a running emulator: add, list or clear fault rules",
+    "journal": "a running emulator: the calls made, filtered",
+    "reset": "a running emulator: a namespace back to its fixtures",
+    "state": "a running emulator: save or load a namespace's state",
+    "clock": "a running emulator: move a namespace's time on",
+}  # emulator.persistence.MODES (a test keeps the two equal)
 
 
 class Refusal(Exception):
@@ -78,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
         "parity",
         help="compare the emulator with your tenant of the vendor: record, verify, config",
     )
+    # (main() hands these to emulator.control_cli: one control API call each)
+    for name, about in CONTROL_COMMANDS.items():
+        commands.add_parser(name, help=about, add_help=False)
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -126,6 +137,15 @@ def parser() -> argparse.ArgumentParser:
         help="require this token on /_emulator/* calls (health excepted), as "
         "'Authorization: Bearer TOKEN' or 'X-Emulator-Token: TOKEN' "
         "(default: $EMULATOR_CONTROL_TOKEN; none)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        type=_origin,
+        default=[],
+        metavar="ORIGIN",
+        help="answer browser preflights from ORIGIN (e.g. http://localhost:3000) and add "
+        "Access-Control-Allow-Origin for it; repeatable (default: none, CORS off)",
     )
     serve.add_argument(
         "--insecure-control",
@@ -234,6 +254,16 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _origin(text: str) -> str:
+    """A browser origin as browsers send it: scheme://host[:port], nothing after."""
+    scheme, sep, rest = text.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest or any(c in rest for c in "/?#@ "):
+        raise argparse.ArgumentTypeError(
+            f"not an origin such as http://localhost:3000 (scheme://host[:port]): {text!r}"
+        )
+    return text
+
+
 def _port(text: str) -> int:
     try:
         port = int(text)
@@ -264,6 +294,10 @@ def main(argv: list[str] | None = None, *, keep: list[Any] | None = None) -> int
         from emulator.parity.commands import main as parity
 
         return parity(argv[1:])
+    if argv[:1] and argv[0] in CONTROL_COMMANDS:
+        from emulator.control_cli import main as control
+
+        return control(argv)
     args = parser().parse_args(argv)
     running: list[Any] = [] if keep is None else keep  # the uvicorn server, once there is one
 
@@ -324,13 +358,11 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
     # whole of the p99 tail).
     gc.disable()
     try:
-        with warnings.catch_warnings():
-            # Connexion imports starlette.testclient, which warns about httpx on import.
-            warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
-            from emulator.app import create_app
-            from emulator.fixtures import FixtureError
-            from emulator.server import Server, config
-            from emulator.vendors import VENDORS
+        # (Connexion's import warnings are silenced where it is imported: connexion_seam)
+        from emulator.app import create_app
+        from emulator.fixtures import FixtureError
+        from emulator.server import Server, config
+        from emulator.vendors import VENDORS
 
         wanted = [f"{vendor.name}.yaml" for vendor in VENDORS]
         if not any((fixtures / name).is_file() for name in wanted):
@@ -347,6 +379,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
                 max_namespaces=args.max_namespaces,
                 max_rules=args.max_rules,
                 fsync=args.fsync,
+                cors_origins=tuple(args.cors_origin),
             )
         except FixtureError as exc:
             raise Refusal(str(exc)) from None
@@ -367,7 +400,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
     def announce(_: Any) -> None:  # once uvicorn accepts on the socket
         if port_file is not None:
             _write_port_file(port_file, port)
-        print(f"profile-emulator listening on {url}", flush=True)
+        print(f"profile-emulator listening on {url}\n{start_here(url)}", flush=True)
 
     max_connections = _files_for(args.max_connections, undo)
     uvicorn_config = config(
@@ -395,6 +428,19 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
         print(f"profile-emulator: --data-file: {app.runtime.close_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def start_here(url: str) -> str:
+    """The lines under the start-up line: where a newcomer starts (openapi/control.yaml)."""
+    return "\n".join(
+        f"  {name:<10} {url}/_emulator/{path}"
+        for name, path in (
+            ("start:", ""),
+            ("docs:", "docs"),
+            ("dashboard:", "ui/"),
+            ("health:", "health"),
+        )
+    )
 
 
 def _files_for(connections: int, undo: list[Callable[[], None]]) -> int:

@@ -6,8 +6,9 @@
     emulator.assert_called(operation="updateProfile", times=2, body={"email": "a@b.co"})
     assert emulator.last(operation="updateProfile")["response"]["status"] == 200
 
-Of the emulator it imports only how messages quote a value (`errors.echo`), nothing of the
-server side, so it works against a remote one too.
+Of the emulator it imports only how a report is written (`report`, and through it how
+messages quote a value, `errors.echo`), nothing of the server side, so it works against a
+remote one too.
 
 An Emulator owns an ``httpx.Client`` unless it is given one (``client=``) or made by
 :meth:`Emulator.view`: views of one server share its connection pool, and each sends its own
@@ -18,14 +19,14 @@ Closing a view leaves the shared client open; closing its owner closes it.
 from __future__ import annotations
 
 import functools
-import json
 import ssl
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from emulator.errors import REPORT, echo
+from emulator.report import excerpt, namespace_report
 
 NAMESPACE_HEADER = "X-Emulator-Namespace"
 
@@ -157,12 +158,14 @@ class Emulator:
     def scenarios(self) -> list[dict[str, Any]]:
         return self._call("GET", "/scenarios")
 
-    def activate(self, name: str) -> None:
-        """Switch a scenario of the fixtures on; its rules go in front of the others."""
-        self._call("PUT", f"/scenarios/{name}")
+    def activate(self, name: str) -> dict[str, Any]:
+        """Switch a scenario of the fixtures on; its rules go in front of the others.
+        Returns the scenario (name, description, active)."""
+        return self._call("PUT", f"/scenarios/{quote(name, safe='')}")
 
-    def deactivate(self, name: str) -> None:
-        self._call("DELETE", f"/scenarios/{name}")
+    def deactivate(self, name: str) -> dict[str, Any]:
+        """Switch a scenario off and remove its rules; returns the scenario."""
+        return self._call("DELETE", f"/scenarios/{quote(name, safe='')}")
 
     # --- journal --------------------------------------------------------------------------
 
@@ -292,16 +295,15 @@ class Emulator:
     def report(
         self, operation: str | None = None, *, api: str | None = None, limit: int = 20
     ) -> str:
-        """What was called in this namespace (the latest ``limit`` calls: operation,
-        status, body excerpt, the rule that acted) and the near misses of the latest call
-        of ``operation`` (or of the latest call): what a failing assertion shows."""
-        journal = self.requests(limit=limit)
-        lines = [
-            f"calls in namespace {self.namespace!r} (oldest first):"
-            if journal
-            else f"no calls in namespace {self.namespace!r}"
-        ]
-        lines += [f"  {_line(call)}" for call in journal]
+        """What was called in this namespace, as a failing assertion and a failed test show
+        it: the latest ``limit`` calls (method, path, operation, status, a vendor error's
+        code and message, the rule that acted, the request body), the namespace's rules with
+        their counters, the near misses of the latest call of ``operation`` (or of the
+        latest call), and the dashboard's URL on the namespace."""
+        journal = self.requests(limit=limit + 1)
+        more = len(journal) > limit
+        journal = journal[-limit:]
+        rules = self.rules()
         latest = next(
             (
                 call
@@ -311,12 +313,10 @@ class Emulator:
             ),
             None,
         )
-        if latest is not None:
-            misses = self.near_misses(latest["id"])
-            if misses:
-                lines.append(f"near misses of call #{latest['id']} ({latest['operation']}):")
-                lines += [f"  {miss['rule']['id']}: {miss['detail']}" for miss in misses]
-        return "\n".join(lines)
+        misses = None if latest is None else (latest, self.near_misses(latest["id"]))
+        return namespace_report(
+            self.namespace, journal, more=more, rules=rules, misses=misses, url=self.url
+        )
 
     # --- state, config, namespace ---------------------------------------------------------
 
@@ -412,11 +412,6 @@ def _times(n: int) -> str:
     return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
 
 
-def _excerpt(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return echo(text, REPORT)
-
-
 def _described(
     operation: str | None,
     api: str | None,
@@ -428,18 +423,10 @@ def _described(
     more = [
         f"path containing {path!r}" if path else None,
         f"status {status}" if status is not None else None,
-        f"body containing {_excerpt(body)}" if body is not None else None,
+        f"body containing {excerpt(body)}" if body is not None else None,
     ]
     extra = ", ".join(filter(None, more))
     return f"{what} ({extra})" if extra else what
-
-
-def _line(call: dict[str, Any]) -> str:
-    status = call["status"] if call["status"] is not None else f"no status ({call['fault']})"
-    acted = call.get("actedBy")
-    by = f"  [rule {acted['id']}: {acted['action']}]" if acted else ""
-    name = call["operation"] or f"{call['method']} {call['path']}"
-    return f"#{call['id']} {call['api']} {name} -> {status}  body: {_excerpt(call['body'])}{by}"
 
 
 def new_http_client(timeout: float = 10.0) -> httpx.Client:

@@ -16,6 +16,14 @@ naming Connexion and its version.
    ``request_body``, ``body_schema()``, ``body_definition()`` and ``operation_id``; it is called
    with the scope's ``path_params`` that Connexion's routing filled.
 
+5. ``IMPORT_WARNINGS``: the warnings Connexion's own import raises, whatever is used of it
+   (``connexion.apps.abstract`` imports ``starlette.testclient``, which warns that it wants
+   ``httpx2``; ``connexion.json_schema`` imports jsonschema's ``RefResolver`` and
+   ``RefResolutionError``, deprecated since jsonschema 4.18). Connexion is imported here, first
+   (the rest of the package imports its names from this module, or after it), with exactly
+   those warnings silenced, so a partner's suite run with ``-W error`` sees none of ours; the
+   test fails once Connexion stops raising one, so the silencing goes with it.
+
 Connexion's own validators (its ``validator_map``) are not used: they are rebuilt on every
 request in Connexion 3.3; emulator/validation.py checks requests without Connexion.
 """
@@ -23,24 +31,42 @@ request in Connexion 3.3; emulator/validation.py checks requests without Connexi
 from __future__ import annotations
 
 import dataclasses
+import re
+import warnings
 from importlib.metadata import version
 from typing import Any
 
 import jsonschema_rs
-from connexion import ConnexionMiddleware
-from connexion.middleware.main import API
-from connexion.middleware.request_validation import (
-    RequestValidationAPI,
-    RequestValidationMiddleware,
-)
-from connexion.middleware.routing import RoutingMiddleware
-from connexion.spec import OpenAPISpecification
-from connexion.utils import is_nullable
 from starlette.types import Scope
 
 from emulator.context import Route, outcome_of, request_of
 from emulator.errors import RequestInvalid
 from emulator.validation import RequestChecks
+
+# (the module that raises it, the start of its message)
+IMPORT_WARNINGS = (
+    ("connexion.apps.abstract", "Using `httpx` with `starlette.testclient` is deprecated"),
+    ("connexion.json_schema", "jsonschema.RefResolver is deprecated"),
+    ("connexion.json_schema", "jsonschema.exceptions.RefResolutionError is deprecated"),
+)
+with warnings.catch_warnings():
+    for module, message in IMPORT_WARNINGS:
+        warnings.filterwarnings("ignore", re.escape(message), module=re.escape(module) + "$")
+    from connexion import ConnexionMiddleware
+
+    # (also the middleware's: the exception type it words as the API's error)
+    from connexion.exceptions import ProblemException as ProblemException
+    from connexion.middleware.main import API
+    from connexion.middleware.request_validation import (
+        RequestValidationAPI,
+        RequestValidationMiddleware,
+    )
+
+    # (also the app's: its stack is built with them, imported from here, after the guard)
+    from connexion.middleware.routing import RoutingMiddleware as RoutingMiddleware
+    from connexion.resolver import Resolver as Resolver
+    from connexion.spec import OpenAPISpecification
+    from connexion.utils import is_nullable
 
 
 def __getattr__(name: str) -> str:

@@ -1,4 +1,6 @@
-"""The docs the emulator serves itself (openapi/control.yaml, tag Docs): each API's spec as
+"""The docs the emulator serves itself (openapi/control.yaml, tag Docs): the index page
+where to start (`/_emulator/`: the docs, the dashboard, the specs, health and a usage
+guide; `/` and `/_emulator` show it too where no vendor owns them), each API's spec as
 a file (`/_emulator/openapi/<api>.yaml`, `.json`) and as a Swagger UI page
 (`/_emulator/docs/<api>`), with Swagger UI's files from the pinned `swagger-ui-bundle`
 package (`/_emulator/docs/assets/<file>`): a page loads nothing from anywhere else.
@@ -20,14 +22,17 @@ from typing import Any
 
 import orjson
 
-from emulator import specs
+from emulator import __version__, specs
 from emulator.context import RequestContext
 from emulator.errors import echo, not_found
 from emulator.reply import Reply, packaged_file
 
 BASE = "/_emulator"
+INDEX = f"{BASE}/"
+# Paths of no API that show the index page (EmulatorApp: only where no vendor owns them).
+ALIASES = {"/": INDEX, BASE: INDEX}
 # Paths the control token does not guard (see the Docs tag in openapi/control.yaml).
-OPEN_PATHS = frozenset({f"{BASE}/docs"})
+OPEN_PATHS = frozenset({INDEX, f"{BASE}/docs"})
 OPEN_PREFIXES = (f"{BASE}/docs/", f"{BASE}/openapi/")
 
 HTML = "text/html; charset=utf-8"
@@ -102,6 +107,7 @@ body { margin: 0; font-family: sans-serif; color: #3b4151; }
 .emulator-index { max-width: 900px; margin: 30px auto; padding: 0 20px; }
 .emulator-index li { margin: 14px 0; }
 .emulator-index .links a { margin-right: 12px; }
+.emulator-index pre { background: #f4f4f4; padding: 10px; overflow-x: auto; }
 """
 
 _INIT = """
@@ -130,6 +136,7 @@ class Docs:
         self._pages: dict[str, bytes] = {}
         self._json: dict[str, bytes] = {}
         self._index: bytes | None = None
+        self._start: bytes | None = None
 
     def _spec(self, ctx: RequestContext) -> tuple[str, str]:
         api = ctx.path_params["api"]
@@ -139,8 +146,12 @@ class Docs:
         return api, name
 
     def _nav(self, current: str | None) -> str:
+        """The bar atop every page; ``current``: an API's name, None (the docs index), ""
+        (the index page)."""
         links = [
-            f'<a href="{BASE}/docs"{" aria-current=page" if current is None else ""}>All APIs</a>'
+            f'<a href="{INDEX}"{" aria-current=page" if current == "" else ""}>Home</a>'
+            f'<a href="{BASE}/ui/">Dashboard</a>',
+            f'<a href="{BASE}/docs"{" aria-current=page" if current is None else ""}>All APIs</a>',
         ]
         links += [
             f'<a href="{BASE}/docs/{api}"{" aria-current=page" if api == current else ""}>'
@@ -148,7 +159,7 @@ class Docs:
             for api in self.apis
         ]
         files = ""
-        if current is not None:
+        if current:
             files = (
                 f'<span class="files">spec: <a href="{BASE}/openapi/{current}.yaml">YAML</a>'
                 f'<a href="{BASE}/openapi/{current}.json">JSON</a></span>'
@@ -166,7 +177,67 @@ class Docs:
             f"{css}<style>{_STYLE}</style></head>"
         )
 
+    def _start_page(self) -> bytes:
+        """The index page: every link from where a newcomer starts, and how to use the server."""
+        specs_links = "".join(
+            f'<li><code>{api}</code>: <a href="{BASE}/docs/{api}">docs page</a>'
+            f' <a href="{BASE}/openapi/{api}.yaml">{api}.yaml</a>'
+            f' <a href="{BASE}/openapi/{api}.json">{api}.json</a></li>'
+            for api in self.apis
+        )
+        return (
+            f"{self._head('profile-emulator', swagger=False)}<body>{self._nav('')}"
+            f'<main class="emulator-index"><h1>profile-emulator {html.escape(__version__)}</h1>'
+            "<p>An emulator of vendor customer-profile APIs for integration tests: point your "
+            "client at this server instead of the vendor.</p>"
+            "<h2>Start here</h2><ul>"
+            f'<li><a href="{BASE}/docs"><strong>API docs</strong></a>: every API this server '
+            "answers, its operations and documented errors</li>"
+            f'<li><a href="{BASE}/ui/"><strong>Dashboard</strong></a>: a namespace\'s calls, '
+            "fault rules, scenarios and state, live</li>"
+            f'<li><a href="{BASE}/health"><strong>Health</strong></a>: '
+            "<code>{&quot;status&quot;: &quot;ok&quot;}</code> once the server answers</li>"
+            '<li><a href="#usage"><strong>Usage guide</strong></a>: below</li></ul>'
+            f'<h2>Specs</h2><ul class="links">{specs_links}</ul>'
+            '<h2 id="usage">Usage guide</h2>'
+            "<ol><li>Send your client's vendor calls here, with "
+            "<code>X-Emulator-Namespace: NAME</code> to keep a test's state, rules and "
+            "journal apart from every other test's (no header: the <code>default</code> "
+            "namespace).</li>"
+            "<li>Make the vendor misbehave with the control API, "
+            f'<a href="{BASE}/docs/control">documented here</a>:'
+            "<pre>curl -X POST http://HOST:PORT/_emulator/faults \\\n"
+            "  -H 'X-Emulator-Namespace: NAME' -H 'Content-Type: application/json' \\\n"
+            "  -d '{&quot;error&quot;: &quot;loyalty.EMAIL_ALREADY_EXISTS&quot;, "
+            "&quot;times&quot;: 1}'</pre></li>"
+            "<li>Or from a shell script or CI job in any language, with the command: "
+            "<pre>profile-emulator scenario on loyalty-flaky --namespace NAME\n"
+            "profile-emulator journal --operation updateProfile --status 400\n"
+            "profile-emulator reset</pre>"
+            "(<code>--url</code> or <code>EMULATOR_URL</code>; <code>--json</code> for "
+            "machine-readable output).</li>"
+            "<li>In Python tests, the pytest plugin's <code>emulator</code> fixture gives "
+            "each test its own namespace: "
+            "<code>emulator.inject(...)</code>, <code>emulator.assert_called(...)</code>.</li>"
+            "<li>See what was called: <code>GET /_emulator/requests</code>, or the "
+            f'<a href="{BASE}/ui/">dashboard</a>; <code>POST /_emulator/reset</code> goes '
+            "back to the fixtures.</li></ol>"
+            "<p>When the server has a control token, every control call but health and these "
+            "pages needs it: <code>Authorization: Bearer TOKEN</code>.</p>"
+            "</main></body></html>\n"
+        ).encode()
+
     # --- handlers ---------------------------------------------------------------------
+
+    async def emulator_index(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/ (and / and /_emulator where no vendor owns them: ALIASES)"""
+        if self._start is None:
+            self._start = self._start_page()
+        return Reply(200, self._start, media_type=HTML)
+
+    async def docs_index_slash(self, ctx: RequestContext) -> Reply:
+        """GET /_emulator/docs/: the docs index (its links are absolute)."""
+        return await self.docs_index(ctx)
 
     async def docs_index(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/docs"""

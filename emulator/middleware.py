@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from connexion.exceptions import ProblemException
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator import payload
 from emulator.api import API
+from emulator.connexion_seam import ProblemException
 from emulator.context import OUTCOME, REQUEST, Outcome, Request
 from emulator.dispatcher import verdict
 from emulator.errors import EmulatedError, ErrorShape, RequestInvalid, VendorError, echo
@@ -49,10 +49,23 @@ class EmulatorApp:
         apis: Iterable[API],
         fallback: ErrorShape,
         allowed: Callable[[str], list[str]] = lambda path: [],
+        aliases: Mapping[str, str] | None = None,
+        cors_origins: Iterable[str] = (),
     ) -> None:
         """``app``: Connexion's stack, the ``Dispatcher`` inside; ``allowed``: the methods a
-        path has (a 405's Allow header)."""
+        path has (a 405's Allow header); ``aliases``: paths of no API and the path each is
+        served as (the index page at / and /_emulator); ``cors_origins``: the origins a
+        browser may call from (serve --cors-origin; none: CORS off)."""
         self.app = app
+        self.cors = {  # origin -> the headers its calls' responses get
+            origin: [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-expose-headers", b"*"),
+                (b"vary", b"Origin"),
+            ]
+            for origin in cors_origins
+        }
+        self.aliases = dict(aliases or {})
         self.runtime = runtime
         self.apis = tuple(apis)
         self.fallback = fallback
@@ -75,6 +88,26 @@ class EmulatorApp:
         start, body = messages(Reply(error.status, dict(error.body), {**error.headers, **extra}))
         return start["headers"], body["body"]
 
+    async def _preflight(
+        self,
+        send: Send,
+        path: str,
+        cors: list[tuple[bytes, bytes]],
+        headers: Mapping[str, str],
+    ) -> None:
+        """A CORS preflight (serve --cors-origin): 204, the origin allowed the path's methods
+        and the request headers it asked for; no API sees it, nothing is journaled."""
+        methods = self.allowed(path) or ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+        extra = [
+            (b"access-control-allow-methods", ", ".join(methods).encode("latin-1")),
+            (b"access-control-max-age", b"600"),
+        ]
+        asked = headers.get("access-control-request-headers")
+        if asked:
+            extra.append((b"access-control-allow-headers", asked.encode("latin-1")))
+        start = {"type": "http.response.start", "status": 204, "headers": [*cors, *extra]}
+        await send_whole(send, start, {"type": "http.response.body", "body": b""})
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -84,8 +117,17 @@ class EmulatorApp:
             return
         outcome = Outcome(time.time(), self.runtime.clock.now())
         mounted = self.api_for(scope["path"])
+        if mounted is None and scope["path"] in self.aliases:
+            scope["path"] = self.aliases[scope["path"]]
+            scope["raw_path"] = scope["path"].encode("ascii")
+            mounted = self.api_for(scope["path"])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        out = Outgoing(send)
+        cors = self.cors.get(headers.get("origin", "")) if self.cors else None
+        if cors is not None and scope["method"] == "OPTIONS":
+            if "access-control-request-method" in headers:  # a browser's preflight
+                await self._preflight(send, scope["path"], cors, headers)
+                return
+        out = Outgoing(send, cors)
         namespace = headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
         refusal = self.admission(mounted, scope["path"], headers, namespace)
         if refusal is not None:  # neither journaled nor logged
@@ -266,10 +308,11 @@ class Outgoing:
     is held until its body comes, so the two go out in one write (``send_whole``), and what
     went out is kept for the journal (the start, the body's chunks: references, not copies)."""
 
-    __slots__ = ("_held", "chunks", "server_send", "start")
+    __slots__ = ("_held", "chunks", "cors", "server_send", "start")
 
-    def __init__(self, server_send: Send) -> None:
+    def __init__(self, server_send: Send, cors: list[tuple[bytes, bytes]] | None = None) -> None:
         self.server_send = server_send
+        self.cors = cors  # the CORS headers every response start gets (None: none)
         self.start: Message | None = None  # the response's start, once it is sent
         self.chunks: list[bytes] = []  # its body, as sent
         self._held: Message | None = None  # the start, until its body comes
@@ -290,6 +333,8 @@ class Outgoing:
                     return
                 await self.server_send(held)
         elif message["type"] == "http.response.start":
+            if self.cors is not None:
+                message = {**message, "headers": [*message["headers"], *self.cors]}
             self.start = self._held = message
             return
         await self.server_send(message)
@@ -297,6 +342,8 @@ class Outgoing:
     async def reply(self, reply: Reply) -> None:
         """A whole reply, in one write."""
         start, body = messages(reply)
+        if self.cors is not None:
+            start["headers"] = [*start["headers"], *self.cors]
         self.start = start
         self.chunks.append(body["body"])
         await send_whole(self.server_send, start, body)

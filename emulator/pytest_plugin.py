@@ -7,7 +7,11 @@
         emulator.assert_called(operation="updateProfile", times=2)
 
 ``Emulator.assert_called`` / ``assert_not_called`` / ``last`` read the namespace's journal;
-a failing assertion, and any failed test, shows what was called there and the near misses.
+a failing assertion, and any failed test, shows what was called there (each call's status,
+a vendor error's code and message), the rules and their near misses, and the dashboard's
+URL on the namespace. A failed test's namespaces are kept for that (the last
+``--emulator-keep-failed`` tests', 5 by default, per session or xdist worker; older ones are
+reset), every other test's are reset at its end.
 
 Fixtures: ``emulator`` (a :class:`~emulator.client.Emulator` on a fresh namespace),
 ``make_emulator`` (more namespaces in one test), ``emulator_url`` (the session's server).
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,6 +33,8 @@ import httpx
 import pytest
 
 from emulator.client import Emulator, EmulatorError
+
+KEEP_FAILED = 5  # failed tests whose namespaces a session keeps (--emulator-keep-failed)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,6 +49,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--emulator-token",
         default=os.environ.get("EMULATOR_CONTROL_TOKEN"),
         help="its control token, if it has one (default: $EMULATOR_CONTROL_TOKEN)",
+    )
+    group.addoption(
+        "--emulator-keep-failed",
+        type=int,
+        default=int(os.environ.get("EMULATOR_KEEP_FAILED", KEEP_FAILED)),
+        metavar="N",
+        help="keep the namespaces of the last N failed tests for the dashboard, older ones "
+        f"are reset (default: $EMULATOR_KEEP_FAILED, else {KEEP_FAILED}; 0: reset them all)",
     )
     group.addoption(
         "--emulator-fixtures",
@@ -93,31 +108,41 @@ def _emulator_client(emulator_url: str, request: pytest.FixtureRequest) -> Itera
 
 
 _MADE = pytest.StashKey[list[Emulator]]()  # the Emulators a test made, for its failure report
+_FAILED = pytest.StashKey[bool]()  # the test failed: its namespaces are kept
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """A failed test's report gets a section per namespace it used: what was called there
-    (operation, status, body excerpt, the rule that acted) and the near misses of the
-    latest call (``Emulator.report``), read before the namespaces are reset."""
+    """A failed test's report gets a section per namespace it used (``Emulator.report``:
+    its calls, rules, near misses and dashboard URL), and its namespaces are kept."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    if report.when != "call" or not report.failed:
+    made = item.stash.get(_MADE, None)
+    if not made or report.when == "teardown" or not report.failed:
         return
-    for emulator in item.stash.get(_MADE, []):
+    item.stash[_FAILED] = True
+    for emulator in made:
         try:
             text = emulator.report()
-        except (EmulatorError, httpx.HTTPError, RuntimeError) as exc:
-            text = f"(the journal could not be read: {exc})"
+        except Exception as exc:  # a report never breaks the partner's session
+            text = f"(the journal could not be read: {exc!r})"
         report.sections.append((f"emulator namespace {emulator.namespace}", text))
+
+
+@pytest.fixture(scope="session")
+def _kept() -> deque[list[str]]:
+    """The namespaces of the session's last failed tests (one list per test), oldest first:
+    kept as the tests left them, for the dashboard; one more than ``--emulator-keep-failed``
+    tests' resets the oldest test's."""
+    return deque()
 
 
 @pytest.fixture
 def make_emulator(
-    _emulator_client: Emulator, request: pytest.FixtureRequest
+    _emulator_client: Emulator, _kept: deque[list[str]], request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., Emulator]]:
     """``make_emulator(namespace=None)``: an Emulator on a new (or the named) namespace;
-    each is reset at the end of the test."""
+    each is reset at the end of the test, unless the test failed (see ``--emulator-keep-failed``)."""
     made: list[Emulator] = []
     request.node.stash[_MADE] = made
 
@@ -127,11 +152,17 @@ def make_emulator(
         return emulator
 
     yield make
+    names = [emulator.namespace for emulator in made]
     for emulator in made:
-        try:  # frees the namespace on a long-lived shared server, even if the test closed it
-            _emulator_client.view(emulator.namespace).reset()
-        finally:
-            emulator.close()
+        emulator.close()
+    if request.node.stash.get(_FAILED, False):
+        _kept.append(names)
+        keep = request.config.getoption("emulator_keep_failed")
+        names = []
+        while len(_kept) > max(keep, 0):
+            names += _kept.popleft()
+    for name in names:  # frees the namespace on a long-lived shared server
+        _emulator_client.view(name).reset()
 
 
 @pytest.fixture

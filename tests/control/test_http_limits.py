@@ -74,12 +74,23 @@ def documented(name: str, status: str) -> Any:
     return json.loads(bodies.pop())
 
 
+OPEN: list[Wire] = []  # the test's connections, closed at its end (wires_closed)
+
+
+@pytest.fixture(autouse=True)
+def wires_closed() -> Iterator[None]:
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
 class Wire:
     """A client connection that reads whole responses (Content-Length framed)."""
 
     def __init__(self, port: int, timeout: float = HANG_GUARD) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buffer = b""
+        OPEN.append(self)
 
     def send(self, data: bytes) -> Wire:
         self.sock.sendall(data)

@@ -59,12 +59,13 @@ def test_a_failing_assert_called_says_what_was_called_instead_and_the_near_misse
         "to be called twice; it was called 0 times"
     )
     assert f"calls in namespace '{emu.namespace}' (oldest first):" in text
-    assert "  #1 loyalty getProfile -> 200  body: null" in text
-    assert re.search(
-        r'  #2 loyalty updateProfile -> 200  body: \{"firstName": "Ada", .*"email": '
-        r'"ada@example.com"',
-        text,
+    lines = text.splitlines()
+    assert f"  #1 GET {LOYALTY_PROFILE} (loyalty getProfile) -> 200" in lines
+    at = lines.index(f"  #2 PUT {LOYALTY_PROFILE} (loyalty updateProfile) -> 200")
+    assert re.match(
+        r'     request body: \{"firstName": "Ada", .*"email": "ada@example.com"', lines[at + 1]
     )
+    assert "rules (match order):" in lines
     assert "near misses of call #2 (updateProfile):" in text
     assert "  taken: body email: the rule expects 'a@b.co', the call has 'ada@example.com'" in text
 
@@ -88,8 +89,10 @@ def test_a_long_body_is_cut_short_and_an_empty_namespace_says_so(
         emu.assert_called(api="loyalty")
     assert str(failed.value) == (
         f"expected loyalty to be called at least once; it was called "
-        f"0 times\nno calls in namespace '{emu.namespace}'"
+        f"0 times\nno calls in namespace '{emu.namespace}'\n"
+        f"dashboard: {emu.url}/_emulator/ui/?namespace={emu.namespace}"
     )
     http.put(LOYALTY_PROFILE, json={**VALID_UPDATE, "firstName": "A" * 500})
-    report = emu.report()
-    assert len(report.splitlines()[1]) < 200 and report.splitlines()[1].endswith("...")
+    shown = emu.report().splitlines()[2]
+    assert shown.startswith("     request body: ")
+    assert len(shown) < 200 and shown.endswith("...")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,18 @@ class Capture:
         return path
 
 
+@pytest.fixture
+def capture(tenant: Tenant) -> Iterator[Capture]:
+    """A Capture of calls to the tenant, its client closed at the end of the test."""
+    made = Capture(tenant.url)
+    yield made
+    made.client.close()
+
+
 def test_a_har_capture_of_commerce_calls_is_recorded_and_verified(
-    tenant: Tenant, tmp_path: Path
+    tenant: Tenant, capture: Capture, tmp_path: Path
 ) -> None:
     email = "jack.capture@example.com"
-    capture = Capture(tenant.url)
     login = capture.client.post(
         "/ccadmin/v1/login",
         data={"grant_type": "client_credentials"},
@@ -122,9 +130,8 @@ def test_a_har_capture_of_commerce_calls_is_recorded_and_verified(
 
 
 def test_a_har_capture_of_loyalty_calls_keeps_the_authorization_off_the_disk(
-    tenant: Tenant, tmp_path: Path
+    tenant: Tenant, capture: Capture, tmp_path: Path
 ) -> None:
-    capture = Capture(tenant.url)
     header = {"Authorization": "Basic dGVuYW50OnMzY3JldC1sb3lhbHR5"}
     enrolled = capture.client.post(
         "/client/users",

@@ -62,9 +62,18 @@ def test_port_0_says_the_port_it_got_and_writes_it_to_the_port_file(serve) -> No
     assert served.port > 0
     assert httpx.get(served.url + "/_emulator/health").json() == {"status": "ok"}
     assert served.port_file.read_text() == f"{served.port}\n"
+    for page in ("/_emulator/", "/_emulator/docs", "/_emulator/ui/"):  # what it names answers
+        assert httpx.get(served.url + page).status_code == 200
     status, out, err = served.stop()
     assert status == 0
-    assert out == f"profile-emulator listening on http://127.0.0.1:{served.port}\n"
+    url = f"http://127.0.0.1:{served.port}"
+    assert out == (
+        f"profile-emulator listening on {url}\n"
+        f"  start:     {url}/_emulator/\n"
+        f"  docs:      {url}/_emulator/docs\n"
+        f"  dashboard: {url}/_emulator/ui/\n"
+        f"  health:    {url}/_emulator/health\n"
+    )
     assert "Warning" not in err and "Traceback" not in err, err
     assert not served.port_file.exists()  # removed at exit: no stale port for a script
 
@@ -392,7 +401,7 @@ def test_a_non_loopback_host_starts_with_a_token_or_when_told_insecure(serve, ho
     rules = httpx.get(served.url + "/_emulator/faults")
     status, out, err = served.stop()
     assert status == 0
-    assert out == f"profile-emulator listening on http://0.0.0.0:{served.port}\n"
+    assert out.startswith(f"profile-emulator listening on http://0.0.0.0:{served.port}\n")
     if how == "--insecure-control":
         assert rules.status_code == 200
         assert err.startswith("profile-emulator: warning: 0.0.0.0 is reachable from other machines")

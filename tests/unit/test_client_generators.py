@@ -9,6 +9,7 @@ it first); without it its half skips, except under CI, where it fails.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -188,9 +189,9 @@ def test_the_generated_client_sends_the_seeds_sample_request(
     login = importlib.import_module("commerce_client.api.authentication.login")
     update = importlib.import_module("commerce_client.api.profiles.update_profile")
     models = importlib.import_module("commerce_client.models")
-    with EmulatorServer() as server:
+    with EmulatorServer() as server, contextlib.ExitStack() as clients:
         base = f"{server.url}/ccadmin/v1"
-        anonymous = package.Client(base_url=base)
+        anonymous = clients.enter_context(package.Client(base_url=base))
         as_user = login.sync_detailed(
             client=anonymous,
             body=models.LoginRequest(
@@ -200,13 +201,17 @@ def test_the_generated_client_sends_the_seeds_sample_request(
             ),
         )
         assert (as_user.status_code, as_user.parsed.expires_in) == (200, 900)
-        app = package.AuthenticatedClient(base_url=base, token="emulator-app-key")
+        app = clients.enter_context(
+            package.AuthenticatedClient(base_url=base, token="emulator-app-key")
+        )
         token = login.sync_detailed(
             client=app,
             body=models.LoginRequest(grant_type=models.LoginRequestGrantType.CLIENT_CREDENTIALS),
         )
         assert (token.status_code, token.parsed.expires_in) == (200, 300)
-        client = package.AuthenticatedClient(base_url=base, token=token.parsed.access_token)
+        client = clients.enter_context(
+            package.AuthenticatedClient(base_url=base, token=token.parsed.access_token)
+        )
         answer = update.sync_detailed(
             profile_id=shown["id"],
             client=client,

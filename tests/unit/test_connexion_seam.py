@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import json
+import subprocess
+import sys
 
 import httpx
 from connexion import ConnexionMiddleware
@@ -150,3 +153,38 @@ def test_routing_names_the_operation_in_the_scope() -> None:
     assert entry.operation == "getProfile", (
         f"{CONNEXION}: the validation middleware no longer calls the operation its routing matched"
     )
+
+
+WARNINGS_ON_IMPORT = """
+import json, sys, warnings
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as seen:
+    __import__(sys.argv[1])
+print(json.dumps([str(w.message) for w in seen]))
+"""
+
+
+def warnings_on_import(module: str) -> list[str]:
+    """The warnings a fresh interpreter shows on importing ``module``."""
+    done = subprocess.run(
+        [sys.executable, "-c", WARNINGS_ON_IMPORT, module],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return list(json.loads(done.stdout))
+
+
+def test_connexions_import_warnings_are_the_ones_silenced_and_none_escapes() -> None:
+    """The server's import of Connexion raises no warning (a partner's ``-W error`` suite
+    imports it), and each warning silenced is one Connexion's import still raises: once it
+    stops, its silencing goes."""
+    for ours in ("emulator.app", "emulator.middleware", "emulator.pytest_plugin"):
+        raised = warnings_on_import(ours)
+        assert raised == [], f"{CONNEXION}: warnings on importing {ours}: {raised}"
+    for module, message in connexion_seam.IMPORT_WARNINGS:
+        raised = warnings_on_import(module)
+        assert any(text.startswith(message) for text in raised), (
+            f"{CONNEXION}: importing {module} no longer warns {message!r}: "
+            "drop it from connexion_seam.IMPORT_WARNINGS"
+        )

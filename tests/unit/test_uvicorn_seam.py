@@ -253,12 +253,23 @@ def head_of(size: int, path: str = "/", end: bool = True) -> bytes:
     return start + b"a" * (size - len(start) - len(tail)) + tail
 
 
+OPEN: list[Wire] = []  # the test's connections, closed at its end (wires_closed)
+
+
+@pytest.fixture(autouse=True)
+def wires_closed() -> Iterator[None]:
+    yield
+    while OPEN:
+        OPEN.pop().close()
+
+
 class Wire:
     """A client connection that reads whole responses (Content-Length framed)."""
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD)
         self.buffer = b""
+        OPEN.append(self)
 
     def send(self, data: bytes) -> Wire:
         self.sock.sendall(data)
