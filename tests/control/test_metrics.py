@@ -147,9 +147,10 @@ def test_two_servers_in_one_process_count_apart(server: EmulatorServer) -> None:
 
 
 def test_durations_fall_in_their_buckets() -> None:
-    # The server's clock moves 0.125 s each time it is read: once when a call arrives and
-    # once when it ends (no rules), so each call takes 0.125 s by it.
-    with EmulatorServer(clock=SteppingClock(0.125)) as stepped:
+    # The server's clock moves 0.25 s each time it is read: once when a call arrives and
+    # once when it ends (no rules), so each call takes 0.25 s by it, a bucket's bound: a
+    # bucket counts the durations up to and including its bound (`le`).
+    with EmulatorServer(clock=SteppingClock(0.25)) as stepped:
         for _ in range(3):
             httpx.get(f"{stepped.url}{LOYALTY_PROFILE}")
         samples = scrape(stepped.url)
@@ -158,9 +159,9 @@ def test_durations_fall_in_their_buckets() -> None:
         dict(key)["le"]: value
         for key, value in samples["emulator_vendor_call_duration_seconds_bucket"].items()
     }
-    assert (buckets["0.1"], buckets["0.25"], buckets["+Inf"]) == (0, 3, 3)
+    assert (buckets["0.1"], buckets["0.25"], buckets["0.5"], buckets["+Inf"]) == (0, 3, 3, 3)
     assert samples["emulator_vendor_call_duration_seconds_count"][labels] == 3
-    assert samples["emulator_vendor_call_duration_seconds_sum"][labels] == pytest.approx(0.375)
+    assert samples["emulator_vendor_call_duration_seconds_sum"][labels] == pytest.approx(0.75)
 
 
 def test_the_scrape_wants_the_control_token_when_the_server_has_one() -> None:
