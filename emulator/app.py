@@ -20,6 +20,7 @@ from emulator.dispatcher import Dispatcher
 from emulator.engine import MAX_RULES
 from emulator.errors import PlainErrors
 from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE
+from emulator.metrics import Metrics
 from emulator.middleware import EmulatorApp
 from emulator.runtime import HOLD_SECONDS, MAX_NAMESPACES, Runtime
 from emulator.vendors import VENDORS
@@ -71,7 +72,8 @@ def create_app(
         fsync=fsync,
         shipped=tuple(vendor.name for vendor in emulator.vendors.VENDORS),
     )
-    controls = control.ControlAPI(runtime)
+    metrics = Metrics(runtime.namespaces)  # this server's own registry
+    controls = control.ControlAPI(runtime, metrics)
     # One record per API: the vendors, then the control API (its own prefix, error shape,
     # token guard and body caps; EmulatorApp keeps it out of the journal and the fault rules).
     apis = [
@@ -115,7 +117,9 @@ def create_app(
             resolver=Resolver(function_resolver=api.handlers.__getitem__),
         )
     allowed = specs.route_table(specs_by_api.values())
-    app = EmulatorApp(connexion, runtime, apis, PlainErrors(), allowed, docs.ALIASES, cors_origins)
+    app = EmulatorApp(
+        connexion, runtime, apis, PlainErrors(), allowed, metrics, docs.ALIASES, cors_origins
+    )
     connexion_seam.build(connexion)
     return app
 

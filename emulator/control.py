@@ -1,5 +1,5 @@
 """The control API (/_emulator/, openapi/control.yaml): reset, faults, scenarios, journal,
-state and config of the caller's namespace.
+state and config of the caller's namespace; the server's metrics.
 
 Handlers have the vendor handlers' signature, ``async def op(ctx) -> Reply``, and are
 methods of :class:`ControlAPI` so they reach the :class:`~emulator.runtime.Runtime`.
@@ -31,6 +31,7 @@ from emulator.errors import (
     not_found,
 )
 from emulator.jsonyaml import MAX_NESTING
+from emulator.metrics import Metrics
 from emulator.near_misses import near_misses
 from emulator.reply import Reply
 from emulator.rules import FaultRule, RuleError, describe
@@ -152,8 +153,10 @@ def _instant(query: Mapping[str, str], name: str) -> int | None:
 class ControlAPI:
     """The /_emulator/ handlers, bound to one runtime; operationId -> snake_case method."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, metrics: Metrics) -> None:
+        """``metrics``: the server's, which ``EmulatorApp`` counts vendor calls in."""
         self.runtime = runtime
+        self.metrics = metrics
         self._freeing: set[asyncio.Task[None]] = set()  # namespaces being freed after a reset
         self.docs = docs.Docs(
             {**{name: vendor.spec for name, vendor in runtime.vendors.items()}, "control": SPEC}
@@ -176,9 +179,10 @@ class ControlAPI:
         self.dashboard = ui.Dashboard()
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
-        # The Docs tag's operations are emulator/docs.py's, the UI tag's emulator/ui's.
+        # The Docs tag's operations are emulator/docs.py's, the UI tag's emulator/ui's, the
+        # Metrics tag's emulator/metrics.py's.
         name = handler_name(operation_id)
-        for owner in (self, self.docs, self.dashboard):
+        for owner in (self, self.docs, self.dashboard, self.metrics):
             if hasattr(owner, name):
                 handler: Callable[..., Any] = getattr(owner, name)
                 return handler

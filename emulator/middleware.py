@@ -3,9 +3,9 @@
 A call's steps: its API (by path prefix) and guard, its namespace header, its body (read whole
 under its cap, JSON parsed once: ``payload``), then Connexion's routing and the spec's checks
 (``connexion_seam``) and the ``Dispatcher`` (fault rules, the spec's verdict, the handler);
-the reply is sent in one write, then the call is journaled and logged. Any exception becomes
-the API's own error body. Control calls (``/_emulator/``) take the same path but are neither
-journaled, logged nor subject to fault rules.
+the reply is sent in one write, then the call is journaled, counted (``metrics``) and logged.
+Any exception becomes the API's own error body. Control calls (``/_emulator/``) take the same
+path but are neither journaled, counted, logged nor subject to fault rules.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from emulator.dispatcher import verdict
 from emulator.errors import EmulatedError, ErrorShape, RequestInvalid, VendorError, echo
 from emulator.journal import JournalEntry, Response, body_kept
 from emulator.logs import ACCESS_LOG, Access
+from emulator.metrics import Metrics
 from emulator.payload import MAX_BODY_BYTES, Unread
 from emulator.reply import Reply, messages
 from emulator.runtime import DEFAULT_NAMESPACE, NAMESPACE_HEADER, NAMESPACE_PATTERN, Runtime
@@ -48,14 +49,16 @@ class EmulatorApp:
         runtime: Runtime,
         apis: Iterable[API],
         fallback: ErrorShape,
-        allowed: Callable[[str], list[str]] = lambda path: [],
+        allowed: Callable[[str], list[str]],
+        metrics: Metrics,
         aliases: Mapping[str, str] | None = None,
         cors_origins: Iterable[str] = (),
     ) -> None:
         """``app``: Connexion's stack, the ``Dispatcher`` inside; ``allowed``: the methods a
-        path has (a 405's Allow header); ``aliases``: paths of no API and the path each is
-        served as (the index page at / and /_emulator); ``cors_origins``: the origins a
-        browser may call from (serve --cors-origin; none: CORS off)."""
+        path has (a 405's Allow header); ``metrics``: where vendor calls are counted;
+        ``aliases``: paths of no API and the path each is served as (the index page at / and
+        /_emulator); ``cors_origins``: the origins a browser may call from (serve
+        --cors-origin; none: CORS off)."""
         self.app = app
         self.cors = {  # origin -> the headers its calls' responses get
             origin: [
@@ -67,6 +70,7 @@ class EmulatorApp:
         }
         self.aliases = dict(aliases or {})
         self.runtime = runtime
+        self.metrics = metrics
         self.apis = tuple(apis)
         self.fallback = fallback
         self.allowed = allowed
@@ -130,8 +134,11 @@ class EmulatorApp:
         out = Outgoing(send, cors)
         namespace = headers.get(NAMESPACE_HEADER, DEFAULT_NAMESPACE)
         refusal = self.admission(mounted, scope["path"], headers, namespace)
-        if refusal is not None:  # neither journaled nor logged
+        if refusal is not None:  # neither journaled nor logged; a vendor call is counted
             await out.reply(Reply.of(refusal))
+            if mounted is not None and mounted.vendor:
+                seconds = self.runtime.clock.now() - outcome.began
+                self.metrics.call(mounted.name, None, out.status, seconds)
             return
         cap = mounted.body_cap(scope["method"], scope["path"]) if mounted else MAX_BODY_BYTES
         raw = await payload.read(receive, cap)
@@ -150,6 +157,7 @@ class EmulatorApp:
                 ms = round((self.runtime.clock.now() - outcome.began) * 1000, 3)
                 if raw is not Unread.GONE:
                     self.journal(mounted.name, request, outcome, out, ms)
+                    self.count(mounted.name, outcome, out, ms)
                 self.log(request, outcome, out, ms)
 
     def admission(
@@ -272,6 +280,19 @@ class EmulatorApp:
                     body_size=len(request.raw_body),
                 )
             )
+
+    def count(self, api: str, outcome: Outcome, out: Outgoing, ms: float) -> None:
+        """The call in the server's metrics, as it is journaled (its operation, the status
+        that went out, its duration, the rule that acted)."""
+        acted = outcome.acted
+        self.metrics.call(
+            api,
+            outcome.route.operation if outcome.route else None,
+            out.status,
+            ms / 1000,
+            None if acted is None else acted.action,
+            outcome.fault,
+        )
 
     @staticmethod
     def log(request: Request, outcome: Outcome, out: Outgoing, ms: float) -> None:
