@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from emulator import logs
+from emulator import __version__, logs
 from emulator.files import write_atomically
 from emulator.resources import FIXTURES_DIR
 
@@ -46,32 +46,9 @@ class Refusal(Exception):
     """The emulator cannot start as asked: the message says why (exit status 2)."""
 
 
-class _Version(argparse.Action):
-    """--version, read from the installed distribution's metadata only when asked."""
-
-    def __init__(self, option_strings: list[str], dest: str, **_: Any) -> None:
-        super().__init__(
-            option_strings,
-            dest,
-            nargs=0,
-            default=argparse.SUPPRESS,
-            help="print the installed version and exit",
-        )
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            found = version("profile-emulator")
-        except PackageNotFoundError:
-            found = "(not installed)"
-        print(f"profile-emulator {found}")  # on stdout, as argparse's own version action
-        parser.exit()
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="profile-emulator")
-    top.add_argument("--version", action=_Version)
+    top.add_argument("--version", action="version", version=f"profile-emulator {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator")
     commands.add_parser(  # (main() hands `parity ...` to emulator.parity.commands)
