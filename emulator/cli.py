@@ -23,23 +23,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from emulator import __version__, logs
+from emulator.engine import MAX_RULES
 from emulator.files import write_atomically
+from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE
+from emulator.persistence import MODES
 from emulator.resources import FIXTURES_DIR
+from emulator.runtime import MAX_NAMESPACES
+from emulator.uvicorn_seam import HEAD_BYTES, HEAD_SECONDS, MAX_CONNECTIONS
 
-# Light on purpose: the heavy imports (Connexion, uvicorn, the app) happen in main(), after
-# the collector is paused, and `--help` answers without them.
-JOURNAL_SIZE = 1000  # emulator.journal.JOURNAL_SIZE (a test keeps these equal)
-JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.journal.JOURNAL_BYTES
-MAX_NAMESPACES = 1000  # emulator.runtime.MAX_NAMESPACES
-MAX_RULES = 1000  # emulator.engine.MAX_RULES
+# Connexion and the app are imported in main(), after the collector is paused.
 BACKLOG = 2048  # uvicorn's default
-HEAD_BYTES = 64 * 1024  # emulator.uvicorn_seam.HEAD_BYTES
-HEAD_SECONDS = 10.0  # emulator.uvicorn_seam.HEAD_SECONDS
-MAX_CONNECTIONS = 1000  # emulator.uvicorn_seam.MAX_CONNECTIONS
 # Files the process keeps open besides its connections (the listening socket, the event
 # loop's, the data file's (SQLite: the database, its WAL), stdio, the specs it reads).
 OWN_FILES = 64
-FSYNC_MODES = ("batch", "always")  # emulator.persistence.MODES (a test keeps the two equal)
 
 
 class Refusal(Exception):
@@ -91,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--fsync",
-        choices=FSYNC_MODES,
+        choices=MODES,
         default="batch",
         help="with --data-file: batch (default) fsyncs a write within 25 ms of its "
         "answer, a crash of the machine loses at most that; always answers "
