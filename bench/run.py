@@ -66,9 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=CMD",
-        help="one more emulator in the same interleaved rounds, e.g. another checkout's "
-        "(base='env PYTHONPATH=../base .venv/bin/python -m emulator.cli serve --port {port} "
-        "--fixtures fixtures'); repeatable",
+        help="one more emulator in the same interleaved rounds and cold starts, e.g. another "
+        "checkout's (base='env PYTHONPATH=../base .venv/bin/python -P -m emulator.cli serve "
+        "--port {port} --fixtures ../base/fixtures': -P, or the working directory's emulator "
+        "is imported); repeatable",
     )
     p.add_argument("--loyalty-spec", type=Path, default=REPO / "openapi/loyalty.yaml")
     p.add_argument("--commerce-spec", type=Path, default=REPO / "openapi/commerce.yaml")
@@ -182,8 +183,11 @@ def garbage_figure() -> dict:
 def measure(args, result: dict, log_dir: Path) -> None:
     budget = Budget(args.budget)
     sc = result["scalars"]
-    log(f"cold start: {args.cold_spawns} spawns of: {args.emulator_cmd}")
-    sc["cold_start"] = servers.cold_start(args.emulator_cmd, args.cold_spawns, log_dir)
+    cold = {"emulator": args.emulator_cmd, **args.variants}  # (--quiet changes no start-up)
+    log(f"cold start: {args.cold_spawns} spawns each, taking turns, of: {cold}")
+    starts = servers.cold_start(cold, args.cold_spawns, log_dir)
+    sc["cold_start"] = starts.pop("emulator")
+    sc["cold_start_variants"] = starts
     running, result["servers"] = servers.start_all(args, log_dir)
     if running["emulator"] is None or running["raw"] is None:
         raise RuntimeError(

@@ -21,65 +21,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from emulator import logs
+from emulator import __version__, logs
+from emulator.control_cli import COMMANDS as CONTROL_COMMANDS
+from emulator.engine import MAX_RULES
 from emulator.files import write_atomically
+from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE
+from emulator.persistence import MODES
 from emulator.resources import FIXTURES_DIR
+from emulator.runtime import MAX_NAMESPACES
+from emulator.uvicorn_seam import HEAD_BYTES, HEAD_SECONDS, MAX_CONNECTIONS
 
-# Light on purpose: the heavy imports (Connexion, uvicorn, the app) happen in main(), after
-# the collector is paused, and `--help` answers without them.
-JOURNAL_SIZE = 1000  # emulator.journal.JOURNAL_SIZE (a test keeps these equal)
-JOURNAL_BYTES = 2 * 1024 * 1024  # emulator.journal.JOURNAL_BYTES
-MAX_NAMESPACES = 1000  # emulator.runtime.MAX_NAMESPACES
-MAX_RULES = 1000  # emulator.engine.MAX_RULES
+# Connexion and the app are imported in main(), after the collector is paused.
 BACKLOG = 2048  # uvicorn's default
-HEAD_BYTES = 64 * 1024  # emulator.uvicorn_seam.HEAD_BYTES
-HEAD_SECONDS = 10.0  # emulator.uvicorn_seam.HEAD_SECONDS
-MAX_CONNECTIONS = 1000  # emulator.uvicorn_seam.MAX_CONNECTIONS
 # Files the process keeps open besides its connections (the listening socket, the event
 # loop's, the data file's (SQLite: the database, its WAL), stdio, the specs it reads).
 OWN_FILES = 64
-FSYNC_MODES = ("batch", "always")
-# emulator.control_cli.COMMANDS (a test keeps these equal), for shell scripts and CI
-CONTROL_COMMANDS = {
-    "scenario": "a running emulator: switch a scenario on or off, list them",
-    "fault": "a running emulator: add, list or clear fault rules",
-    "journal": "a running emulator: the calls made, filtered",
-    "reset": "a running emulator: a namespace back to its fixtures",
-    "state": "a running emulator: save or load a namespace's state",
-    "clock": "a running emulator: move a namespace's time on",
-}  # emulator.persistence.MODES (a test keeps the two equal)
 
 
 class Refusal(Exception):
     """The emulator cannot start as asked: the message says why (exit status 2)."""
 
 
-class _Version(argparse.Action):
-    """--version, read from the installed distribution's metadata only when asked."""
-
-    def __init__(self, option_strings: list[str], dest: str, **_: Any) -> None:
-        super().__init__(
-            option_strings,
-            dest,
-            nargs=0,
-            default=argparse.SUPPRESS,
-            help="print the installed version and exit",
-        )
-
-    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            found = version("profile-emulator")
-        except PackageNotFoundError:
-            found = "(not installed)"
-        print(f"profile-emulator {found}")  # on stdout, as argparse's own version action
-        parser.exit()
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="profile-emulator")
-    top.add_argument("--version", action=_Version)
+    top.add_argument("--version", action="version", version=f"profile-emulator {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the emulator")
     commands.add_parser(  # (main() hands `parity ...` to emulator.parity.commands)
@@ -125,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--fsync",
-        choices=FSYNC_MODES,
+        choices=MODES,
         default="batch",
         help="with --data-file: batch (default) fsyncs a write within 25 ms of its "
         "answer, a crash of the machine loses at most that; always answers "

@@ -9,7 +9,6 @@ Connexion validates every request first; body failures are reported here (see
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime
 import hmac
@@ -75,18 +74,6 @@ def too_large(limit: int) -> VendorError:
             "detail": f"Request body too large: this call takes at most {limit} bytes",
         },
     )
-
-
-FREE_SLICE = 1000  # documents freed per turn of the event loop after a reset (~0.5 ms)
-
-
-async def _free(namespace: Namespace) -> None:
-    """Free a dropped namespace once no call is using it any more (a call under way, e.g.
-    one a delay rule holds, still answers from the state it started with)."""
-    while namespace.in_flight:
-        await asyncio.sleep(0.01)
-    for _ in namespace.store.dismantle(FREE_SLICE):
-        await asyncio.sleep(0)
 
 
 class ControlErrors(PlainErrors):
@@ -157,7 +144,6 @@ class ControlAPI:
         """``metrics``: the server's, which ``EmulatorApp`` counts vendor calls in."""
         self.runtime = runtime
         self.metrics = metrics
-        self._freeing: set[asyncio.Task[None]] = set()  # namespaces being freed after a reset
         self.docs = docs.Docs(
             {**{name: vendor.spec for name, vendor in runtime.vendors.items()}, "control": SPEC}
         )
@@ -198,16 +184,9 @@ class ControlAPI:
         return Reply(200, {"status": "ok", "persistence": persistence})
 
     async def reset(self, ctx: RequestContext) -> Reply:
-        """POST /_emulator/reset: state, config, seed, rules, scenarios and journal.
-
-        The answer does not wait for the old state to be freed: like Redis' lazy free, the
-        dropped namespace is emptied in slices between other calls (10k profiles at once
-        would hold the server for ~5 ms), once the calls still using it have answered."""
-        dropped = self.runtime.reset(ctx.namespace.name)
-        if dropped is not None:
-            task = asyncio.get_running_loop().create_task(_free(dropped))
-            self._freeing.add(task)
-            task.add_done_callback(self._freeing.discard)
+        """POST /_emulator/reset: state, config, seed, rules, scenarios and journal. The old
+        namespace is freed once nothing uses it (a call still under way answers from it)."""
+        self.runtime.reset(ctx.namespace.name)
         return Reply(204)
 
     async def list_namespaces(self, ctx: RequestContext) -> Reply:

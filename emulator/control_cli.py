@@ -33,7 +33,14 @@ import httpx
 from emulator.client import Emulator, EmulatorError
 from emulator.report import call_line, rule_line
 
-COMMANDS = ("scenario", "fault", "journal", "reset", "state", "clock")
+COMMANDS = {  # each command, as `profile-emulator --help` lists it
+    "scenario": "a running emulator: switch a scenario on or off, list them",
+    "fault": "a running emulator: add, list or clear fault rules",
+    "journal": "a running emulator: the calls made, filtered",
+    "reset": "a running emulator: a namespace back to its fixtures",
+    "state": "a running emulator: save or load a namespace's state",
+    "clock": "a running emulator: move a namespace's time on",
+}
 DEFAULT_URL = "http://127.0.0.1:8080"
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TOKEN = 0, 1, 2, 3, 4
 

@@ -49,7 +49,7 @@ class Namespace:
     faults: Engine = field(default_factory=Engine)
     journal: Journal = field(default_factory=Journal)
     clock: NamespaceClock = field(default_factory=lambda: NamespaceClock(Clock()))
-    in_flight: int = 0  # calls under way (a dropped namespace is freed once none is left)
+    in_flight: int = 0  # calls under way (a namespace with one is not evicted)
     used: float = 0.0  # time.monotonic() of its latest call (the least recently used makes room)
 
 
@@ -171,17 +171,15 @@ class Runtime:
             self.max_namespaces,
         )
 
-    def reset(self, name: str) -> Namespace | None:
+    def reset(self, name: str) -> None:
         """The namespace back to its fixture seed: state, configuration, seed, rules, active
         scenarios and journal. It is dropped and made afresh on its next call, so the
-        per-test namespaces of a long session do not pile up on the server. Returns the
-        dropped namespace (None if it did not exist), for the caller to free at its pace."""
+        per-test namespaces of a long session do not pile up on the server."""
         with self._lock:
             dropped = self._namespaces.get(name)
             if dropped is not None:
                 self._forget(dropped)
                 del self._namespaces[name]
-        return dropped
 
     def _forget(self, dropped: Namespace) -> None:
         """A namespace about to be dropped (reset, or evicted to make room) leaves the data

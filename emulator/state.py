@@ -139,14 +139,6 @@ class Collection:
                 self.changes.delete(self, key, doc)
             return True
 
-    def clear_indexes(self) -> int:
-        """Forget every index entry (the store is being dismantled); how many there were."""
-        count = sum(len(index) for index in self._index.values())
-        for index in self._index.values():
-            index.clear()
-        self._values.clear()
-        return count
-
     def __contains__(self, key: str) -> bool:
         return key in self._docs
 
@@ -215,26 +207,6 @@ class Store:
         with self.lock:
             memory = tinydb_seam.tables_of(self._db)
             return {name: clone(memory.get(name, {})) for name in self._schema}
-
-    def dismantle(self, slice_size: int) -> Iterator[int]:
-        """Empty a store nobody uses any more, ``slice_size`` documents at a time; yields
-        the count freed after each slice, so the caller can let other work run in between
-        (freeing 10k documents at once holds the process's one thread for ~5 ms)."""
-        held: list[Doc] = []
-        for collection in self._collections.values():
-            with self.lock:
-                count = collection.clear_indexes()  # strings only: ~0.1 ms per 10k entries
-            yield count
-        with self.lock:
-            for docs in tinydb_seam.tables_of(self._db).values():
-                held.extend(docs.values())  # the list keeps them alive: clearing frees nothing
-                docs.clear()
-        yield 0
-        while held:
-            count = min(slice_size, len(held))
-            with self.lock:
-                del held[-count:]  # frees `count` documents, in C
-            yield count
 
     def restore(self, data: dict[str, dict[str, Doc]], *, copied: bool = False) -> None:
         """Replace all state; unknown collections are refused, missing ones emptied, except

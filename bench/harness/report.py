@@ -346,6 +346,21 @@ def scalar_lines(sc: dict) -> list[str]:
             else cs.get("status", "-")
         )
     ]
+    for name, vs in sc.get("cold_start_variants", {}).items():
+        if vs.get("median_s") is None or cs.get("median_s") is None:
+            out.append(f"  {name}: {vs.get('status', '-')}")
+            continue
+        out.append(
+            f"  {name} (same spawns, taking turns): {vs['median_s'] * 1000:.0f} ms "
+            f"(x{vs['median_s'] / cs['median_s']:.3f} of the emulator's), CPU "
+            f"{fmt(vs.get('cpu_median_s'), '.3f')} s"
+            + (
+                f" (x{vs['cpu_median_s'] / cs['cpu_median_s']:.3f})"
+                if vs.get("cpu_median_s") and cs.get("cpu_median_s")
+                else ""
+            )
+            + f", RSS {vs['rss_median_mb']} MB"
+        )
     out.append(
         f"reset with 10k profiles (POST /_emulator/reset round trip, median of {len(rs['samples_ms'])}): "
         f"{rs['median_ms']:.2f} ms  (empty: {fmt(rs.get('empty_median_ms'), '.2f')} ms)"

@@ -374,46 +374,61 @@ def start_all(args, log_dir: Path) -> tuple[dict[str, Server | None], dict[str, 
     return servers, info
 
 
-def cold_start(template: str, spawns: int, log_dir: Path) -> dict:
-    """Spawn -> first answer on /_emulator/health, and the RSS right then, `spawns` times
-    after one spawn that is not counted: it fills the page cache (e.g. after a checkout) and
-    a bytecode cache of this run's own (`bytecode_env`), which the counted spawns read, as an
-    installed emulator reads the bytecode pip compiled at its install. (Under
-    PYTHONDONTWRITEBYTECODE, as the tests and the other benches run, every spawn compiled the
-    emulator's own sources again. The first spawn compiles every module it imports, the
-    standard library's too: its figures are kept, as `first_spawn_*`.)"""
-    samples, rss, cpu = [], [], []
+def cold_start(templates: dict[str, str], spawns: int, log_dir: Path) -> dict[str, dict]:
+    """Spawn -> first answer on /_emulator/health, and the RSS right then, `spawns` times per
+    emulator (name -> command), the emulators taking turns spawn by spawn (the machine's drift
+    lands on each alike), after one spawn each that is not counted: it fills the page cache
+    (e.g. after a checkout) and a bytecode cache of this run's own (`bytecode_env`), which the
+    counted spawns read, as an installed emulator reads the bytecode pip compiled at its
+    install. (Under PYTHONDONTWRITEBYTECODE, as the tests and the other benches run, every
+    spawn compiled the emulator's own sources again. The first spawn compiles every module it
+    imports, the standard library's too: its figures are kept, as `first_spawn_*`.)"""
     cache = log_dir / "pycache"
     shutil.rmtree(cache, ignore_errors=True)  # the first spawn compiles, in every run
     env = bytecode_env(cache)
-    first: dict = {}
-    for i in range(-1, spawns):
-        srv = emulator(template, log_dir, "emulator-cold", env=env)
-        try:
-            srv.start(timeout=30)
-            samples.append(srv.startup_s)
-            rss.append(srv.rss_mb())
-            cpu.append(srv.cpu_seconds())  # what the start cost the process, waits for a core aside
-        except Skip as exc:
-            return {"status": f"failed: {exc}", "samples_s": samples, "median_s": None}
-        finally:
-            srv.stop()
-        log(
-            f"cold start {'(not counted: no bytecode yet)' if i < 0 else f'{i + 1}/{spawns}'}: "
-            f"{samples[-1]:.3f} s, RSS {rss[-1]} MB"
-        )
-        if i < 0:
-            first = {"first_spawn_s": round(samples[0], 4), "first_spawn_cpu_s": cpu[0]}
-            samples.clear()
-            rss.clear()
-            cpu.clear()
-    return {
-        "status": "ok",
-        "samples_s": [round(s, 4) for s in samples],
-        "median_s": round(median(samples), 4),
-        "rss_mb": rss,
-        "rss_median_mb": median([r for r in rss if r is not None]),
-        "cpu_s": cpu,
-        "cpu_median_s": median([c for c in cpu if c is not None]),
-        **first,
+    taken: dict[str, dict[str, list]] = {
+        name: {"samples": [], "rss": [], "cpu": []} for name in templates
     }
+    failed: dict[str, str] = {}
+    first: dict[str, dict] = {}
+    for i in range(-1, spawns):
+        for name, template in templates.items():
+            if name in failed:
+                continue
+            got = taken[name]
+            srv = emulator(template, log_dir, f"{name}-cold", env=env)
+            try:
+                srv.start(timeout=30)
+                startup, rss, cpu = srv.startup_s, srv.rss_mb(), srv.cpu_seconds()
+            except Skip as exc:
+                failed[name] = f"failed: {exc}"
+                continue
+            finally:
+                srv.stop()
+            log(
+                f"cold start of {name} "
+                f"{'(not counted: no bytecode yet)' if i < 0 else f'{i + 1}/{spawns}'}: "
+                f"{startup:.3f} s, RSS {rss} MB"
+            )
+            if i < 0:
+                first[name] = {"first_spawn_s": round(startup, 4), "first_spawn_cpu_s": cpu}
+                continue
+            got["samples"].append(startup)
+            got["rss"].append(rss)
+            got["cpu"].append(cpu)  # what the start cost the process, waits for a core aside
+    out: dict[str, dict] = {}
+    for name, got in taken.items():
+        if name in failed:
+            out[name] = {"status": failed[name], "samples_s": got["samples"], "median_s": None}
+            continue
+        out[name] = {
+            "status": "ok",
+            "samples_s": [round(s, 4) for s in got["samples"]],
+            "median_s": round(median(got["samples"]), 4),
+            "rss_mb": got["rss"],
+            "rss_median_mb": median([r for r in got["rss"] if r is not None]),
+            "cpu_s": got["cpu"],
+            "cpu_median_s": median([c for c in got["cpu"] if c is not None]),
+            **first.get(name, {}),
+        }
+    return out

@@ -29,7 +29,6 @@ import httpx
 import pytest
 import yaml
 
-from emulator import cli, uvicorn_seam
 from emulator.server import EmulatorServer
 from tests.processes import PROFILE, ROOT, SERVE
 
@@ -343,12 +342,6 @@ def test_a_405_allows_head_and_every_method_it_allows_is_served(
 
 
 # --- profile-emulator serve
-
-
-def test_the_light_defaults_are_the_seams() -> None:
-    assert cli.HEAD_BYTES == uvicorn_seam.HEAD_BYTES
-    assert cli.HEAD_SECONDS == uvicorn_seam.HEAD_SECONDS
-    assert cli.MAX_CONNECTIONS == uvicorn_seam.MAX_CONNECTIONS
 
 
 def test_serve_help_names_the_limits() -> None:

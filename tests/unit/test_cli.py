@@ -26,16 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator import app, cli, engine, journal, logs, runtime
+from emulator import app, cli, logs
 from tests.processes import PROFILE, ROOT, SERVE, holds, refused, update, venv_is_current
-
-
-def test_light_defaults_agree_with_the_app() -> None:
-    assert cli.FIXTURES_DIR == app.FIXTURES_DIR
-    assert cli.JOURNAL_SIZE == journal.JOURNAL_SIZE
-    assert cli.JOURNAL_BYTES == journal.JOURNAL_BYTES
-    assert cli.MAX_NAMESPACES == runtime.MAX_NAMESPACES
-    assert cli.MAX_RULES == engine.MAX_RULES
 
 
 def test_help_needs_no_server_and_prints_no_warning() -> None:

@@ -83,18 +83,6 @@ def test_snapshot_is_a_deep_copy_and_restore_reindexes():
     assert len(store["other"]) == 0
 
 
-def test_dismantle_frees_everything_a_slice_at_a_time():
-    store = Store(SCHEMA)
-    for n in range(2_500):
-        store["people"].put(f"p{n}", {"email": f"p{n}@x.co"})
-    store["other"].put("o", {})
-    freed = list(store.dismantle(1_000))
-    assert freed[0] == 2_500  # the email index
-    assert [count for count in freed[1:] if count] == [1_000, 1_000, 501]
-    assert len(store["people"]) == len(store["other"]) == 0
-    assert store["people"].find("email", "p7@x.co") is None
-
-
 def test_restore_refuses_unknown_collections():
     with pytest.raises(KeyError, match="nope"):
         Store(SCHEMA).restore({"nope": {}})

@@ -18,8 +18,6 @@ import httpx
 import pytest
 import yaml
 
-from emulator.cli import FSYNC_MODES
-from emulator.persistence import MODES
 from emulator.resources import FIXTURES_DIR, OPENAPI_DIR
 from emulator.runtime import Runtime
 from emulator.server import EmulatorServer
@@ -76,10 +74,6 @@ def _example(spec: str, response: str) -> dict:
     """The example body the spec documents for one of its shared responses."""
     doc = yaml.safe_load((OPENAPI_DIR / spec).read_text(encoding="utf-8"))
     return doc["components"]["responses"][response]["content"]["application/json"]["example"]
-
-
-def test_the_cli_offers_the_fsync_modes_the_data_file_has() -> None:
-    assert FSYNC_MODES == MODES
 
 
 def test_state_survives_restart(tmp_path: Path) -> None:
