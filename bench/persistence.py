@@ -9,6 +9,7 @@ data file"):
   (`--profiles`, stored in a namespace of their own), 4 keep-alive clients enrol members
   (`POST /client/users`) until a SIGKILL at a random moment; the server restarts on the same
   file and the emails it holds are compared with the 201s read. *Lost*: answered, not there.
+  The server's CPU time (its threads included) per enrolment answered, over the rounds.
 - **window**: the default mode's power-cut window. The server runs under strace, which
   times its socket writes of a 2xx and its fsyncs of the data file (WAL or change log);
   each answer's window is the time until the end of the first such fsync that starts after
@@ -205,7 +206,7 @@ def kill_cell(root: Path, mode: str, profiles: int, args: argparse.Namespace) ->
     server = Emulator(root, options, work)
     fill(server.url, profiles)
     acknowledged = lost = rounds_lost = 0
-    windows = []
+    windows, cpu = [], 0.0
     for _ in range(args.rounds):
         stop, acked = threading.Event(), []
         port = port_of(server.url)
@@ -213,9 +214,11 @@ def kill_cell(root: Path, mode: str, profiles: int, args: argparse.Namespace) ->
             threading.Thread(target=enrol, args=(port, uuid.uuid4().hex[:8], stop, acked))
             for _ in range(4)
         ]
+        spent = servers.cpu_seconds(server.pid) or 0.0
         for thread in threads:
             thread.start()
         time.sleep(rng.uniform(0.3, 1.5))
+        cpu += (servers.cpu_seconds(server.pid) or 0.0) - spent
         killed_at = server.kill()
         stop.set()
         for thread in threads:
@@ -235,6 +238,7 @@ def kill_cell(root: Path, mode: str, profiles: int, args: argparse.Namespace) ->
         "lost": lost,
         "rounds_with_loss": rounds_lost,
         "window_ms_max": round(max(windows), 1),
+        "cpu_us_per_enrolment": round(cpu / max(acknowledged, 1) * 1e6, 1),
     }
 
 

@@ -92,9 +92,9 @@ def parser() -> argparse.ArgumentParser:
         "--fsync",
         choices=MODES,
         default="batch",
-        help="with --data-file: batch (default) fsyncs a write within 25 ms of its "
-        "answer, a crash of the machine loses at most that; always answers "
-        "a write only once it is fsynced (slower writes)",
+        help="with --data-file: batch (default) starts an fsync of a write within 10 ms "
+        "of its answer, a crash of the machine loses at most that plus the fsync's own "
+        "time; always answers a write only once it is fsynced (slower writes)",
     )
     serve.add_argument(
         "--control-token",

@@ -115,6 +115,10 @@ class Persistence:
         if (version := db.execute("PRAGMA user_version").fetchone()[0]) != FORMAT:
             raise DataFileError(f"{self.path}: user_version {version}: not a format it reads")
         db.execute("PRAGMA journal_mode = WAL")
+        try:  # what a crash left in the WAL, copied into the database before it is read
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            log.warning("%s: checkpoint: %s (the WAL keeps the writes)", self.path, exc)
         loaded: Namespaces = {row[0]: {} for row in db.execute("SELECT name FROM namespaces")}
         for name, collection, key, text in db.execute("SELECT * FROM documents"):
             try:

@@ -1,7 +1,9 @@
 """The data file's durability, off the event loop: a thread that fsyncs the SQLite WAL once
-calls have committed to it (within ``SYNC_INTERVAL`` by default; at once with ``--fsync
-always``, answering the calls that wait for it, one fsync for every commit made before it)
-and copies the WAL into the database now and then (a checkpoint), so it stays small."""
+calls have committed to it (by default within ``SYNC_INTERVAL`` of a commit, one fsync for
+every commit before it; at once with ``--fsync always``, answering the calls that wait for
+it), and a second thread that copies the WAL into the database now and then (a
+checkpoint), so it stays small. A checkpoint can take long (a large WAL, a slow disk): on a
+thread of its own it never delays an fsync."""
 
 from __future__ import annotations
 
@@ -18,18 +20,22 @@ from emulator.files import describe, sync_folder
 
 log = logging.getLogger("emulator.persistence")
 
-SYNC_INTERVAL = 0.025  # default mode: a commit is fsynced within this (and one fsync)
+SYNC_INTERVAL = 0.010  # default mode: an fsync starts at most this long after a commit
+# (or at the end of the fsync under way, when that one takes longer): the power-cut window
+# is this plus an fsync's own time
 CHECKPOINT_EVERY = (1000, 1.0)  # the WAL is copied into the database after so many commits,
 # or so many seconds after a commit: it stays small, and so does the last copy, at the stop
 
 
 class Syncer:
-    """Counts the commits (:meth:`committed`) and fsyncs them from a thread of its own
-    (:meth:`start`, :meth:`stop`). A failed fsync is logged and kept in ``error`` until one
-    succeeds again; with ``always`` it ends the server instead, leaving the calls waiting
-    unanswered: what reached the disk is unknown, so neither answer would be true."""
+    """Counts the commits (:meth:`committed`), fsyncs them from a thread of its own and
+    checkpoints the WAL from another (:meth:`start`, :meth:`stop`). A failed fsync is logged
+    and kept in ``error`` until one succeeds again; with ``always`` it ends the server
+    instead, leaving the calls waiting unanswered: what reached the disk is unknown, so
+    neither answer would be true."""
 
     _fsync: Callable[[int], None] = staticmethod(os.fsync)  # (a test's seam)
+    _clock: Callable[[], float] = staticmethod(time.monotonic)  # (a test's seam)
 
     def __init__(
         self,
@@ -46,12 +52,18 @@ class Syncer:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake, self._stop = threading.Event(), threading.Event()
-        self._thread: threading.Thread | None = None
+        self._due = threading.Event()  # a checkpoint: so many commits made, or the stop
+        self._checkpointed = 0  # the commits the last checkpoint copied (its thread's)
+        self._threads: list[threading.Thread] = []
         self.error: str | None = None  # why the last fsync failed, until one succeeds
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="emulator-data-file", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name="emulator-data-file", daemon=True),
+            threading.Thread(target=self._checkpoints, name="emulator-checkpoint", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def committed(self) -> int:
         """One more commit, for the thread to fsync; its number (for :meth:`durable`)."""
@@ -69,25 +81,30 @@ class Syncer:
             await future
 
     def stop(self) -> str | None:
-        """The last commits fsynced, the thread ended; why that fsync failed, or None."""
-        if self._thread is not None:
-            self._stop.set()
-            self._wake.set()
-            self._thread.join()
-            self._thread = None
+        """The last commits fsynced, the threads ended; why that fsync failed, or None."""
+        self._stop.set()
+        self._wake.set()
+        self._due.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
         return self.error
 
     def _run(self) -> None:
+        """(The fsync thread.) Wait for a commit, fsync, and then for the next one no
+        longer than ``SYNC_INTERVAL`` after this fsync *started*: a commit made while an
+        fsync runs waits at most the interval (or that fsync) for the next one to start.
+        Nothing else runs here: a checkpoint is the other thread's."""
         wal: int | None = None
-        checkpointer: sqlite3.Connection | None = None
-        synced = checkpointed = 0
-        checkpoint_at = time.monotonic()
+        synced = 0
         while True:
-            self._wake.wait(CHECKPOINT_EVERY[1])  # a commit, the stop, or a quiet second
+            self._wake.wait()  # a commit, or the stop
             self._wake.clear()
             stopping = self._stop.is_set()  # stop() sets it, then wakes: one last fsync
             upto = self.commits
+            began = None
             if upto > synced:
+                began = self._clock()
                 try:
                     if wal is None:
                         wal = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
@@ -97,22 +114,32 @@ class Syncer:
                     self._synced_to(upto, None)
                 except OSError as exc:
                     self._synced_to(upto, f"syncing {self.path.name}-wal: {describe(exc)}")
+                if upto - self._checkpointed >= CHECKPOINT_EVERY[0]:
+                    self._due.set()
             if stopping:
                 break
-            commits, seconds = CHECKPOINT_EVERY
-            if upto - checkpointed >= commits or (
-                upto > checkpointed and time.monotonic() - checkpoint_at >= seconds
-            ):
+            if began is not None and not self.always:
+                self._stop.wait(max(0.0, began + SYNC_INTERVAL - self._clock()))
+        if wal is not None:
+            os.close(wal)
+
+    def _checkpoints(self) -> None:
+        """(The checkpoint thread.) Copy the WAL into the database once so many commits
+        have been made since the last copy, or a second after a commit."""
+        checkpointer: sqlite3.Connection | None = None
+        while True:
+            self._due.wait(CHECKPOINT_EVERY[1])  # so many commits, the stop, or a second
+            self._due.clear()
+            if self._stop.is_set():  # the last copy is the stop's (Persistence.close)
+                break
+            upto = self.commits
+            if upto > self._checkpointed:
                 try:
                     checkpointer = checkpointer or self._connect(self.path)
                     checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    checkpointed, checkpoint_at = upto, time.monotonic()
+                    self._checkpointed = upto
                 except sqlite3.Error as exc:
                     log.warning("%s: checkpoint: %s (the WAL keeps the writes)", self.path, exc)
-            if not self.always:
-                self._stop.wait(SYNC_INTERVAL)
-        if wal is not None:
-            os.close(wal)
         if checkpointer is not None:
             checkpointer.close()
 

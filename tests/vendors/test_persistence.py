@@ -54,6 +54,16 @@ FAILING_FSYNC = (
     "sys.exit(main(sys.argv[1:]))\n"
 )
 
+# The emulator that never copies its WAL into the database while it runs, as one killed
+# before the copy is due.
+NO_CHECKPOINTS = (
+    "import sys\n"
+    "from emulator.syncer import Syncer\n"
+    "Syncer._checkpoints = lambda self: None\n"
+    "from emulator.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
 
 def member(n: int | str) -> dict[str, str]:
     return {**VALID, "email": f"member-{n}@example.com"}
@@ -115,6 +125,39 @@ def test_a_sigkill_loses_no_answered_write(serve, tmp_path: Path, fsync: str) ->
     again = serve("--quiet", "--data-file", str(data_file))
     assert emails(again.url) >= {f"member-{n}@example.com" for n in range(50)}
     assert httpx.get(again.url + "/_emulator/health").json() == {"status": "ok"}
+
+
+def test_what_a_crash_left_in_the_wal_is_copied_into_the_database_at_the_start(
+    serve, tmp_path: Path
+) -> None:
+    """Else each crash before a copy leaves the WAL longer, and the next start reads through
+    it."""
+    data_file = tmp_path / "state.db"
+    server = serve(
+        "--quiet",
+        "--data-file",
+        str(data_file),
+        command=[sys.executable, "-c", NO_CHECKPOINTS, "serve"],
+    )
+    with httpx.Client(base_url=server.url, headers=NS) as http:
+        for n in range(5):
+            assert http.post("/client/users", json=member(n)).status_code == 201
+    server.stop(signal.SIGKILL, timeout=20)
+    alone = tmp_path / "alone.db"  # the database without its WAL: what was copied into it
+    shutil.copyfile(data_file, alone)
+    assert rows(alone, "SELECT count(*) FROM documents WHERE namespace = 'persisted'") == [(0,)]
+    again = serve("--quiet", "--data-file", str(data_file))
+    shutil.copyfile(data_file, alone)
+    (tmp_path / "alone.db-wal").unlink(missing_ok=True)
+    assert {f"member-{n}@example.com" for n in range(5)} <= {
+        json.loads(document)["profile"]["email"]
+        for (document,) in rows(
+            alone,
+            "SELECT document FROM documents WHERE namespace = 'persisted' "
+            "AND collection = 'loyalty.accounts'",
+        )
+    }
+    assert emails(again.url) >= {f"member-{n}@example.com" for n in range(5)}
 
 
 def test_a_second_server_on_the_same_file_refuses_to_start(serve, tmp_path: Path) -> None:
