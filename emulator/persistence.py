@@ -64,8 +64,6 @@ class Persistence:
     """One server's data file: :meth:`load`, :meth:`start`; each store's :class:`Recorder`
     writes into the open transaction, which :meth:`commit` ends (or :meth:`rollback`)."""
 
-    _fsync: Callable[[int], None] = staticmethod(os.fsync)  # the syncer's (a test's seam)
-
     def __init__(self, path: Path, *, always: bool = False) -> None:
         self.path, self.always = path, always
         self._lock: int | None = None  # the descriptor holding the flock
