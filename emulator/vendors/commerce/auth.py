@@ -126,7 +126,8 @@ def current(ctx: RequestContext) -> Subject | None:
     record = ctx.store["commerce.tokens"].get(token) if token else None
     if record is None or ctx.namespace.clock.wall() >= record["expiresAt"]:
         return None
-    return record["subject"]
+    subject: Subject = record["subject"]
+    return subject
 
 
 def require(ctx: RequestContext) -> Subject | None:

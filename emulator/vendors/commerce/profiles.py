@@ -117,7 +117,8 @@ def blank(profile_id: str) -> dict[str, Any]:
 
 
 def organization_view(org: dict[str, Any]) -> dict[str, Any]:
-    return clone({key: org.get(key) for key in ORGANIZATION_KEYS})
+    view: dict[str, Any] = clone({key: org.get(key) for key in ORGANIZATION_KEYS})
+    return view
 
 
 def render(store: Store, doc: dict[str, Any]) -> dict[str, Any]:

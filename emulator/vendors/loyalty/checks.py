@@ -112,7 +112,7 @@ def check_formats(deferred: list[Any]) -> None:
     (inferred: the spec makes no field nullable)."""
     if not deferred:
         return
-    failures = {}
+    failures: dict[str, Any] = {}
     for error in deferred:
         path = list(error.absolute_path)
         if len(path) != 1:
@@ -134,7 +134,7 @@ def check_formats(deferred: list[Any]) -> None:
 
 
 def emd_source(body: dict[str, Any], config: dict[str, Any]) -> str:
-    source = body.get("extendedDataSource")
+    source: str | None = body.get("extendedDataSource")
     if source is None:
         return DEFAULT_SOURCE
     if source == "INTERNAL":

@@ -100,7 +100,7 @@ async def enroll_member(ctx: RequestContext) -> Reply:
     with ctx.store.lock:
         source, new_keys = check_business(ctx.store, body, config, None)
         number = ctx.store.issue("loyalty.counters", "accounts")
-        account = {
+        account: dict[str, Any] = {
             "accountId": str(ACCOUNT_ID_BASE + number),
             "loyaltyId": str(LOYALTY_ID_BASE + number),
             "profile": _primary(body),
