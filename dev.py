@@ -6,8 +6,8 @@
     python3 dev.py build [build options]   # the wheel and sdist into dist/ (python -m build)
     python3 dev.py test [pytest options]   # install into .venv with the test dependencies
                                            # (first time), the tools the tests drive
-                                           # (tools/setup-*.sh), the checks (ruff), then
-                                           # every test
+                                           # (tools/setup-*.sh), the checks (ruff, mypy),
+                                           # then every test
     python3 dev.py test --quick [...]      # the checks, then the tests that need no browser,
                                            # container, fuzzer or process of their own (< 1 min)
     python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
@@ -145,6 +145,7 @@ QUICK = ["-m", "not (fuzz or container or browser or wheel or slow)"]
 CHECKS = [
     ["ruff", "check", "--quiet", "."],
     ["ruff", "format", "--check", "--quiet", "."],
+    ["mypy"],  # emulator/, as [tool.mypy] says
 ]
 
 
