@@ -1,4 +1,4 @@
-"""Bounds of the control API (REQUIREMENTS 6), over real HTTP.
+"""Bounds of the control API (docs/control.md, "Limits"), over real HTTP.
 
 - Fault rules per namespace are capped (1000, `serve --max-rules`): one more rule, or a
   scenario whose rules would go over, is answered 409 in the control shape, and nothing is

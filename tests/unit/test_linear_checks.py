@@ -1,6 +1,6 @@
 """The checks client input meets read it in linear time and mean what the contract says.
 
-- The loyalty email (REQUIREMENTS 5.3: "characters, '@', characters, '.', characters") is
+- The loyalty email (docs/decisions.md#3: "characters, '@', characters, '.', characters") is
   plain string operations, meaning exactly the decision's pattern over whole strings.
 - Every `pattern` of the specs runs on the Rust `regex` crate (finite automata), in
   jsonschema-rs and in the Python explanation of a failure alike; a pattern that needs a
@@ -23,7 +23,7 @@ from emulator import rules, specs
 from emulator.schemas import Compiled, is_email, pattern_matcher
 from emulator.vendors import VENDORS
 
-# REQUIREMENTS 5.3 as a pattern over the whole string ("characters": neither '@' nor space).
+# docs/decisions.md#3 as a pattern over the whole string ("characters": neither '@' nor space).
 DECISION_3 = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 GUARD = 20.0  # seconds: a hang guard, never a duration
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """Oracle Commerce Cloud Admin API handlers: login, refresh, createProfile, getProfile, updateProfile.
 
 Each is ``async def op(ctx) -> Reply``: the token, the id and the body's checks, then
-``await ctx.checked()`` (where a waiting fault rule acts, REQUIREMENTS 5.11: 22001, "an
+``await ctx.checked()`` (where a waiting fault rule acts, docs/decisions.md#11: 22001, "an
 internal error while getting the profile", comes before the profile is read), then the
 profile's look-up and business rules. Check-then-write sequences run under the namespace
 lock with no ``await`` in between, so two concurrent calls can never both pass the email

@@ -1,4 +1,5 @@
-"""updateProfile's documented checks, in the order REQUIREMENTS 5.2 fixes (first failure wins)."""
+"""updateProfile's documented checks, in the order docs/decisions.md#2 fixes (first failure
+wins)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def _describe(error: Any) -> str:
 
 def _mandatory(error: Any) -> bool:
     """A missing mandatory field (anyOf: postalZipCode or its alias postalCode): judged by
-    check_mandatory against the namespace's configured list (REQUIREMENTS 5.1)."""
+    check_mandatory against the namespace's configured list (docs/decisions.md#1)."""
     return not error.absolute_path and error.validator in ("required", "anyOf")
 
 
@@ -74,7 +75,7 @@ def unreported(deferred: list[Any]) -> VendorError | None:
     """Spec failures still unreported when a handler's checks are done: a field the body
     table does not list (an enrolment identifier, a session's externalAgentSessionId), as an
     INVALID_REQUEST naming it. Missing mandatory fields are not among them: which fields are
-    mandatory is the namespace's configuration (REQUIREMENTS 5.1), judged by check_mandatory."""
+    mandatory is the namespace's configuration (docs/decisions.md#1), judged by check_mandatory."""
     for error in deferred:
         path = list(error.absolute_path)
         if _mandatory(error):
