@@ -353,6 +353,7 @@ def test_restore_can_set_up_a_test_state(http: httpx.Client) -> None:
     assert http.get(LOYALTY_PROFILE).status_code != 200
 
 
+@pytest.mark.slow
 def test_a_snapshot_far_over_the_vendor_body_cap_restores(http: httpx.Client) -> None:
     """10k members is ~3 MB of JSON: a vendor call that size is a 413, a snapshot is not."""
     state = http.get(f"{CONTROL}/state").json()

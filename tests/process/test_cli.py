@@ -29,6 +29,8 @@ import pytest
 from emulator import app, cli, engine, journal, logs, runtime
 from tests.processes import PROFILE, ROOT, SERVE, holds, refused, update, venv_is_current
 
+pytestmark = pytest.mark.slow
+
 
 def test_light_defaults_agree_with_the_app() -> None:
     assert cli.FIXTURES_DIR == app.FIXTURES_DIR
