@@ -6,8 +6,10 @@
     python3 dev.py build [build options]   # the wheel and sdist into dist/ (python -m build)
     python3 dev.py test [pytest options]   # install into .venv with the test dependencies
                                            # (first time), the tools the tests drive
-                                           # (tools/setup-*.sh), the checks (ruff), then
-                                           # every test
+                                           # (tools/setup-*.sh), the checks (ruff, mypy,
+                                           # lint-imports), then the tests: with no options
+                                           # every test, in parallel, with branch coverage
+                                           # and its floor
     python3 dev.py test --quick [...]      # the checks, then the tests that need no browser,
                                            # container, fuzzer or process of their own (< 1 min)
     python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
@@ -140,11 +142,19 @@ def ensure_tools() -> int:
     return 0
 
 
-# What the quick run leaves out: the tests that take seconds each (pyproject's markers).
-QUICK = ["-m", "not (fuzz or container or browser or wheel or slow)"]
+# The quick run: the tests that take well under a second each (pyproject's markers), spread
+# over the cores (options given to dev.py come after, so `-n 0` runs them in one process).
+# The full run, `python3 dev.py test` with no pytest options (.ci/run): every test, spread over
+# the cores too, measuring the branch coverage of emulator/ (in the emulator processes the
+# tests start as well) against [tool.coverage]'s floor. With options, pytest gets just those
+# (a floor means nothing for a few tests).
+QUICK = ["-n", "auto", "-m", "not (fuzz or container or browser or wheel or slow)"]
+FULL = ["-n", "auto", "--cov=emulator", "--cov-report=term:skip-covered"]
 CHECKS = [
     ["ruff", "check", "--quiet", "."],
     ["ruff", "format", "--check", "--quiet", "."],
+    ["mypy"],  # emulator/, as [tool.mypy] says
+    ["lint-imports", "--no-logo"],  # ARCHITECTURE.md's import rules ([tool.importlinter])
 ]
 
 
@@ -185,7 +195,8 @@ def main(argv: list[str]) -> int:
         if checks() != 0:
             return 1
         options = [arg for arg in argv[1:] if arg != "--quick"]
-        command = [str(BIN / "python"), "-m", "pytest", *(QUICK if quick else ()), *options]
+        preset = QUICK if quick else [] if options else FULL
+        command = [str(BIN / "python"), "-m", "pytest", *preset, *options]
     if argv[0] == "serve" and os.name != "nt":
         # The emulator takes this process's place: Ctrl-C and SIGTERM reach it directly (it
         # stops cleanly and flushes its data file), its exit status is ours, and it keeps the

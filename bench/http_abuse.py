@@ -15,7 +15,7 @@ phase, it starts `python -m emulator.cli serve --quiet` pinned to core 0, lets t
   second, never ending their head (reconnecting when the server closes one);
 - `endless`: one connection that sends a request line, then one header's value as fast as
   the server takes it (reconnecting when the server answers or closes);
-- `both`: the two at once (the figure REQUIREMENTS section 6 asks for).
+- `both`: the two at once (the case README's "HTTP limits" answers for).
 
 Each phase gets a fresh server; the servers alternate within a round, the first changing
 from round to round, and each figure is the median of the rounds (max: the worst). Figures:

@@ -28,6 +28,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,7 +78,7 @@ def emulator_url(request: pytest.FixtureRequest) -> Iterator[str]:
     from emulator.server import EmulatorServer  # the server side only when one is started
 
     fixtures = request.config.getoption("emulator_fixtures")
-    options = {"fixtures": Path(fixtures)} if fixtures else {}
+    options: dict[str, Any] = {"fixtures": Path(fixtures)} if fixtures else {}
     with EmulatorServer(**options) as server:
         yield server.url
 

@@ -32,7 +32,8 @@ CACHE_FORMAT = 1  # what a parse cache holds: its key line, then the document as
 
 @functools.cache
 def _load(path: Path) -> dict[str, Any]:
-    return parse(path)
+    document: dict[str, Any] = parse(path)  # a spec is an object
+    return document
 
 
 def parse(path: Path) -> Any:

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import tinydb
+import tinydb.version
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-VERSION = tinydb.__version__
+VERSION = tinydb.version.__version__
 Doc = dict[str, Any]
 
 
@@ -48,10 +48,18 @@ class MemoryStorage(Storage):
 class KeyedTable(Table):
     """A TinyDB table whose document ids are the documents' own string keys."""
 
-    document_id_class = str
+    # TinyDB's documented extension point, typed by TinyDB as its default (int) only
+    document_id_class = str  # type: ignore[assignment]
 
-    def __init__(self, storage: Storage, name: str, **options: Any) -> None:
-        super().__init__(storage, name, **options)
+    def __init__(  # Table's own signature, so TinyDB.table_class may name this class
+        self,
+        storage: Storage,
+        name: str,
+        cache_size: int = Table.default_query_cache_capacity,
+        persist_empty: bool = False,
+    ) -> None:
+        super().__init__(storage, name, cache_size, persist_empty)
+        assert isinstance(storage, MemoryStorage)  # open_db's: the only storage it is given
         self.source = storage  # the storage it reads (TinyDB keeps its own copy private)
 
     def raw(self) -> dict[str, Doc]:
@@ -71,7 +79,9 @@ def open_db() -> KeyedDB:
 
 def tables_of(db: TinyDB) -> dict[str, dict[str, Doc]]:
     """Every table's documents, by table name (the storage's own dict)."""
-    return db.storage.read()
+    storage = db.storage
+    assert isinstance(storage, MemoryStorage)  # open_db's
+    return storage.read()
 
 
 def table(db: TinyDB, name: str) -> KeyedTable:

@@ -89,7 +89,7 @@ class _Gathered:
 
 async def send_whole(server_send: Any, start: Any, body: Any) -> None:
     """``start`` then ``body`` (the last) through uvicorn's send, written in one go."""
-    cycle = getattr(server_send, "__self__", None)
+    cycle: Any = getattr(server_send, "__self__", None)
     transport = getattr(cycle, "transport", None)
     if transport is None or not hasattr(transport, "write"):
         await server_send(start)
@@ -212,19 +212,19 @@ class _Bounded(asyncio.Protocol):
         self._over = False  # a head over the bound, answered once the call under way is
         self._since: float | None = None
         self._late: asyncio.TimerHandle | None = None
-        super().connection_made(transport)  # type: ignore[arg-type]
+        super().connection_made(transport)
         self._arm()
 
     def data_received(self, data: bytes) -> None:
         if not self._awaiting:  # a body, or a request the protocol holds: its business
-            super().data_received(data)  # type: ignore[misc]
+            super().data_received(data)
             if self._polls:
                 self._sync()
         elif len(data) < self.limits.head_bytes - self._count:  # a head, with room to spare
             if len(self._kept) < KEPT:
                 self._kept += data[: KEPT - len(self._kept)]
             self._count += len(data)
-            super().data_received(data)  # type: ignore[misc]
+            super().data_received(data)
             if self._polls:
                 self._sync()
         else:
@@ -235,7 +235,7 @@ class _Bounded(asyncio.Protocol):
         limit = self.limits.head_bytes
         while data and not self._over and not self.transport.is_closing():
             if not self._awaiting:
-                super().data_received(data)  # type: ignore[misc]
+                super().data_received(data)
                 if self._polls:
                     self._sync()
                 return
@@ -244,7 +244,7 @@ class _Bounded(asyncio.Protocol):
             if len(self._kept) < KEPT:
                 self._kept += piece[: KEPT - len(self._kept)]
             self._count += len(piece)
-            super().data_received(piece)  # type: ignore[misc]
+            super().data_received(piece)
             if self._polls:
                 self._sync()
             if self._awaiting and self._count >= limit:
@@ -323,7 +323,8 @@ class _BoundedH11(_Bounded, h11_impl.H11Protocol):
     def _sync(self) -> None:
         # h11 parses a head once its previous request is answered (IDLE): a head it holds
         # while IDLE is one it has not seen the end of, all of it in its buffer.
-        idle = self.conn.their_state is h11_impl.h11.IDLE
+        # h11 as uvicorn imports it (h11 is uvicorn's dependency, not a declared one of ours)
+        idle = self.conn.their_state is h11_impl.h11.IDLE  # type: ignore[attr-defined]
         if idle and not self._awaiting:
             self._begin(self.conn.trailing_data[0])
         elif not idle and self._awaiting:

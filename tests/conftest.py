@@ -18,6 +18,14 @@ from tests.browser import CHROMIUM, FLAGS, missing_browser
 from tests.processes import SERVE, START_TIMEOUT, Served
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts the emulator as a process of its own (the `serve` fixture) is slow:
+    the quick run leaves it out, wherever it is."""
+    for item in items:
+        if "serve" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[EmulatorServer]:
     with EmulatorServer() as running:

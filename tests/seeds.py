@@ -1,6 +1,7 @@
-"""The vendor documents the tests take their expected values from (REQUIREMENTS' seeds,
-kept beside the checkout in ../shared/seeds). Where they are missing a test that needs them
-skips, except under CI (env CI set), where that fails: CI never passes without them."""
+"""The vendor documents the tests take their expected values from (000_: ES Loyalty, 002_:
+Oracle Commerce Cloud), kept beside the checkout in ../shared/seeds. Where they are missing a
+test that needs them skips, except under CI (env CI set), where that fails: CI never passes
+without them."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up for the spec lint test (tests/unit/test_spectral.py): Stoplight
+# Idempotent set-up for the spec lint test (tests/process/test_spectral.py): Stoplight
 # Spectral (pinned) from the npm registry into tools/.spectral (git-ignored).
 # Without npm it says how to install it and exits 0, so the rest of the suite still runs
 # (the lint test then skips, or fails under CI).

@@ -67,7 +67,7 @@ def schema_of(api: str, setting: str) -> Mapping[str, Any] | None:
     """The setting's schema in the vendor's configuration, or None (no such setting)."""
     node: Mapping[str, Any] = next(v for v in VENDORS if v.name == api).config_schema
     for part in setting.split("."):
-        node = node.get("properties", {}).get(part)  # type: ignore[assignment]
+        node = node.get("properties", {}).get(part)
         if node is None:
             return None
     return node

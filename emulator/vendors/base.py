@@ -55,4 +55,5 @@ class Vendor:
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
         """operationId (the vendor's camelCase name) -> the snake_case handler function."""
-        return getattr(self.handlers, handler_name(operation_id))
+        handler: Callable[..., Any] = getattr(self.handlers, handler_name(operation_id))
+        return handler

@@ -354,6 +354,7 @@ def test_restore_can_set_up_a_test_state(http: httpx.Client) -> None:
     assert http.get(LOYALTY_PROFILE).status_code != 200
 
 
+@pytest.mark.slow
 def test_a_snapshot_far_over_the_vendor_body_cap_restores(http: httpx.Client) -> None:
     """10k members is ~3 MB of JSON: a vendor call that size is a 413, a snapshot is not."""
     state = http.get(f"{CONTROL}/state").json()
@@ -446,7 +447,7 @@ def test_config_is_each_vendors_fixture_config_and_the_seed(
     assert config["loyalty"]["extendedData"] == {"dataSizeLimitKb": 5, "topLevelKeysLimit": 20}
     assert config["commerce"] == {
         "authEnabled": True,
-        "tokenLifetimeSeconds": 300,  # REQUIREMENTS decision 10: application keys 5 minutes,
+        "tokenLifetimeSeconds": 300,  # docs/decisions.md#10: application keys 5 minutes,
         "userTokenLifetimeSeconds": 900,  # users 15
         "duplicateEmailsAllowed": False,  # the vendor's shopper profile configuration
     }

@@ -1,4 +1,4 @@
-"""Bounds of the control API (REQUIREMENTS 6), over real HTTP.
+"""Bounds of the control API (docs/control.md, "Limits"), over real HTTP.
 
 - Fault rules per namespace are capped (1000, `serve --max-rules`): one more rule, or a
   scenario whose rules would go over, is answered 409 in the control shape, and nothing is
@@ -42,6 +42,7 @@ def example(response: str) -> dict[str, Any]:
 # --- fault rules per namespace ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_namespace_holds_at_most_1000_rules(http: httpx.Client) -> None:
     # control.yaml (addFault): "A namespace holds at most 1000 rules".
     for n in range(1000):
@@ -69,6 +70,7 @@ def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield served
 
 
+@pytest.mark.slow  # a server of its own
 def test_the_cap_is_the_servers_max_rules_and_scenarios_count(capped: Served) -> None:
     with httpx.Client(base_url=capped.url, headers={"X-Emulator-Namespace": "cap"}) as http:
         assert http.post(f"{CONTROL}/faults", json=RULE).status_code == 201
@@ -163,6 +165,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sizes
 
 
+@pytest.mark.slow
 def test_a_50_mb_fault_rule_is_refused_unparsed_while_others_are_answered(
     server: EmulatorServer, http: httpx.Client, parses: list[int]
 ) -> None:
@@ -183,6 +186,7 @@ def test_a_50_mb_fault_rule_is_refused_unparsed_while_others_are_answered(
     assert http.get(f"{CONTROL}/faults").json() == []
 
 
+@pytest.mark.slow
 def test_a_large_snapshot_is_parsed_while_other_clients_are_answered(
     server: EmulatorServer, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -429,7 +429,10 @@ def send(
         pytest.skip("the client could not finish sending after the server's answer")
 
 
-@pytest.mark.parametrize("garbage", list(GARBAGE))
+@pytest.mark.parametrize(
+    "garbage",
+    [pytest.param(g, marks=pytest.mark.slow) if g == "50 MB" else g for g in GARBAGE],
+)
 @pytest.mark.parametrize(
     ("api", "method", "path"), ENDPOINTS, ids=[f"{m} {p}" for _, m, p in ENDPOINTS]
 )

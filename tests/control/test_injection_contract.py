@@ -1,4 +1,4 @@
-"""Injected errors stay inside the vendor contract (REQUIREMENTS 5.11-5.13), over HTTP.
+"""Injected errors stay inside the vendor contract (docs/decisions.md#11, #12, #13), over HTTP.
 
 Expected bodies are the specs' own examples (openapi/*.yaml, read here with a YAML parser
 of the test's own), never the emulator's catalogue.
@@ -178,7 +178,7 @@ def test_an_error_naming_no_operation_fires_only_where_its_spec_documents_it(
             "errorCode": "EMAIL_ALREADY_EXISTS",
             "errorMessage": "Sorry, that email address is already in use",
         },
-    )  # REQUIREMENTS 2a
+    )  # the seed's error table, to the character
     assert [rule["matched"] for rule in emu.rules()] == [1]
 
 
@@ -252,7 +252,7 @@ def test_a_204_goes_out_without_content(server: EmulatorServer, emu: Emulator) -
     assert content == b""
 
 
-# --- where a rule acts (REQUIREMENTS 5.11) ---------------------------------------------------
+# --- where a rule acts (docs/decisions.md#11) ---------------------------------------------------
 
 
 def commerce_example(name: str) -> dict[str, Any]:
@@ -286,7 +286,7 @@ def test_malformed_json_and_blank_ids_get_their_own_errors_whatever_rule_waits(
     r = http.put("/client/users/%20/profile", json=VALID_UPDATE)
     assert (r.status_code, r.json()) == (
         400,
-        {  # REQUIREMENTS 2a, to the character
+        {  # the seed's error table, to the character
             "statusCode": 400,
             "errorCode": "INVALID_REQUEST",
             "errorMessage": "Must provide a session correlation ID",
@@ -364,7 +364,7 @@ def test_a_latency_scenario_in_front_never_hides_a_tests_own_error(
     ]
 
 
-# --- probability is part of matching (REQUIREMENTS 5.13) --------------------------------------
+# --- probability is part of matching (docs/decisions.md#13) --------------------------------------
 
 
 def test_a_scenarios_failed_draw_lets_a_tests_own_rule_fire(

@@ -1,4 +1,4 @@
-"""No pattern a client's input meets can backtrack (REQUIREMENTS 6): each one's worst case,
+"""No pattern a client's input meets can backtrack (README, "HTTP limits"): each one's worst case,
 as large as the server takes it, is answered while another client is answered meanwhile.
 
 A body is taken up to its operation's cap (1 MiB for a vendor call, 4 MiB for a fault rule), a
@@ -65,7 +65,7 @@ def _email(body: dict[str, Any], cap: int = VENDOR_CAP) -> Callable[[], bytes]:
 HEAD = "a" * HEAD_SIZE
 SPACES = "%20" * (HEAD_SIZE // 3)
 CASES: dict[str, Case] = {
-    # Loyalty's email (REQUIREMENTS 5.3): schemas.is_email, through the spec's format.
+    # Loyalty's email (docs/decisions.md#3): schemas.is_email, through the spec's format.
     "loyalty email, enrollMember": Case(
         "POST", "/client/users", _email({**VALID_UPDATE, "email": "@"})
     ),
@@ -204,7 +204,7 @@ CASES: dict[str, Case] = {
         token=True,
     ),
 }
-HEAD_REFUSED = 431  # a head over the server's bound (REQUIREMENTS 6)
+HEAD_REFUSED = 431  # a head over the server's bound (README, "HTTP limits")
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ def test_serve_binds_loopback_and_takes_a_token(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What serve hands the server: the app (its guards) and the socket it bound (its host).
-    tests/unit/test_cli.py runs the same choices as real processes."""
+    tests/process/test_cli.py runs the same choices as real processes."""
     calls = []
     monkeypatch.setattr(
         "emulator.server.Server.run",

@@ -44,9 +44,10 @@ def _config() -> SchemathesisConfig:
         {
             "checks": {
                 # OCC reports business-rule failures of a schema-valid body as 400 (seed 002's
-                # errorModel; REQUIREMENTS 5.8): the spec leaves scalar types open on purpose so the
-                # emulator can answer 22024 (`firstName(123) must be a String`), and 22026, 22027,
-                # 89001 or an email in use are decided on values and state, not by the schema.
+                # errorModel; docs/decisions.md#8): the spec leaves scalar types open on purpose
+                # so the emulator can answer 22024 (`firstName(123) must be a String`), and 22026,
+                # 22027, 89001 or an email in use are decided on values and state, not by the
+                # schema.
                 "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "404"]},
             },
             "generation": {"max-examples": 50},

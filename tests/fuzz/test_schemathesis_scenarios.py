@@ -1,7 +1,8 @@
 """Schemathesis (all checks, all phases) on each vendor spec with each shipped scenario active.
 
-A scenario may only change what a call that passed the vendor's own checks gets (REQUIREMENTS
-5.11): its intended statuses are allowed where a valid call is answered, and nowhere else, so
+A scenario may only change what a call that passed the vendor's own checks gets
+(docs/decisions.md#11): its intended statuses are allowed where a valid call is answered, and
+nowhere else, so
 `negative_data_rejection` (invalid input still gets the vendor's 4xx) and `ignored_auth` (a
 call without a token still gets 401) hold with every scenario on. Transport faults end a
 call without any status: for those scenarios the only errors allowed are the dropped or
@@ -31,8 +32,9 @@ SCENARIOS = {
     for path in sorted((FIXTURES_DIR / "scenarios").glob("*.yaml"))
 }
 BASE = {"loyalty": "/client", "commerce": "/ccadmin/v1"}
-# What a schema-valid call may get from the vendor itself (its business rules, REQUIREMENTS
-# 5.8; commerce: a token that does not fit the operation, e.g. login takes the app key).
+# What a schema-valid call may get from the vendor itself (its business rules,
+# docs/decisions.md#8; commerce: a token that does not fit the operation, e.g. login takes
+# the app key).
 VENDOR_STATUSES = {"loyalty": ["2xx", "400", "404"], "commerce": ["2xx", "400", "401", "404"]}
 TRANSPORT_ERRORS = {
     "connection_reset": ("Connection reset by peer", "Connection aborted"),

@@ -1,7 +1,7 @@
 """Partner teams generate their clients from the specs: openapi-python-client (Python) and
 openapi-typescript (types for TypeScript) read every operation of every spec, type every
 documented string field, and the generated Python client sends seed 002's sample request
-to a live emulator and gets the documented answer (REQUIREMENTS decision 14).
+to a live emulator and gets the documented answer (docs/decisions.md#14).
 
 openapi-typescript comes from tools/setup-openapi-typescript.sh (`python3 dev.py test` runs
 it first); without it its half skips, except under CI, where it fails.
@@ -182,7 +182,7 @@ def test_the_generated_client_sends_the_seeds_sample_request(
     """The partner's path through a generated client: a user's login (no Authorization header:
     login's security allows none), an application key's, then seed 002's Sample Request to
     the seed's profile: the seed's Sample Response, but for what the request itself changes
-    (REQUIREMENTS decision 9)."""
+    (docs/decisions.md#9)."""
     text = seed_text(COMMERCE)
     sent, shown = _json_after(text, REQUEST_MARK), _json_after(text, RESPONSE_MARK)
     package = importlib.import_module("commerce_client")

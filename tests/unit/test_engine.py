@@ -114,7 +114,7 @@ def test_probability_zero_never_fires() -> None:
 
 
 def test_a_failed_draw_lets_the_next_rule_match() -> None:
-    """REQUIREMENTS 5.13: a probabilistic scenario in front never hides a test's own rule."""
+    """docs/decisions.md#13: a probabilistic scenario in front never hides a test's own rule."""
     engine = engine_with(rule(fault="connection_reset", probability=0.2), seed=3)
     engine.add(rule(fault="empty_response", times=1))
     decisions = [engine.decide(call()) for _ in range(20)]
@@ -125,7 +125,7 @@ def test_a_failed_draw_lets_the_next_rule_match() -> None:
     assert engine.rules()[1].to_dict()["fired"] == 1
 
 
-# --- stages (REQUIREMENTS 5.11) ----------------------------------------------------------------
+# --- stages (docs/decisions.md#11) ----------------------------------------------------------------
 
 
 def test_an_error_or_respond_waits_for_the_checks_and_a_fault_acts_on_arrival() -> None:

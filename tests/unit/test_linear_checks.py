@@ -1,6 +1,6 @@
 """The checks client input meets read it in linear time and mean what the contract says.
 
-- The loyalty email (REQUIREMENTS 5.3: "characters, '@', characters, '.', characters") is
+- The loyalty email (docs/decisions.md#3: "characters, '@', characters, '.', characters") is
   plain string operations, meaning exactly the decision's pattern over whole strings.
 - Every `pattern` of the specs runs on the Rust `regex` crate (finite automata), in
   jsonschema-rs and in the Python explanation of a failure alike; a pattern that needs a
@@ -10,9 +10,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,10 +20,8 @@ from emulator import rules, specs
 from emulator.schemas import Compiled, is_email, pattern_matcher
 from emulator.vendors import VENDORS
 
-# REQUIREMENTS 5.3 as a pattern over the whole string ("characters": neither '@' nor space).
+# docs/decisions.md#3 as a pattern over the whole string ("characters": neither '@' nor space).
 DECISION_3 = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-GUARD = 20.0  # seconds: a hang guard, never a duration
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -83,27 +78,6 @@ def test_every_spec_pattern_compiles_on_the_linear_engine(pattern: str) -> None:
 def test_a_pattern_that_needs_backtracking_is_refused(pattern: str) -> None:
     with pytest.raises(ValueError, match="needs a backtracking engine"):
         pattern_matcher(pattern)
-
-
-def test_the_explanation_of_a_failure_does_not_backtrack() -> None:
-    """`^(a|aa)+$` takes Python's `re` exponential time on "aaa...b"; the regex crate, linear.
-    jsonschema-rs finds the value invalid, then the Python validator explains why. (In a
-    process of its own: a backtracking match holds the GIL, so no thread could time it out.)"""
-    script = (
-        "from emulator.schemas import Compiled\n"
-        "checks = Compiled({'type': 'object', 'properties': {'x': {'pattern': '^(a|aa)+$'}}})\n"
-        "[error] = checks.errors({'x': 'a' * 64 + 'b'})\n"
-        "print(list(error.path), error.validator, error.message)\n"
-    )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=GUARD, cwd=ROOT
-        )
-    except subprocess.TimeoutExpired:
-        raise AssertionError(f"the explanation still ran after {GUARD} s: it backtracks") from None
-    assert done.returncode == 0, done.stderr
-    # jsonschema's own words for a `pattern` failure
-    assert done.stdout == f"['x'] pattern {'a' * 64 + 'b'!r} does not match '^(a|aa)+$'\n"
 
 
 @pytest.mark.parametrize("value", ["abc\n", "abc\r\n", ""])

@@ -26,7 +26,7 @@ def test_empty_match_matches_every_call() -> None:
 
 
 def test_an_error_matches_only_calls_of_its_own_api() -> None:
-    """REQUIREMENTS 5.12: loyalty.* errors go on loyalty calls only, commerce.* on commerce."""
+    """docs/decisions.md#12: loyalty.* errors go on loyalty calls only, commerce.* on commerce."""
     engine = engine_with(rule(error="loyalty.EMAIL_ALREADY_EXISTS"), rule(error="commerce.22001"))
     assert engine.decide(call("commerce", "updateProfile")).error == "commerce.22001"
     assert engine.decide(call("loyalty", "updateProfile")).error == "loyalty.EMAIL_ALREADY_EXISTS"

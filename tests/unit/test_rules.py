@@ -18,7 +18,7 @@ from tests.fault_rules import KNOWN, call, engine_with, names
 ROOT = Path(__file__).resolve().parents[2]
 
 
-# --- the contract (REQUIREMENTS 5.12) ------------------------------------------------------------
+# --- the contract (docs/decisions.md#12) ----------------------------------------------------
 
 CONTRACT = Contract(
     operations={"loyalty": ("startSession", "updateProfile"), "commerce": ("login",)},

@@ -1,5 +1,5 @@
 """Specs, fixtures and scenarios mean the same to a YAML 1.2 reader (Prism, Spectral, code
-generators) as to the emulator's own YAML 1.1 reader (PyYAML/libyaml): REQUIREMENTS 5.14."""
+generators) as to the emulator's own YAML 1.1 reader (PyYAML/libyaml): docs/decisions.md#14."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from emulator.vendors.commerce import FIXTURE_SCHEMA, load_fixtures
 
 def test_default_fixtures_load():
     state, config = load_fixtures(load_fixture_file(FIXTURES_DIR / "commerce.yaml", FIXTURE_SCHEMA))
-    # REQUIREMENTS decision 10: application-key tokens 5 minutes, user tokens 15; the vendor's
+    # docs/decisions.md#10: application-key tokens 5 minutes, user tokens 15; the vendor's
     # shopper profile configuration: duplicate emails not allowed.
     assert config == {
         "authEnabled": True,

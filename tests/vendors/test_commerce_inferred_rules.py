@@ -1,6 +1,6 @@
 """Every refusal of updateProfile and createProfile found neither in the seed nor on the
 vendor's pages is written into openapi/commerce.yaml, labelled `x-fidelity: inferred` with its
-reason (REQUIREMENTS decision 18): each one here answers its spec example to the character,
+reason (docs/decisions.md#18): each one here answers its spec example to the character,
 and the example is the operation's, so Prism, generated clients and the docs know it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""listProfiles over HTTP (openapi/commerce.yaml, REQUIREMENTS decision 15): the vendor's
+"""listProfiles over HTTP (openapi/commerce.yaml, docs/decisions.md#15): the vendor's
 "List profiles" reference and "REST query parameters" page give the keys, the default limit
 (250), `fields`/`exclude` with or without `items.`, `totalResults` left out when `fields`
 does not name it; the SCIM filter follows RFC 7644 3.4.2.2 (operators and attribute names in

@@ -1,7 +1,7 @@
 """A partner's whole OCC flow over HTTP, and the two kinds of token it holds.
 
 The vendor's "Refresh an access token" guide: tokens from an application key expire after
-5 minutes, tokens from user credentials after 15 (REQUIREMENTS decision 10); a refresh
+5 minutes, tokens from user credentials after 15 (docs/decisions.md#10); a refresh
 "restarts the clock". Time moves with POST /_emulator/clock (decision 16), never by waiting.
 """
 

@@ -1,5 +1,5 @@
 """Seed 002's own "Sample Request" sent to the seed's profile answers its "Sample Response
-Payload", except where REQUIREMENTS 5.9 says they disagree: the emulator stores what was
+Payload", except where docs/decisions.md#9 says they disagree: the emulator stores what was
 sent, so there the answer holds the sent values. Both JSON texts are read from the seed."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_the_seed_sample_request_answers_the_seed_sample_response(occ):
     answer = r.json()
     assert sorted(answer) == sorted(shown)
 
-    # REQUIREMENTS 5.9: sent fields replace stored ones, so the answer holds what was sent.
+    # docs/decisions.md#9: sent fields replace stored ones, so the answer holds what was sent.
     assert answer["firstName"] == sent["firstName"]
     assert answer["loyaltyPrograms"] == [
         {**shown_program, "status": sent_program["status"]}

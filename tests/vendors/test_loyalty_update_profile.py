@@ -1,5 +1,5 @@
 """ES Loyalty updateProfile over HTTP: every documented error (status and whole body), the
-success path, read-back, and the check order of REQUIREMENTS 5.2."""
+success path, read-back, and the check order of docs/decisions.md#2."""
 
 from __future__ import annotations
 
@@ -244,7 +244,7 @@ def test_other_field_formats_are_refused_inferred(http, field, value):
     )
 
 
-# Check order (REQUIREMENTS 5.2): body shape, session, mandatory, formats, EMD source,
+# Check order (docs/decisions.md#2): body shape, session, mandatory, formats, EMD source,
 # EMD limits, multi-source uniqueness, email uniqueness.
 
 

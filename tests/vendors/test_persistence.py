@@ -24,6 +24,8 @@ from emulator.server import EmulatorServer
 from emulator.vendors import VENDORS
 from tests.processes import SERVE, refused
 
+pytestmark = pytest.mark.slow  # most start the emulator as a process of its own
+
 NS = {"X-Emulator-Namespace": "persisted"}
 VALID = {
     "firstName": "Ada",

@@ -88,7 +88,7 @@ _EXPIRIES: WeakKeyDictionary[Collection, _Expiries] = WeakKeyDictionary()
 
 
 # The configuration setting of each kind of token's lifetime: a token from an application key,
-# or from user credentials (REQUIREMENTS decision 10). A refresh keeps its subject's kind.
+# or from user credentials (docs/decisions.md#10). A refresh keeps its subject's kind.
 LIFETIME_SETTINGS = {"application": "tokenLifetimeSeconds", "profile": "userTokenLifetimeSeconds"}
 
 
@@ -132,7 +132,8 @@ def current(ctx: RequestContext) -> Subject | None:
     record = ctx.store["commerce.tokens"].get(token) if token else None
     if record is None or ctx.namespace.clock.wall() >= record["expiresAt"]:
         return None
-    return record["subject"]
+    subject: Subject = record["subject"]
+    return subject
 
 
 def require(ctx: RequestContext) -> Subject | None:

@@ -101,7 +101,7 @@ def _role_value_error(error: Any) -> bool:
 def _deferrable(error: Any) -> bool:
     path = list(error.absolute_path)
     if not path:
-        return error.validator == "type"
+        return bool(error.validator == "type")
     return path[0] in CONTAINERS or _string_type_error(error)
 
 

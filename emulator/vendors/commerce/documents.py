@@ -46,7 +46,7 @@ ADDRESS = {
     "properties": {"repositoryId": _TEXT, **_ADDRESS_TEXT},
 }
 # An item of a profile's shippingAddresses: the handlers keep an address by its repositoryId.
-LISTED_ADDRESS = {
+LISTED_ADDRESS: dict[str, Any] = {
     "type": "object",
     "required": ["repositoryId"],
     "properties": {"repositoryId": _STR, **_ADDRESS_TEXT},

@@ -2,7 +2,7 @@
 getProfile, updateProfile.
 
 Each is ``async def op(ctx) -> Reply``: the token, the id and the body's checks, then
-``await ctx.checked()`` (where a waiting fault rule acts, REQUIREMENTS 5.11: 22001, "an
+``await ctx.checked()`` (where a waiting fault rule acts, docs/decisions.md#11: 22001, "an
 internal error while getting the profile", comes before the profile is read), then the
 profile's look-up and business rules. Check-then-write sequences run under the namespace
 lock with no ``await`` in between, so two concurrent calls can never both pass the email
@@ -11,10 +11,11 @@ uniqueness check.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from emulator.context import RequestContext
-from emulator.errors import EmulatedError
+from emulator.errors import DETAIL, EmulatedError, echo
 from emulator.reply import Reply
 from emulator.vendors.commerce import auth, errors, listing
 from emulator.vendors.commerce.checks import check_input
@@ -61,7 +62,7 @@ async def list_profiles(ctx: RequestContext) -> Reply:
     try:
         picked = listing.matching(ctx.store["commerce.profiles"], query.get("q"), query.get("sort"))
     except listing.QueryError as exc:
-        raise EmulatedError(errors.INVALID_QUERY, detail=str(exc)[:300]) from None
+        raise EmulatedError(errors.INVALID_QUERY, detail=echo(str(exc), DETAIL)) from None
     limit = int(query.get("limit", listing.DEFAULT_LIMIT))
     offset = int(query.get("offset", 0))
     projection = listing.Projection.of(query.get("fields"), query.get("exclude"))
@@ -80,7 +81,7 @@ async def list_profiles(ctx: RequestContext) -> Reply:
     return Reply(200, {k: v for k, v in answer.items() if k in projection.list_keys})
 
 
-def _shown(ctx: RequestContext, doc: dict[str, Any]) -> dict[str, Any]:
+def _shown(ctx: RequestContext, doc: Mapping[str, Any]) -> dict[str, Any]:
     return {**render(ctx.store, doc), "links": links(ctx, f"{PROFILES}/{doc['id']}")}
 
 

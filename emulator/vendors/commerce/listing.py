@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.errors import echo
 from emulator.vendors.commerce import scim
 from emulator.vendors.commerce.profiles import PROFILE_KEYS
 
@@ -84,10 +85,10 @@ def sort_keys(sort: str | None) -> list[SortKey]:
         name, _, direction = part.strip().partition(":")
         direction = direction.strip().lower() or "asc"
         if not name.strip() or direction not in SORT_DIRECTIONS:
-            raise QueryError(f"sort: {part.strip()[:40]!r} is not property:asc or property:desc")
+            raise QueryError(f"sort: {echo(part.strip())} is not property:asc or property:desc")
         path = tuple(name.strip().split("."))
         if not all(path):
-            raise QueryError(f"sort: {name.strip()[:40]!r} is not a property")
+            raise QueryError(f"sort: {echo(name.strip())} is not a property")
         keys.append(SortKey(path, direction == "desc"))
     return keys
 
@@ -107,9 +108,10 @@ def _rank(value: Any) -> tuple[int, Any]:
 def ordered(docs: list[Mapping[str, Any]], keys: list[SortKey]) -> list[Mapping[str, Any]]:
     """``docs`` sorted by each key in turn (stable sorts, the last key first)."""
     for key in reversed(keys):
-        docs.sort(key=lambda doc, k=key: _rank(attribute(doc, k.path)), reverse=key.descending)
+        path = key.path
+        docs.sort(key=lambda doc: _rank(attribute(doc, path)), reverse=key.descending)
         if key.descending:  # profiles without the property stay last
-            docs.sort(key=lambda doc, k=key: attribute(doc, k.path) is None)
+            docs.sort(key=lambda doc: attribute(doc, path) is None)
     return docs
 
 
@@ -170,7 +172,7 @@ def _sort_name(name: str, items: Tree, list_keys: set[str]) -> None:
     tree = items
     parts = name.split(".")
     for part in parts[:-1]:
-        sub = tree.get(part, {})
+        sub: Tree | None = tree.get(part, {})
         if sub is None:
             return  # the whole of it is named already
         tree = tree.setdefault(part, sub)

@@ -7,6 +7,7 @@ and ``password`` is kept beside it (never sent back).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from emulator.state import Store, clone
@@ -123,10 +124,11 @@ def blank(profile_id: str) -> dict[str, Any]:
 
 
 def organization_view(org: dict[str, Any]) -> dict[str, Any]:
-    return clone({key: org.get(key) for key in ORGANIZATION_KEYS})
+    view: dict[str, Any] = clone({key: org.get(key) for key in ORGANIZATION_KEYS})
+    return view
 
 
-def render(store: Store, doc: dict[str, Any]) -> dict[str, Any]:
+def render(store: Store, doc: Mapping[str, Any]) -> dict[str, Any]:
     """The stored profile in the updateProfile_response shape, its custom properties after
     the seed's keys. Its values are the stored ones (not copies): a reply is encoded as soon
     as its handler returns, and a stored document is never edited in place (an update stores

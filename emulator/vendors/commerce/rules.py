@@ -71,6 +71,6 @@ def check_rules(
         if owner is not None and (stored is None or owner["id"] != stored["id"]):
             raise EmulatedError(errors.EMAIL_IN_USE, email=email)
     if stored is None:  # a login is given once, at creation: the email unless one is sent
-        login = body.get("login") or email
-        if profiles.find("login", login.lower()) is not None:
+        login: Any = body.get("login") or email  # (the spec requires an email at creation)
+        if login is not None and profiles.find("login", str(login).lower()) is not None:
             raise EmulatedError(errors.LOGIN_IN_USE, login=login)

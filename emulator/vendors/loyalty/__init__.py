@@ -109,7 +109,8 @@ def load_fixtures(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     config = copy.deepcopy(DEFAULT_CONFIG)
     for key, value in doc.get("config", {}).items():
         config[key] = {**config[key], **value} if isinstance(value, dict) else value
-    accounts, keys = {}, {}
+    accounts: dict[str, dict[str, Any]] = {}
+    keys: dict[str, dict[str, str]] = {}
     for item in doc.get("accounts", []):
         account = {k: v for k, v in item.items() if k != "extendedData"}
         account["emd"] = item.get("extendedData", {})

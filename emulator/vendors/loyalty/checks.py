@@ -1,4 +1,5 @@
-"""updateProfile's documented checks, in the order REQUIREMENTS 5.2 fixes (first failure wins)."""
+"""updateProfile's documented checks, in the order docs/decisions.md#2 fixes (first failure
+wins)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def _describe(error: Any) -> str:
 
 def _mandatory(error: Any) -> bool:
     """A missing mandatory field: judged by check_mandatory against the namespace's
-    configured list (REQUIREMENTS 5.1), postalZipCode or its alias postalCode among them."""
+    configured list (docs/decisions.md#1), postalZipCode or its alias postalCode among them."""
     return not error.absolute_path and error.validator == "required"
 
 
@@ -74,7 +75,7 @@ def unreported(deferred: list[Any]) -> VendorError | None:
     """Spec failures still unreported when a handler's checks are done: a field the body
     table does not list (an enrolment identifier, a session's externalAgentSessionId), as an
     INVALID_REQUEST naming it. Missing mandatory fields are not among them: which fields are
-    mandatory is the namespace's configuration (REQUIREMENTS 5.1), judged by check_mandatory."""
+    mandatory is the namespace's configuration (docs/decisions.md#1), judged by check_mandatory."""
     for error in deferred:
         path = list(error.absolute_path)
         if _mandatory(error):
@@ -112,7 +113,7 @@ def check_formats(deferred: list[Any]) -> None:
     (inferred: the spec makes no field nullable)."""
     if not deferred:
         return
-    failures = {}
+    failures: dict[str, Any] = {}
     for error in deferred:
         path = list(error.absolute_path)
         if len(path) != 1:
@@ -134,7 +135,7 @@ def check_formats(deferred: list[Any]) -> None:
 
 
 def emd_source(body: dict[str, Any], config: dict[str, Any]) -> str:
-    source = body.get("extendedDataSource")
+    source: str | None = body.get("extendedDataSource")
     if source is None:
         return DEFAULT_SOURCE
     if source == "INTERNAL":

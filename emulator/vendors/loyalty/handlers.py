@@ -1,7 +1,7 @@
 """ES Loyalty CUX API handlers: enrollMember, startSession, updateProfile, getProfile, getExtendedData.
 
 Each is ``async def op(ctx) -> Reply``: the vendor's own checks (session, body), then
-``await ctx.checked()`` (where a waiting fault rule acts, REQUIREMENTS 5.11), then the
+``await ctx.checked()`` (where a waiting fault rule acts, docs/decisions.md#11), then the
 business rules and writes as one check-then-write sequence without an ``await`` and under
 the namespace lock, so concurrent calls can never both pass a uniqueness check.
 """
@@ -100,7 +100,7 @@ async def enroll_member(ctx: RequestContext) -> Reply:
     with ctx.store.lock:
         source, new_keys = check_business(ctx.store, body, config, None)
         number = ctx.store.issue("loyalty.counters", "accounts")
-        account = {
+        account: dict[str, Any] = {
             "accountId": str(ACCOUNT_ID_BASE + number),
             "loyaltyId": str(LOYALTY_ID_BASE + number),
             "profile": _primary(body),

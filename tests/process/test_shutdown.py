@@ -25,6 +25,8 @@ from emulator.app import create_app
 from emulator.server import Server, free_port
 from tests.processes import ROOT, holds, update, venv_is_current
 
+pytestmark = pytest.mark.slow
+
 PROFILE = "/client/users/seed-session-1/profile"
 HANG_GUARD = 30  # seconds: far beyond any grace; reaching it means the server hung
 

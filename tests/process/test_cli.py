@@ -29,6 +29,8 @@ import pytest
 from emulator import app, cli, logs
 from tests.processes import PROFILE, ROOT, SERVE, holds, refused, update, venv_is_current
 
+pytestmark = pytest.mark.slow
+
 
 def test_help_needs_no_server_and_prints_no_warning() -> None:
     done = subprocess.run([*SERVE, "--help"], capture_output=True, text=True, timeout=60)
