@@ -13,6 +13,7 @@ import fcntl
 import os
 import re
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +62,22 @@ def podman(
 def quiet(stderr: str) -> str:
     """podman's stderr less its complaint that no systemd times the health checks."""
     return "\n".join(line for line in stderr.splitlines() if "systemd" not in line)
+
+
+def _pings(path: Path) -> bool:
+    """Whether the Docker-compatible API answers `GET /_ping` on the socket at ``path`` (a
+    socket of its own, closed whatever happens: a refused connection leaves none open)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        try:
+            sock.connect(str(path))
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: podman\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except OSError:
+            return False
+    return answer.startswith(b"HTTP/1.") and answer.endswith(b"\r\n\r\nOK")
 
 
 @dataclass
@@ -164,19 +180,14 @@ def docker_api(folder: Path) -> Iterator[DockerAPI]:
         stdin=subprocess.DEVNULL,
     )
     try:
-        transport = httpx.HTTPTransport(uds=str(api.socket))
-        with httpx.Client(transport=transport, base_url="http://podman", timeout=5) as client:
-            for _ in range(300):  # a hang guard: it answers within a second or two
-                if service.poll() is not None:
-                    unavailable(
-                        f"podman system service exited: {(folder / 'service.log').read_text()}"
-                    )
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/_ping").text == "OK":
-                        break
-                time.sleep(0.1)
-            else:
-                pytest.fail("podman system service did not answer on its socket in 30 s")
+        for _ in range(300):  # a hang guard: it answers within a second or two
+            if service.poll() is not None:
+                unavailable(f"podman system service exited: {(folder / 'service.log').read_text()}")
+            if _pings(api.socket):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("podman system service did not answer on its socket in 30 s")
         yield api
     finally:
         for container in api.leftovers():

@@ -385,6 +385,9 @@ def test_the_readmes_podman_run_line_serves(image: Image) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
         podman("volume", "rm", "--force", volume, check=False)
 
 
