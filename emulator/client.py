@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from emulator.client_webhooks import WebhookHelpers
 from emulator.errors import REPORT, echo
 
 NAMESPACE_HEADER = "X-Emulator-Namespace"
@@ -40,7 +41,7 @@ class EmulatorError(Exception):
         super().__init__(f"{method} {path}: {status} {self.detail}")
 
 
-class Emulator:
+class Emulator(WebhookHelpers):
     """The control API of one namespace of a running emulator."""
 
     def __init__(

@@ -20,6 +20,7 @@ from emulator.vendors.commerce.checks import check_input
 from emulator.vendors.commerce.documents import PROFILE_PREFIX
 from emulator.vendors.commerce.profiles import blank, merge, next_number, render
 from emulator.vendors.commerce.rules import check_rules
+from emulator.vendors.commerce.webhooks import CREATE, UPDATE, emit_profile
 
 
 def _profile_id(ctx: RequestContext) -> str:
@@ -56,6 +57,7 @@ async def create_profile(ctx: RequestContext) -> Reply:
         profile_id = f"{PROFILE_PREFIX}{next_number(ctx.store, 'profiles')}"
         doc = merge(ctx.store, blank(profile_id), body)
         profiles.put(profile_id, doc)
+    emit_profile(ctx, CREATE, doc)
     return Reply(201, {"id": profile_id})
 
 
@@ -91,4 +93,5 @@ async def update_profile(ctx: RequestContext) -> Reply:
         check_rules(store, stored, body, subject)
         doc = merge(store, stored, body)
         profiles.put(profile_id, doc)
+    emit_profile(ctx, UPDATE, doc)
     return Reply(200, render(store, doc))
