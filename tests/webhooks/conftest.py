@@ -22,9 +22,9 @@ def subscriber() -> Iterator[Subscriber]:
     yield from serving()
 
 
-@pytest.fixture
-def occ(http: httpx.Client) -> httpx.Client:
-    """The test's client (its own namespace), logged in to OCC with the application key."""
+def login(http: httpx.Client) -> httpx.Client:
+    """Logged in to OCC with the application key (again after the clock moved past the
+    token's lifetime)."""
     r = http.post(
         "/ccadmin/v1/login",
         data={"grant_type": "client_credentials"},
@@ -33,6 +33,12 @@ def occ(http: httpx.Client) -> httpx.Client:
     assert r.status_code == 200, r.text
     http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
     return http
+
+
+@pytest.fixture
+def occ(http: httpx.Client) -> httpx.Client:
+    """The test's client (its own namespace), logged in to OCC."""
+    return login(http)
 
 
 @pytest.fixture

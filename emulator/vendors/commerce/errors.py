@@ -80,6 +80,9 @@ METHOD_NOT_ALLOWED = _err(
     method="TRACE",
     path="/ccadmin/v1/profiles/se-570031",
 )
+FAILED_MESSAGE_NOT_FOUND = _err(
+    404, "000404", "No failed message found with the given id: {id}", id="299999"
+)
 PAYLOAD_TOO_LARGE = _err(413, "22007", "Request body too large.")
 HEADERS_TOO_LARGE = _err(431, "22007", "Request header fields too large.")
 TOO_MANY_REQUESTS = _err(429, "000429", "Too many requests.")
@@ -103,6 +106,7 @@ CATALOGUE: dict[str, VendorError] = {
     "UNAUTHORIZED": UNAUTHORIZED,
     "RESOURCE_NOT_FOUND": RESOURCE_NOT_FOUND,
     "METHOD_NOT_ALLOWED": METHOD_NOT_ALLOWED,
+    "FAILED_MESSAGE_NOT_FOUND": FAILED_MESSAGE_NOT_FOUND,
     "PAYLOAD_TOO_LARGE": PAYLOAD_TOO_LARGE,
     "HEADERS_TOO_LARGE": HEADERS_TOO_LARGE,
     "TOO_MANY_REQUESTS": TOO_MANY_REQUESTS,

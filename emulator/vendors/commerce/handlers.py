@@ -18,6 +18,14 @@ from emulator.reply import Reply
 from emulator.vendors.commerce import auth, errors
 from emulator.vendors.commerce.checks import check_input
 from emulator.vendors.commerce.documents import PROFILE_PREFIX
+from emulator.vendors.commerce.failed_messages import (
+    delete_failed_message as delete_failed_message,
+)
+from emulator.vendors.commerce.failed_messages import get_failed_message as get_failed_message
+from emulator.vendors.commerce.failed_messages import get_failed_messages as get_failed_messages
+from emulator.vendors.commerce.failed_messages import (
+    update_failed_message as update_failed_message,
+)
 from emulator.vendors.commerce.profiles import blank, merge, next_number, render
 from emulator.vendors.commerce.rules import check_rules
 from emulator.vendors.commerce.webhooks import CREATE, UPDATE, emit_profile
