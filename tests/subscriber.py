@@ -46,12 +46,12 @@ class Subscriber:
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length),
                 )
+                if subscriber.on_post is not None:
+                    subscriber.on_post(got)
                 with subscriber._lock:
                     status, pause = (
                         subscriber.answers.popleft() if subscriber.answers else (200, 0.0)
                     )
-                if subscriber.on_post is not None:
-                    subscriber.on_post(got)
                 if pause:
                     time.sleep(pause)
                 with subscriber._lock:
