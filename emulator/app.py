@@ -40,6 +40,7 @@ def create_app(
     clock: Clock | None = None,
     vendors: tuple[Vendor, ...] | None = None,
     fsync: str = "batch",
+    webhook_hosts: frozenset[str] = frozenset(),
 ) -> EmulatorApp:
     """The emulator: every vendor API, and the control API under /_emulator/.
 
@@ -51,7 +52,8 @@ def create_app(
     in tests of delays).
     ``vendors``: the vendor APIs to serve (all the emulator ships, ``VENDORS``, by default).
     ``fsync``: ``batch`` (the data file's writes fsynced every 50 ms) or ``always`` (a
-    write is answered once it is on disk).
+    write is answered once it is on disk). ``webhook_hosts``: hosts beside loopback that
+    webhook subscribers may be on (``*``: any).
     """
     vendors = VENDORS if vendors is None else vendors
     runtime = Runtime(
@@ -65,6 +67,7 @@ def create_app(
         hold_seconds=hold_seconds,
         clock=clock,
         fsync=fsync,
+        webhook_hosts=webhook_hosts,
         shipped=tuple(vendor.name for vendor in emulator.vendors.VENDORS),
     )
     controls = control.ControlAPI(runtime)

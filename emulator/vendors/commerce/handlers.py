@@ -28,6 +28,9 @@ from emulator.vendors.commerce.failed_messages import (
 )
 from emulator.vendors.commerce.profiles import blank, merge, next_number, render
 from emulator.vendors.commerce.rules import check_rules
+from emulator.vendors.commerce.webhook_admin import get_web_hook as get_web_hook
+from emulator.vendors.commerce.webhook_admin import get_web_hooks as get_web_hooks
+from emulator.vendors.commerce.webhook_admin import update_web_hook as update_web_hook
 from emulator.vendors.commerce.webhooks import CREATE, UPDATE, emit_profile
 
 
