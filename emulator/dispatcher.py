@@ -89,7 +89,7 @@ class Dispatcher:
                 if persistence.always and persistence.commits != commits:
                     await persistence.durable(persistence.commits)
             if outcome.events and outcome.namespace is not None:
-                outcome.namespace.hooks.publish(outcome.events)  # queued: sent after the answer
+                outcome.namespace.webhooks.publish(outcome.events)  # queued: sent after the answer
         except BaseException as exc:
             if persistence is not None:
                 persistence.rollback()

@@ -54,17 +54,13 @@ class Namespace:
     clock: NamespaceClock = field(default_factory=lambda: NamespaceClock(Clock()))
     in_flight: int = 0  # calls under way (a dropped namespace is freed once none is left)
     used: float = 0.0  # time.monotonic() of its latest call (the least recently used makes room)
-    webhooks: Webhooks | None = None  # None: made from the clock and journal (no subscribers)
+    # Its webhooks (subscribers, delivery rules, failed messages, deliveries); left out: made
+    # from its clock and journal, with no subscriber.
+    webhooks: Webhooks = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.webhooks is None:
             self.webhooks = Webhooks(self.clock, self.journal, Outbound())
-
-    @property
-    def hooks(self) -> Webhooks:
-        """Its webhooks: subscribers, delivery rules, failed messages, deliveries."""
-        assert self.webhooks is not None
-        return self.webhooks
 
 
 class Runtime:
@@ -213,7 +209,7 @@ class Runtime:
             self.persistence.dropped(dropped.name)
             # A call still under way in the dropped namespace writes nowhere the file sees.
             dropped.store.changes = None
-        dropped.hooks.close()
+        dropped.webhooks.close()
 
     def namespaces(self) -> list[Namespace]:
         """The namespaces in use (made by a call since they were last reset), by name."""
@@ -234,7 +230,7 @@ class Runtime:
         """Every namespace's webhook deliveries stopped, their HTTP client closed (the
         server's shutdown: a slow subscriber does not hold it)."""
         for namespace in self.namespaces():
-            namespace.hooks.close()
+            namespace.webhooks.close()
         await self.outbound.aclose()
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ class WebhookControl:
 
     async def list_webhooks(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/webhooks: subscribers, and how many messages wait or failed."""
-        hooks = ctx.namespace.hooks
+        hooks = ctx.namespace.webhooks
         return Reply(
             200,
             {
@@ -35,13 +35,13 @@ class WebhookControl:
             subscriber = make(webhook, ctx.body, self.runtime.outbound)
         except SubscriberError as exc:
             raise bad_request(str(exc)) from None
-        ctx.namespace.hooks.subscribers[webhook] = subscriber
+        ctx.namespace.webhooks.subscribers[webhook] = subscriber
         return Reply(200, subscriber.to_dict())
 
     async def get_webhook(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/webhooks/{webhook_id}"""
         webhook = ctx.path_params["webhook_id"]
-        subscriber = ctx.namespace.hooks.subscribers.get(webhook)
+        subscriber = ctx.namespace.webhooks.subscribers.get(webhook)
         if subscriber is None:
             raise self._unknown(ctx, webhook)
         return Reply(200, subscriber.to_dict())
@@ -50,7 +50,7 @@ class WebhookControl:
         """DELETE /_emulator/webhooks/{webhook_id}: no more messages for it (those on their
         way still go)."""
         webhook = ctx.path_params["webhook_id"]
-        if ctx.namespace.hooks.subscribers.pop(webhook, None) is None:
+        if ctx.namespace.webhooks.subscribers.pop(webhook, None) is None:
             raise self._unknown(ctx, webhook)
         return Reply(204)
 
@@ -64,7 +64,7 @@ class WebhookControl:
         """POST /_emulator/webhooks/faults"""
         await ctx.checked()
         try:
-            rule = ctx.namespace.hooks.faults.add(ctx.body)
+            rule = ctx.namespace.webhooks.faults.add(ctx.body)
         except TooManyDeliveryRules as exc:
             raise EmulatedError(
                 VendorError(409, {"error": "too_many_rules", "detail": str(exc)})
@@ -73,9 +73,9 @@ class WebhookControl:
 
     async def list_delivery_faults(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/webhooks/faults"""
-        return Reply(200, [rule.to_dict() for rule in ctx.namespace.hooks.faults.rules()])
+        return Reply(200, [rule.to_dict() for rule in ctx.namespace.webhooks.faults.rules()])
 
     async def clear_delivery_faults(self, ctx: RequestContext) -> Reply:
         """DELETE /_emulator/webhooks/faults"""
-        ctx.namespace.hooks.faults.clear()
+        ctx.namespace.webhooks.faults.clear()
         return Reply(204)

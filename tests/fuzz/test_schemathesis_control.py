@@ -34,6 +34,24 @@ include-operation-id = ["listRequests", "patchConfig"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]
 
 [[operations]]
+include-operation-id = ["getWebhook", "deleteWebhook"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404"]  # no subscriber for that id
+
+[[operations]]
+include-operation-id = ["putWebhook"]
+# a URL this server may not call (a host other than loopback without --webhook-host)
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]
+
+[[operations]]
+include-operation-id = ["addDeliveryFault"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "409"]  # its 100 rules are there
+
+[[operations]]
+include-operation-id = ["advanceClock"]
+# an invalid body over the operation's 1 KiB cap is refused unread: 413, not 400
+checks.negative_data_rejection.expected-statuses = ["400", "413"]
+
+[[operations]]
 include-operation-id = ["putState"]
 # a collection this server does not have, or a document its indexes cannot read
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]

@@ -12,7 +12,7 @@ from emulator.webhooks.failed import FailedMessage
 
 def _message(ctx: RequestContext) -> FailedMessage:
     message_id = ctx.path_params["message_id"]
-    message = ctx.namespace.hooks.failed.get(message_id)
+    message = ctx.namespace.webhooks.failed.get(message_id)
     if message is None:
         raise EmulatedError(errors.FAILED_MESSAGE_NOT_FOUND, id=message_id)
     return message
@@ -21,7 +21,7 @@ def _message(ctx: RequestContext) -> FailedMessage:
 async def get_failed_messages(ctx: RequestContext) -> Reply:
     auth.require(ctx)
     await ctx.checked()
-    items = ctx.namespace.hooks.failed.items()
+    items = ctx.namespace.webhooks.failed.items()
     offset = int(ctx.query.get("offset", 0))
     limit = int(ctx.query.get("limit", 250))
     page = [m.to_dict() for m in items[offset : offset + limit]]
@@ -49,7 +49,7 @@ async def update_failed_message(ctx: RequestContext) -> Reply:
     message = _message(ctx)
     shown = message.to_dict()
     if ctx.body.get("resend") is True:
-        ctx.namespace.hooks.resend(message.id)
+        ctx.namespace.webhooks.resend(message.id)
         shown["resend"] = True
     return Reply(200, shown)
 
@@ -57,5 +57,5 @@ async def update_failed_message(ctx: RequestContext) -> Reply:
 async def delete_failed_message(ctx: RequestContext) -> Reply:
     auth.require(ctx)
     await ctx.checked()
-    ctx.namespace.hooks.failed.take(_message(ctx).id)
+    ctx.namespace.webhooks.failed.take(_message(ctx).id)
     return Reply(204)

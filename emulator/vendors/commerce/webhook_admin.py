@@ -58,7 +58,7 @@ async def get_web_hooks(ctx: RequestContext) -> Reply:
     auth.require(ctx)
     await ctx.checked()
     with_keys = ctx.query.get("includeSecretKeys") == "true"
-    hooks = ctx.namespace.hooks
+    hooks = ctx.namespace.webhooks
     return Reply(200, [_shown(_subscriber(hooks, name), with_keys) for name in sorted(NAMES)])
 
 
@@ -67,7 +67,7 @@ async def get_web_hook(ctx: RequestContext) -> Reply:
     webhook = _webhook(ctx)
     await ctx.checked()
     with_keys = ctx.query.get("includeSecretKeys") == "true"
-    return Reply(200, _shown(_subscriber(ctx.namespace.hooks, webhook), with_keys))
+    return Reply(200, _shown(_subscriber(ctx.namespace.webhooks, webhook), with_keys))
 
 
 async def update_web_hook(ctx: RequestContext) -> Reply:
@@ -75,7 +75,7 @@ async def update_web_hook(ctx: RequestContext) -> Reply:
     webhook = _webhook(ctx)
     await ctx.checked()
     body: dict[str, Any] = ctx.body
-    hooks = ctx.namespace.hooks
+    hooks = ctx.namespace.webhooks
     for url in body.get("urls") or ():
         reason = hooks.outbound.check(url)
         if reason is not None:
