@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -75,7 +76,10 @@ def _run(base: str, namespace: str, calls: int, hook: str | None) -> dict[str, f
                     break
                 time.sleep(0.1)
             journal = http.get("/_emulator/requests", params={"operation": UPDATE}).json()
-            delivered = journal["count"]
+            outcomes = Counter(entry["delivery"]["outcome"] for entry in journal["requests"])
+            delivered = outcomes.pop("delivered", 0)
+            if outcomes:
+                print(f"  attempts that failed: {dict(outcomes)}")
     return {
         "rps": calls / elapsed,
         "p50_ms": latencies[len(latencies) // 2] * 1000,
@@ -110,7 +114,7 @@ def main() -> None:
             "--port",
             str(port),
             "--journal-size",
-            str(args.calls + 10),
+            str(2 * args.calls + 10),  # the calls and their deliveries
             "--journal-bytes",
             str(512 * 1024 * 1024),
         ],
