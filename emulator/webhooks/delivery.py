@@ -125,7 +125,8 @@ class Deliveries:
         except Exception:  # a bug must not stop the profile's later messages
             log.exception("webhook %s: delivery failed", message.event.webhook)
         finally:
-            self.pending -= 1
+            if not self.closed:  # close() has counted every message out already
+                self.pending -= 1
 
     async def _attempts(self, message: Message, rule: DeliveryRule | None) -> None:
         subscriber = message.subscriber
