@@ -8,11 +8,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
 
 import httpx
 
 from emulator.client import Emulator
-from tests.subscriber import Subscriber
+from tests.subscriber import HANG_GUARD, Subscriber
 from tests.webhooks.conftest import SECRET, UPDATE
 
 PROFILE = "se-570031"
@@ -76,3 +77,50 @@ def test_each_attempt_is_in_the_journal(
         "fault": None,
     }
     assert entry["body"]["profileId"] == PROFILE
+
+
+def test_the_vendor_call_does_not_wait_for_its_delivery(
+    occ: httpx.Client, subscribed: Subscriber
+) -> None:
+    gate = threading.Event()
+    subscribed.on_post = lambda got: gate.wait(HANG_GUARD)  # the partner holds its answer
+    try:
+        # Answered while the delivery waits (the client's own timeout is the hang guard).
+        r = occ.put(f"/ccadmin/v1/profiles/{PROFILE}", json={"firstName": "Ada"}, timeout=5)
+        assert r.status_code == 200
+        assert occ.get("/_emulator/webhooks").json()["pending"] == 1
+    finally:
+        gate.set()
+    subscribed.wait_for(1)
+
+
+def test_a_created_profile_posts_the_create_envelope(
+    occ: httpx.Client, subscriber: Subscriber, emulator: Emulator
+) -> None:
+    emulator.subscribe("production-createProfile", url=subscriber.url, secret=SECRET)
+    r = occ.post(
+        "/ccadmin/v1/profiles",
+        json={"firstName": "Sam", "lastName": "Shopper", "email": "sam@example.com"},
+        headers={"x-ccsite": "siteB"},
+    )
+    assert r.status_code == 201, r.text
+    (got,) = subscriber.wait_for(1)
+    assert got.headers["x-oracle-cc-webhook-signature"] == signature(SECRET, got.body)
+    envelope = got.json()
+    assert envelope["profileId"] == r.json()["id"] == envelope["profile"]["id"]
+    assert envelope["siteId"] == "siteB"  # the call's x-ccsite
+    assert envelope["type"] == "atg.dps.ProfileCreate"  # inferred (docs/webhooks.md)
+
+
+def test_admin_updates_fire_the_webhook_unless_switched_off(
+    occ: httpx.Client, subscriber: Subscriber, emulator: Emulator
+) -> None:
+    emulator.subscribe(UPDATE, url=subscriber.url, secret=SECRET, adminUpdates=False)
+    occ.put(f"/ccadmin/v1/profiles/{PROFILE}", json={"firstName": "Off"})
+    emulator.subscribe(UPDATE, url=subscriber.url, secret=SECRET)  # on: the default
+    assert emulator.webhooks()["subscribers"][0]["adminUpdates"] is True
+    occ.put(f"/ccadmin/v1/profiles/{PROFILE}", json={"firstName": "On"})
+    (got,) = subscriber.wait_for(1)  # one profile's messages keep their order: Off sent none
+    assert got.json()["profile"]["firstName"] == "On"
+    emulator.wait_for_webhook(UPDATE, profile=PROFILE)  # journaled once its answer is read
+    emulator.assert_delivered(UPDATE, profile=PROFILE, times=1)
