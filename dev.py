@@ -15,6 +15,7 @@
     python3 dev.py bench [bench options]   # also Prism and wrk (bench/setup.sh), then bench/run.py
     python3 dev.py bench persistence [...]  # the data file's guarantees and costs (bench/persistence.py)
     python3 dev.py bench http-abuse [...]   # slow connections, an endless header (bench/http_abuse.py)
+    python3 dev.py bench webhooks [...]     # what a webhook subscriber costs updateProfile (bench/webhooks.py)
 
 The virtualenv is refreshed whenever pyproject.toml or constraints.txt changes; every package
 is installed at the version constraints.txt locks. Serving installs the runtime dependencies
@@ -184,6 +185,8 @@ def main(argv: list[str]) -> int:
         command = [str(BIN / "python"), str(ROOT / "bench" / "persistence.py"), *argv[2:]]
     elif argv[0] == "bench" and argv[1:2] == ["http-abuse"]:
         command = [str(BIN / "python"), str(ROOT / "bench" / "http_abuse.py"), *argv[2:]]
+    elif argv[0] == "bench" and argv[1:2] == ["webhooks"]:
+        command = [str(BIN / "python"), str(ROOT / "bench" / "webhooks.py"), *argv[2:]]
     elif argv[0] == "bench":
         if run(["bash", str(ROOT / "bench" / "setup.sh")], cwd=ROOT) != 0:
             return 1

@@ -15,6 +15,15 @@ from emulator.payload import MAX_BODY_BYTES
 Guard = Callable[[str, Mapping[str, str]], VendorError | None]  # (path, headers) -> refusal
 
 
+def _fits(template: str, path: str) -> bool:
+    """Whether ``path`` is of ``template`` (``/webhooks/{id}``): segment by segment, a
+    ``{parameter}`` any non-empty segment (one pass over each, no pattern)."""
+    want, have = template.split("/"), path.split("/")
+    return len(want) == len(have) and all(
+        w == h or (w.startswith("{") and h != "") for w, h in zip(want, have, strict=True)
+    )
+
+
 @dataclass(frozen=True)
 class API:
     """One API: its handlers are operationId -> handler, one for each operation of its spec."""
@@ -34,7 +43,13 @@ class API:
     nesting: Mapping[str, int] = field(default_factory=dict)
 
     def body_cap(self, method: str, path: str) -> int:
-        return self.max_body.get((method, path), MAX_BODY_BYTES)
+        cap = self.max_body.get((method, path))
+        if cap is not None:
+            return cap
+        for (limited, template), cap in self.max_body.items():
+            if limited == method and "{" in template and _fits(template, path):
+                return cap
+        return MAX_BODY_BYTES
 
     def body_nesting(self, path: str) -> int:
         return self.nesting.get(path, MAX_NESTING)

@@ -44,6 +44,7 @@ def create_app(
     vendors: tuple[Vendor, ...] | None = None,
     fsync: str = "batch",
     cors_origins: tuple[str, ...] = (),
+    webhook_hosts: frozenset[str] = frozenset(),
 ) -> EmulatorApp:
     """The emulator: every vendor API, and the control API under /_emulator/.
 
@@ -54,9 +55,10 @@ def create_app(
     ``clock``: the fault engine's time and the journal's durations (a ``clock.ManualClock``
     in tests of delays).
     ``vendors``: the vendor APIs to serve (all the emulator ships, ``VENDORS``, by default).
-    ``fsync``: ``batch`` (the data file's writes fsynced every 50 ms) or ``always`` (a
-    write is answered once it is on disk). ``cors_origins``: browser origins answered CORS
-    preflights and given ``Access-Control-Allow-Origin`` (none: CORS off).
+    ``fsync``: ``batch`` (the data file's writes fsynced, an fsync starting within 10 ms) or
+    ``always`` (a write is answered once it is on disk). ``cors_origins``: browser origins
+    answered CORS preflights and given ``Access-Control-Allow-Origin`` (none: CORS off).
+    ``webhook_hosts``: hosts beside loopback that webhook subscribers may be on (``*``: any).
     """
     vendors = VENDORS if vendors is None else vendors
     runtime = Runtime(
@@ -70,6 +72,7 @@ def create_app(
         hold_seconds=hold_seconds,
         clock=clock,
         fsync=fsync,
+        webhook_hosts=webhook_hosts,
         shipped=tuple(vendor.name for vendor in emulator.vendors.VENDORS),
     )
     metrics = Metrics(runtime.namespaces)  # this server's own registry

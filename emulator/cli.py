@@ -148,6 +148,14 @@ def parser() -> argparse.ArgumentParser:
         f"one more is answered 409 (default {MAX_RULES}; 0: no cap)",
     )
     serve.add_argument(
+        "--webhook-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host beside loopback that OCC webhook subscribers may be on (repeat it for "
+        "more; '*': any); without it, deliveries go to loopback URLs only",
+    )
+    serve.add_argument(
         "--max-head-bytes",
         type=_positive,
         default=HEAD_BYTES,
@@ -345,6 +353,7 @@ def _serve(args: argparse.Namespace, running: list[Any], undo: list[Callable[[],
                 max_rules=args.max_rules,
                 fsync=args.fsync,
                 cors_origins=tuple(args.cors_origin),
+                webhook_hosts=frozenset(args.webhook_host),
             )
         except FixtureError as exc:
             raise Refusal(str(exc)) from None

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
+from emulator.client_webhooks import WebhookHelpers
 from emulator.report import excerpt, namespace_report
 
 NAMESPACE_HEADER = "X-Emulator-Namespace"
@@ -41,7 +42,7 @@ class EmulatorError(Exception):
         super().__init__(f"{method} {path}: {status} {self.detail}")
 
 
-class Emulator:
+class Emulator(WebhookHelpers):
     """The control API of one namespace of a running emulator."""
 
     def __init__(

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from emulator.reply import Reply
     from emulator.runtime import Namespace
     from emulator.state import Store
+    from emulator.webhooks.envelope import Event
 
 # The ASGI scope keys of a call's Request and Outcome (no server objects: the transport
 # layer gets those from the scope under keys of its own).
@@ -70,6 +71,7 @@ class Outcome:
     rule: str | None = None  # transport: the rule that answered or broke the call
     fault: str | None = None  # transport: the transport fault injected
     reply: Reply | None = None  # the Dispatcher: the handler's answer, for EmulatorApp to send
+    events: list[Event] | None = None  # the Dispatcher: the handler's webhook events
 
     def use(self, namespace: Namespace) -> Namespace:
         """The call works in ``namespace``: counted as under way there until :meth:`release`
@@ -109,6 +111,7 @@ class RequestContext:
         "_shape",
         "body",
         "deferred",
+        "events",
         "namespace",
         "passed_checks",
         "path_params",
@@ -133,6 +136,12 @@ class RequestContext:
         self._shape = shape
         self._at_checks = at_checks
         self.passed_checks = False  # checked() was reached
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        """A webhook event of this call's writes: published once they are committed (a call
+        answered with an error sends none), delivered after the answer, never before."""
+        self.events.append(event)
 
     @property
     def headers(self) -> Mapping[str, str]:

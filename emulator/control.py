@@ -37,6 +37,7 @@ from emulator.rules import FaultRule, RuleError, describe
 from emulator.runtime import Namespace, Runtime
 from emulator.schemas import Compiled
 from emulator.specs import handler_name
+from emulator.webhook_control import WebhookControl
 
 PREFIX = "/_emulator/"
 SPEC = "control.yaml"
@@ -163,12 +164,13 @@ class ControlAPI:
             }
         )
         self.dashboard = ui.Dashboard()
+        self.webhooks = WebhookControl(runtime)
 
     def handler(self, operation_id: str) -> Callable[..., Any]:
         # The Docs tag's operations are emulator/docs.py's, the UI tag's emulator/ui's, the
         # Metrics tag's emulator/metrics.py's.
         name = handler_name(operation_id)
-        for owner in (self, self.docs, self.dashboard, self.metrics):
+        for owner in (self, self.docs, self.dashboard, self.metrics, self.webhooks):
             if hasattr(owner, name):
                 handler: Callable[..., Any] = getattr(owner, name)
                 return handler

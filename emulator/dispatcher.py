@@ -88,6 +88,8 @@ class Dispatcher:
                 persistence.commit()  # no await since the handler's writes: they alone
                 if persistence.always and persistence.commits != commits:
                     await persistence.durable(persistence.commits)
+            if outcome.events and outcome.namespace is not None:
+                outcome.namespace.webhooks.publish(outcome.events)  # queued: sent after the answer
         except BaseException as exc:
             if persistence is not None:
                 persistence.rollback()
@@ -148,7 +150,10 @@ class Dispatcher:
             deferred = route.failure.errors
         try:
             ctx = RequestContext(request, route, namespace, api.shape, deferred, at_checks)
-            return await self._handle(ctx, handler, api, route)
+            reply = await self._handle(ctx, handler, api, route)
+            if ctx.events:
+                outcome.events = ctx.events
+            return reply
         finally:
             unlink(deferred)  # (reported errors keep no links: no cyclic garbage)
 

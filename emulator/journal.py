@@ -135,6 +135,9 @@ class JournalEntry:
     id: int = 0  # given by the journal: 1, 2, ... in the namespace
     body_size: int = -1  # the whole request body's length (-1: len(raw_body), nothing cut)
     cost: int = 0  # its weight when recorded (what its journal counts for it)
+    # A webhook delivery the emulator made (``outbound``): its attempt, and what went wrong
+    # ({"attempt": n, "of": max, "outcome": "delivered" | "refused" | ..., "fault": rule action}).
+    delivery: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.body_size < 0:
@@ -178,6 +181,11 @@ class JournalEntry:
             "durationMs": self.duration_ms,
             "response": None if self.response is None else self.response.to_dict(),
             "actedBy": None if self.acted is None else self.acted.to_dict(),
+            **(
+                {}
+                if self.delivery is None
+                else {"direction": "outbound", "delivery": self.delivery}
+            ),
         }
 
     def body(self) -> Any:

@@ -319,6 +319,7 @@ class EmulatorApp:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.runtime.stop_deliveries()
                 self.runtime.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -24,6 +24,9 @@ from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE, Journal
 from emulator.persistence import DataFileError, Persistence
 from emulator.state import Store
 from emulator.state_schema import Documents, IndexKey, StateSchema
+from emulator.webhooks import subscribers
+from emulator.webhooks.hub import Webhooks
+from emulator.webhooks.subscribers import Outbound, Subscriber, SubscriberError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,6 +54,13 @@ class Namespace:
     clock: NamespaceClock = field(default_factory=lambda: NamespaceClock(Clock()))
     in_flight: int = 0  # calls under way (a namespace with one is not evicted)
     used: float = 0.0  # time.monotonic() of its latest call (the least recently used makes room)
+    # Its webhooks (subscribers, delivery rules, failed messages, deliveries); left out: made
+    # from its clock and journal, with no subscriber.
+    webhooks: Webhooks = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.webhooks is None:
+            self.webhooks = Webhooks(self.clock, self.journal, Outbound())
 
 
 class Runtime:
@@ -70,6 +80,7 @@ class Runtime:
         clock: Clock | None = None,
         shipped: tuple[str, ...] = (),
         fsync: str = "batch",
+        webhook_hosts: frozenset[str] = frozenset(),
     ) -> None:
         """``shipped``: the names of every vendor the emulator ships, which the shipped
         scenarios may name even where this server serves only some of them."""
@@ -95,6 +106,11 @@ class Runtime:
         # rule for a vendor this server lacks is refused when its scenario is activated.
         lenient = dataclasses.replace(self.contract, absent=frozenset(shipped) - set(self.vendors))
         self.scenarios = fixtures.scenarios(fixtures_dir, lenient)
+        self.outbound = Outbound(webhook_hosts)  # where deliveries may go, and their client
+        try:
+            self.subscribers: dict[str, Subscriber] = subscribers.load(fixtures_dir, self.outbound)
+        except SubscriberError as exc:
+            raise FixtureError(str(exc)) from None
         self._namespaces: dict[str, Namespace] = {}
         self._lock = threading.Lock()
         self.persistence: Persistence | None = None
@@ -137,14 +153,16 @@ class Runtime:
                     config = copy.deepcopy(self.seed.config)
                     clock = NamespaceClock(self.clock)  # rule lifetimes follow its advances
                     engine = Engine(seed=config["seed"], clock=clock.now, max_rules=self.max_rules)
+                    journal = Journal(self.journal_size, self.journal_bytes)
                     namespace = Namespace(
                         name,
                         store,
                         config,
                         engine,
-                        Journal(self.journal_size, self.journal_bytes),
+                        journal,
                         clock,
                         used=time.monotonic(),
+                        webhooks=Webhooks(clock, journal, self.outbound, self.subscribers),
                     )
                     self._namespaces[name] = namespace
         return namespace
@@ -183,11 +201,13 @@ class Runtime:
 
     def _forget(self, dropped: Namespace) -> None:
         """A namespace about to be dropped (reset, or evicted to make room) leaves the data
-        file first (:class:`~emulator.persistence.NotPersisted`: it stays)."""
+        file first (:class:`~emulator.persistence.NotPersisted`: it stays); its deliveries
+        stop."""
         if self.persistence is not None:
             self.persistence.dropped(dropped.name)
             # A call still under way in the dropped namespace writes nowhere the file sees.
             dropped.store.changes = None
+        dropped.webhooks.close()
 
     def namespaces(self) -> list[Namespace]:
         """The namespaces in use (made by a call since they were last reset), by name."""
@@ -203,6 +223,13 @@ class Runtime:
     def persistence_status(self) -> str | None:
         """None without a data file; else ``ok`` or ``failing: <reason>``."""
         return None if self.persistence is None else self.persistence.status
+
+    async def stop_deliveries(self) -> None:
+        """Every namespace's webhook deliveries stopped, their HTTP client closed (the
+        server's shutdown: a slow subscriber does not hold it)."""
+        for namespace in self.namespaces():
+            namespace.webhooks.close()
+        await self.outbound.aclose()
 
     def close(self) -> None:
         """The data file's last fsync; why it failed goes to ``close_error``."""

@@ -6,6 +6,7 @@ of the test's own), never the emulator's catalogue.
 
 from __future__ import annotations
 
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,43 @@ def valid_call(http: httpx.Client, api: str, operation: str) -> httpx.Response:
         return http.put(COMMERCE_PROFILE, headers=bearer, json={"firstName": "Kim"})
     if operation == "listProfiles":
         return http.get("/ccadmin/v1/profiles", headers=bearer, params={"q": "email pr"})
+    hook = "/ccadmin/v1/webhooks/production-updateProfile"
+    if operation == "getWebHooks":
+        return http.get("/ccadmin/v1/webhooks", headers=bearer)
+    if operation == "getWebHook":
+        return http.get(hook, headers=bearer)
+    if operation == "updateWebHook":
+        return http.put(hook, headers=bearer, json={"urls": []})
+    failed = "/ccadmin/v1/webhookFailedMessages"
+    if operation == "getFailedMessages":
+        return http.get(failed, headers=bearer)
+    if operation in ("getFailedMessage", "updateFailedMessage", "deleteFailedMessage"):
+        message = f"{failed}/{failed_message(http, bearer)}"
+        if operation == "getFailedMessage":
+            return http.get(message, headers=bearer)
+        if operation == "updateFailedMessage":
+            return http.put(message, headers=bearer, json={"resend": False})
+        return http.delete(message, headers=bearer)
     return http.get(COMMERCE_PROFILE, headers=bearer)
+
+
+def failed_message(http: httpx.Client, bearer: dict[str, str]) -> str:
+    """The id of a failed webhook message of the namespace, made if there is none: one
+    attempt at a loopback port that refuses ("Manage failed webhook calls")."""
+    failed = "/ccadmin/v1/webhookFailedMessages"
+    items = http.get(failed, headers=bearer).json()["items"]
+    if not items:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            refused = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+        http.put(
+            "/_emulator/webhooks/production-updateProfile",
+            json={"url": refused, "secret": "s", "maxNumberOfResendAttempts": 1},
+        )
+        http.put(COMMERCE_PROFILE, headers=bearer, json={"firstName": "Kim"})
+        wait_for(lambda: http.get(failed, headers=bearer).json()["items"])
+        items = http.get(failed, headers=bearer).json()["items"]
+    return str(items[0]["id"])
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,9 @@ SPEC = OPENAPI_DIR / "commerce.yaml"
 APP_KEY = "emulator-app-key"  # fixtures/commerce.yaml
 NAMESPACE = f"fuzz-commerce-{uuid.uuid4().hex[:8]}"
 SEEN: defaultdict[str, Counter[int]] = defaultdict(Counter)  # operationId -> statuses
+# A failed webhook message exists only after deliveries failed (tests/webhooks covers their
+# 2xx); the fuzzer's ids find none, so these answer the handler's 404.
+NEED_A_FAILED_MESSAGE = {"getFailedMessage", "updateFailedMessage", "deleteFailedMessage"}
 
 
 class Live:
@@ -88,6 +91,9 @@ def reached_the_handlers():
     yield
     print("\ncommerce fuzz statuses:", {op: dict(st) for op, st in sorted(SEEN.items())})
     for operation, statuses in SEEN.items():
+        if operation in NEED_A_FAILED_MESSAGE:  # reached the handler: its own 404
+            assert statuses[404], (operation, dict(statuses))
+            continue
         assert any(200 <= status < 300 for status in statuses), (operation, dict(statuses))
 
 

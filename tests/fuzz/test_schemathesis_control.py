@@ -34,6 +34,19 @@ include-operation-id = ["listRequests", "patchConfig"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]
 
 [[operations]]
+include-operation-id = ["getWebhook", "deleteWebhook"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404"]  # no subscriber for that id
+
+[[operations]]
+include-operation-id = ["putWebhook"]
+# a URL this server may not call (a host other than loopback without --webhook-host)
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]
+
+[[operations]]
+include-operation-id = ["addDeliveryFault"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "409"]  # its 100 rules are there
+
+[[operations]]
 include-operation-id = ["advanceClock"]
 # its body cap is 1 KiB (`x-max-body-bytes`): a large invalid body is refused 413, before
 # any parse, as the spec documents, rather than 400

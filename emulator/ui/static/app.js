@@ -135,16 +135,18 @@ function statusClass(status) {
 
 function row(entry) {
   const acted = entry.actedBy;
-  return el("tr", { "data-id": entry.id, "data-operation": entry.operation || "", onclick: () => show(entry.id) },
+  const sent = entry.delivery; // a webhook delivery the emulator made (direction: outbound)
+  return el("tr", { "data-id": entry.id, "data-operation": entry.operation || "",
+                    "data-direction": entry.direction || "inbound", onclick: () => show(entry.id) },
     el("td", { text: entry.id }),
     el("td", { class: "mono", text: entry.at.slice(11, 23) }),
-    el("td", { text: entry.api }),
-    el("td", { text: entry.operation || "(no operation)" }),
-    el("td", { class: "mono", text: `${entry.method} ${entry.path}${entry.query ? "?" + entry.query : ""}` }),
+    el("td", { text: sent ? `${entry.api} webhook` : entry.api }),
+    el("td", { text: sent ? `${entry.operation} (attempt ${sent.attempt}/${sent.of})` : entry.operation || "(no operation)" }),
+    el("td", { class: "mono", text: `${sent ? "→ " : ""}${entry.method} ${entry.path}${entry.query ? "?" + entry.query : ""}` }),
     el("td", { class: statusClass(entry.status), "data-status": entry.status === null ? "none" : entry.status,
-               text: entry.status === null ? entry.fault : entry.status }),
+               text: entry.status === null ? (sent ? sent.outcome : entry.fault) : entry.status }),
     el("td", { text: entry.durationMs.toFixed(1) }),
-    el("td", { text: acted ? `${acted.id} (${acted.action})` : "" }));
+    el("td", { text: acted ? `${acted.id} (${acted.action})` : sent && sent.fault ? `${entry.rule} (${sent.fault})` : "" }));
 }
 
 function addEntries(entries) {
@@ -201,7 +203,8 @@ async function show(id) {
         Object.entries(response.headers).map(([k, v]) => `${k}: ${v}`).join("\n")),
       ...block(`Response body${response.truncated ? ` (first bytes of ${response.size})` : ""}`,
         response.body === null ? "(none)" : response.body),
-    ] : block("Response", `none: ${entry.fault || "no response started"}`)),
+    ] : block("Response", `none: ${entry.delivery ? entry.delivery.outcome : entry.fault || "no response started"}`)),
+    ...(entry.delivery ? block("Delivery", entry.delivery) : []),
     el("h3", { text: "Rule" }),
     el("p", { id: "acted", text: entry.actedBy
       ? `${entry.actedBy.id}${entry.actedBy.scenario ? " (scenario " + entry.actedBy.scenario + ")" : ""}: ${entry.actedBy.action}`
@@ -209,6 +212,10 @@ async function show(id) {
     el("h3", { text: "Near misses" }),
     el("div", { id: "near-misses", text: "loading..." }));
   aside.hidden = false;
+  if (entry.delivery) { // outbound: no fault rule of the vendor API weighed it
+    $("#near-misses").textContent = "(a webhook delivery: delivery rules only)";
+    return;
+  }
   try {
     const found = await call("GET", `/requests/${id}/near-misses`);
     const list = found.nearMisses.map((miss) => el("div", { class: `miss d${Math.min(miss.distance, 1)}` },

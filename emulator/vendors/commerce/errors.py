@@ -88,6 +88,10 @@ METHOD_NOT_ALLOWED = _err(
     method="TRACE",
     path="/ccadmin/v1/profiles/se-570031",
 )
+FAILED_MESSAGE_NOT_FOUND = _err(
+    404, "000404", "No failed message found with the given id: {id}", id="299999"
+)
+WEBHOOK_NOT_FOUND = _err(404, "000404", "No webhook found with the given id: {id}", id="nope")
 PAYLOAD_TOO_LARGE = _err(413, "22007", "Request body too large.")
 HEADERS_TOO_LARGE = _err(431, "22007", "Request header fields too large.")
 TOO_MANY_REQUESTS = _err(429, "000429", "Too many requests.")
@@ -113,6 +117,8 @@ CATALOGUE: dict[str, VendorError] = {
     "UNAUTHORIZED": UNAUTHORIZED,
     "RESOURCE_NOT_FOUND": RESOURCE_NOT_FOUND,
     "METHOD_NOT_ALLOWED": METHOD_NOT_ALLOWED,
+    "FAILED_MESSAGE_NOT_FOUND": FAILED_MESSAGE_NOT_FOUND,
+    "WEBHOOK_NOT_FOUND": WEBHOOK_NOT_FOUND,
     "PAYLOAD_TOO_LARGE": PAYLOAD_TOO_LARGE,
     "HEADERS_TOO_LARGE": HEADERS_TOO_LARGE,
     "TOO_MANY_REQUESTS": TOO_MANY_REQUESTS,

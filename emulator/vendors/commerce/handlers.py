@@ -20,8 +20,20 @@ from emulator.reply import Reply
 from emulator.vendors.commerce import auth, errors, listing
 from emulator.vendors.commerce.checks import check_input
 from emulator.vendors.commerce.documents import PROFILE_PREFIX
+from emulator.vendors.commerce.failed_messages import (
+    delete_failed_message as delete_failed_message,
+)
+from emulator.vendors.commerce.failed_messages import get_failed_message as get_failed_message
+from emulator.vendors.commerce.failed_messages import get_failed_messages as get_failed_messages
+from emulator.vendors.commerce.failed_messages import (
+    update_failed_message as update_failed_message,
+)
 from emulator.vendors.commerce.profiles import blank, merge, next_number, render
 from emulator.vendors.commerce.rules import check_rules
+from emulator.vendors.commerce.webhook_admin import get_web_hook as get_web_hook
+from emulator.vendors.commerce.webhook_admin import get_web_hooks as get_web_hooks
+from emulator.vendors.commerce.webhook_admin import update_web_hook as update_web_hook
+from emulator.vendors.commerce.webhooks import CREATE, UPDATE, emit_profile
 
 PROFILES = "/ccadmin/v1/profiles"
 
@@ -99,6 +111,7 @@ async def create_profile(ctx: RequestContext) -> Reply:
         doc = merge(ctx.store, blank(profile_id), body)
         doc["login"] = body.get("login") or None  # None: the email's, whatever it becomes
         profiles.put(profile_id, doc)
+    emit_profile(ctx, CREATE, doc)
     return Reply(201, {"id": profile_id, "links": links(ctx, PROFILES)})
 
 
@@ -135,4 +148,5 @@ async def update_profile(ctx: RequestContext) -> Reply:
         check_rules(store, stored, body, subject, ctx.config("commerce"))
         doc = merge(store, stored, body)
         profiles.put(profile_id, doc)
+    emit_profile(ctx, UPDATE, doc)
     return Reply(200, render(store, doc))
