@@ -26,8 +26,8 @@ from urllib.parse import quote
 
 import httpx
 
+from emulator.client_verify import VerificationHelpers
 from emulator.client_webhooks import WebhookHelpers
-from emulator.report import excerpt, namespace_report
 
 NAMESPACE_HEADER = "X-Emulator-Namespace"
 
@@ -42,7 +42,7 @@ class EmulatorError(Exception):
         super().__init__(f"{method} {path}: {status} {self.detail}")
 
 
-class Emulator(WebhookHelpers):
+class Emulator(VerificationHelpers, WebhookHelpers):
     """The control API of one namespace of a running emulator."""
 
     def __init__(
@@ -214,111 +214,6 @@ class Emulator(WebhookHelpers):
         closest rules first: each with ``rule``, ``reason``, ``detail`` and ``distance``."""
         return self._call("GET", f"/requests/{int(request_id)}/near-misses")["nearMisses"]
 
-    # --- verification ---------------------------------------------------------------------
-
-    def calls(
-        self,
-        operation: str | None = None,
-        *,
-        api: str | None = None,
-        status: int | None = None,
-        path: str | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        """The journaled calls that match, oldest first. ``body`` is a subset of the request's
-        JSON body (objects key by key, recursively; arrays and scalars equal), as a rule's
-        ``match.body``; ``path`` a substring of the path."""
-        found = self.requests(api=api, operation=operation, status=status, path=path)
-        return [call for call in found if body is None or _subset(body, call["body"])]
-
-    def last(
-        self,
-        operation: str | None = None,
-        *,
-        api: str | None = None,
-        status: int | None = None,
-        path: str | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        """The latest call that matches (see :meth:`calls`), or None."""
-        found = self.calls(operation, api=api, status=status, path=path, body=body)
-        return found[-1] if found else None
-
-    def assert_called(
-        self,
-        operation: str | None = None,
-        *,
-        times: int | None = None,
-        api: str | None = None,
-        status: int | None = None,
-        path: str | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> list[dict[str, Any]]:
-        """Assert that matching calls were made (see :meth:`calls`): exactly ``times`` of
-        them, or at least one; return them. The failure says what was called instead and
-        the near misses of the latest call, e.g.::
-
-            emulator.assert_called(operation="updateProfile", times=2, body={"email": "a@b.co"})
-        """
-        found = self.calls(operation, api=api, status=status, path=path, body=body)
-        if (len(found) != times) if times is not None else not found:
-            wanted = "at least once" if times is None else _times(times)
-            self._fail(
-                f"expected {_described(operation, api, status, path, body)} to be "
-                f"called {wanted}; it was called {_times(len(found))}",
-                operation,
-                api,
-            )
-        return found
-
-    def assert_not_called(
-        self,
-        operation: str | None = None,
-        *,
-        api: str | None = None,
-        status: int | None = None,
-        path: str | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> None:
-        """Assert that no matching call was made (see :meth:`calls`)."""
-        found = self.calls(operation, api=api, status=status, path=path, body=body)
-        if found:
-            self._fail(
-                f"expected {_described(operation, api, status, path, body)} not to be "
-                f"called; it was called {_times(len(found))}",
-                operation,
-                api,
-            )
-
-    def _fail(self, headline: str, operation: str | None, api: str | None) -> None:
-        raise AssertionError(f"{headline}\n{self.report(operation, api=api)}")
-
-    def report(
-        self, operation: str | None = None, *, api: str | None = None, limit: int = 20
-    ) -> str:
-        """What was called in this namespace, as a failing assertion and a failed test show
-        it: the latest ``limit`` calls (method, path, operation, status, a vendor error's
-        code and message, the rule that acted, the request body), the namespace's rules with
-        their counters, the near misses of the latest call of ``operation`` (or of the
-        latest call), and the dashboard's URL on the namespace."""
-        journal = self.requests(limit=limit + 1)
-        more = len(journal) > limit
-        journal = journal[-limit:]
-        rules = self.rules()
-        latest = next(
-            (
-                call
-                for call in reversed(journal)
-                if (operation is None or call["operation"] == operation)
-                and (api is None or call["api"] == api)
-            ),
-            None,
-        )
-        misses = None if latest is None else (latest, self.near_misses(latest["id"]))
-        return namespace_report(
-            self.namespace, journal, more=more, rules=rules, misses=misses, url=self.url
-        )
-
     # --- state, config, namespace ---------------------------------------------------------
 
     def state(self) -> dict[str, dict[str, Any]]:
@@ -395,39 +290,6 @@ class Emulator(WebhookHelpers):
                 body = response.text
             raise EmulatorError(method, f"/_emulator{path}", response.status_code, body)
         return response.json() if response.content else None
-
-
-def _subset(pattern: Any, value: Any) -> bool:
-    """A rule's body match: objects key by key, recursively; anything else equal as JSON
-    (true is not 1)."""
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(
-            key in value and _subset(expected, value[key]) for key, expected in pattern.items()
-        )
-    if isinstance(pattern, bool) or isinstance(value, bool):
-        return type(pattern) is type(value) and pattern == value
-    return pattern == value
-
-
-def _times(n: int) -> str:
-    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
-
-
-def _described(
-    operation: str | None,
-    api: str | None,
-    status: int | None,
-    path: str | None,
-    body: dict[str, Any] | None,
-) -> str:
-    what = " ".join(filter(None, [api, operation])) or "a vendor call"
-    more = [
-        f"path containing {path!r}" if path else None,
-        f"status {status}" if status is not None else None,
-        f"body containing {excerpt(body)}" if body is not None else None,
-    ]
-    extra = ", ".join(filter(None, more))
-    return f"{what} ({extra})" if extra else what
 
 
 def new_http_client(timeout: float = 10.0) -> httpx.Client:

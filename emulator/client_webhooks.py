@@ -13,16 +13,10 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
+from emulator.client_verify import subset
+
 UPDATE_PROFILE = "production-updateProfile"
 POLL_SECONDS = 0.05
-
-
-def _subset(pattern: Any, value: Any) -> bool:
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(
-            key in value and _subset(item, value[key]) for key, item in pattern.items()
-        )
-    return bool(pattern == value)
 
 
 class _Client(Protocol):
@@ -94,7 +88,7 @@ class WebhookHelpers:
             if entry.get("direction") == "outbound"
             and (profile is None or entry["delivery"]["key"] == profile)
             and (outcome is None or entry["delivery"]["outcome"] == outcome)
-            and (body is None or _subset(body, entry["body"]))
+            and (body is None or subset(body, entry["body"]))
         ]
 
     def wait_for_webhook(
