@@ -584,6 +584,7 @@ def test_reset_answers_at_once_and_frees_the_old_state_afterwards(
     assert freed() is None  # the old state is not kept
 
 
+@pytest.mark.slow  # a state large enough that a reset takes a while
 def test_a_call_under_way_during_a_reset_answers_from_the_state_it_started_with(
     clocked: Clocked,
 ) -> None:

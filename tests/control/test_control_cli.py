@@ -18,6 +18,8 @@ import pytest
 from emulator.client import Emulator
 from emulator.server import EmulatorServer
 
+pytestmark = pytest.mark.slow  # each test runs the installed command in processes of its own
+
 TOKEN = "cli-token"
 BIN = Path(sys.executable).parent / "profile-emulator"
 PROFILE = "/client/users/seed-session-1/profile"

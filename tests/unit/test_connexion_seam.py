@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from connexion import ConnexionMiddleware
 from connexion.middleware.main import API
 from connexion.middleware.request_validation import (
@@ -175,6 +176,7 @@ def warnings_on_import(module: str) -> list[str]:
     return list(json.loads(done.stdout))
 
 
+@pytest.mark.slow  # fresh interpreters
 def test_connexions_import_warnings_are_the_ones_silenced_and_none_escapes() -> None:
     """The server's import of Connexion raises no warning (a partner's ``-W error`` suite
     imports it), and each warning silenced is one Connexion's import still raises: once it
