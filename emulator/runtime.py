@@ -4,7 +4,6 @@ room, and written to the data file when there is one."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import re
@@ -22,7 +21,7 @@ from emulator.errors import Catalogue
 from emulator.fixtures import FixtureError
 from emulator.journal import JOURNAL_BYTES, JOURNAL_SIZE, Journal
 from emulator.persistence import DataFileError, Persistence
-from emulator.state import Store
+from emulator.state import Store, clone
 from emulator.state_schema import Documents, IndexKey, StateSchema
 from emulator.webhooks import subscribers
 from emulator.webhooks.hub import Webhooks
@@ -102,6 +101,10 @@ class Runtime:
         self.contract = contract_of(vendors)
         self.state_schema = StateSchema(self._indexes, documents)
         self.seed = fixtures.seed(vendors, fixtures_dir, self.state_schema)
+        schema = self.state_schema
+        # The seed's state in a store of its own, never written: each namespace is a copy.
+        self._seeded = Store(self._indexes, kept=schema.kept, counters=schema.counters)
+        self._seeded.restore(self.seed.state)
         # Shipped scenarios of every vendor load wherever only some vendors are served; a
         # rule for a vendor this server lacks is refused when its scenario is activated.
         lenient = dataclasses.replace(self.contract, absent=frozenset(shipped) - set(self.vendors))
@@ -144,13 +147,11 @@ class Runtime:
                 if namespace is None:
                     if self.max_namespaces and len(self._namespaces) >= self.max_namespaces:
                         self._make_room()
-                    schema = self.state_schema
-                    store = Store(self._indexes, kept=schema.kept, counters=schema.counters)
-                    store.restore(self.seed.state)
+                    store = self._seeded.copy()
                     if self.persistence is not None:
                         self.persistence.made(name, store.live)  # NotPersisted: none is made
                         store.changes = self.persistence.recorder(name)
-                    config = copy.deepcopy(self.seed.config)
+                    config = clone(self.seed.config)
                     clock = NamespaceClock(self.clock)  # rule lifetimes follow its advances
                     engine = Engine(seed=config["seed"], clock=clock.now, max_rules=self.max_rules)
                     journal = Journal(self.journal_size, self.journal_bytes)

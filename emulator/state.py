@@ -235,6 +235,21 @@ class Store:
             if self.changes is not None:
                 self.changes.replace(self, old)
 
+    def copy(self) -> Store:
+        """A store of its own holding a copy of these documents, as :meth:`restore` of them
+        would make it (its counters' floors taken as they are, not worked out again): how a
+        namespace is made from the fixture seed. No ``changes`` is told of it."""
+        other = Store(self._schema, kept=self._kept, counters=self._counters)
+        with self.lock:
+            mine = tinydb_seam.tables_of(self._db)
+            memory = tinydb_seam.tables_of(other._db)
+            for name, docs in clone({name: mine.get(name, {}) for name in self._schema}).items():
+                memory[name] = docs
+            other._floors = dict(self._floors)
+        for collection in other._collections.values():
+            collection.reindex()
+        return other
+
     def issue(self, collection: str, name: str) -> int:
         """The number of a new id from the counter ``name`` of ``collection``: the counter's
         value (or, when the last restore left ids in use at or above it, the number above
