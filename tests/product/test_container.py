@@ -410,8 +410,7 @@ def test_arguments_pass_through_to_serve(image: Image) -> None:
 
 def test_without_a_token_it_refuses_to_start_unless_told_insecure(image: Image) -> None:
     options = podman("run", "--rm", "--network", "none", *LIMITS, image.name, "--help").stdout
-    if "--insecure-control" not in options:
-        pytest.skip("profile-emulator serve has no --insecure-control yet (it warns only)")
+    assert "--insecure-control" in options  # README: the way to run it without a token
     name = f"pe-test-{uuid.uuid4().hex[:10]}"
     try:
         refused = podman(
