@@ -248,6 +248,10 @@ class Emulator(VerificationHelpers, WebhookHelpers):
         and clock."""
         self._call("POST", "/reset")
 
+    def reset_namespaces(self, names: list[str]) -> None:
+        """What :meth:`reset` does, to each namespace of ``names`` (at most 1000), in one call."""
+        self._call("POST", "/namespaces/reset", json={"namespaces": names})
+
     def health(self) -> bool:
         return self._call("GET", "/health") == {"status": "ok"}
 

@@ -191,6 +191,13 @@ class ControlAPI:
         self.runtime.reset(ctx.namespace.name)
         return Reply(204)
 
+    async def reset_namespaces(self, ctx: RequestContext) -> Reply:
+        """POST /_emulator/namespaces/reset: what reset does, to each namespace named."""
+        await ctx.checked()
+        for name in ctx.body["namespaces"]:
+            self.runtime.reset(name)
+        return Reply(204)
+
     async def list_namespaces(self, ctx: RequestContext) -> Reply:
         """GET /_emulator/namespaces: the namespaces in use, with what each holds."""
         out = []

@@ -11,7 +11,8 @@ a failing assertion, and any failed test, shows what was called there (each call
 a vendor error's code and message), the rules and their near misses, and the dashboard's
 URL on the namespace. A failed test's namespaces are kept for that (the last
 ``--emulator-keep-failed`` tests', 5 by default, per session or xdist worker; older ones are
-reset), every other test's are reset at its end.
+reset), every other test's are reset later, 50 tests' in one call (and the rest at the
+session's end): a namespace the plugin names is that test's alone.
 
 Fixtures: ``emulator`` (a :class:`~emulator.client.Emulator` on a fresh namespace),
 ``make_emulator`` (more namespaces in one test), ``emulator_url`` (the session's server).
@@ -130,6 +131,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections.append((f"emulator namespace {emulator.namespace}", text))
 
 
+RESET_BATCH = 50  # passed tests whose namespaces are reset in one call
+
+
+@pytest.fixture(scope="session")
+def _passed(_emulator_client: Emulator) -> Iterator[list[str]]:
+    """The namespaces the plugin made for passed tests, not reset yet: each is a test's own
+    (no later test uses it), so they are reset together, ``RESET_BATCH`` tests' at a time,
+    and the rest at the end of the session: one round trip for many tests."""
+    pending: list[str] = []
+    yield pending
+    if pending:
+        _emulator_client.reset_namespaces(pending)
+
+
 @pytest.fixture(scope="session")
 def _kept() -> deque[list[str]]:
     """The namespaces of the session's last failed tests (one list per test), oldest first:
@@ -140,15 +155,21 @@ def _kept() -> deque[list[str]]:
 
 @pytest.fixture
 def make_emulator(
-    _emulator_client: Emulator, _kept: deque[list[str]], request: pytest.FixtureRequest
+    _emulator_client: Emulator,
+    _kept: deque[list[str]],
+    _passed: list[str],
+    request: pytest.FixtureRequest,
 ) -> Iterator[Callable[..., Emulator]]:
     """``make_emulator(namespace=None)``: an Emulator on a new (or the named) namespace;
     each is reset at the end of the test, unless the test failed (see ``--emulator-keep-failed``)."""
     made: list[Emulator] = []
+    own: set[str] = set()  # the namespaces made for this test alone (no name given)
     request.node.stash[_MADE] = made
 
     def make(namespace: str | None = None) -> Emulator:
         emulator = _emulator_client.view(namespace or f"t-{uuid.uuid4().hex[:16]}")
+        if namespace is None:
+            own.add(emulator.namespace)
         made.append(emulator)
         return emulator
 
@@ -163,7 +184,13 @@ def make_emulator(
         while len(_kept) > max(keep, 0):
             names += _kept.popleft()
     for name in names:  # frees the namespace on a long-lived shared server
-        _emulator_client.view(name).reset()
+        if name in own:  # no other test will use it: reset with others, later
+            _passed.append(name)
+        else:  # a named one: the next test to use it finds it reset
+            _emulator_client.view(name).reset()
+    if len(_passed) >= RESET_BATCH:
+        _emulator_client.reset_namespaces(_passed)
+        _passed.clear()
 
 
 @pytest.fixture

@@ -556,6 +556,60 @@ def test_reset_restores_state_config_seed_rules_scenarios_and_journal(http: http
     assert http.get(f"{CONTROL}/requests").json()["count"] == 0
 
 
+def test_several_namespaces_reset_in_one_call_and_none_made(server: EmulatorServer) -> None:
+    """POST /_emulator/namespaces/reset (control.yaml): each namespace named is back to its
+    seed; a name not in use stays unused; the caller's own namespace is not reset."""
+    names = [f"batch-{n}" for n in range(3)]
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for name in [*names, "batch-caller"]:
+            ns = {"X-Emulator-Namespace": name}
+            assert client.put(LOYALTY_PROFILE, json=VALID_UPDATE, headers=ns).status_code == 200
+        r = client.post(
+            f"{CONTROL}/namespaces/reset",
+            json={"namespaces": [*names[:2], "batch-never-used"]},
+            headers={"X-Emulator-Namespace": "batch-caller"},
+        )
+        assert (r.status_code, r.content) == (204, b"")
+        in_use = {n["name"] for n in client.get(f"{CONTROL}/namespaces").json()}
+        journal = {
+            name: client.get(f"{CONTROL}/requests", headers={"X-Emulator-Namespace": name}).json()[
+                "count"
+            ]
+            for name in [*names, "batch-caller"]
+        }
+    assert not in_use & {names[0], names[1], "batch-never-used"}
+    assert {names[2], "batch-caller"} <= in_use
+    assert journal == {names[0]: 0, names[1]: 0, names[2]: 1, "batch-caller": 1}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"namespaces": ["bad name"]},  # the namespace header's pattern
+        {"namespaces": ["x" * 65]},
+        {"namespaces": "batch-1"},
+        {},
+        {"namespaces": [], "more": 1},
+        {"namespaces": [f"n{i}" for i in range(1001)]},  # at most 1000
+    ],
+)
+def test_a_batch_reset_of_what_is_no_namespace_list_is_refused(
+    http: httpx.Client, body: dict
+) -> None:
+    r = http.post(f"{CONTROL}/namespaces/reset", json=body)
+    assert r.status_code == 400, r.text
+    assert r.json() == {"error": "invalid_request", "detail": r.json()["detail"]}
+
+
+def test_a_batch_reset_over_its_body_cap_is_refused_unread(http: httpx.Client) -> None:
+    body = b'{"namespaces": ["' + b"a" * 140_000 + b'"]}'  # control.yaml: 128 KiB at most
+    r = http.post(
+        f"{CONTROL}/namespaces/reset", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert r.json()["error"] == "payload_too_large", r.text
+
+
 def test_reset_answers_at_once_and_frees_the_old_state_afterwards(
     server: EmulatorServer, http: httpx.Client, namespace: str
 ) -> None:
