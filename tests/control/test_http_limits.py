@@ -18,7 +18,6 @@ waits are bounded only so that a hang fails the test instead of the run
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import uuid
@@ -31,8 +30,8 @@ import yaml
 
 from emulator.server import EmulatorServer
 from tests.processes import PROFILE, ROOT, SERVE
+from tests.wire import HANG_GUARD, Wire, close_all
 
-HANG_GUARD = 30  # seconds
 KIB = 1024
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 APIS = [  # a spec, and a call of its API
@@ -73,60 +72,10 @@ def documented(name: str, status: str) -> Any:
     return json.loads(bodies.pop())
 
 
-OPEN: list[Wire] = []  # the test's connections, closed at its end (wires_closed)
-
-
 @pytest.fixture(autouse=True)
 def wires_closed() -> Iterator[None]:
     yield
-    while OPEN:
-        OPEN.pop().close()
-
-
-class Wire:
-    """A client connection that reads whole responses (Content-Length framed)."""
-
-    def __init__(self, port: int, timeout: float = HANG_GUARD) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buffer = b""
-        OPEN.append(self)
-
-    def send(self, data: bytes) -> Wire:
-        self.sock.sendall(data)
-        return self
-
-    def response(self, to_head: bool = False) -> tuple[int, dict[str, str], bytes]:
-        """The next response (to a HEAD: its head alone, whatever its Content-Length)."""
-        while b"\r\n\r\n" not in self.buffer:
-            self._more()
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-        size = 0 if to_head else int(headers.get("content-length", "0"))
-        while len(self.buffer) < size:
-            self._more()
-        body, self.buffer = self.buffer[:size], self.buffer[size:]
-        return int(status_line.split()[1]), headers, body
-
-    def closed(self) -> bool:
-        """Waits for the server to close; True when it did with nothing more sent."""
-        try:
-            while chunk := self.sock.recv(65536):
-                self.buffer += chunk
-        except ConnectionResetError:
-            pass
-        return self.buffer == b""
-
-    def _more(self) -> None:
-        try:
-            chunk = self.sock.recv(65536)
-        except ConnectionResetError:
-            chunk = b""
-        assert chunk, f"the connection closed after {self.buffer[:300]!r}"
-        self.buffer += chunk
-
-    def close(self) -> None:
-        self.sock.close()
+    close_all()
 
 
 def request(method: str, path: str, namespace: str = "default", extra: bytes = b"") -> bytes:

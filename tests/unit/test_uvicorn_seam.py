@@ -18,6 +18,7 @@ import uvicorn
 
 from emulator import uvicorn_seam
 from emulator.server import free_port
+from tests.wire import Wire, close_all
 
 UVICORN = f"uvicorn {uvicorn.__version__}"
 
@@ -253,62 +254,10 @@ def head_of(size: int, path: str = "/", end: bool = True) -> bytes:
     return start + b"a" * (size - len(start) - len(tail)) + tail
 
 
-OPEN: list[Wire] = []  # the test's connections, closed at its end (wires_closed)
-
-
 @pytest.fixture(autouse=True)
 def wires_closed() -> Iterator[None]:
     yield
-    while OPEN:
-        OPEN.pop().close()
-
-
-class Wire:
-    """A client connection that reads whole responses (Content-Length framed)."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=HANG_GUARD)
-        self.buffer = b""
-        OPEN.append(self)
-
-    def send(self, data: bytes) -> Wire:
-        self.sock.sendall(data)
-        return self
-
-    def response(self, to_head: bool = False) -> tuple[int, dict[str, str], bytes]:
-        """The next response (to a HEAD: its head alone, whatever its Content-Length)."""
-        while b"\r\n\r\n" not in self.buffer:
-            self._more()
-        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
-        status_line, *lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-        size = 0 if to_head else int(headers.get("content-length", "0"))
-        while len(self.buffer) < size:
-            self._more()
-        body, self.buffer = self.buffer[:size], self.buffer[size:]
-        return int(status_line.split()[1]), headers, body
-
-    def closed(self) -> bool:
-        """Waits (up to the hang guard) for the server to close; True when it did, with
-        nothing more sent."""
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return self.buffer == b""
-                self.buffer += chunk
-        except TimeoutError:
-            return False
-        except ConnectionResetError:
-            return self.buffer == b""
-
-    def _more(self) -> None:
-        chunk = self.sock.recv(65536)
-        assert chunk, f"the connection closed after {self.buffer[:200]!r}"
-        self.buffer += chunk
-
-    def close(self) -> None:
-        self.sock.close()
+    close_all()
 
 
 @pytest.mark.parametrize(("http", "loop"), PROTOCOLS)
