@@ -6,7 +6,6 @@ every hour, at most 5 attempts; both set per webhook), and where a delivery may 
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +21,7 @@ from emulator.jsonyaml import json_path, read_yaml
 RESEND_DELAY_SECONDS = 3600  # "By default, the interval is one hour"
 MAX_ATTEMPTS = 5  # "and the maximum number of attempts is 5"
 TIMEOUT_SECONDS = 10.0  # how long a subscriber may take to answer (inferred: undocumented)
-WEBHOOK_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+WEBHOOK_ID = "^[A-Za-z0-9_.-]{1,64}$"  # a fixture file's webhook ids (control.yaml's pattern)
 FILE = "webhooks.yaml"  # the fixtures folder's subscribers, every namespace's to start with
 
 SUBSCRIBER_SCHEMA: dict[str, Any] = {
@@ -45,7 +44,7 @@ FILE_SCHEMA: dict[str, Any] = {
     "properties": {
         "subscribers": {
             "type": "object",
-            "propertyNames": {"pattern": WEBHOOK_ID.pattern},
+            "propertyNames": {"pattern": WEBHOOK_ID},
             "additionalProperties": {**SUBSCRIBER_SCHEMA, "required": ["url", "secret"]},
         }
     },
