@@ -10,7 +10,6 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MODULE="$HERE/openapi-typescript"
-STAMP="$MODULE/node_modules/.package-lock.sha256"
 
 if ! command -v npm >/dev/null 2>&1; then
     cat >&2 <<MSG
@@ -22,12 +21,8 @@ MSG
     exit 0
 fi
 
-wanted="$(sha256sum "$MODULE/package-lock.json" | cut -d' ' -f1)"
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$wanted" ]; then
-    echo "setup-openapi-typescript: openapi-typescript already installed"
-    exit 0
-fi
-echo "setup-openapi-typescript: installing openapi-typescript's locked dependencies (npm ci)"
-(cd "$MODULE" && npm ci --no-audit --no-fund --loglevel=error)
-echo "$wanted" > "$STAMP"
+# shellcheck source=npm-locked.sh
+. "$HERE/npm-locked.sh"
+npm_locked setup-openapi-typescript "$MODULE" "openapi-typescript"
+[ "$NPM_LOCKED_FRESH" = 1 ] || exit 0
 echo "setup-openapi-typescript: openapi-typescript $("$MODULE/node_modules/.bin/openapi-typescript" --version | tail -n1) installed"

@@ -10,7 +10,6 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MODULE="$HERE/../testcontainers-node"
-STAMP="$MODULE/node_modules/.package-lock.sha256"
 
 if ! command -v npm >/dev/null 2>&1; then
     cat >&2 <<MSG
@@ -22,12 +21,8 @@ MSG
     exit 0
 fi
 
-wanted="$(sha256sum "$MODULE/package-lock.json" | cut -d' ' -f1)"
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$wanted" ]; then
-    echo "setup-testcontainers-node: testcontainers-node's dependencies already installed"
-    exit 0
-fi
-echo "setup-testcontainers-node: installing testcontainers-node's locked dependencies (npm ci)"
-(cd "$MODULE" && npm ci --no-audit --no-fund --loglevel=error)
-echo "$wanted" > "$STAMP"
+# shellcheck source=npm-locked.sh
+. "$HERE/npm-locked.sh"
+npm_locked setup-testcontainers-node "$MODULE" "testcontainers-node"
+[ "$NPM_LOCKED_FRESH" = 1 ] || exit 0
 echo "setup-testcontainers-node: $(cd "$MODULE" && node -p 'require("./node_modules/testcontainers/package.json").version' | sed 's/^/testcontainers /') installed"
